@@ -1,0 +1,35 @@
+"""gevent_lite: cooperative concurrency for ordinary Python code, on greenlets.
+
+A hub greenlet per OS thread runs an event loop on the stdlib poller; the names
+below mirror gevent's, so ``import gevent_lite as gevent`` runs gevent programs.
+See ``gevent_lite.monkey`` to make the stdlib cooperative.
+"""
+
+from greenlet import GreenletExit, getcurrent
+
+from .hub import (
+    get_hub, Hub, Waiter, sleep, idle, wait, iwait, reinit, LoopExit,
+    BlockingSwitchOutError, ConcurrentObjectUseError,
+    wait_read, wait_write, wait_readwrite,
+)
+from .timeout import Timeout, with_timeout
+from .greenlet import Greenlet, spawn, spawn_later, spawn_raw, joinall, killall
+
+__version__ = '0.1.0'
+
+__all__ = [
+    'Greenlet', 'GreenletExit', 'spawn', 'spawn_later', 'spawn_raw', 'joinall',
+    'killall', 'sleep', 'idle', 'getcurrent', 'get_hub', 'Hub', 'Waiter', 'wait',
+    'iwait', 'reinit', 'Timeout', 'with_timeout', 'LoopExit',
+    'BlockingSwitchOutError', 'ConcurrentObjectUseError', 'wait_read', 'wait_write',
+    'wait_readwrite', 'kill',
+]
+
+
+def kill(greenlet, exception=GreenletExit, block=True, timeout=None):
+    """Kill ``greenlet`` (a :class:`Greenlet` or a raw greenlet) with ``exception``."""
+    if hasattr(greenlet, 'kill'):
+        return greenlet.kill(exception, block=block, timeout=timeout)
+    if not greenlet.dead:
+        hub = get_hub()
+        hub.run_callback(greenlet.throw, exception)

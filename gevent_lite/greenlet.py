@@ -1,0 +1,397 @@
+"""Greenlets with results: :class:`Greenlet`, :func:`spawn`, :func:`joinall`, :func:`killall`.
+
+A :class:`Greenlet` is a ``greenlet.greenlet`` whose parent is the hub. ``start()``
+puts its first switch on the hub's ready queue; when its function returns or
+raises, the result is stored, waiters are notified through *links* (callbacks the
+hub runs after the death, in the order they were added) and an exception is
+reported once by the hub. Joining parks on a :class:`~gevent_lite.hub.Waiter`
+that a link wakes. Each greenlet starts with a copy of the spawner's
+``contextvars`` context, as asyncio tasks do.
+"""
+
+import sys
+from contextvars import copy_context
+from itertools import count as _count
+
+from greenlet import greenlet, getcurrent, GreenletExit
+
+from .hub import get_hub, Waiter, wait, iwait, _check_timeout
+from .timeout import Timeout
+
+__all__ = [
+    'Greenlet', 'spawn', 'spawn_later', 'spawn_raw', 'joinall', 'killall',
+    'GreenletExit', 'getcurrent', 'wait', 'iwait',
+]
+
+_ident_counter = _count()
+_dead_greenlet_dead = greenlet.dead.__get__
+
+# Start states
+_NEW, _SCHEDULED, _RUNNING, _KILLED_BEFORE_START = 0, 1, 2, 3
+
+
+class Greenlet(greenlet):
+    """A greenlet that runs ``run(*args, **kwargs)`` in the hub and keeps its result.
+
+    Create it and call :meth:`start` (or use :meth:`spawn`). Subclasses may
+    override ``_run`` instead of passing ``run``.
+    """
+
+    def __init__(self, run=None, *args, **kwargs):
+        hub = get_hub()
+        greenlet.__init__(self, None, hub)
+        if run is not None:
+            self._run = run
+        if not callable(self._run):
+            raise TypeError('The run argument or self._run must be callable')
+        self.args = args
+        self.kwargs = kwargs
+        self.value = None
+        self._exc_info = None
+        self._links = []
+        self._start_state = _NEW
+        self._start_timer = None
+        self._name = None
+        self._ident = None
+        self._hub = hub
+        # Start with the spawner's context variables (a copy), as asyncio tasks do.
+        self.gr_context = copy_context()
+
+    def _run(self):
+        """Override in subclasses; called with ``args`` and ``kwargs``."""
+        return None
+
+    # -- identity and display -----------------------------------------------------------
+
+    @property
+    def minimal_ident(self):
+        """A small integer unique to this greenlet (assigned on first use)."""
+        if self._ident is None:
+            self._ident = next(_ident_counter)
+        return self._ident
+
+    @property
+    def name(self):
+        if self._name is None:
+            self._name = 'Greenlet-%d' % self.minimal_ident
+        return self._name
+
+    @name.setter
+    def name(self, value):
+        self._name = str(value)
+
+    def _formatinfo(self):
+        func = self._run
+        fname = getattr(func, '__qualname__', None) or getattr(func, '__name__', None) or repr(func)
+        args = [repr(a) for a in self.args]
+        args.extend('%s=%r' % item for item in self.kwargs.items())
+        return '%s(%s)' % (fname, ', '.join(args))
+
+    def __repr__(self):
+        name = ' "%s"' % self._name if self._name is not None else ''
+        info = self._formatinfo() if self._start_state != _NEW or self.args or self.kwargs or \
+            '_run' in self.__dict__ else ''
+        return '<%s%s at 0x%x%s>' % (type(self).__name__, name, id(self), ': ' + info if info else '')
+
+    __str__ = __repr__
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def dead(self):
+        """True once the greenlet has finished, or was killed before it started."""
+        return self._start_state == _KILLED_BEFORE_START or _dead_greenlet_dead(self)
+
+    @property
+    def started(self):
+        """True once ``start()`` was called (or it ran)."""
+        return self._start_state != _NEW
+
+    def __bool__(self):
+        return self._start_state in (_SCHEDULED, _RUNNING) and not _dead_greenlet_dead(self)
+
+    def ready(self):
+        """True when the greenlet has finished (returned, raised or was killed)."""
+        return self.dead or self._exc_info is not None
+
+    def successful(self):
+        """True when it finished without raising (a kill counts as success, as in gevent)."""
+        return self.ready() and self._exc_info is None
+
+    @property
+    def exception(self):
+        """The exception it raised, or None."""
+        return self._exc_info[1] if self._exc_info is not None else None
+
+    @property
+    def exc_info(self):
+        """``(type, value, traceback)`` of the exception it raised, or None."""
+        return self._exc_info
+
+    # -- starting -----------------------------------------------------------------------
+
+    def start(self):
+        """Schedule the greenlet to run in the next hub iteration."""
+        if self._start_state == _NEW:
+            self._start_state = _SCHEDULED
+            self._hub._ready.append((self.switch, ()))
+
+    def start_later(self, seconds):
+        """Schedule the greenlet to run after ``seconds``."""
+        if self._start_state == _NEW:
+            self._start_state = _SCHEDULED
+            self._start_timer = self._hub.call_later(seconds, self.switch)
+
+    @classmethod
+    def spawn(cls, *args, **kwargs):
+        """Create a greenlet of this class and start it; returns it."""
+        g = cls(*args, **kwargs)
+        g.start()
+        return g
+
+    @classmethod
+    def spawn_later(cls, seconds, *args, **kwargs):
+        """Create a greenlet of this class and start it after ``seconds``."""
+        g = cls(*args, **kwargs)
+        g.start_later(seconds)
+        return g
+
+    def run(self):
+        # Called by greenlet on the first switch into us.
+        if self._start_state == _KILLED_BEFORE_START:
+            return
+        self._start_state = _RUNNING
+        self._start_timer = None
+        try:
+            result = self._run(*self.args, **self.kwargs)
+        except GreenletExit as ex:
+            self._report_result(ex)
+        except:  # noqa: E722 -- the result of a greenlet may be any exception
+            self._report_error(sys.exc_info())
+        else:
+            self._report_result(result)
+
+    def _report_result(self, result):
+        self.value = result
+        if self._links:
+            self._hub._ready.append((self._notify_links, ()))
+
+    def _report_error(self, exc_info):
+        self._exc_info = exc_info
+        if self._links:
+            self._hub._ready.append((self._notify_links, ()))
+        self._hub.handle_error(self, *exc_info)
+
+    # -- links --------------------------------------------------------------------------
+
+    def rawlink(self, callback):
+        """Call ``callback(self)`` from the hub when the greenlet finishes."""
+        if not callable(callback):
+            raise TypeError('Expected callable: %r' % (callback,))
+        self._links.append(callback)
+        if self.ready() and len(self._links) == 1:
+            self._hub._ready.append((self._notify_links, ()))
+
+    def link(self, callback, SpawnedLink=None):
+        """Call ``callback(self)`` in a new greenlet when this one finishes."""
+        if not callable(callback):
+            raise TypeError('Expected callable: %r' % (callback,))
+        self.rawlink(_SpawnedLink(callback))
+
+    def unlink(self, callback):
+        """Remove a callback added by link/rawlink; unknown callbacks are ignored."""
+        links = self._links
+        for i, link in enumerate(links):
+            if link == callback or (type(link) is _SpawnedLink and link.callback == callback):
+                del links[i]
+                return
+
+    def unlink_all(self):
+        del self._links[:]
+
+    def link_value(self, callback):
+        """Like :meth:`link`, but only if the greenlet finished without an exception."""
+        self.rawlink(_SpawnedLink(callback, _SpawnedLink.ON_SUCCESS))
+
+    def link_exception(self, callback):
+        """Like :meth:`link`, but only if the greenlet raised."""
+        self.rawlink(_SpawnedLink(callback, _SpawnedLink.ON_ERROR))
+
+    def _notify_links(self):
+        links = self._links
+        while links:
+            link = links.pop(0)
+            try:
+                link(self)
+            except:  # noqa: E722
+                self._hub.handle_error((link, self), *sys.exc_info())
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def _wait_done(self, timeout):
+        """Park until the greenlet finished or ``timeout`` passed; True if finished."""
+        if self.ready():
+            return True
+        timeout = _check_timeout(timeout)
+        waiter = Waiter(self._hub)
+        self.rawlink(waiter.switch)
+        timer = None
+        if timeout is not None:
+            timer = self._hub.call_later(timeout, waiter.switch, _TIMED_OUT)
+        try:
+            return waiter.get() is not _TIMED_OUT
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self.unlink(waiter.switch)
+
+    def join(self, timeout=None):
+        """Wait until the greenlet finishes or ``timeout`` passes. Returns None."""
+        self._wait_done(timeout)
+
+    def get(self, block=True, timeout=None):
+        """Return the greenlet's result, re-raising its exception.
+
+        With ``block=False``, or when ``timeout`` passes first, raise :class:`Timeout`.
+        """
+        if not self.ready():
+            if not block:
+                raise Timeout()
+            if not self._wait_done(timeout):
+                raise Timeout(timeout)
+        if self._exc_info is not None:
+            tp, value, tb = self._exc_info
+            raise value.with_traceback(tb)
+        return self.value
+
+    # -- killing ------------------------------------------------------------------------
+
+    def kill(self, exception=GreenletExit, block=True, timeout=None):
+        """Raise ``exception`` in the greenlet; by default wait for it to die.
+
+        Killing a greenlet that has not started yet means it never runs.
+        """
+        if self._start_state in (_NEW, _SCHEDULED) and not _dead_greenlet_dead(self):
+            # Not running yet: it will never start.
+            if self._start_timer is not None:
+                self._start_timer.cancel()
+                self._start_timer = None
+            self._start_state = _KILLED_BEFORE_START
+            exc = exception() if isinstance(exception, type) else exception
+            if isinstance(exc, GreenletExit):
+                self._report_result(exc)
+            else:
+                self._exc_info = (type(exc), exc, None)
+                if self._links:
+                    self._hub._ready.append((self._notify_links, ()))
+            return
+        if self.dead:
+            return
+        self._hub._ready.append((self._throw_if_alive, (exception,)))
+        if block:
+            self._wait_done(timeout)
+
+    def _throw_if_alive(self, exception):
+        # Runs in the hub. Throwing into a dead greenlet would raise in its parent
+        # (the hub itself), so check first.
+        if not _dead_greenlet_dead(self):
+            self.throw(exception)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        self.kill()
+
+
+_TIMED_OUT = object()
+
+
+class _SpawnedLink:
+    """A link callback run in a greenlet of its own, optionally filtered by outcome."""
+
+    __slots__ = ('callback', 'when')
+    ALWAYS, ON_SUCCESS, ON_ERROR = 0, 1, 2
+
+    def __init__(self, callback, when=0):
+        self.callback = callback
+        self.when = when
+
+    def __call__(self, source):
+        when = self.when
+        if when == self.ON_SUCCESS and not source.successful():
+            return
+        if when == self.ON_ERROR and source.successful():
+            return
+        g = greenlet(self.callback, get_hub())
+        g.switch(source)
+
+    def __eq__(self, other):
+        return self is other or self.callback == other or (
+            isinstance(other, _SpawnedLink) and self.callback == other.callback)
+
+    def __hash__(self):
+        return hash(self.callback)
+
+
+# -- module functions ----------------------------------------------------------------------
+
+def spawn(function, *args, **kwargs):
+    """Create a :class:`Greenlet` for ``function(*args, **kwargs)`` and start it."""
+    g = Greenlet(function, *args, **kwargs)
+    g.start()
+    return g
+
+
+def spawn_later(seconds, function, *args, **kwargs):
+    """Like :func:`spawn`, but start after ``seconds``."""
+    g = Greenlet(function, *args, **kwargs)
+    g.start_later(seconds)
+    return g
+
+
+def spawn_raw(function, *args, **kwargs):
+    """Start a plain ``greenlet.greenlet`` (no result, no links): the cheapest spawn."""
+    if not callable(function):
+        raise TypeError('function must be callable')
+    hub = get_hub()
+    if kwargs:
+        g = greenlet(lambda: function(*args, **kwargs), hub)
+        args = ()
+    else:
+        g = greenlet(function, hub)
+    g.gr_context = copy_context()
+    hub._ready.append((g.switch, args))
+    return g
+
+
+def joinall(greenlets, timeout=None, raise_error=False, count=None):
+    """Wait for the greenlets to finish; return the list of those that did.
+
+    With ``raise_error=True``, raise the exception of the first one that fails.
+    """
+    if not raise_error:
+        return wait(greenlets, timeout=timeout, count=count)
+    done = []
+    for obj in iwait(greenlets, timeout=timeout, count=count):
+        if getattr(obj, 'exception', None) is not None:
+            exc_info = getattr(obj, 'exc_info', None)
+            if exc_info and exc_info[2] is not None:
+                raise exc_info[1].with_traceback(exc_info[2])
+            raise obj.exception
+        done.append(obj)
+    return done
+
+
+def killall(greenlets, exception=GreenletExit, block=True, timeout=None):
+    """Kill every greenlet in ``greenlets``; by default wait for them to die."""
+    greenlets = list(greenlets)
+    if not greenlets:
+        return
+    alive = []
+    for g in greenlets:
+        if not g.dead:
+            g.kill(exception, block=False)
+            alive.append(g)
+    if block and alive:
+        wait(alive, timeout=timeout)

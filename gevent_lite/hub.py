@@ -1,0 +1,1069 @@
+"""The hub: one event loop per OS thread, and the one way to park a greenlet.
+
+Public names: :func:`get_hub`, :class:`Hub`, :class:`Waiter`, :class:`ParkingLot`,
+:func:`sleep`, :func:`idle`, :func:`wait`, :func:`iwait`, :func:`reinit`,
+:func:`wait_read`, :func:`wait_write`, :func:`wait_readwrite`, :func:`getcurrent`,
+and the errors :class:`LoopExit`, :class:`BlockingSwitchOutError`,
+:class:`ConcurrentObjectUseError`.
+
+How everything cooperates with the hub
+--------------------------------------
+The hub is a greenlet; every greenlet the library spawns is its child. A greenlet
+that has to wait creates a :class:`Waiter` (a one-shot parking ticket), registers
+it with whatever will wake it (a timer, an fd, a :class:`ParkingLot`, a link) and
+calls ``waiter.get()``, which switches to the hub. Only the hub switches back,
+always through the ticket: ``waiter.switch(value)`` when the hub itself notices
+the event (timers, I/O), or ``hub.run_callback(waiter.switch, value)`` when
+another greenlet causes it. A ticket wakes its greenlet at most once and only
+while that greenlet is still parked on it, so a late wake-up (a timer that fired
+just as the fd became readable, a kill that raced with a value) can never resume
+a greenlet somewhere it did not expect.
+
+The loop (:meth:`Hub.run`) does, per iteration:
+
+1. run the callbacks that were ready when the iteration began (FIFO; callbacks
+   added meanwhile wait for the next iteration, so I/O is never starved);
+2. poll for I/O -- without blocking if callbacks are pending, else until the
+   next timer is due -- and switch into the greenlets whose fds are ready;
+3. run the timers that are due.
+
+Only this module knows the poller. Everything else asks the hub to wait for
+"fd readable", "fd writable", "time passed" or "someone woke me".
+"""
+
+import errno
+import gc
+import heapq
+import math
+import os
+import sys
+import traceback
+from collections import deque
+from itertools import count as _count
+from time import monotonic as _monotonic
+
+import _thread
+import select as _select
+import selectors as _selectors
+
+from greenlet import getcurrent, greenlet, GreenletExit
+
+__all__ = [
+    'get_hub', 'Hub', 'Waiter', 'ParkingLot', 'sleep', 'idle', 'wait', 'iwait',
+    'reinit', 'wait_read', 'wait_write', 'wait_readwrite', 'getcurrent',
+    'LoopExit', 'BlockingSwitchOutError', 'ConcurrentObjectUseError',
+    'GreenletExit', 'READ', 'WRITE', 'now',
+]
+
+#: Event bits for :meth:`Hub.wait_fd` (the same values as ``selectors``).
+READ = _selectors.EVENT_READ
+WRITE = _selectors.EVENT_WRITE
+
+#: The hub's one clock. Timers, timeouts and deadlines all read this function,
+#: so a virtual clock for tests can later replace it in one place.
+now = _monotonic
+
+_UNSET = object()      # Waiter not woken yet
+_THROWN = object()     # Waiter woken with an exception
+
+
+class LoopExit(Exception):
+    """Raised in a greenlet that waits when the hub has nothing left that could wake it.
+
+    The message names the waiting greenlets and where they wait.
+    """
+
+
+class BlockingSwitchOutError(AssertionError):
+    """A blocking call was made from inside the hub greenlet itself.
+
+    The hub cannot wait for itself; such a call would deadlock.
+    """
+
+
+class ConcurrentObjectUseError(AssertionError):
+    """Two greenlets tried to wait for the same event on the same fd at once."""
+
+
+# --------------------------------------------------------------------------------------
+# The parking ticket
+
+class Waiter:
+    """A one-shot ticket on which exactly one greenlet parks until something wakes it.
+
+    ``get()`` parks the calling greenlet and returns the value it was woken with
+    (or raises the exception it was woken with). The waking side calls
+    ``switch(value)`` / ``throw(exc)`` from the hub, or ``wake(value)`` from any
+    greenlet of the hub's thread (which marks the ticket as woken at once and
+    resumes the greenlet from a hub callback). The first wake-up wins; later ones
+    are ignored. ``woken`` tells whether a value was delivered: if the parked
+    greenlet is killed after a value was delivered but before it ran, the value is
+    still in ``value`` and the owner (e.g. :class:`ParkingLot`) can hand it on.
+    """
+
+    __slots__ = ('hub', 'greenlet', 'value')
+
+    def __init__(self, hub=None):
+        self.hub = hub if hub is not None else get_hub()
+        self.greenlet = None
+        self.value = _UNSET
+
+    def __repr__(self):
+        state = 'parked' if self.greenlet is not None else 'idle'
+        if self.value is _THROWN:
+            state = 'thrown'
+        elif self.value is not _UNSET:
+            state = 'woken'
+        return '<Waiter %s greenlet=%r>' % (state, self.greenlet)
+
+    @property
+    def woken(self):
+        """True once a value (not an exception) was delivered."""
+        v = self.value
+        return v is not _UNSET and v is not _THROWN
+
+    def get(self):
+        """Park the current greenlet until the ticket is woken; return the value."""
+        value = self.value
+        if value is not _UNSET:
+            if value is _THROWN:
+                raise AssertionError('this Waiter was already woken with an exception')
+            return value
+        hub = self.hub
+        current = getcurrent()
+        if current is hub:
+            raise BlockingSwitchOutError(
+                'Impossible to call blocking function in the event loop callback')
+        self.greenlet = current
+        try:
+            # Park: the hub runs other greenlets; it switches back here only through
+            # switch()/throw() on this ticket (or a kill/Timeout thrown at us).
+            return hub.switch()
+        finally:
+            # Disarm on every path, so a late wake-up finds nobody to resume.
+            self.greenlet = None
+
+    def switch(self, value=None):
+        """Wake the parked greenlet now with ``value``. Call only from the hub."""
+        g = self.greenlet
+        if g is not None and self.value is _UNSET:
+            self.value = value
+            g.switch(value)
+        elif self.value is _UNSET:
+            # Not parked yet (woken before get()): remember the value.
+            self.value = value
+
+    def throw(self, *exc):
+        """Wake the parked greenlet now by raising ``exc`` in it. Hub only."""
+        g = self.greenlet
+        if g is not None and self.value is _UNSET:
+            self.value = _THROWN
+            g.throw(*exc)
+
+    def wake(self, value=None):
+        """Deliver ``value`` from any greenlet of this thread; resume from the hub.
+
+        Returns False if the ticket had already been woken.
+        """
+        if self.value is not _UNSET:
+            return False
+        self.value = value
+        self.hub._ready.append((self._resume, ()))
+        return True
+
+    def _resume(self):
+        g = self.greenlet
+        if g is not None:
+            g.switch(self.value)
+
+
+class ParkingLot:
+    """A FIFO queue of parked greenlets: the wait queue under every primitive.
+
+    ``park(timeout)`` parks the current greenlet at the end of the queue;
+    ``unpark(value)`` wakes the one that has waited longest and hands it
+    ``value``. Timeouts and kills are cleaned up here, once: a greenlet that
+    leaves the queue early is removed from it, and if it had already been handed
+    a value that it never received (it was killed between being woken and
+    running), the value goes to the next parked greenlet, or back to the owner
+    through ``on_unclaimed``. So a killed waiter never swallows a permit, an item
+    or a wake-up.
+    """
+
+    __slots__ = ('_waiters', 'on_unclaimed', '__weakref__')
+
+    def __init__(self, on_unclaimed=None):
+        self._waiters = deque()
+        self.on_unclaimed = on_unclaimed
+
+    def __len__(self):
+        return len(self._waiters)
+
+    def __bool__(self):
+        return bool(self._waiters)
+
+    def __repr__(self):
+        return '<ParkingLot waiting=%d>' % len(self._waiters)
+
+    def statistics(self):
+        return {'waiting': len(self._waiters)}
+
+    def park(self, timeout=None, timeout_exc=None):
+        """Park until unparked; return the value handed over.
+
+        On timeout raise ``timeout_exc`` (an exception instance or class), or
+        return :data:`TIMED_OUT` when ``timeout_exc`` is None.
+        """
+        hub = get_hub()
+        waiter = Waiter(hub)
+        waiters = self._waiters
+        waiters.append(waiter)
+        timer = None
+        if timeout is not None:
+            timer = hub.call_later(timeout, waiter.throw, _ParkTimeout)
+        try:
+            return waiter.get()
+        except _ParkTimeout:
+            if timeout_exc is None:
+                return TIMED_OUT
+            raise timeout_exc
+        except BaseException:
+            if waiter.woken:
+                # Handed a value we will never use (killed while runnable): pass it on.
+                self._hand_on(waiter.value)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if waiter.value is _UNSET or waiter.value is _THROWN:
+                try:
+                    waiters.remove(waiter)
+                except ValueError:
+                    pass
+
+    def unpark(self, value=True):
+        """Wake the longest-waiting greenlet with ``value``. Returns False if none waits."""
+        waiters = self._waiters
+        while waiters:
+            if waiters.popleft().wake(value):
+                return True
+        return False
+
+    def unpark_all(self, value=True):
+        """Wake every parked greenlet with ``value``; returns how many were woken."""
+        n = 0
+        waiters = self._waiters
+        while waiters:
+            if waiters.popleft().wake(value):
+                n += 1
+        return n
+
+    def _hand_on(self, value):
+        if not self.unpark(value) and self.on_unclaimed is not None:
+            self.on_unclaimed(value)
+
+
+class _ParkTimeout(BaseException):
+    """Internal: a ParkingLot wait ran out of time."""
+
+
+#: Returned by :meth:`ParkingLot.park` on timeout when no exception was requested.
+TIMED_OUT = object()
+
+
+# --------------------------------------------------------------------------------------
+# Timers
+
+class Timer:
+    """A scheduled call; ``cancel()`` is O(1) (the heap entry is skipped when due)."""
+
+    __slots__ = ('hub', 'when', 'callback', 'args', 'ref')
+
+    def __init__(self, hub, when, callback, args, ref):
+        self.hub = hub
+        self.when = when
+        self.callback = callback
+        self.args = args
+        self.ref = ref
+
+    @property
+    def pending(self):
+        return self.callback is not None
+
+    def cancel(self):
+        if self.callback is not None:
+            self.callback = self.args = None
+            hub = self.hub
+            if self.ref:
+                hub._nref_timers -= 1
+            hub._ncancelled += 1
+
+    # gevent's watcher name
+    stop = close = cancel
+
+    def __repr__(self):
+        return '<Timer when=%.3f %s>' % (self.when, self.callback if self.callback else 'cancelled')
+
+
+# --------------------------------------------------------------------------------------
+# The poller: the only place that touches the OS readiness API.
+
+class _FdWatch:
+    """What the hub knows about one fd: who waits to read, who waits to write, and
+    which events the poller currently has registered (kept after wake-ups)."""
+
+    __slots__ = ('reader', 'writer', 'mask')
+
+    def __init__(self):
+        self.reader = None
+        self.writer = None
+        self.mask = 0
+
+
+if hasattr(_select, 'epoll'):
+    # On Linux we drive epoll directly. selectors.EpollSelector wraps exactly this
+    # object but builds a SelectorKey per event and maps fds back to file objects;
+    # that costs more than the epoll_wait itself on a busy echo server.
+    _IN, _OUT = _select.EPOLLIN, _select.EPOLLOUT
+    _ERR = _select.EPOLLERR | _select.EPOLLHUP
+    _READ_BITS = _IN | _select.EPOLLPRI | _ERR | getattr(_select, 'EPOLLRDHUP', 0)
+    _WRITE_BITS = _OUT | _ERR
+
+    class _Poller:
+        def __init__(self):
+            self._ep = _select.epoll()
+            self.poll = self._ep.poll
+
+        @staticmethod
+        def _native(mask):
+            return (_IN if mask & READ else 0) | (_OUT if mask & WRITE else 0)
+
+        def register(self, fd, mask):
+            try:
+                self._ep.register(fd, self._native(mask))
+            except FileExistsError:
+                self._ep.modify(fd, self._native(mask))
+
+        def modify(self, fd, mask):
+            try:
+                self._ep.modify(fd, self._native(mask))
+            except FileNotFoundError:
+                # The fd was closed and its number reused behind our back: the
+                # kernel forgot the old registration, so register afresh.
+                self._ep.register(fd, self._native(mask))
+
+        def unregister(self, fd):
+            try:
+                self._ep.unregister(fd)
+            except (OSError, ValueError):
+                pass
+
+        def close(self):
+            self._ep.close()
+else:
+    _READ_BITS = READ
+    _WRITE_BITS = WRITE
+
+    class _Poller:
+        """Portable fallback over selectors.DefaultSelector, with the same surface."""
+
+        def __init__(self):
+            self._sel = _selectors.DefaultSelector()
+
+        def register(self, fd, mask):
+            try:
+                self._sel.register(fd, mask)
+            except KeyError:
+                self._sel.modify(fd, mask)
+
+        def modify(self, fd, mask):
+            try:
+                self._sel.modify(fd, mask)
+            except KeyError:
+                self._sel.register(fd, mask)
+
+        def unregister(self, fd):
+            try:
+                self._sel.unregister(fd)
+            except (KeyError, ValueError, OSError):
+                pass
+
+        def poll(self, timeout=None):
+            if timeout is not None and timeout < 0:
+                timeout = None
+            return [(key.fd, ev) for key, ev in self._sel.select(timeout)]
+
+        def close(self):
+            self._sel.close()
+
+
+# --------------------------------------------------------------------------------------
+# The hub
+
+_SYSTEM_ERRORS = (SystemExit, KeyboardInterrupt, SystemError)
+
+
+class Hub(greenlet):
+    """The event loop of one OS thread. Create it with :func:`get_hub`."""
+
+    #: Exceptions that escape greenlets/callbacks and must reach the main greenlet.
+    SYSTEM_ERROR = _SYSTEM_ERRORS
+    #: Exceptions printed without a traceback.
+    NOT_ERROR = (GreenletExit, SystemExit)
+
+    def __init__(self):
+        root = getcurrent()
+        while root.parent is not None:
+            root = root.parent
+        greenlet.__init__(self, parent=root)
+        self.thread_ident = _thread.get_ident()
+        self._ready = deque()            # (callable, args) run in FIFO order
+        self._timers = []                # heap of (when, seq, Timer)
+        self._seq = _count()
+        self._nref_timers = 0            # live timers that keep the loop running
+        self._ncancelled = 0             # cancelled entries still in the heap
+        self._fds = {}                   # fd -> _FdWatch
+        self._nfd_waiters = 0            # greenlets parked on fds
+        self._idle_waiters = deque()
+        self._keepalive = 0              # outstanding work in other threads
+        self._threadsafe = deque()       # callbacks handed over by other threads
+        self._wake_pending = False
+        self._poller = _Poller()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._poller.register(self._wake_r, READ)
+        self._destroyed = False
+        self.threadpool_factory = None   # set by gevent_lite.threadpool
+        self._threadpool = None
+        self.resolver = None
+
+    def __repr__(self):
+        return '<Hub at 0x%x ready=%d timers=%d fds=%d>' % (
+            id(self), len(self._ready), self._nref_timers, len(self._fds))
+
+    # -- scheduling ---------------------------------------------------------------------
+
+    def run_callback(self, callback, *args):
+        """Run ``callback(*args)`` from the hub soon (FIFO). This thread only."""
+        self._ready.append((callback, args))
+
+    def run_callback_threadsafe(self, callback, *args):
+        """Run ``callback(*args)`` in this hub's thread; callable from any OS thread."""
+        self._threadsafe.append((callback, args))
+        if not self._wake_pending:
+            self._wake_pending = True
+            try:
+                os.write(self._wake_w, b'\0')
+            except (BlockingIOError, OSError):
+                pass  # pipe full (a wake-up is pending anyway) or hub destroyed
+
+    def call_later(self, seconds, callback, *args, ref=True):
+        """Call ``callback(*args)`` from the hub after ``seconds``; returns a :class:`Timer`.
+
+        ``ref=False`` timers do not keep :meth:`join` from returning.
+        """
+        if seconds != seconds:
+            raise ValueError('timer delay must not be NaN')
+        timer = Timer(self, _monotonic() + seconds, callback, args, ref)
+        heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
+        if ref:
+            self._nref_timers += 1
+        return timer
+
+    # gevent spells it like this on the loop
+    timer = call_later
+
+    def ref(self):
+        """Keep the loop alive for work another thread will hand back."""
+        self._keepalive += 1
+
+    def unref(self):
+        self._keepalive -= 1
+
+    # -- waiting for fds ----------------------------------------------------------------
+
+    def wait_fd(self, fd, events, timeout=None, timeout_exc=None):
+        """Park the current greenlet until ``fd`` is ready for ``events`` (READ|WRITE).
+
+        Returns the ready events. On timeout raises ``timeout_exc`` (default:
+        ``socket.timeout('timed out')``). A greenlet already waiting for the same
+        event on the same fd makes this raise :class:`ConcurrentObjectUseError`.
+        """
+        if not isinstance(fd, int):
+            fd = fd.fileno()
+        if fd < 0:
+            raise ValueError('file descriptor cannot be a negative integer (%d)' % fd)
+        watch = self._fds.get(fd)
+        if watch is None:
+            watch = self._fds[fd] = _FdWatch()
+        if events & READ and watch.reader is not None:
+            raise ConcurrentObjectUseError(
+                'This fd (%d) is already being read by %r' % (fd, watch.reader.greenlet))
+        if events & WRITE and watch.writer is not None:
+            raise ConcurrentObjectUseError(
+                'This fd (%d) is already being written by %r' % (fd, watch.writer.greenlet))
+        want = watch.mask | events
+        if want != watch.mask:
+            try:
+                if watch.mask:
+                    self._poller.modify(fd, want)
+                else:
+                    self._poller.register(fd, want)
+            except PermissionError:
+                # Regular files cannot be polled; they are always ready.
+                return events
+            except OSError:
+                if not watch.mask and watch.reader is None and watch.writer is None:
+                    del self._fds[fd]
+                raise
+            watch.mask = want
+        waiter = Waiter(self)
+        if events & READ:
+            watch.reader = waiter
+        if events & WRITE:
+            watch.writer = waiter
+        self._nfd_waiters += 1
+        timer = None
+        if timeout is not None:
+            if timeout_exc is None:
+                timeout_exc = _default_timeout_exc()
+            timer = self.call_later(timeout, waiter.throw, timeout_exc)
+        try:
+            return waiter.get()
+        finally:
+            self._nfd_waiters -= 1
+            if timer is not None:
+                timer.cancel()
+            if watch.reader is waiter:
+                watch.reader = None
+            if watch.writer is waiter:
+                watch.writer = None
+
+    def cancel_wait(self, fd, exc=None):
+        """Forget ``fd`` (call it before closing the fd) and wake its waiters with ``exc``.
+
+        Greenlets parked on the fd get ``exc`` (default: ``OSError(EBADF)``)
+        instead of waiting forever on a number the OS may hand to someone else.
+        """
+        if not isinstance(fd, int):
+            fd = fd.fileno()
+        watch = self._fds.pop(fd, None)
+        if watch is None:
+            return
+        if watch.mask:
+            self._poller.unregister(fd)
+            watch.mask = 0
+        if exc is None:
+            exc = OSError(errno.EBADF, 'File descriptor was closed in another greenlet')
+        for waiter in (watch.reader, watch.writer):
+            if waiter is not None:
+                self._ready.append((waiter.throw, (exc,)))
+                if watch.reader is watch.writer:
+                    break
+
+    close_fd = cancel_wait
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self):
+        """The loop. Runs forever; when no work is left it throws LoopExit to the parent."""
+        while True:
+            self._loop()
+            # Nothing can ever wake anybody: tell the main greenlet (it is parked in a
+            # Waiter, hub.join() or a LoopExit catcher), then wait to be needed again.
+            self.parent.throw(LoopExit(self._describe_deadlock()))
+
+    def _loop(self):
+        # State lives in locals and bound methods are hoisted: this is the hottest
+        # code in the library.
+        ready = self._ready
+        popleft = ready.popleft
+        timers = self._timers
+        heappop = heapq.heappop
+        fds = self._fds
+        threadsafe = self._threadsafe
+        idle_waiters = self._idle_waiters
+        poll = self._poller.poll
+        clock = _monotonic
+        handle_error = self.handle_error
+        read_bits = _READ_BITS
+        write_bits = _WRITE_BITS
+        wake_r = self._wake_r
+        while True:
+            # 1. The callbacks ready now. Ones they add wait for the next iteration.
+            n = len(ready)
+            while n:
+                n -= 1
+                callback, args = popleft()
+                try:
+                    callback(*args)
+                except:  # noqa: E722 -- every error is reported, none kills the loop
+                    handle_error(callback, *sys.exc_info())
+
+            if threadsafe:
+                self._drain_threadsafe()
+
+            # 2. How long may we block?
+            if ready:
+                timeout = 0
+            elif idle_waiters:
+                # The loop is idle: release one idle() waiter, then poll without blocking.
+                ready.append((idle_waiters.popleft().switch, (None,)))
+                timeout = 0
+            elif timers:
+                if self._ncancelled > 256 and self._ncancelled * 2 > len(timers):
+                    self._compact_timers()
+                    if not timers:
+                        continue
+                timeout = timers[0][0] - clock()
+                if timeout < 0:
+                    timeout = 0
+                elif not self._nref_timers and not self._nfd_waiters and not self._keepalive:
+                    return   # only unref'd timers left: nothing keeps us running
+            elif self._nfd_waiters or self._keepalive:
+                timeout = -1
+            else:
+                return
+
+            # 3. I/O. With callbacks pending and nobody waiting on an fd there is
+            # nothing to learn from the poller, so skip the syscall.
+            if timeout or len(fds):
+                try:
+                    events = poll(timeout)
+                except InterruptedError:
+                    events = ()
+                for fd, ev in events:
+                    watch = fds.get(fd)
+                    if watch is None:
+                        if fd == wake_r:
+                            self._drain_wake_pipe()
+                        else:
+                            self._poller.unregister(fd)
+                        continue
+                    try:
+                        if ev & read_bits:
+                            waiter = watch.reader
+                            if waiter is not None:
+                                waiter.switch(READ)
+                            elif watch.mask & READ:
+                                # An event nobody waits for: only now drop the
+                                # registration (see DESIGN: registrations are kept).
+                                self._shrink(fd, watch, READ)
+                        if ev & write_bits:
+                            waiter = watch.writer
+                            if waiter is not None:
+                                waiter.switch(WRITE)
+                            elif watch.mask & WRITE and fds.get(fd) is watch:
+                                self._shrink(fd, watch, WRITE)
+                    except:  # noqa: E722
+                        handle_error(watch, *sys.exc_info())
+
+            # 4. Timers that are due.
+            if timers and timers[0][0] <= clock():
+                t_now = clock()
+                while timers and timers[0][0] <= t_now:
+                    timer = heappop(timers)[2]
+                    callback = timer.callback
+                    if callback is None:
+                        self._ncancelled -= 1
+                        continue
+                    args = timer.args
+                    timer.callback = timer.args = None
+                    if timer.ref:
+                        self._nref_timers -= 1
+                    try:
+                        callback(*args)
+                    except:  # noqa: E722
+                        handle_error(callback, *sys.exc_info())
+
+    def _shrink(self, fd, watch, event):
+        mask = watch.mask & ~event
+        watch.mask = mask
+        if mask:
+            self._poller.modify(fd, mask)
+        else:
+            self._poller.unregister(fd)
+            if watch.reader is None and watch.writer is None:
+                del self._fds[fd]
+
+    def _compact_timers(self):
+        # Lazy cancellation leaves dead entries; when they are most of the heap,
+        # rebuild it so a server with many cancelled socket timeouts stays small.
+        self._timers[:] = [e for e in self._timers if e[2].callback is not None]
+        heapq.heapify(self._timers)
+        self._ncancelled = 0
+
+    def _drain_wake_pipe(self):
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def _drain_threadsafe(self):
+        self._wake_pending = False
+        threadsafe = self._threadsafe
+        ready = self._ready
+        while threadsafe:
+            ready.append(threadsafe.popleft())
+
+    def _describe_deadlock(self):
+        lines = ['This operation would block forever: the hub has no timers, '
+                 'no I/O waiters and no callbacks left that could wake anybody.']
+        waiting = []
+        try:
+            for obj in gc.get_objects():
+                if (isinstance(obj, greenlet) and obj.parent is self
+                        and obj.gr_frame is not None):
+                    waiting.append(obj)
+        except Exception:  # pragma: no cover - best effort diagnostics
+            pass
+        main = self.parent
+        if main not in waiting and main.gr_frame is not None:
+            waiting.insert(0, main)
+        for g in waiting[:10]:
+            lines.append('\t%s waits at %s' % (
+                'the main greenlet' if g is main else repr(g), _user_frame(g.gr_frame)))
+        if len(waiting) > 10:
+            lines.append('\t... and %d more' % (len(waiting) - 10))
+        return '\n'.join(lines)
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def handle_error(self, context, type, value, tb):
+        """Report an exception that escaped ``context`` (a greenlet or callback).
+
+        ``SystemExit``/``KeyboardInterrupt`` are re-raised in the main greenlet;
+        anything else is printed once and the loop goes on.
+        """
+        if type is None:
+            return
+        if issubclass(type, self.SYSTEM_ERROR):
+            current = getcurrent()
+            if current is self or current is self.parent:
+                self.parent.throw(value)
+            else:
+                self._ready.append((self.parent.throw, (value,)))
+            return
+        self.print_exception(context, type, value, tb)
+
+    def print_exception(self, context, type, value, tb):
+        stderr = sys.stderr
+        try:
+            if issubclass(type, self.NOT_ERROR):
+                pass
+            else:
+                traceback.print_exception(type, value, tb, file=stderr)
+            del tb
+            if context is not None:
+                if not isinstance(context, str):
+                    try:
+                        context = repr(context)
+                    except Exception:
+                        context = object.__repr__(context)
+                import datetime
+                stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+                stderr.write('%s %s failed with %s\n\n' % (stamp, context, getattr(type, '__name__', type)))
+            stderr.flush()
+        except Exception:  # pragma: no cover - stderr closed at exit
+            pass
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def join(self, timeout=None):
+        """Run the loop from the main greenlet until it has no work left.
+
+        Returns True when the loop ran out of work, False if ``timeout`` expired.
+        """
+        if getcurrent() is not self.parent:
+            raise BlockingSwitchOutError('only the main greenlet can join the hub')
+        waiter = Waiter(self)
+        timer = None
+        if timeout is not None:
+            timer = self.call_later(timeout, waiter.switch, None, ref=False)
+        try:
+            waiter.get()
+        except LoopExit:
+            return True
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return False
+
+    @property
+    def threadpool(self):
+        """The hub's thread pool (created on first use by ``gevent_lite.threadpool``)."""
+        if self._threadpool is None:
+            factory = self.threadpool_factory or _default_threadpool_factory
+            if factory is None:
+                raise RuntimeError('import gevent_lite.threadpool to use the hub thread pool')
+            self._threadpool = factory(self)
+        return self._threadpool
+
+    @threadpool.setter
+    def threadpool(self, value):
+        self._threadpool = value
+
+    def destroy(self, destroy_loop=None):
+        """Close the poller and forget this hub; the next get_hub() makes a new one."""
+        if self._destroyed:
+            return
+        self._destroyed = True
+        if self._threadpool is not None:
+            try:
+                self._threadpool.kill()
+            except Exception:
+                pass
+        self._poller.close()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if getattr(_state, 'hub', None) is self:
+            del _state.hub
+
+
+def _user_frame(frame):
+    """The innermost frame outside gevent_lite, formatted ``file:line in func``."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    best = frame
+    f = frame
+    while f is not None:
+        if not os.path.abspath(f.f_code.co_filename).startswith(here):
+            best = f
+            break
+        f = f.f_back
+    if best is None:
+        return '<unknown>'
+    return '%s:%d in %s' % (best.f_code.co_filename, best.f_lineno, best.f_code.co_name)
+
+
+def _default_timeout_exc():
+    import socket
+    return socket.timeout('timed out')
+
+
+#: Set by gevent_lite.threadpool on import: ``factory(hub) -> ThreadPool``.
+_default_threadpool_factory = None
+
+_state = _thread._local()
+
+
+def get_hub():
+    """Return the hub of the current OS thread, creating it on first use."""
+    try:
+        return _state.hub
+    except AttributeError:
+        hub = _state.hub = Hub()
+        return hub
+
+
+def _get_hub_noargs():
+    return getattr(_state, 'hub', None)
+
+
+def set_hub(hub):
+    _state.hub = hub
+
+
+# --------------------------------------------------------------------------------------
+# Waiting, for everybody
+
+def sleep(seconds=0, ref=True):
+    """Park the current greenlet for ``seconds``.
+
+    ``sleep(0)`` (or a negative value, as gevent treats it) lets every greenlet
+    that was ready before the call run once, then returns.
+    """
+    hub = get_hub()
+    waiter = Waiter(hub)
+    if seconds <= 0:
+        hub._ready.append((waiter.switch, (None,)))
+        waiter.get()
+        return
+    if seconds != seconds:
+        raise ValueError('sleep length must not be NaN')
+    timer = hub.call_later(seconds, waiter.switch, None, ref=ref)
+    try:
+        waiter.get()
+    finally:
+        timer.cancel()
+
+
+def idle(priority=0):
+    """Park until the loop is idle: no callbacks are pending."""
+    hub = get_hub()
+    waiter = Waiter(hub)
+    hub._idle_waiters.append(waiter)
+    try:
+        waiter.get()
+    finally:
+        if waiter.value is _UNSET:
+            try:
+                hub._idle_waiters.remove(waiter)
+            except ValueError:
+                pass
+
+
+def wait_read(fileno, timeout=None, timeout_exc=None):
+    """Park until ``fileno`` is readable."""
+    return get_hub().wait_fd(fileno, READ, timeout, timeout_exc)
+
+
+def wait_write(fileno, timeout=None, timeout_exc=None, event=None):
+    """Park until ``fileno`` is writable."""
+    return get_hub().wait_fd(fileno, WRITE, timeout, timeout_exc)
+
+
+def wait_readwrite(fileno, timeout=None, timeout_exc=None, event=None):
+    """Park until ``fileno`` is readable or writable."""
+    return get_hub().wait_fd(fileno, READ | WRITE, timeout, timeout_exc)
+
+
+class _Gatherer:
+    """Collects objects as they become ready (through ``rawlink``), for wait/iwait."""
+
+    __slots__ = ('hub', 'done', 'waiter', 'need', 'expired', 'timer')
+
+    def __init__(self, hub):
+        self.hub = hub
+        self.done = deque()
+        self.waiter = None
+        self.need = 1
+        self.expired = False
+        self.timer = None
+
+    def __call__(self, obj):       # the link callback, run by the hub
+        self.done.append(obj)
+        waiter = self.waiter
+        if waiter is not None and len(self.done) >= self.need:
+            self.waiter = None
+            waiter.switch(None)
+
+    def _expire(self):
+        self.expired = True
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            waiter.switch(None)
+
+    def collect(self, need):
+        """Park until ``need`` objects are ready or the deadline passed."""
+        while len(self.done) < need and not self.expired:
+            self.need = need
+            self.waiter = waiter = Waiter(self.hub)
+            try:
+                waiter.get()
+            finally:
+                self.waiter = None
+
+
+def iwait(objects, timeout=None, count=None):
+    """Yield objects (greenlets, events, results) as they become ready.
+
+    Stops after ``count`` objects or when ``timeout`` seconds have passed.
+    """
+    objects = list(objects) if objects is not None else []
+    total = len(objects) if count is None else min(count, len(objects))
+    if total <= 0:
+        return
+    hub = get_hub()
+    gatherer = _Gatherer(hub)
+    linked = []
+    try:
+        for obj in objects:
+            obj.rawlink(gatherer)
+            linked.append(obj)
+        if timeout is not None:
+            gatherer.timer = hub.call_later(timeout, gatherer._expire)
+        for _ in range(total):
+            gatherer.collect(1)
+            if not gatherer.done:
+                return
+            yield gatherer.done.popleft()
+    finally:
+        if gatherer.timer is not None:
+            gatherer.timer.cancel()
+        for obj in linked:
+            obj.unlink(gatherer)
+
+
+def wait(objects=None, timeout=None, count=None):
+    """Wait for ``objects`` to become ready; return the list of ready ones.
+
+    With ``objects=None``, run the hub until it has no work (or ``timeout``).
+    """
+    if objects is None:
+        return get_hub().join(timeout=timeout)
+    objects = list(objects)
+    total = len(objects) if count is None else min(count, len(objects))
+    if total <= 0:
+        return []
+    hub = get_hub()
+    gatherer = _Gatherer(hub)
+    linked = []
+    try:
+        for obj in objects:
+            obj.rawlink(gatherer)
+            linked.append(obj)
+        if timeout is not None:
+            gatherer.timer = hub.call_later(timeout, gatherer._expire)
+        gatherer.collect(total)
+        return list(gatherer.done)[:total]
+    finally:
+        if gatherer.timer is not None:
+            gatherer.timer.cancel()
+        for obj in linked:
+            obj.unlink(gatherer)
+
+
+def reinit(hub=None):
+    """Give the current process a fresh hub after ``fork()``.
+
+    The child starts with a new poller, wake-up pipe and empty run queue; the
+    parent's greenlets are not resumed in the child. Threads do not survive fork,
+    so the thread pool and resolver are recreated on first use.
+    """
+    old = getattr(_state, 'hub', None)
+    if old is None:
+        return
+    current = getcurrent()
+    _abandoned.append(old)     # keep its suspended greenlets from being collected (and run)
+    try:
+        old._poller.close()
+    except Exception:
+        pass
+    for fd in (old._wake_r, old._wake_w):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    old._destroyed = True
+    del _state.hub
+    new = get_hub()
+    if current is not new.parent:
+        current.parent = new
+    for callback in _fork_hooks:
+        callback()
+    return new
+
+
+_abandoned = []
+#: Callables run in the child by reinit() (e.g. the resolver resets itself).
+_fork_hooks = []
+
+
+def _check_timeout(seconds):
+    """Validate a timeout argument: None, or a real non-NaN number."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            raise TypeError('timeout must be a number or None, not %r' % (seconds,)) from None
+    if math.isnan(seconds):
+        raise ValueError('timeout must not be NaN')
+    return seconds
