@@ -10,6 +10,7 @@ that a link wakes. Each greenlet starts with a copy of the spawner's
 """
 
 import sys
+from functools import partial
 from contextvars import copy_context
 from itertools import count as _count
 
@@ -356,10 +357,9 @@ def spawn_raw(function, *args, **kwargs):
         raise TypeError('function must be callable')
     hub = get_hub()
     if kwargs:
-        g = greenlet(lambda: function(*args, **kwargs), hub)
+        function = partial(function, *args, **kwargs)
         args = ()
-    else:
-        g = greenlet(function, hub)
+    g = greenlet(function, hub)
     g.gr_context = copy_context()
     hub._ready.append((g.switch, args))
     return g

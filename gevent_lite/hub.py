@@ -39,7 +39,7 @@ import os
 import sys
 import traceback
 from collections import deque
-from itertools import count as _count
+from itertools import count as _count, repeat
 from time import monotonic as _monotonic
 
 import _thread
@@ -564,6 +564,68 @@ class Hub(greenlet):
 
     close_fd = cancel_wait
 
+    def wait_fds(self, pairs, timeout=None):
+        """Park until one of several fds is ready; for green ``select``/``poll``.
+
+        ``pairs`` is an iterable of ``(fd, events)``. One :class:`Waiter` is
+        registered as reader/writer of every fd, so the first ready fd wakes the
+        greenlet exactly once. Returns True when woken by an fd, False when
+        ``timeout`` passed. It does not say which fd: the caller re-checks all of
+        them without blocking (level-triggered, so nothing is lost). Registrations
+        are undone on every path; an fd closed meanwhile (``cancel_wait``) raises
+        its error here.
+        """
+        fds = self._fds
+        waiter = Waiter(self)
+        armed = []
+        try:
+            for fd, events in pairs:
+                watch = fds.get(fd)
+                if watch is None:
+                    watch = fds[fd] = _FdWatch()
+                if (events & READ and watch.reader is not None) or (
+                        events & WRITE and watch.writer is not None):
+                    raise ConcurrentObjectUseError(
+                        'This fd (%d) is already waited on by %r'
+                        % (fd, (watch.reader or watch.writer).greenlet))
+                want = watch.mask | events
+                if want != watch.mask:
+                    try:
+                        if watch.mask:
+                            self._poller.modify(fd, want)
+                        else:
+                            self._poller.register(fd, want)
+                    except PermissionError:
+                        return True      # regular files are always ready
+                    except OSError:
+                        if not watch.mask and watch.reader is None and watch.writer is None:
+                            del fds[fd]
+                        raise
+                    watch.mask = want
+                if events & READ:
+                    watch.reader = waiter
+                if events & WRITE:
+                    watch.writer = waiter
+                armed.append(watch)
+            timer = None
+            if timeout is not None:
+                timer = self.call_later(timeout, waiter.switch, None)
+            if armed:
+                self._nfd_waiters += 1
+            try:
+                return waiter.get() is not None
+            finally:
+                if armed:
+                    self._nfd_waiters -= 1
+                if timer is not None:
+                    timer.cancel()
+        finally:
+            for watch in armed:
+                if watch.reader is waiter:
+                    watch.reader = None
+                if watch.writer is waiter:
+                    watch.writer = None
+
     # -- the loop -----------------------------------------------------------------------
 
     def run(self):
@@ -592,9 +654,7 @@ class Hub(greenlet):
         wake_r = self._wake_r
         while True:
             # 1. The callbacks ready now. Ones they add wait for the next iteration.
-            n = len(ready)
-            while n:
-                n -= 1
+            for _ in repeat(None, len(ready)):
                 callback, args = popleft()
                 try:
                     callback(*args)
@@ -880,8 +940,17 @@ def sleep(seconds=0, ref=True):
     hub = get_hub()
     waiter = Waiter(hub)
     if seconds <= 0:
-        hub._ready.append((waiter.switch, (None,)))
-        waiter.get()
+        # The hot path of cooperative code: Waiter.get() inlined.
+        current = getcurrent()
+        if current is hub:
+            raise BlockingSwitchOutError(
+                'Impossible to call blocking function in the event loop callback')
+        hub._ready.append((waiter.switch, ()))
+        waiter.greenlet = current
+        try:
+            hub.switch()
+        finally:
+            waiter.greenlet = None
         return
     if seconds != seconds:
         raise ValueError('sleep length must not be NaN')

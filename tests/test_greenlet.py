@@ -1,0 +1,347 @@
+"""Greenlet, spawn, joinall, killall, links, kill and the top-level API."""
+
+import contextvars
+import time
+
+import pytest
+
+import gevent_lite
+from gevent_lite import Greenlet, GreenletExit, Timeout
+
+
+def test_three_greenlets_interleave_at_sleep_0():
+    out = []
+
+    def worker(name):
+        for i in range(3):
+            out.append('%s%d' % (name, i))
+            gevent_lite.sleep(0)
+
+    gevent_lite.joinall([gevent_lite.spawn(worker, n) for n in 'abc'])
+    assert out == ['a0', 'b0', 'c0', 'a1', 'b1', 'c1', 'a2', 'b2', 'c2']
+
+
+def test_joinall_of_sleeps_ends_in_order_and_takes_the_longest_not_the_sum():
+    done = []
+
+    def nap(seconds):
+        gevent_lite.sleep(seconds)
+        done.append(seconds)
+
+    start = time.monotonic()
+    gevent_lite.joinall([gevent_lite.spawn(nap, s) for s in (0.3, 0.2, 0.1)])
+    elapsed = time.monotonic() - start
+    assert done == [0.1, 0.2, 0.3]
+    assert 0.28 <= elapsed < 0.55   # the sum would be 0.6
+
+
+def test_get_returns_value_and_reraises_exception():
+    assert gevent_lite.spawn(lambda: 42).get() == 42
+
+    def boom():
+        raise KeyError('nope')
+
+    g = gevent_lite.spawn(boom)
+    with pytest.raises(KeyError, match='nope'):
+        g.get()
+    assert g.ready() and not g.successful()
+    assert isinstance(g.exception, KeyError)
+    assert g.exc_info[0] is KeyError
+
+
+def test_get_nonblocking_and_with_timeout_raise_timeout():
+    g = gevent_lite.spawn(gevent_lite.sleep, 5)
+    with pytest.raises(Timeout):
+        g.get(block=False)
+    start = time.monotonic()
+    with pytest.raises(Timeout):
+        g.get(timeout=0.05)
+    assert time.monotonic() - start < 2
+    g.kill()
+
+
+def test_join_with_timeout_returns_without_result():
+    g = gevent_lite.spawn(gevent_lite.sleep, 5)
+    g.join(timeout=0.05)
+    assert not g.ready()
+    g.kill()
+    assert g.ready() and g.successful()
+    assert isinstance(g.value, GreenletExit)
+
+
+def test_kill_interrupts_a_greenlet_waiting_on_a_timer():
+    cleaned = []
+
+    def sleeper():
+        try:
+            gevent_lite.sleep(10)
+        finally:
+            cleaned.append(True)
+
+    g = gevent_lite.spawn(sleeper)
+    gevent_lite.sleep(0.01)
+    start = time.monotonic()
+    g.kill()
+    assert time.monotonic() - start < 1
+    assert g.dead and cleaned == [True]
+
+
+def test_kill_interrupts_a_greenlet_waiting_on_an_fd():
+    import os
+    r, w = os.pipe()
+    try:
+        g = gevent_lite.spawn(gevent_lite.wait_read, r)
+        gevent_lite.sleep(0.01)
+        g.kill()
+        assert g.dead
+        # The fd can be waited on again: the killed waiter left no registration behind.
+        os.write(w, b'x')
+        gevent_lite.wait_read(r, timeout=1)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_kill_with_custom_exception_is_the_greenlets_exception():
+    g = gevent_lite.spawn(gevent_lite.sleep, 5)
+    gevent_lite.sleep(0)
+    g.kill(ValueError('stop'))
+    assert isinstance(g.exception, ValueError)
+
+
+def test_killing_a_not_started_greenlet_means_it_never_runs():
+    ran = []
+    g = gevent_lite.spawn(ran.append, 1)
+    g.kill()
+    assert g.dead
+    gevent_lite.sleep(0.01)
+    assert ran == []
+    g2 = Greenlet(ran.append, 2)
+    g2.kill()
+    assert g2.dead
+    g3 = gevent_lite.spawn_later(0.01, ran.append, 3)
+    g3.kill()
+    gevent_lite.sleep(0.05)
+    assert ran == []
+
+
+def test_kill_nonblocking_then_join():
+    g = gevent_lite.spawn(gevent_lite.sleep, 5)
+    gevent_lite.sleep(0)
+    g.kill(block=False)
+    assert not g.dead
+    g.join(1)
+    assert g.dead
+
+
+def test_killall_kills_every_greenlet():
+    gs = [gevent_lite.spawn(gevent_lite.sleep, 5) for _ in range(10)]
+    gevent_lite.sleep(0)
+    gevent_lite.killall(gs)
+    assert all(g.dead for g in gs)
+
+
+def test_links_fire_once_in_order_after_death():
+    calls = []
+    g = gevent_lite.spawn(lambda: 7)
+    g.rawlink(lambda src: calls.append(('raw', src.value)))
+    g.link(lambda src: calls.append(('link', src.value)))
+    g.link_value(lambda src: calls.append(('value', src.value)))
+    g.link_exception(lambda src: calls.append(('exc', src.value)))
+    g.join()
+    gevent_lite.sleep(0.01)
+    assert calls == [('raw', 7), ('link', 7), ('value', 7)]
+    gevent_lite.sleep(0.01)
+    assert len(calls) == 3
+
+
+def test_link_exception_fires_only_on_failure():
+    calls = []
+    g = gevent_lite.spawn(lambda: 1 / 0)
+    g.link_value(lambda src: calls.append('value'))
+    g.link_exception(lambda src: calls.append('exc'))
+    g.join()
+    gevent_lite.sleep(0.01)
+    assert calls == ['exc']
+
+
+def test_link_added_after_death_still_fires():
+    g = gevent_lite.spawn(lambda: 3)
+    g.join()
+    calls = []
+    g.rawlink(lambda src: calls.append(src.value))
+    gevent_lite.sleep(0)
+    assert calls == [3]
+
+
+def test_unlink_removes_a_link():
+    calls = []
+    cb = calls.append
+    g = gevent_lite.spawn(lambda: 3)
+    g.link(cb)
+    g.unlink(cb)
+    g.join()
+    gevent_lite.sleep(0.01)
+    assert calls == []
+
+
+def test_exception_in_greenlet_is_printed_once_and_hub_survives(capsys):
+    def boom():
+        raise ZeroDivisionError('x')
+
+    g = gevent_lite.spawn(boom)
+    g.join()
+    err = capsys.readouterr().err
+    assert err.count('failed with ZeroDivisionError') == 1
+    assert repr(g) in err
+    # The hub keeps working.
+    assert gevent_lite.spawn(lambda: 'alive').get() == 'alive'
+
+
+def test_system_exit_in_greenlet_reaches_the_main_greenlet():
+    def leave():
+        raise SystemExit(3)
+
+    gevent_lite.spawn(leave)
+    with pytest.raises(SystemExit):
+        gevent_lite.sleep(0.1)
+
+
+def test_keyboard_interrupt_in_callback_reaches_the_main_greenlet():
+    def interrupt():
+        raise KeyboardInterrupt
+
+    gevent_lite.get_hub().run_callback(interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        gevent_lite.sleep(0.1)
+
+
+def test_repr_looks_like_geventss():
+    def f(x):
+        return x
+
+    g = Greenlet(f, 5)
+    assert repr(g) == '<Greenlet at 0x%x: %s(5)>' % (id(g), f.__qualname__)
+    g.name = 'worker'
+    assert repr(g).startswith('<Greenlet "worker" at 0x')
+    assert g.name == 'worker'
+    assert Greenlet(f).minimal_ident != Greenlet(f).minimal_ident
+
+
+def test_state_properties_through_a_lifetime():
+    g = Greenlet(gevent_lite.sleep, 0.01)
+    assert not g.started and not g.dead and not g.ready() and not g
+    g.start()
+    assert g.started and g and not g.dead
+    g.join()
+    assert g.dead and g.ready() and g.successful() and not g
+    assert g.args == (0.01,) and g.kwargs == {}
+
+
+def test_spawn_of_non_callable_raises_type_error_at_spawn_time():
+    with pytest.raises(TypeError):
+        gevent_lite.spawn(5)
+    with pytest.raises(TypeError):
+        gevent_lite.spawn_raw(5)
+
+
+def test_subclass_overriding_run():
+    class Worker(Greenlet):
+        def __init__(self, n):
+            Greenlet.__init__(self)
+            self.n = n
+
+        def _run(self):
+            return self.n * 2
+
+    assert Worker.spawn(4).get() == 8
+
+
+def test_spawn_later_starts_after_the_delay():
+    start = time.monotonic()
+    g = gevent_lite.spawn_later(0.1, time.monotonic)
+    assert g.get() - start >= 0.09
+
+
+def test_spawn_raw_runs_function_with_args_and_kwargs():
+    out = []
+    gevent_lite.spawn_raw(lambda a, b=0: out.append(a + b), 1, b=2)
+    gevent_lite.sleep(0)
+    assert out == [3]
+
+
+def test_joinall_raise_error_raises_first_failure():
+    def boom():
+        gevent_lite.sleep(0.01)
+        raise ValueError('first')
+
+    gs = [gevent_lite.spawn(gevent_lite.sleep, 0.05), gevent_lite.spawn(boom)]
+    with pytest.raises(ValueError, match='first'):
+        gevent_lite.joinall(gs, raise_error=True)
+
+
+def test_joinall_with_timeout_and_count():
+    gs = [gevent_lite.spawn(gevent_lite.sleep, s) for s in (0.01, 0.02, 5)]
+    done = gevent_lite.joinall(gs, timeout=0.2)
+    assert set(done) == set(gs[:2])
+    done = gevent_lite.joinall(gs, count=1)
+    assert len(done) == 1
+    gevent_lite.killall(gs)
+
+
+def test_ten_thousand_greenlets_sleep_concurrently():
+    start = time.monotonic()
+    gs = [gevent_lite.spawn(gevent_lite.sleep, 0.5) for _ in range(10000)]
+    gevent_lite.joinall(gs)
+    assert all(g.successful() for g in gs)
+    assert time.monotonic() - start < 5   # 10,000 x 0.5 s in sequence would be 5000 s
+
+
+def test_greenlet_starts_with_a_copy_of_the_spawners_context():
+    var = contextvars.ContextVar('var', default='unset')
+    var.set('parent')
+
+    def child():
+        seen = var.get()
+        var.set('child')
+        return seen
+
+    assert gevent_lite.spawn(child).get() == 'parent'
+    assert var.get() == 'parent'   # the child's change stayed in its copy
+
+
+def test_getcurrent_is_the_running_greenlet():
+    g = gevent_lite.spawn(gevent_lite.getcurrent)
+    assert g.get() is g
+
+
+def test_self_kill_raises_in_the_greenlet():
+    def suicide():
+        gevent_lite.getcurrent().kill(ValueError('me'))
+        return 'not reached'
+
+    g = gevent_lite.spawn(suicide)
+    g.join()
+    assert isinstance(g.exception, ValueError)
+
+
+def test_greenlet_as_context_manager_kills_on_exit():
+    with gevent_lite.spawn(gevent_lite.sleep, 5) as g:
+        gevent_lite.sleep(0)
+    assert g.dead
+
+
+def test_top_level_kill_of_raw_greenlet():
+    out = []
+
+    def raw():
+        try:
+            gevent_lite.sleep(5)
+        except GreenletExit:
+            out.append('killed')
+
+    g = gevent_lite.spawn_raw(raw)
+    gevent_lite.sleep(0)
+    gevent_lite.kill(g)
+    gevent_lite.sleep(0.01)
+    assert out == ['killed'] and g.dead

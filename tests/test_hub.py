@@ -1,0 +1,382 @@
+"""The hub: loop order, timers, fd waiting, thread-safe wake-up, errors, the parking primitive."""
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+import gevent_lite
+from gevent_lite import hub as hubmod
+from gevent_lite.hub import (
+    BlockingSwitchOutError, ConcurrentObjectUseError, LoopExit, ParkingLot, Waiter,
+    get_hub, TIMED_OUT,
+)
+
+
+def test_one_hub_per_thread_created_lazily():
+    main_hub = get_hub()
+    assert get_hub() is main_hub
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(get_hub()))
+    t.start()
+    t.join()
+    assert seen[0] is not main_hub
+    seen[0].destroy()
+
+
+def test_callbacks_run_in_fifo_order_and_added_ones_wait_for_next_iteration():
+    hub = get_hub()
+    order = []
+
+    def first():
+        order.append('first')
+        hub.run_callback(order.append, 'added-by-first')
+
+    hub.run_callback(first)
+    hub.run_callback(order.append, 'second')
+    gevent_lite.sleep(0)
+    assert order[:2] == ['first', 'second']
+    gevent_lite.sleep(0)
+    assert order == ['first', 'second', 'added-by-first']
+
+
+def test_timers_fire_in_time_order_and_cancelled_ones_never():
+    hub = get_hub()
+    fired = []
+    hub.call_later(0.03, fired.append, 3)
+    hub.call_later(0.01, fired.append, 1)
+    cancelled = hub.call_later(0.02, fired.append, 2)
+    cancelled.cancel()
+    assert not cancelled.pending
+    gevent_lite.sleep(0.1)
+    assert fired == [1, 3]
+
+
+def test_many_cancelled_timers_are_compacted():
+    hub = get_hub()
+    timers = [hub.call_later(60, lambda: None) for _ in range(5000)]
+    for t in timers:
+        t.cancel()
+    gevent_lite.sleep(0.01)
+    assert len(hub._timers) < 1000
+
+
+def test_wait_read_parks_until_data_arrives():
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:
+        def writer():
+            gevent_lite.sleep(0.05)
+            b.send(b'x')
+
+        gevent_lite.spawn(writer)
+        start = time.monotonic()
+        assert gevent_lite.wait_read(a.fileno(), timeout=2) == hubmod.READ
+        assert time.monotonic() - start >= 0.04
+        assert a.recv(1) == b'x'
+    finally:
+        a.close()
+        b.close()
+
+
+def test_wait_write_on_writable_socket_returns_at_once():
+    a, b = socket.socketpair()
+    try:
+        assert gevent_lite.wait_write(a.fileno(), timeout=1) == hubmod.WRITE
+    finally:
+        a.close()
+        b.close()
+
+
+def test_wait_read_times_out_with_socket_timeout():
+    a, b = socket.socketpair()
+    try:
+        start = time.monotonic()
+        with pytest.raises(socket.timeout):
+            gevent_lite.wait_read(a.fileno(), timeout=0.05)
+        assert time.monotonic() - start < 2
+        with pytest.raises(ValueError):
+            gevent_lite.wait_read(a.fileno(), timeout=0.05, timeout_exc=ValueError('custom'))
+    finally:
+        a.close()
+        b.close()
+
+
+def test_two_readers_on_one_fd_get_concurrent_object_use_error():
+    a, b = socket.socketpair()
+    try:
+        first = gevent_lite.spawn(gevent_lite.wait_read, a.fileno())
+        gevent_lite.sleep(0)
+        second = gevent_lite.spawn(gevent_lite.wait_read, a.fileno())
+        second.join()
+        assert isinstance(second.exception, ConcurrentObjectUseError)
+        b.send(b'x')
+        assert first.get(timeout=1) == hubmod.READ
+    finally:
+        a.close()
+        b.close()
+
+
+def test_cancel_wait_wakes_the_waiter_with_an_error_instead_of_parking_forever():
+    a, b = socket.socketpair()
+    try:
+        g = gevent_lite.spawn(gevent_lite.wait_read, a.fileno())
+        gevent_lite.sleep(0)
+        get_hub().cancel_wait(a.fileno())
+        g.join(timeout=1)
+        assert isinstance(g.exception, OSError)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_registration_is_kept_after_wakeup_and_dropped_when_nobody_waits():
+    hub = get_hub()
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:
+        b.send(b'1')
+        gevent_lite.wait_read(a.fileno(), timeout=1)
+        assert a.fileno() in hub._fds          # kept: the next recv usually waits again
+        # Leave data unread: the next event finds nobody waiting and drops the registration.
+        gevent_lite.sleep(0.01)
+        gevent_lite.sleep(0.01)
+        assert a.fileno() not in hub._fds
+    finally:
+        a.close()
+        b.close()
+
+
+def test_callback_from_another_thread_wakes_the_hub():
+    hub = get_hub()
+    result = []
+    waiter = Waiter(hub)
+
+    def other_thread():
+        time.sleep(0.05)
+        hub.run_callback_threadsafe(waiter.switch, 'from thread')
+
+    hub.ref()  # another thread will hand work back: keep the loop alive
+    try:
+        t = threading.Thread(target=other_thread)
+        t.start()
+        start = time.monotonic()
+        result.append(waiter.get())
+        t.join()
+    finally:
+        hub.unref()
+    assert result == ['from thread']
+    assert time.monotonic() - start < 2
+
+
+def test_hub_wakes_from_a_blocking_poll_for_a_threadsafe_callback():
+    hub = get_hub()
+    ticks = []
+    # A long timer makes the hub block in poll; the thread must interrupt it.
+    keep = hub.call_later(10, lambda: None)
+    waiter = Waiter(hub)
+    t = threading.Thread(target=lambda: (time.sleep(0.1), hub.run_callback_threadsafe(waiter.switch, 1)))
+    t.start()
+    start = time.monotonic()
+    ticks.append(waiter.get())
+    t.join()
+    keep.cancel()
+    assert ticks == [1] and time.monotonic() - start < 2
+
+
+def test_blocking_call_from_the_hub_raises_instead_of_deadlocking():
+    hub = get_hub()
+    errors = []
+
+    def in_hub():
+        try:
+            gevent_lite.sleep(0.1)
+        except BlockingSwitchOutError as e:
+            errors.append(e)
+
+    hub.run_callback(in_hub)
+    gevent_lite.sleep(0.01)
+    assert len(errors) == 1
+
+
+def test_exception_in_callback_is_printed_and_loop_goes_on(capsys):
+    hub = get_hub()
+    hub.run_callback(lambda: 1 / 0)
+    out = []
+    hub.run_callback(out.append, 'still running')
+    gevent_lite.sleep(0.01)
+    assert out == ['still running']
+    assert 'ZeroDivisionError' in capsys.readouterr().err
+
+
+def test_loop_exit_names_the_waiting_greenlet():
+    event_like = Waiter(get_hub())
+    with pytest.raises(LoopExit) as info:
+        event_like.get()
+    msg = str(info.value)
+    assert 'would block forever' in msg
+    assert 'main greenlet waits at' in msg and 'test_hub.py' in msg
+
+
+def test_hub_join_runs_until_no_work_left_or_timeout():
+    hub = get_hub()
+    done = []
+    gevent_lite.spawn(lambda: (gevent_lite.sleep(0.05), done.append(1)))
+    assert hub.join() is True
+    assert done == [1]
+    g = gevent_lite.spawn(gevent_lite.sleep, 5)
+    assert hub.join(timeout=0.05) is False
+    g.kill()
+
+
+def test_gevent_wait_without_objects_joins_the_hub():
+    done = []
+    gevent_lite.spawn(lambda: (gevent_lite.sleep(0.02), done.append(1)))
+    assert gevent_lite.wait() is True
+    assert done == [1]
+
+
+def test_sleep_rejects_bad_values():
+    with pytest.raises(TypeError):
+        gevent_lite.sleep('x')
+    with pytest.raises(ValueError):
+        gevent_lite.sleep(float('nan'))
+    gevent_lite.sleep(-1)   # negative: like sleep(0), as gevent does
+
+
+def test_sleep_0_lets_every_ready_greenlet_run_once():
+    ran = []
+    for i in range(5):
+        gevent_lite.spawn(ran.append, i)
+    gevent_lite.sleep(0)
+    assert ran == [0, 1, 2, 3, 4]
+
+
+def test_idle_waits_until_callbacks_are_done():
+    order = []
+    gevent_lite.spawn(lambda: (order.append('a'), gevent_lite.sleep(0), order.append('b')))
+    gevent_lite.idle()
+    order.append('idle')
+    assert order == ['a', 'b', 'idle']
+
+
+def test_iwait_yields_in_completion_order_and_honours_timeout():
+    gs = [gevent_lite.spawn(gevent_lite.sleep, s) for s in (0.06, 0.02, 5)]
+    got = list(gevent_lite.iwait(gs, timeout=0.3))
+    assert got == [gs[1], gs[0]]
+    assert list(gevent_lite.iwait(gs, count=0)) == []
+    gevent_lite.killall(gs)
+
+
+def test_parking_lot_wakes_in_fifo_order():
+    lot = ParkingLot()
+    order = []
+
+    def park(name):
+        order.append((name, lot.park()))
+
+    gs = [gevent_lite.spawn(park, n) for n in range(5)]
+    gevent_lite.sleep(0)
+    assert len(lot) == 5
+    for value in 'abcde':
+        lot.unpark(value)
+    gevent_lite.joinall(gs)
+    assert order == [(0, 'a'), (1, 'b'), (2, 'c'), (3, 'd'), (4, 'e')]
+
+
+def test_parking_lot_timeout_removes_the_waiter():
+    lot = ParkingLot()
+    assert lot.park(timeout=0.02) is TIMED_OUT
+    assert len(lot) == 0
+    with pytest.raises(ValueError):
+        lot.park(timeout=0.02, timeout_exc=ValueError('late'))
+    assert len(lot) == 0
+
+
+def test_parking_lot_hands_a_value_on_when_the_woken_waiter_is_killed():
+    unclaimed = []
+    lot = ParkingLot(on_unclaimed=unclaimed.append)
+    got = []
+    first = gevent_lite.spawn(lot.park)
+    second = gevent_lite.spawn(lambda: got.append(lot.park()))
+    gevent_lite.sleep(0)
+    first.kill(block=False)        # the kill is on its way...
+    lot.unpark('permit')           # ...when `first` is handed the value: it never runs
+    gevent_lite.sleep(0.01)
+    assert first.dead and got == ['permit'] and unclaimed == []
+    # With nobody left to take it, the value goes back to the owner.
+    third = gevent_lite.spawn(lot.park)
+    gevent_lite.sleep(0)
+    third.kill(block=False)
+    lot.unpark('again')
+    gevent_lite.sleep(0.01)
+    assert unclaimed == ['again']
+
+
+def test_waiter_ignores_late_wakeups():
+    hub = get_hub()
+    w = Waiter(hub)
+    hub.call_later(0.01, w.switch, 'first')
+    hub.call_later(0.02, w.switch, 'second')
+    assert w.get() == 'first'
+    gevent_lite.sleep(0.05)   # the second wake-up must not resume us here
+
+
+def test_timeout_racing_an_fd_wakeup_never_resumes_the_wrong_wait():
+    # Fire a Timeout at nearly the moment data arrives, many times; the greenlet must
+    # always see either the data or the Timeout, and never be woken in a later wait.
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:
+        for _ in range(50):
+            b.send(b'x')
+            try:
+                with gevent_lite.Timeout(0):
+                    gevent_lite.wait_read(a.fileno())
+            except gevent_lite.Timeout:
+                pass
+            a.recv(10)
+            # A stale wake-up would end this sleep early (or raise).
+            start = time.monotonic()
+            gevent_lite.sleep(0.002)
+            assert time.monotonic() - start >= 0.0015
+    finally:
+        a.close()
+        b.close()
+
+
+def test_hub_destroy_then_get_hub_makes_a_new_one():
+    old = get_hub()
+    old.destroy()
+    new = get_hub()
+    assert new is not old
+    gevent_lite.sleep(0.001)
+
+
+def test_fork_child_gets_a_fresh_hub_and_runs_no_parent_greenlets(tmp_path):
+    marker = tmp_path / 'parent-greenlet-ran-in-child'
+
+    def parent_work():
+        gevent_lite.sleep(0.1)
+        if os.getpid() != parent_pid:
+            marker.write_text('x')
+
+    parent_pid = os.getpid()
+    g = gevent_lite.spawn(parent_work)
+    gevent_lite.sleep(0)
+    pid = os.fork()
+    if pid == 0:   # pragma: no cover - child
+        code = 1
+        try:
+            new = gevent_lite.reinit()
+            assert new is get_hub()
+            gevent_lite.sleep(0.2)
+            code = 0
+        finally:
+            os._exit(code)
+    g.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert not marker.exists()
