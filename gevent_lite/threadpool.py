@@ -1,0 +1,351 @@
+"""A pool of real OS threads for blocking calls that cannot be made cooperative.
+
+Public names: :class:`ThreadPool`, :data:`DEFAULT_SIZE`.
+
+How it cooperates with the hub
+------------------------------
+``pool.spawn(func, *args)`` puts the call on a C-level work queue and returns
+an :class:`~gevent_lite.event.AsyncResult` at once. A worker thread runs the
+call and hands the outcome back to the hub's thread with
+``hub.run_callback_threadsafe`` -- the only hub entry point other threads may
+use; the hub then stores it in the result, which wakes the greenlets parked on
+``get()``. Meanwhile the hub runs every other greenlet.
+
+While a task is outstanding the hub must not conclude that nothing can wake
+its waiter (that is what ``LoopExit`` means), so each submission calls
+``hub.ref()`` and each delivery ``hub.unref()``, both in the hub's thread.
+
+The workers are real OS threads even after ``threading``/``_thread``/``queue``
+have been monkey-patched: the thread starter, the lock and the queue class are
+captured from the C modules when this module is imported, and ``_queue``,
+``_thread`` are never patched in place. They are started with
+``_thread.start_new_thread``, which ``threading`` does not track, so
+interpreter exit never waits for them (a worker still inside a task when the
+interpreter finalises is simply stopped by it).
+
+Importing this module registers ``ThreadPool(DEFAULT_SIZE, hub)`` as the hub's
+thread-pool factory, so ``get_hub().threadpool`` works afterwards. The hub does
+not import this module itself (floor 1 must not import floor 3).
+"""
+
+import _queue
+import _thread
+import os
+from collections import deque
+
+from . import hub as _hubmod
+from .event import AsyncResult
+from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub
+
+__all__ = ['ThreadPool', 'DEFAULT_SIZE']
+
+#: Size of ``get_hub().threadpool`` (gevent uses 10 as well).
+DEFAULT_SIZE = 10
+
+# Originals, captured before anybody can monkey-patch them. The green versions
+# would turn worker threads into greenlets and their blocking get() into a
+# hub wait in a thread that has no running hub.
+_start_new_thread = _thread.start_new_thread
+_allocate_lock = _thread.allocate_lock
+_get_ident = _thread.get_ident
+_SimpleQueue = _queue.SimpleQueue
+
+_STOP = object()        # work-queue sentinel: one worker exits
+
+
+class ThreadPool:
+    """``maxsize`` OS threads running blocking calls for the greenlets of one hub.
+
+    Workers are started on demand (when a task is queued and no worker is
+    idle), up to :attr:`maxsize`. ``len(pool)`` is the number of tasks
+    submitted whose result has not been delivered yet.
+    """
+
+    def __init__(self, maxsize: int, hub=None):
+        self._check_size(maxsize, 'maxsize')
+        if maxsize < 1:
+            raise ValueError('maxsize must be at least 1, not %r' % (maxsize,))
+        self.hub = hub if hub is not None else get_hub()
+        self._maxsize = maxsize
+        self._queue = _SimpleQueue()
+        self._lock = _allocate_lock()    # guards the worker counters below
+        self._nthreads = 0               # live worker threads
+        self._nidle = 0                  # of those, waiting for work
+        self._nstopping = 0              # _STOP sentinels queued, not yet taken
+        self._workers = set()            # thread idents, to detect nested apply()
+        self._outstanding = 0            # submitted, not yet delivered (hub thread)
+        self._nqueued = 0                # tasks queued, not yet taken by a worker
+        self._empty = ParkingLot()       # join() parks here
+        self._pid = os.getpid()
+        self._killed = False
+
+    def __repr__(self):
+        return '<%s at 0x%x threads=%d/%d tasks=%d>' % (
+            type(self).__name__, id(self), self._nthreads, self._maxsize, self._outstanding)
+
+    def __len__(self):
+        return self._outstanding
+
+    @staticmethod
+    def _check_size(value, what):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError('%s must be an int, not %r' % (what, value))
+        if value < 0:
+            raise ValueError('%s must not be negative, not %r' % (what, value))
+
+    # -- sizing --------------------------------------------------------------------------
+
+    @property
+    def maxsize(self) -> int:
+        """The most worker threads this pool starts."""
+        return self._maxsize
+
+    @maxsize.setter
+    def maxsize(self, value: int):
+        self._check_size(value, 'maxsize')
+        if value < 1:
+            raise ValueError('maxsize must be at least 1, not %r' % (value,))
+        self._maxsize = value
+        if self.size > value:
+            self.size = value
+
+    @property
+    def size(self) -> int:
+        """The number of worker threads (not counting ones told to stop)."""
+        return self._nthreads - self._nstopping
+
+    @size.setter
+    def size(self, value: int):
+        self._check_size(value, 'size')
+        if value > self._maxsize:
+            raise ValueError('size (%d) must not exceed maxsize (%d)' % (value, self._maxsize))
+        delta = value - self.size
+        if delta > 0:
+            for _ in range(delta):
+                self._start_worker()
+        elif delta < 0:
+            with self._lock:
+                self._nstopping -= delta
+            for _ in range(-delta):
+                self._queue.put(_STOP)
+
+    def _start_worker(self):
+        with self._lock:
+            self._nthreads += 1
+        try:
+            _start_new_thread(self._worker, ())
+        except BaseException:
+            with self._lock:
+                self._nthreads -= 1
+            raise
+
+    # -- submitting ----------------------------------------------------------------------
+
+    def spawn(self, func, *args, **kwargs) -> AsyncResult:
+        """Run ``func(*args, **kwargs)`` in a worker thread; return its :class:`AsyncResult`.
+
+        Exceptions raised by ``func`` are re-raised by ``result.get()``.
+        """
+        if not callable(func):
+            raise TypeError('ThreadPool.spawn needs a callable, not %r' % (func,))
+        if self._killed:
+            raise RuntimeError('this ThreadPool was killed')
+        hub = self.hub
+        if hub._destroyed:
+            raise RuntimeError('the hub of this ThreadPool was destroyed')
+        if os.getpid() != self._pid:
+            raise RuntimeError('this ThreadPool belongs to the parent process; '
+                               'use get_hub().threadpool in the child after fork')
+        result = AsyncResult()
+        if _get_ident() == hub.thread_ident:
+            hub.ref()
+            self._outstanding += 1
+        else:
+            # Submitted from another OS thread: account for it in the hub's thread.
+            # The callback is queued before the task, so it runs before the delivery.
+            hub.run_callback_threadsafe(self._count_submission)
+        # Start a worker unless enough idle ones are there to take every queued
+        # task. A worker counted idle is blocked in (or about to enter) get().
+        with self._lock:
+            self._nqueued += 1
+            need = (self._nqueued > self._nidle
+                    and self._nthreads - self._nstopping < self._maxsize)
+        self._queue.put((func, args, kwargs, result))
+        if need:
+            self._start_worker()
+        return result
+
+    def _count_submission(self):
+        self.hub.ref()
+        self._outstanding += 1
+
+    def apply_async(self, func, args=(), kwds=None, callback=None) -> AsyncResult:
+        """Like :meth:`spawn`; ``callback(value)`` runs in a new greenlet on success."""
+        result = self.spawn(func, *args, **(kwds or {}))
+        if callback is not None:
+            def _on_ready(res, callback=callback):
+                if res.successful():
+                    from .greenlet import spawn
+                    spawn(callback, res.value)
+            result.rawlink(_on_ready)
+        return result
+
+    def apply(self, func, args=(), kwds=None):
+        """Run ``func(*args, **kwds)`` in a worker thread and return its result.
+
+        Called from one of this pool's own worker threads, it runs ``func``
+        directly: queueing it would deadlock once every worker waits this way.
+        """
+        if kwds is None:
+            kwds = {}
+        if _get_ident() in self._workers:
+            return func(*args, **kwds)
+        return self.spawn(func, *args, **kwds).get()
+
+    def map(self, func, iterable) -> list:
+        """``list(map(func, iterable))`` with the calls spread over the workers."""
+        return list(self.imap(func, iterable))
+
+    def imap(self, func, *iterables):
+        """Like ``map``: results in order, as an iterator; calls run in parallel."""
+        results = [self.spawn(func, *args) for args in zip(*iterables)]
+        for res in results:
+            yield res.get()
+
+    def imap_unordered(self, func, *iterables):
+        """Like :meth:`imap`, but yields each result as soon as it is ready."""
+        done = deque()
+        lot = ParkingLot()
+
+        def _arrived(res):          # a link: runs in the hub
+            done.append(res)
+            lot.unpark()
+
+        results = [self.spawn(func, *args) for args in zip(*iterables)]
+        for res in results:
+            res.rawlink(_arrived)
+        try:
+            for _ in range(len(results)):
+                while not done:
+                    # Parks until a link reports the next finished result.
+                    lot.park()
+                yield done.popleft().get()
+        finally:
+            for res in results:
+                res.unlink(_arrived)
+
+    # -- waiting and stopping ------------------------------------------------------------
+
+    def join(self, timeout=None) -> bool:
+        """Wait until every submitted task has delivered its result.
+
+        Returns True when the pool is idle, False if ``timeout`` passed first.
+        """
+        timeout = _check_timeout(timeout)
+        if timeout is None:
+            while self._outstanding:
+                self._empty.park()
+            return True
+        deadline = _hubmod.now() + timeout
+        while self._outstanding:
+            left = deadline - _hubmod.now()
+            if left <= 0 or self._empty.park(left) is TIMED_OUT:
+                return not self._outstanding
+        return True
+
+    def kill(self):
+        """Stop every worker once its current task ends; fail the tasks not yet started.
+
+        Results of tasks already running are still delivered. Later ``spawn`` calls
+        raise ``RuntimeError``.
+        """
+        self._killed = True
+        cancelled = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except _queue.Empty:
+                break
+            if item is _STOP:
+                with self._lock:
+                    self._nstopping -= 1
+            else:
+                with self._lock:
+                    self._nqueued -= 1
+                cancelled.append(item)
+        n = self.size
+        if n > 0:
+            with self._lock:
+                self._nstopping += n
+            for _ in range(n):
+                self._queue.put(_STOP)
+        on_hub_thread = _get_ident() == self.hub.thread_ident
+        for _func, _args, _kwargs, result in cancelled:
+            exc = RuntimeError('ThreadPool was killed before the task ran')
+            if on_hub_thread and not self.hub._destroyed:
+                self._deliver(result, False, exc)
+            else:
+                self.hub.run_callback_threadsafe(self._deliver, result, False, exc)
+
+    # -- the worker side -----------------------------------------------------------------
+
+    def _worker(self):
+        # Runs in a real OS thread. Never touches hub state: results go back
+        # through run_callback_threadsafe.
+        me = _get_ident()
+        self._workers.add(me)
+        queue_get = self._queue.get
+        lock = self._lock
+        try:
+            while True:
+                with lock:
+                    self._nidle += 1
+                try:
+                    # A real blocking get in a real thread: releases the GIL.
+                    item = queue_get()
+                finally:
+                    with lock:
+                        self._nidle -= 1
+                if item is _STOP:
+                    with lock:
+                        self._nstopping -= 1
+                    return
+                with lock:
+                    self._nqueued -= 1
+                func, args, kwargs, result = item
+                del item
+                try:
+                    value = func(*args, **kwargs)
+                    ok = True
+                except BaseException as exc:  # noqa: BLE001 -- handed to the waiter
+                    value, ok = exc, False
+                del func, args, kwargs
+                try:
+                    self.hub.run_callback_threadsafe(self._deliver, result, ok, value)
+                except BaseException:  # pragma: no cover - interpreter shutting down
+                    return
+                del result, value
+        finally:
+            self._workers.discard(me)
+            with lock:
+                self._nthreads -= 1
+
+    def _deliver(self, result, ok, value):
+        # Runs in the hub's thread, as a callback.
+        self.hub.unref()
+        self._outstanding -= 1
+        try:
+            if ok:
+                result.set(value)
+            else:
+                result.set_exception(value)
+        finally:
+            if not self._outstanding and self._empty:
+                self._empty.unpark_all()
+
+
+def _default_factory(hub):
+    return ThreadPool(DEFAULT_SIZE, hub)
+
+
+_hubmod._default_threadpool_factory = _default_factory

@@ -1,0 +1,299 @@
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import gevent_lite
+from gevent_lite.hub import get_hub
+from gevent_lite.threadpool import DEFAULT_SIZE, ThreadPool
+
+_real_sleep = time.sleep
+
+
+class Boom(Exception):
+    pass
+
+
+def _ticker(ticks, interval=0.01, limit=500):
+    def run():
+        for _ in range(limit):
+            ticks.append(time.monotonic())
+            gevent_lite.sleep(interval)
+    return gevent_lite.spawn(run)
+
+
+def _max_gap(ticks):
+    return max(b - a for a, b in zip(ticks, ticks[1:]))
+
+
+def test_spawn_returns_async_result_with_value():
+    pool = ThreadPool(2)
+    res = pool.spawn(lambda a, b=0: a + b, 2, b=3)
+    assert res.get(timeout=5) == 5
+    assert pool.apply(pow, (2, 10)) == 1024
+    pool.kill()
+
+
+def test_task_runs_in_a_real_os_thread():
+    pool = ThreadPool(1)
+    ident = pool.apply(threading.get_ident)
+    assert ident != threading.get_ident()
+    pool.kill()
+
+
+def test_waiting_greenlet_lets_others_run():
+    pool = ThreadPool(2)
+    ticks = []
+    t = _ticker(ticks)
+    start = time.monotonic()
+    pool.apply(_real_sleep, (0.3,))
+    elapsed = time.monotonic() - start
+    t.kill()
+    assert elapsed >= 0.25
+    # The ticker ran every ~10 ms while the main greenlet waited.
+    assert len(ticks) >= 10
+    assert _max_gap(ticks) < 0.2
+    pool.kill()
+
+
+def test_worker_exception_is_reraised_with_its_type_and_traceback():
+    pool = ThreadPool(1)
+
+    def fail_in_worker():
+        raise Boom('from worker')
+
+    res = pool.spawn(fail_in_worker)
+    with pytest.raises(Boom, match='from worker') as info:
+        res.get(timeout=5)
+    assert 'fail_in_worker' in ''.join(str(f.name) for f in info.traceback)
+    assert not res.successful()
+    pool.kill()
+
+
+def test_base_exception_in_worker_goes_to_waiter_and_pool_survives():
+    pool = ThreadPool(1)
+
+    def exits():
+        raise SystemExit(7)
+
+    with pytest.raises(SystemExit):
+        pool.spawn(exits).get(timeout=5)
+    assert pool.apply(lambda: 'still alive') == 'still alive'
+    pool.kill()
+
+
+def test_tasks_run_in_parallel_up_to_maxsize():
+    pool = ThreadPool(5)
+    start = time.monotonic()
+    results = [pool.spawn(_real_sleep, 0.4) for _ in range(5)]
+    for r in results:
+        r.get(timeout=5)
+    elapsed = time.monotonic() - start
+    assert elapsed < 1.5, elapsed   # serial would be 2.0 s
+    assert pool.size <= 5
+    pool.kill()
+
+
+def test_burst_of_spawns_starts_enough_workers():
+    # Regression: with one idle worker, a burst of spawns must not all queue behind it.
+    pool = ThreadPool(4)
+    pool.apply(lambda: None)          # one worker now idle
+    start = time.monotonic()
+    rs = [pool.spawn(_real_sleep, 0.3) for _ in range(4)]
+    for r in rs:
+        r.get(timeout=5)
+    assert time.monotonic() - start < 1.0
+    pool.kill()
+
+
+def test_main_greenlet_waiting_alone_does_not_get_loopexit():
+    # Nothing but the outstanding task can wake the waiter: the hub must stay alive.
+    pool = ThreadPool(1)
+    assert pool.spawn(lambda: (_real_sleep(0.1), 'done')[1]).get() == 'done'
+    pool.kill()
+
+
+def test_keepalive_is_released_after_delivery():
+    hub = get_hub()
+    before = hub._keepalive
+    pool = ThreadPool(3)
+    rs = [pool.spawn(lambda i=i: i) for i in range(20)]
+    assert hub._keepalive == before + 20
+    assert [r.get() for r in rs] == list(range(20))
+    assert hub._keepalive == before
+    assert len(pool) == 0
+    pool.kill()
+
+
+def test_many_small_tasks_all_delivered():
+    pool = ThreadPool(4)
+    rs = [pool.spawn(lambda i=i: i * 2) for i in range(1000)]
+    assert [r.get(timeout=10) for r in rs] == [i * 2 for i in range(1000)]
+    pool.kill()
+
+
+def test_map_imap_imap_unordered():
+    pool = ThreadPool(3)
+    assert pool.map(lambda x: x * x, range(10)) == [x * x for x in range(10)]
+    assert list(pool.imap(lambda a, b: a + b, [1, 2, 3], [10, 20, 30])) == [11, 22, 33]
+
+    def delayed(x):
+        _real_sleep(x)
+        return x
+
+    got = list(pool.imap_unordered(delayed, [0.3, 0.01, 0.15]))
+    assert got == [0.01, 0.15, 0.3]
+    pool.kill()
+
+
+def test_apply_async_callback_runs_in_hub_thread():
+    pool = ThreadPool(1)
+    seen = []
+    res = pool.apply_async(lambda: 42, callback=lambda v: seen.append((v, threading.get_ident())))
+    assert res.get(timeout=5) == 42
+    gevent_lite.sleep(0.01)
+    gevent_lite.sleep(0)
+    assert seen == [(42, threading.get_ident())]
+    pool.kill()
+
+
+def test_join_with_timeout_and_len():
+    pool = ThreadPool(2)
+    pool.spawn(_real_sleep, 0.3)
+    pool.spawn(_real_sleep, 0.3)
+    assert len(pool) == 2
+    assert pool.join(timeout=0.05) is False
+    assert pool.join(timeout=5) is True
+    assert len(pool) == 0
+    assert pool.join() is True
+    pool.kill()
+
+
+def test_size_grows_and_shrinks():
+    pool = ThreadPool(4)
+    assert pool.size == 0
+    pool.size = 3
+    assert pool.size == 3
+    deadline = time.monotonic() + 5
+    while pool._nidle < 3 and time.monotonic() < deadline:
+        gevent_lite.sleep(0.01)
+    assert pool._nidle == 3
+    pool.size = 1
+    assert pool.size == 1
+    while pool._nthreads > 1 and time.monotonic() < deadline:
+        gevent_lite.sleep(0.01)
+    assert pool._nthreads == 1
+    pool.maxsize = 6
+    pool.size = 6
+    assert pool.size == 6
+    pool.maxsize = 2
+    assert pool.size == 2
+    assert pool.apply(lambda: 1) == 1
+    pool.kill()
+
+
+def test_bad_sizes_raise_clear_errors():
+    with pytest.raises(ValueError):
+        ThreadPool(0)
+    with pytest.raises(TypeError):
+        ThreadPool('3')
+    pool = ThreadPool(2)
+    with pytest.raises(ValueError, match='exceed maxsize'):
+        pool.size = 3
+    with pytest.raises(ValueError):
+        pool.size = -1
+    with pytest.raises(TypeError):
+        pool.spawn(42)
+    pool.kill()
+
+
+def test_nested_apply_from_worker_does_not_deadlock():
+    pool = ThreadPool(1)
+    assert pool.apply(lambda: pool.apply(lambda: 'inner')) == 'inner'
+    pool.kill()
+
+
+def test_spawn_from_another_os_thread_is_delivered():
+    pool = ThreadPool(2)
+    box = []
+
+    def submit_from_thread():
+        box.append(pool.spawn(lambda: 'from-thread'))
+
+    th = threading.Thread(target=submit_from_thread)
+    th.start()
+    th.join()
+    assert box[0].get(timeout=5) == 'from-thread'
+    assert pool.join(timeout=5)
+    assert len(pool) == 0
+    pool.kill()
+
+
+def test_kill_fails_queued_tasks_and_refuses_new_ones():
+    pool = ThreadPool(1)
+    first = pool.spawn(_real_sleep, 0.2)
+    queued = [pool.spawn(lambda: 'never') for _ in range(3)]
+    gevent_lite.sleep(0.05)
+    pool.kill()
+    first.get(timeout=5)                 # a running task still delivers
+    for r in queued:
+        with pytest.raises(RuntimeError, match='killed'):
+            r.get(timeout=5)
+    with pytest.raises(RuntimeError):
+        pool.spawn(lambda: None)
+    assert len(pool) == 0
+
+
+def test_hub_threadpool_property_uses_registered_factory():
+    hub = get_hub()
+    pool = hub.threadpool
+    assert isinstance(pool, ThreadPool)
+    assert pool.maxsize == DEFAULT_SIZE
+    assert hub.threadpool is pool
+    assert pool.apply(lambda: 'ok') == 'ok'
+
+
+def _run_script(code, timeout=20):
+    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_interpreter_exit_does_not_wait_for_a_sleeping_task():
+    start = time.monotonic()
+    proc = _run_script('''
+        import time
+        from gevent_lite.hub import get_hub
+        import gevent_lite.threadpool
+        pool = get_hub().threadpool
+        pool.spawn(time.sleep, 30)
+        time.sleep(0.1)
+        print('exiting')
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert 'exiting' in proc.stdout
+    assert time.monotonic() - start < 10
+
+
+def test_workers_stay_real_threads_after_thread_module_is_patched():
+    # Simulates monkey-patching after import: the captured originals are used.
+    proc = _run_script('''
+        import time, _thread, _queue, threading
+        from gevent_lite.threadpool import ThreadPool
+        def broken(*a, **k):
+            raise AssertionError('patched version used')
+        _thread.start_new_thread = broken
+        _thread.allocate_lock = broken
+        _queue.SimpleQueue = broken
+        threading.Thread = broken
+        pool = ThreadPool(2)
+        rs = [pool.spawn(time.sleep, 0.2) for _ in range(2)]
+        t0 = time.monotonic()
+        [r.get() for r in rs]
+        print('ok %.2f' % (time.monotonic() - t0))
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith('ok')
+    assert float(proc.stdout.split()[1]) < 0.39
