@@ -1,0 +1,108 @@
+#!/usr/bin/env python
+"""Turn ``run.py --json FILE`` output into a Markdown or reST table for the docs.
+
+    python benchmarks/render.py results.json               # Markdown
+    python benchmarks/render.py results.json --format rst  # reST list-table
+
+One row per case, one column per implementation; each cell is the median and,
+for implementations other than gevent, the ratio to gevent. Cases that failed
+their self-check show ERROR, never a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ['main', 'render']
+
+IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'eventlet', 'asyncio', 'threads')
+IMPL_TITLES = {'lite': 'gevent_lite', 'greenlet': 'raw greenlet'}
+
+
+def _fmt(v):
+    a = abs(v)
+    if a >= 1e6:
+        return '%.2fM' % (v / 1e6)
+    if a >= 1e4:
+        return '%.0fk' % (v / 1e3)
+    if a >= 1e3:
+        return '%.1fk' % (v / 1e3)
+    if a >= 10:
+        return '%.1f' % v
+    return '%.3f' % v
+
+
+def _cell(impl, row):
+    if row is None:
+        return '–'
+    if row.get('errors'):
+        return 'ERROR'
+    text = _fmt(row['median'])
+    if impl != 'gevent' and row.get('ratio') is not None:
+        text += ' (%.2f×)' % row['ratio']
+    return text
+
+
+def _table(data):
+    impls = []
+    for case in data['cases']:
+        for impl in case['results']:
+            if impl not in impls:
+                impls.append(impl)
+    impls.sort(key=lambda i: (IMPL_ORDER.index(i) if i in IMPL_ORDER else len(IMPL_ORDER), i))
+    header = ['case', 'unit'] + [IMPL_TITLES.get(i, i) for i in impls] + ['target']
+    rows = []
+    for case in data['cases']:
+        better = '↑' if case['higher_is_better'] else '↓'
+        rows.append([case['description'], '%s %s' % (case['unit'], better)]
+                    + [_cell(i, case['results'].get(i)) for i in impls] + [case.get('target') or ''])
+    return header, rows
+
+
+def _footer(data):
+    m = data.get('meta', {})
+    v = m.get('versions', {})
+    return ('Python %s, %s CPUs, %s round(s)%s, greenlet %s, gevent %s, eventlet %s, commit %s, %s. '
+            'Cells: median (ratio to gevent); ↑ higher is better, ↓ lower is better.' % (
+                m.get('python'), m.get('cpus'), m.get('rounds'), ' (--quick)' if m.get('quick') else '',
+                v.get('greenlet'), v.get('gevent'), v.get('eventlet'), m.get('commit'), m.get('date')))
+
+
+def render(data, fmt='md'):
+    """Return the table for ``data`` (the dict run.py writes) as Markdown or reST."""
+    header, rows = _table(data)
+    if fmt == 'md':
+        def line(cells):
+            return '| ' + ' | '.join(c.replace('|', '\\|') for c in cells) + ' |'
+        out = [line(header), '|' + '---|' * len(header)] + [line(r) for r in rows]
+        return '\n'.join(out) + '\n\n' + _footer(data) + '\n'
+    if fmt == 'rst':
+        out = ['.. list-table::', '   :header-rows: 1', '']
+        for cells in [header] + rows:
+            for i, c in enumerate(cells):
+                out.append(('   * - ' if i == 0 else '     - ') + (c or '\\ '))
+        return '\n'.join(out) + '\n\n' + _footer(data) + '\n'
+    raise ValueError('unknown format %r (use md or rst)' % (fmt,))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('json_file')
+    p.add_argument('--format', choices=('md', 'rst'), default='md')
+    p.add_argument('-o', '--output', help='write here instead of stdout')
+    args = p.parse_args(argv)
+    with open(args.json_file) as f:
+        data = json.load(f)
+    text = render(data, args.format)
+    if args.output:
+        with open(args.output, 'w') as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

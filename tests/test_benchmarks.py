@@ -1,0 +1,183 @@
+"""The benchmark harness (benchmarks/run.py) runs each core case and catches cases that cheat.
+
+Every measurement here is a real subprocess, as in a real run; sizes are tiny so
+the whole file stays fast. Only gevent_lite (and raw greenlet) are measured, so
+it runs on interpreters without gevent/eventlet too.
+"""
+
+import importlib.util
+import json
+import os
+import sys
+import textwrap
+import time
+
+import pytest
+
+BENCH_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'benchmarks')
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location('_test_bench_' + name, os.path.join(BENCH_DIR, name + '.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run = _load('run')
+render = _load('render')
+
+CORE = run.discover([os.path.join(BENCH_DIR, 'bench_core.py')])
+CORE_BY_NAME = {c.name: c for c in CORE}
+TINY = {'switch': 2000, 'sleep0': 300, 'spawn': 300, 'timers': 100, 'memory': 100}
+
+BROKEN = textwrap.dedent('''
+    import time
+
+    def honest(n):
+        return 1.5 * n, n
+
+    def skips_one(n):
+        return 1.0, n - 1
+
+    def no_count(n):
+        return 1.0
+
+    def crashes(n):
+        raise RuntimeError('boom in the case')
+
+    def hangs(n):
+        time.sleep(60)
+        return 1.0, n
+
+    def nan_value(n):
+        return float('nan'), n
+
+    CASES = [
+        dict(name='honest', description='does its work', unit='ops/s', higher_is_better=True,
+             n=10, quick_n=4, impls={'lite': honest, 'gevent': honest}),
+        dict(name='broken', description='misbehaves', unit='ops/s', higher_is_better=True, n=10,
+             impls={'skips': skips_one, 'nocount': no_count, 'crashes': crashes,
+                    'hangs': hangs, 'nan': nan_value}),
+        dict(name='command', description='an external script', unit='ops/s', higher_is_better=True,
+             n=7, impls={'lite': ['{python}', '-c', 'print("noise"); print(\\'{"value": 2.0, "done": {n}}\\')'],
+                         'gevent': ['{python}', '-c', 'print(\\'{"value": 2.0, "done": 1}\\')']}),
+    ]
+''')
+
+
+@pytest.fixture
+def broken_dir(tmp_path):
+    (tmp_path / 'bench_fake.py').write_text(BROKEN)
+    (tmp_path / 'not_a_bench.py').write_text('raise SystemExit("must not be imported")\n')
+    return str(tmp_path)
+
+
+def test_core_module_declares_the_five_core_cases_with_lite():
+    assert set(CORE_BY_NAME) == {'switch', 'sleep0', 'spawn', 'timers', 'memory'}
+    assert set(CORE_BY_NAME['switch'].impls) == {'greenlet'}
+    for name in ('sleep0', 'spawn', 'timers', 'memory'):
+        assert {'lite', 'gevent', 'eventlet', 'asyncio'} <= set(CORE_BY_NAME[name].impls)
+
+
+def test_loading_case_modules_imports_no_implementation():
+    # The harness process must stay clean: each implementation is imported only in
+    # its own measurement subprocess.
+    code = ('import sys; sys.path.insert(0, %r); import run; run.discover(); '
+            'bad = [m for m in ("gevent", "eventlet", "gevent_lite", "asyncio") if m in sys.modules]; '
+            'print(bad)' % BENCH_DIR)
+    import subprocess
+    out = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, timeout=60,
+                         text=True).stdout
+    assert out.strip().splitlines()[-1] == '[]'
+
+
+@pytest.mark.parametrize('name', sorted(TINY))
+def test_core_case_runs_for_gevent_lite_and_passes_its_self_check(name):
+    case = CORE_BY_NAME[name]
+    impl = 'greenlet' if name == 'switch' else 'lite'
+    n = TINY[name]
+    m = run.measure(case, impl, n, timeout=60)
+    assert m.ok, m.error
+    assert m.done == case.expected(n)
+    if case.higher_is_better:
+        assert m.value > 0
+    elif name == 'timers':
+        assert -0.01 < m.value < 5     # overhead in seconds: wall time minus the longest sleep
+    else:
+        assert m.value < 1024           # KB per parked greenlet: below a megabyte
+
+
+def test_case_that_did_not_do_all_its_work_is_an_error(broken_dir):
+    case = {c.name: c for c in run.discover([broken_dir])}['broken']
+    m = run.measure(case, 'skips', 10, timeout=30)
+    assert not m.ok
+    assert 'did not do its work' in m.error and 'done=9' in m.error
+
+
+def test_case_without_work_count_crash_or_nan_is_an_error(broken_dir):
+    case = {c.name: c for c in run.discover([broken_dir])}['broken']
+    assert 'no work count' in run.measure(case, 'nocount', 10, timeout=30).error
+    assert 'boom in the case' in run.measure(case, 'crashes', 10, timeout=30).error
+    assert 'bad value' in run.measure(case, 'nan', 10, timeout=30).error
+
+
+def test_hanging_case_is_killed_at_the_timeout_and_reported(broken_dir):
+    case = {c.name: c for c in run.discover([broken_dir])}['broken']
+    t0 = time.monotonic()
+    m = run.measure(case, 'hangs', 10, timeout=1)
+    assert time.monotonic() - t0 < 10
+    assert not m.ok and 'timed out' in m.error
+
+
+def test_command_case_is_checked_like_a_callable_case(broken_dir):
+    case = {c.name: c for c in run.discover([broken_dir])}['command']
+    good = run.measure(case, 'lite', 7, timeout=30)
+    assert good.ok, good.error
+    assert (good.value, good.done) == (2.0, 7)
+    bad = run.measure(case, 'gevent', 7, timeout=30)
+    assert not bad.ok and 'did not do its work' in bad.error
+
+
+def test_rounds_interleave_implementations_and_summary_has_ratio(broken_dir):
+    cases = [c for c in run.discover([broken_dir]) if c.name == 'honest']
+    order = []
+    data = run.run_cases(cases, rounds=2, quick=True, log=order.append)
+    assert [line.split()[1:4] for line in order] == [
+        ['1', 'lite', '6.000'], ['1', 'gevent', '6.000'], ['2', 'lite', '6.000'], ['2', 'gevent', '6.000']]
+    res = data['cases'][0]['results']
+    assert data['cases'][0]['n'] == 4               # quick_n
+    assert res['lite']['samples'] == [6.0, 6.0]
+    assert res['lite']['ratio'] == 1.0 and res['lite']['min'] == res['lite']['max'] == 6.0
+
+
+def test_cli_writes_json_renders_tables_and_fails_loudly_on_errors(broken_dir, tmp_path, capsys):
+    out = str(tmp_path / 'r.json')
+    rc = run.main(['--bench-dir', broken_dir, '--cases', 'honest,broken', '--impl', 'lite,gevent,skips',
+                   '--rounds', '1', '--json', out, '--quiet', '--timeout', '30'])
+    printed = capsys.readouterr().out
+    assert rc == 1                                   # 'broken/skips' failed its check
+    assert 'ERROR: did not do its work' in printed
+    with open(out) as f:
+        data = json.load(f)
+    assert [c['name'] for c in data['cases']] == ['honest', 'broken']
+    md = render.render(data, 'md')
+    assert '| does its work | ops/s ↑ | 15.0 (1.00×) | 15.0 |' in md
+    assert 'ERROR' in md
+    rst = render.render(data, 'rst')
+    assert rst.startswith('.. list-table::') and '     - ERROR' in rst
+
+
+def test_cli_rejects_unknown_case_and_implementation_names(broken_dir, capsys):
+    with pytest.raises(SystemExit):
+        run.main(['--bench-dir', broken_dir, '--cases', 'nosuchcase'])
+    assert 'unknown case(s) nosuchcase' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run.main(['--bench-dir', broken_dir, '--impl', 'nosuchimpl'])
+    assert 'unknown implementation(s) nosuchimpl' in capsys.readouterr().err
+
+
+def test_malformed_case_spec_is_rejected_with_a_clear_message(tmp_path):
+    (tmp_path / 'bench_bad.py').write_text("CASES = [dict(name='x', unit='s', impls={})]\n")
+    with pytest.raises(ValueError, match='lacks description, higher_is_better'):
+        run.discover([str(tmp_path)])
