@@ -38,22 +38,27 @@ class Greenlet(greenlet):
     override ``_run`` instead of passing ``run``.
     """
 
+    # Defaults live on the class so that spawning sets only what differs: spawn is
+    # a hot path and each instance attribute costs a dict insertion.
+    value = None
+    _exc_info = None
+    _links = ()          # becomes a list on the first rawlink
+    _start_state = _NEW
+    _start_timer = None
+    _name = None
+    _ident = None
+
     def __init__(self, run=None, *args, **kwargs):
         hub = get_hub()
         greenlet.__init__(self, None, hub)
         if run is not None:
+            if not callable(run):
+                raise TypeError('The run argument or self._run must be callable')
             self._run = run
-        if not callable(self._run):
+        elif not callable(self._run):
             raise TypeError('The run argument or self._run must be callable')
         self.args = args
         self.kwargs = kwargs
-        self.value = None
-        self._exc_info = None
-        self._links = []
-        self._start_state = _NEW
-        self._start_timer = None
-        self._name = None
-        self._ident = None
         self._hub = hub
         # Start with the spawner's context variables (a copy), as asyncio tasks do.
         self.gr_context = copy_context()
@@ -162,7 +167,8 @@ class Greenlet(greenlet):
         if self._start_state == _KILLED_BEFORE_START:
             return
         self._start_state = _RUNNING
-        self._start_timer = None
+        if self._start_timer is not None:
+            self._start_timer = None
         try:
             result = self._run(*self.args, **self.kwargs)
         except GreenletExit as ex:
@@ -189,8 +195,11 @@ class Greenlet(greenlet):
         """Call ``callback(self)`` from the hub when the greenlet finishes."""
         if not callable(callback):
             raise TypeError('Expected callable: %r' % (callback,))
-        self._links.append(callback)
-        if self.ready() and len(self._links) == 1:
+        links = self._links
+        if not links:
+            links = self._links = []
+        links.append(callback)
+        if len(links) == 1 and self.ready():
             self._hub._ready.append((self._notify_links, ()))
 
     def link(self, callback, SpawnedLink=None):
@@ -208,7 +217,8 @@ class Greenlet(greenlet):
                 return
 
     def unlink_all(self):
-        del self._links[:]
+        if self._links:
+            del self._links[:]
 
     def link_value(self, callback):
         """Like :meth:`link`, but only if the greenlet finished without an exception."""

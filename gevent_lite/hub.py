@@ -937,28 +937,40 @@ def sleep(seconds=0, ref=True):
     ``sleep(0)`` (or a negative value, as gevent treats it) lets every greenlet
     that was ready before the call run once, then returns.
     """
-    hub = get_hub()
-    waiter = Waiter(hub)
+    try:
+        hub = _state.hub
+    except AttributeError:
+        hub = get_hub()
     if seconds <= 0:
-        # The hot path of cooperative code: Waiter.get() inlined.
+        # The hottest path of cooperative code, so it parks without a Waiter: the
+        # ready-queue entry itself is the ticket. Nothing but this entry resumes us
+        # normally (every other wake-up goes through a Waiter we are not parked on);
+        # if a kill or Timeout is thrown in first, the entry is defused so it cannot
+        # resume us later somewhere else.
         current = getcurrent()
         if current is hub:
             raise BlockingSwitchOutError(
                 'Impossible to call blocking function in the event loop callback')
-        hub._ready.append((waiter.switch, ()))
-        waiter.greenlet = current
+        entry = [current.switch, ()]
+        hub._ready.append(entry)
         try:
             hub.switch()
-        finally:
-            waiter.greenlet = None
+        except BaseException:
+            entry[0] = _noop
+            raise
         return
     if seconds != seconds:
         raise ValueError('sleep length must not be NaN')
+    waiter = Waiter(hub)
     timer = hub.call_later(seconds, waiter.switch, None, ref=ref)
     try:
         waiter.get()
     finally:
         timer.cancel()
+
+
+def _noop(*args):
+    pass
 
 
 def idle(priority=0):

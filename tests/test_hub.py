@@ -380,3 +380,29 @@ def test_fork_child_gets_a_fresh_hub_and_runs_no_parent_greenlets(tmp_path):
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
     assert not marker.exists()
+
+
+def test_kill_during_sleep_0_does_not_leave_a_stale_wakeup():
+    # The kill is delivered before the sleep(0) entry runs; the greenlet catches it
+    # and parks again. The defused entry must not end that second wait early.
+    log = []
+
+    def stubborn():
+        try:
+            gevent_lite.sleep(0)
+        except gevent_lite.GreenletExit:
+            log.append('killed')
+        start = time.monotonic()
+        gevent_lite.sleep(0.05)
+        log.append(time.monotonic() - start)
+
+    g = gevent_lite.spawn(stubborn)
+    gevent_lite.sleep(0)          # g is now parked in sleep(0) with its entry queued
+    g.kill(block=False)           # queued after g's entry... so make the kill win:
+    hub = get_hub()
+    # Move the kill ahead of g's pending entry to force the race.
+    kill_entry = hub._ready.pop()
+    hub._ready.appendleft(kill_entry)
+    g.join(timeout=2)
+    assert log[0] == 'killed'
+    assert log[1] >= 0.045
