@@ -379,7 +379,7 @@ CASES = [
          unit='switches/s', higher_is_better=True, n=1_000_000, quick_n=300_000,
          impls={'greenlet': switch_greenlet}),
     dict(name='sleep0', description='sleep(0) switches between 2 greenlets',
-         unit='switches/s', higher_is_better=True, n=100_000, quick_n=50_000,
+         unit='switches/s', higher_is_better=True, n=100_000, quick_n=100_000,
          expected=lambda n: 2 * n, target='>= gevent',
          impls={'lite': sleep0_lite, 'gevent': sleep0_gevent, 'eventlet': sleep0_eventlet,
                 'asyncio': sleep0_asyncio}),

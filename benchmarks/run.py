@@ -32,6 +32,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -50,6 +51,7 @@ __all__ = [
     'measure',
     'run_cases',
     'summarize',
+    'target_met',
 ]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -394,12 +396,30 @@ def _fmt(v):
     return '%.3f' % v
 
 
+_TARGET_RE = re.compile(r'^\s*(>=|<=)\s*(?:([0-9.]+)\s*[x*]\s*)?gevent\s*$')
+
+
+def target_met(entry, impl='lite'):
+    """Whether ``impl`` meets a target like ``'>= gevent'`` or ``'>= 1.2x gevent'``.
+
+    None when the target is not of that form or a median is missing.
+    """
+    m = _TARGET_RE.match(entry.get('target') or '')
+    row = entry['results'].get(impl) or {}
+    if m is None or row.get('ratio') is None:
+        return None
+    factor = float(m.group(2) or 1.0)
+    return row['ratio'] >= factor if m.group(1) == '>=' else row['ratio'] <= factor
+
+
 def format_table(entry):
     """A plain-text table of one case's summary (as returned in ``run_cases()['cases']``)."""
     better = 'higher is better' if entry['higher_is_better'] else 'lower is better'
     head = '%s  [%s, %s; n=%s]' % (entry['description'], entry['unit'], better, entry['n'])
     if entry.get('target'):
-        head += '  target: %s' % entry['target']
+        met = target_met(entry)
+        head += '  target: %s%s' % (entry['target'], '' if met is None else
+                                     ' (lite: %s)' % ('met' if met else 'MISSED'))
     lines = [head, '  %-9s %10s   %-21s %9s' % ('impl', 'median', 'min - max', 'vs gevent')]
     for impl, row in entry['results'].items():
         if row['errors']:

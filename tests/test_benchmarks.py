@@ -181,3 +181,11 @@ def test_malformed_case_spec_is_rejected_with_a_clear_message(tmp_path):
     (tmp_path / 'bench_bad.py').write_text("CASES = [dict(name='x', unit='s', impls={})]\n")
     with pytest.raises(ValueError, match='lacks description, higher_is_better'):
         run.discover([str(tmp_path)])
+
+
+@pytest.mark.parametrize('target, ratio, met', [
+    ('>= gevent', 1.06, True), ('>= gevent', 0.9, False), ('<= gevent', 0.73, True),
+    ('>= 1.2x gevent', 1.1, False), ('>= 0.8x gevent', 0.85, True), ('fast', 2.0, None)])
+def test_target_met_reads_targets_relative_to_gevent(target, ratio, met):
+    entry = {'target': target, 'results': {'lite': {'ratio': ratio}}}
+    assert run.target_met(entry) is met
