@@ -1,0 +1,515 @@
+"""Cooperative ``socket``: the stdlib module with blocking calls that park only the greenlet.
+
+:class:`socket` subclasses the stdlib ``socket.socket``. Its fd is always
+non-blocking at the OS level; the timeout the user sets (``settimeout``,
+``setblocking``, ``socket.getdefaulttimeout()``) is emulated: every operation is
+tried first, and only on ``EAGAIN`` does the greenlet park in
+``hub.wait_fd(fd, READ|WRITE, timeout)`` while the hub runs other greenlets, then
+retries. A timeout of 0 raises ``BlockingIOError`` instead of parking, exactly as
+the stdlib does; a positive timeout raises ``socket.timeout('timed out')``.
+
+``close()`` tells the hub (``cancel_wait``) before the fd is closed, so a greenlet
+parked on the socket gets ``OSError(EBADF)`` instead of hanging on a number the OS
+may reuse. Every other name of the stdlib ``socket`` module is re-exported
+unchanged (captured at import, before any monkey-patching); host-name lookups go
+through ``gevent_lite.resolver`` when that module exists.
+"""
+
+import _socket
+import errno as _errno
+import os as _os
+import socket as _stdlib_socket
+from operator import index as _index
+
+from . import _stdlib
+from .hub import READ, WRITE, _get_hub_noargs, get_hub
+from .hub import now as _now
+
+__implements__ = [
+    'socket', 'create_connection', 'create_server', 'socketpair', 'fromfd',
+    'getaddrinfo', 'gethostbyname', 'gethostbyname_ex', 'gethostbyaddr', 'getnameinfo',
+    'wait_read', 'wait_write', 'wait_readwrite', 'cancel_wait',
+]
+if hasattr(_stdlib_socket, 'fromshare'):
+    __implements__.append('fromshare')
+
+#: The stdlib module, as imported before any patching (monkey reads the originals here).
+__stdlib__ = _stdlib_socket
+__target__ = 'socket'
+
+# Originals captured now: after patch_socket the stdlib module's attributes point at ours.
+_stdsocket = _stdlib_socket.socket
+_realsocket = _socket.socket
+_std_getaddrinfo = _stdlib_socket.getaddrinfo
+_std_gethostbyname = _stdlib_socket.gethostbyname
+_std_gethostbyname_ex = _stdlib_socket.gethostbyname_ex
+_std_gethostbyaddr = _stdlib_socket.gethostbyaddr
+_std_getnameinfo = _stdlib_socket.getnameinfo
+_std_create_server = getattr(_stdlib_socket, 'create_server', None)
+_getdefaulttimeout = _socket.getdefaulttimeout
+_timeout_error = _socket.timeout
+_inet_pton = _socket.inet_pton
+_AF_INET = _socket.AF_INET
+_AF_INET6 = getattr(_socket, 'AF_INET6', None)
+_GLOBAL_DEFAULT_TIMEOUT = _stdlib_socket._GLOBAL_DEFAULT_TIMEOUT
+_CONNECT_PENDING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EALREADY)
+
+# Unbound C methods: calling ``_recv(self, n)`` skips attribute lookup on the hot path.
+_recv = _realsocket.recv
+_recv_into = _realsocket.recv_into
+_send = _realsocket.send
+_fileno = _realsocket.fileno
+
+
+def _timeout_exc():
+    return _timeout_error('timed out')
+
+
+class socket(_stdsocket):
+    """A stdlib socket whose blocking operations park only the calling greenlet."""
+
+    __slots__ = ('_timeout',)
+
+    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+        _stdsocket.__init__(self, family, type, proto, fileno)
+        # The C layer computed the stdlib's initial timeout (the default timeout,
+        # or the fd's own mode for fileno=); keep it as ours, then make the fd
+        # non-blocking for good.
+        self._timeout = _realsocket.gettimeout(self)
+        _realsocket.settimeout(self, 0.0)
+
+    # -- timeouts -------------------------------------------------------------------
+
+    def settimeout(self, value):
+        if value is not None:
+            if isinstance(value, float):
+                if value != value:  # noqa: PLR0124 -- NaN
+                    raise ValueError('Invalid value NaN (not a number)')
+            elif isinstance(value, int):
+                value = float(value)
+            else:
+                # Let the C layer judge odd types, so errors read exactly like the
+                # stdlib's of this Python version; then restore non-blocking mode.
+                try:
+                    _realsocket.settimeout(self, value)
+                finally:
+                    _realsocket.settimeout(self, 0.0)
+                value = float(_index(value))
+            if value < 0:
+                raise ValueError('Timeout value out of range')
+        self._timeout = value
+
+    def gettimeout(self):
+        return self._timeout
+
+    def setblocking(self, flag):
+        self._timeout = None if flag else 0.0
+
+    def getblocking(self):
+        return self._timeout != 0.0
+
+    @property
+    def timeout(self):
+        return self._timeout
+
+    # -- parking --------------------------------------------------------------------
+
+    def _wait(self, event, timeout=_GLOBAL_DEFAULT_TIMEOUT):
+        # Park until the fd is ready for ``event``; raise socket.timeout if the
+        # emulated timeout passes first. Called only after an EAGAIN.
+        if timeout is _GLOBAL_DEFAULT_TIMEOUT:
+            timeout = self._timeout
+        if timeout is None:
+            get_hub().wait_fd(_fileno(self), event)
+        else:
+            if timeout <= 0.0:
+                raise _timeout_exc()
+            get_hub().wait_fd(_fileno(self), event, timeout, _timeout_exc())
+
+    def _io(self, method, event, *args):
+        # Generic "try, park on EAGAIN, retry" for the less hot calls. The deadline
+        # covers the whole call, spurious wake-ups included.
+        try:
+            return method(self, *args)
+        except BlockingIOError:
+            timeout = self._timeout
+            if timeout == 0.0:
+                raise
+        deadline = None if timeout is None else _now() + timeout
+        while True:
+            self._wait(event, None if deadline is None else deadline - _now())
+            try:
+                return method(self, *args)
+            except BlockingIOError:
+                pass
+
+    # -- receiving (hot path: try, park on EAGAIN, retry) ----------------------------
+
+    def recv(self, *args):
+        try:
+            return _recv(self, *args)
+        except BlockingIOError:
+            if self._timeout == 0.0:
+                raise
+        return self._io(_recv, READ, *args)
+
+    def recv_into(self, *args):
+        try:
+            return _recv_into(self, *args)
+        except BlockingIOError:
+            if self._timeout == 0.0:
+                raise
+        return self._io(_recv_into, READ, *args)
+
+    def recvfrom(self, *args):
+        return self._io(_realsocket.recvfrom, READ, *args)
+
+    def recvfrom_into(self, *args):
+        return self._io(_realsocket.recvfrom_into, READ, *args)
+
+    if hasattr(_realsocket, 'recvmsg'):
+        def recvmsg(self, *args):
+            return self._io(_realsocket.recvmsg, READ, *args)
+
+        def recvmsg_into(self, *args):
+            return self._io(_realsocket.recvmsg_into, READ, *args)
+
+    # -- sending --------------------------------------------------------------------
+
+    def send(self, *args):
+        try:
+            return _send(self, *args)
+        except BlockingIOError:
+            if self._timeout == 0.0:
+                raise
+        return self._io(_send, WRITE, *args)
+
+    def sendto(self, *args):
+        return self._io(_realsocket.sendto, WRITE, *args)
+
+    if hasattr(_realsocket, 'sendmsg'):
+        def sendmsg(self, *args):
+            return self._io(_realsocket.sendmsg, WRITE, *args)
+
+    def sendall(self, data, flags=0):
+        try:
+            sent = _send(self, data, flags)
+        except BlockingIOError:
+            if self._timeout == 0.0:
+                raise
+            sent = 0
+        else:
+            if type(data) is bytes and sent == len(data):
+                return      # the common case: one send did it
+        # The timeout covers the whole call (stdlib >= 3.5), not each chunk.
+        timeout = self._timeout
+        deadline = None if timeout is None else _now() + timeout
+        with memoryview(data) as view, view.cast('B') as chunk:
+            total = len(chunk)
+            while sent < total:
+                try:
+                    sent += _send(self, chunk[sent:], flags)
+                    continue
+                except BlockingIOError:
+                    if timeout == 0.0:
+                        raise
+                self._wait(WRITE, None if deadline is None else deadline - _now())
+
+    def sendfile(self, file, offset=0, count=None):
+        """Send a file, with ``os.sendfile`` when possible; parks while the socket is full."""
+        self._check_sendfile_params(file, offset, count)
+        if self._timeout == 0.0:
+            raise ValueError('non-blocking sockets are not supported')
+        try:
+            fileno = file.fileno()
+        except (AttributeError, _stdlib_socket.io.UnsupportedOperation):
+            return self._sendfile_use_send(file, offset, count)
+        if not hasattr(_os, 'sendfile'):
+            return self._sendfile_use_send(file, offset, count)
+        try:
+            fsize = _os.fstat(fileno).st_size
+        except OSError:
+            return self._sendfile_use_send(file, offset, count)
+        if not fsize:
+            return 0
+        blocksize = min(count or fsize, 2 ** 30)
+        timeout = self._timeout
+        deadline = None if timeout is None else _now() + timeout
+        total_sent = 0
+        sockno = _fileno(self)
+        try:
+            while True:
+                if count:
+                    blocksize = min(count - total_sent, blocksize)
+                    if blocksize <= 0:
+                        break
+                try:
+                    sent = _os.sendfile(sockno, fileno, offset, blocksize)
+                except BlockingIOError:
+                    self._wait(WRITE, None if deadline is None else deadline - _now())
+                    continue
+                except OSError as err:
+                    if total_sent == 0 and err.errno in (_errno.EINVAL, _errno.ENOSYS,
+                                                         _errno.ENOTSOCK, _errno.EOPNOTSUPP):
+                        return self._sendfile_use_send(file, offset, count)
+                    raise
+                if sent == 0:
+                    break    # EOF
+                offset += sent
+                total_sent += sent
+            return total_sent
+        finally:
+            if total_sent > 0 and hasattr(file, 'seek'):
+                file.seek(offset)
+
+    # -- connecting -----------------------------------------------------------------
+
+    def connect(self, address):
+        if self._timeout == 0.0:
+            return _realsocket.connect(self, address)
+        err = self._connect(address)
+        if err:
+            raise OSError(err, _os.strerror(err))
+
+    def connect_ex(self, address):
+        if self._timeout == 0.0:
+            return _realsocket.connect_ex(self, address)
+        try:
+            return self._connect(address)
+        except _timeout_error:
+            return _errno.EAGAIN   # what the stdlib's connect_ex returns on timeout
+
+    def _connect(self, address):
+        # Returns an errno (0 on success) like connect_ex; raises socket.timeout.
+        address = _resolve_for_connect(self.family, address)
+        err = _realsocket.connect_ex(self, address)
+        if err not in _CONNECT_PENDING:
+            return err
+        # The connection is being made: park until the fd is writable, then ask
+        # the kernel how it went.
+        self._wait(WRITE)
+        return _realsocket.getsockopt(self, _stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_ERROR)
+
+    def accept(self):
+        try:
+            fd, addr = self._accept()
+        except BlockingIOError:
+            if self._timeout == 0.0:
+                raise
+            fd, addr = self._io(_realsocket._accept, READ)
+        sock = socket(self.family, self.type, self.proto, fileno=fd)
+        # stdlib (issue #7995): with no default timeout, a socket accepted from a
+        # listener that had a timeout is blocking.
+        if _getdefaulttimeout() is None and self._timeout:
+            sock._timeout = None
+        return sock, addr
+
+    # -- closing --------------------------------------------------------------------
+
+    def _drop_waiters(self):
+        fd = _fileno(self)
+        if fd >= 0:
+            hub = _get_hub_noargs()
+            if hub is not None:
+                hub.cancel_wait(fd)
+
+    def _real_close(self, _ss=_realsocket):
+        # Wake greenlets parked on this fd with EBADF and make the hub forget it,
+        # BEFORE the number is freed for reuse.
+        self._drop_waiters()
+        _ss.close(self)
+
+    def detach(self):
+        self._drop_waiters()
+        fd = _fileno(self)
+        if fd >= 0:
+            try:
+                # Leave the fd in the blocking mode its timeout implies.
+                _os.set_blocking(fd, self._timeout is None)
+            except OSError:
+                pass
+        return _stdsocket.detach(self)
+
+    def __getstate__(self):
+        raise TypeError(f"cannot pickle {self.__class__.__name__!r} object")
+
+
+# --------------------------------------------------------------------------------------
+# Module functions
+
+def _is_numeric(host):
+    for family in (_AF_INET, _AF_INET6):
+        if family is None:
+            continue
+        try:
+            _inet_pton(family, host)
+            return True
+        except (OSError, TypeError, ValueError):
+            pass
+    return False
+
+
+def _resolve_for_connect(family, address):
+    # Only IP sockets with a host name need a (green) lookup; numeric addresses
+    # go straight to connect without a thread hop.
+    if family not in (_AF_INET, _AF_INET6) or not isinstance(address, tuple) or not address:
+        return address
+    host = address[0]
+    if isinstance(host, bytes):
+        host = host.decode('idna')
+    if not isinstance(host, str) or _is_numeric(host.partition('%')[0]):
+        return address
+    results = getaddrinfo(host, address[1], family, _stdlib_socket.SOCK_STREAM)
+    if not results:
+        raise _socket.gaierror('getaddrinfo returned an empty list')
+    sockaddr = results[0][4]
+    if family == _AF_INET6 and len(address) > 2:
+        sockaddr = sockaddr[:2] + tuple(address[2:])
+    return sockaddr
+
+
+def _resolver():
+    try:
+        from . import resolver
+    except ImportError:
+        return None
+    return resolver.get_resolver()
+
+
+def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+    """Resolve ``host``/``port`` like the stdlib, without blocking the hub.
+
+    Numeric hosts are answered at once; names go to ``gevent_lite.resolver``.
+    """
+    if host is None or (isinstance(host, str) and _is_numeric(host.partition('%')[0])):
+        return _std_getaddrinfo(host, port, family, type, proto, flags)
+    resolver = _resolver()
+    if resolver is None:
+        return _std_getaddrinfo(host, port, family, type, proto, flags)
+    return resolver.getaddrinfo(host, port, family, type, proto, flags)
+
+
+def gethostbyname(hostname):
+    """``socket.gethostbyname`` through the green resolver."""
+    resolver = _resolver()
+    if resolver is None or (isinstance(hostname, str) and _is_numeric(hostname)):
+        return _std_gethostbyname(hostname)
+    return resolver.gethostbyname(hostname)
+
+
+def gethostbyname_ex(hostname):
+    """``socket.gethostbyname_ex`` through the green resolver."""
+    resolver = _resolver()
+    if resolver is None:
+        return _std_gethostbyname_ex(hostname)
+    return resolver.gethostbyname_ex(hostname)
+
+
+def gethostbyaddr(ip_address):
+    """``socket.gethostbyaddr`` through the green resolver."""
+    resolver = _resolver()
+    if resolver is None:
+        return _std_gethostbyaddr(ip_address)
+    return resolver.gethostbyaddr(ip_address)
+
+
+def getnameinfo(sockaddr, flags):
+    """``socket.getnameinfo`` through the green resolver."""
+    resolver = _resolver()
+    if resolver is None:
+        return _std_getnameinfo(sockaddr, flags)
+    return resolver.getnameinfo(sockaddr, flags)
+
+
+def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=None,
+                      *, all_errors=False):
+    """Connect to ``(host, port)`` trying each address in turn; return a green socket."""
+    host, port = address
+    exceptions = []
+    for family, type_, proto, _canon, sockaddr in getaddrinfo(host, port, 0, _stdlib_socket.SOCK_STREAM):
+        sock = None
+        try:
+            sock = socket(family, type_, proto)
+            if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            exceptions.clear()
+            return sock
+        except OSError as exc:
+            if not all_errors:
+                exceptions.clear()
+            exceptions.append(exc)
+            if sock is not None:
+                sock.close()
+    if exceptions:
+        try:
+            if not all_errors:
+                raise exceptions[0]
+            raise ExceptionGroup('create_connection failed', exceptions)  # noqa: F821 (3.11+)
+        finally:
+            exceptions.clear()
+    raise OSError('getaddrinfo returns an empty list')
+
+
+def _green(sock):
+    """Turn a stdlib socket into a green one owning the same fd."""
+    if isinstance(sock, socket):
+        return sock
+    timeout = sock.gettimeout()
+    green = socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    green._timeout = timeout
+    return green
+
+
+if _std_create_server is not None:
+    def create_server(address, *, family=_AF_INET, backlog=None, reuse_port=False,
+                      dualstack_ipv6=False):
+        """``socket.create_server`` returning a green listening socket."""
+        return _green(_std_create_server(address, family=family, backlog=backlog,
+                                         reuse_port=reuse_port, dualstack_ipv6=dualstack_ipv6))
+else:  # pragma: no cover - Python < 3.8
+    create_server = None
+
+
+def socketpair(*args):
+    """``socket.socketpair`` returning two connected green sockets."""
+    a, b = _socket.socketpair(*args)
+    return (socket(a.family, a.type, a.proto, fileno=a.detach()),
+            socket(b.family, b.type, b.proto, fileno=b.detach()))
+
+
+def fromfd(fd, family, type, proto=0):
+    """A green socket on a duplicate of ``fd``."""
+    return socket(family, type, proto, _os.dup(fd))
+
+
+if hasattr(_stdlib_socket, 'fromshare'):  # pragma: no cover - Windows
+    def fromshare(info):
+        return _green(_stdlib_socket.fromshare(info))
+
+
+def wait_read(fileno, timeout=None, timeout_exc=None):
+    """Park until ``fileno`` is readable (``socket.timeout`` after ``timeout``)."""
+    return get_hub().wait_fd(fileno, READ, timeout, timeout_exc)
+
+
+def wait_write(fileno, timeout=None, timeout_exc=None, event=None):
+    """Park until ``fileno`` is writable."""
+    return get_hub().wait_fd(fileno, WRITE, timeout, timeout_exc)
+
+
+def wait_readwrite(fileno, timeout=None, timeout_exc=None, event=None):
+    """Park until ``fileno`` is readable or writable."""
+    return get_hub().wait_fd(fileno, READ | WRITE, timeout, timeout_exc)
+
+
+def cancel_wait(fileno, exc=None):
+    """Wake greenlets parked on ``fileno`` with ``exc`` (default ``OSError(EBADF)``)."""
+    hub = _get_hub_noargs()
+    if hub is not None:
+        hub.cancel_wait(fileno, exc)
+
+
+__all__ = _stdlib.reexport(_stdlib_socket, globals(), __implements__)
