@@ -10,7 +10,9 @@ that a link wakes. Each greenlet starts with a copy of the spawner's
 """
 
 import sys
+import traceback
 from functools import partial
+from weakref import ref as _weakref
 from contextvars import copy_context
 from itertools import count as _count
 
@@ -62,10 +64,42 @@ class Greenlet(greenlet):
         self._hub = hub
         # Start with the spawner's context variables (a copy), as asyncio tasks do.
         self.gr_context = copy_context()
+        # Who spawned us, for run-info trees. A weak reference: the spawn tree must
+        # never keep a finished greenlet (or its frames) alive.
+        self._spawner = _weakref(getcurrent())
+        if Greenlet.capture_spawning_stack:
+            self.spawning_stack = traceback.extract_stack(sys._getframe(1), limit=20)
 
     def _run(self):
         """Override in subclasses; called with ``args`` and ``kwargs``."""
         return None
+
+    #: Set to True to record where each greenlet was spawned (``spawning_stack``);
+    #: off by default because extracting a stack costs more than the spawn itself.
+    capture_spawning_stack = False
+    spawning_stack = None
+
+    @property
+    def spawning_greenlet(self):
+        """The greenlet that spawned this one, while it is alive (else None)."""
+        return self._spawner()
+
+    @property
+    def spawn_tree_locals(self):
+        """A dict shared by every greenlet of one spawn tree (the root's)."""
+        node = self
+        while True:
+            d = node.__dict__.get('_tree_locals')
+            if d is not None:
+                break
+            parent = node._spawner() if isinstance(node, Greenlet) else None
+            if parent is None or not isinstance(parent, Greenlet):
+                d = node.__dict__['_tree_locals'] = {}
+                break
+            node = parent
+        if node is not self:
+            self.__dict__['_tree_locals'] = d
+        return d
 
     # -- identity and display -----------------------------------------------------------
 

@@ -660,6 +660,8 @@ class Hub(greenlet):
                     callback(*args)
                 except:  # noqa: E722 -- every error is reported, none kills the loop
                     handle_error(callback, *sys.exc_info())
+            # Drop the last callback: a suspended hub must not keep its objects alive.
+            callback = args = None
 
             if threadsafe:
                 self._drain_threadsafe()

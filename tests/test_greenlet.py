@@ -345,3 +345,33 @@ def test_top_level_kill_of_raw_greenlet():
     gevent_lite.kill(g)
     gevent_lite.sleep(0.01)
     assert out == ['killed'] and g.dead
+
+
+def test_spawn_tree_records_the_spawner_weakly_and_shares_tree_locals():
+    import gc
+
+    def child():
+        return id(gevent_lite.getcurrent().spawning_greenlet)
+
+    def parent():
+        gevent_lite.getcurrent().spawn_tree_locals['k'] = 'v'
+        c = gevent_lite.spawn(child)
+        return c, c.get(), c.spawn_tree_locals.get('k')
+
+    p = gevent_lite.spawn(parent)
+    c, spawner_id, value = p.get()
+    assert spawner_id == id(p) and value == 'v'
+    del p
+    gevent_lite.sleep(0)   # let the hub finish the callback that woke us
+    gc.collect()
+    assert c.spawning_greenlet is None   # the tree did not keep the parent alive
+
+
+def test_spawning_stack_is_captured_only_when_enabled():
+    assert gevent_lite.spawn(lambda: None).spawning_stack is None
+    Greenlet.capture_spawning_stack = True
+    try:
+        g = gevent_lite.spawn(lambda: None)
+    finally:
+        Greenlet.capture_spawning_stack = False
+    assert any('test_greenlet.py' in frame.filename for frame in g.spawning_stack)
