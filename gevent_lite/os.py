@@ -1,0 +1,158 @@
+"""The ``os`` module, with fork, waitpid and non-blocking fd I/O that cooperate with the hub.
+
+Public names: everything of :mod:`os`, where :func:`fork`, :func:`forkpty`,
+:func:`waitpid` and :func:`wait` are replaced, plus :func:`nb_read`,
+:func:`nb_write`, :func:`make_nonblocking`, :func:`fork_gevent`,
+:func:`forkpty_gevent`.
+
+How it cooperates with the hub
+------------------------------
+* **fork**: the child must not run copies of the parent's greenlets
+  (gevent#2202). Importing this module registers an ``os.register_at_fork``
+  child hook that calls :func:`gevent_lite.hub.reinit`, so after *any* fork --
+  ours, ``os.fork`` itself, ``pty.fork``, multiprocessing -- the child starts
+  with a fresh hub, an empty run queue, and (because both live on the hub) a
+  new thread pool and resolver. The greenlet that forked carries on in the
+  child; every other greenlet of the parent stays suspended forever.
+* **waitpid** without ``WNOHANG`` parks the calling greenlet instead of
+  blocking the hub. For one child (``pid > 0``) it waits on a Linux *pidfd*
+  (``os.pidfd_open``), which becomes readable when the process exits: no
+  signal handler, no polling, and only that child is reaped. Where pidfds are
+  unavailable (other OSes, old kernels), or for ``pid <= 0`` and
+  ``WUNTRACED``/``WCONTINUED`` waits, it polls ``waitpid(..., WNOHANG)`` on hub
+  timers, starting at 1 ms and backing off to 50 ms. SIGCHLD is never touched,
+  so a user's SIGCHLD handler keeps working (gevent#857, #622), and nothing
+  reaps children it was not asked for (gevent#452).
+* **nb_read / nb_write** try the syscall first and park on ``hub.wait_fd``
+  only when it would block.
+"""
+
+import os as _os
+
+from . import hub as _hubmod
+from ._stdlib import reexport
+from .hub import READ, WRITE, get_hub, sleep
+
+_fork = _os.fork
+_forkpty = getattr(_os, 'forkpty', None)
+_waitpid = _os.waitpid
+_read = _os.read
+_write = _os.write
+_pidfd_open = getattr(_os, 'pidfd_open', None)
+_WNOHANG = getattr(_os, 'WNOHANG', 1)
+
+#: Longest pause between two ``waitpid(WNOHANG)`` polls, in seconds.
+POLL_MAX_INTERVAL = 0.05
+
+
+def nb_read(fd: int, n: int) -> bytes:
+    """Read up to ``n`` bytes from the non-blocking ``fd``, parking while none are ready."""
+    hub = get_hub()
+    while True:
+        try:
+            return _read(fd, n)
+        except BlockingIOError:
+            pass
+        # Parks until the fd is readable (registration is kept for the next read).
+        hub.wait_fd(fd, READ)
+
+
+def nb_write(fd: int, buf) -> int:
+    """Write ``buf`` to the non-blocking ``fd``; parks while it would block. Returns bytes written."""
+    hub = get_hub()
+    while True:
+        try:
+            return _write(fd, buf)
+        except BlockingIOError:
+            pass
+        hub.wait_fd(fd, WRITE)
+
+
+def make_nonblocking(fd: int) -> bool:
+    """Put ``fd`` in non-blocking mode; True if it was blocking before."""
+    if _os.get_blocking(fd):
+        _os.set_blocking(fd, False)
+        return True
+    return False
+
+
+def fork() -> int:
+    """``os.fork()``; the child gets a fresh hub (see the module docstring)."""
+    return _fork()
+
+
+fork_gevent = fork
+
+if _forkpty is not None:
+    def forkpty():
+        """``os.forkpty()``; the child gets a fresh hub."""
+        return _forkpty()
+
+    forkpty_gevent = forkpty
+
+
+def _after_fork_in_child():
+    # Registered with os.register_at_fork: runs in the child of every fork.
+    _hubmod.reinit()
+
+
+if hasattr(_os, 'register_at_fork'):
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def waitpid(pid: int, options: int):
+    """``os.waitpid`` that parks the calling greenlet instead of blocking the hub.
+
+    With ``WNOHANG`` in ``options`` it is the plain syscall.
+    """
+    if options & _WNOHANG:
+        return _waitpid(pid, options)
+    # Non-blocking attempt first; also raises ChildProcessError for a pid that
+    # is not our child before we wait for anything.
+    result = _waitpid(pid, options | _WNOHANG)
+    if result[0]:
+        return result
+    if pid > 0 and options == 0 and _pidfd_open is not None:
+        try:
+            pidfd = _pidfd_open(pid)
+        except OSError:
+            pidfd = None       # ENOSYS (old kernel), EPERM (seccomp), ...
+        if pidfd is not None:
+            return _wait_pidfd(pid, pidfd)
+    return _wait_polling(pid, options)
+
+
+def _wait_pidfd(pid, pidfd):
+    hub = get_hub()
+    try:
+        while True:
+            result = _waitpid(pid, _WNOHANG)
+            if result[0]:
+                return result
+            # Parks until the child exits (the pidfd turns readable).
+            hub.wait_fd(pidfd, READ)
+    finally:
+        hub.cancel_wait(pidfd)     # forget the registration before the number is reused
+        _os.close(pidfd)
+
+
+def _wait_polling(pid, options):
+    delay = 0.001
+    while True:
+        result = _waitpid(pid, options | _WNOHANG)
+        if result[0]:
+            return result
+        # Parks on a hub timer; back off so a long wait costs ~20 syscalls/s.
+        sleep(delay)
+        delay = min(delay * 2, POLL_MAX_INTERVAL)
+
+
+def wait():
+    """``os.wait()`` that parks the calling greenlet instead of blocking the hub."""
+    return waitpid(-1, 0)
+
+
+_implements = ['fork', 'waitpid', 'wait'] + (['forkpty'] if _forkpty is not None else [])
+__all__ = reexport(_os, globals(), _implements) + [
+    'nb_read', 'nb_write', 'make_nonblocking', 'fork_gevent',
+] + (['forkpty_gevent'] if _forkpty is not None else [])

@@ -1,0 +1,191 @@
+"""Name resolution that does not block the hub: :class:`Resolver`, :class:`BlockingResolver`.
+
+Public names: :class:`Resolver` (a.k.a. ``ThreadResolver``), :class:`BlockingResolver`,
+:func:`get_resolver`, :func:`set_resolver`.
+
+How it cooperates with the hub
+------------------------------
+The C library's resolver (``getaddrinfo`` and friends) blocks its calling
+thread and cannot be driven by an event loop. :class:`Resolver` therefore runs
+each lookup in the hub's thread pool (``get_hub().threadpool``, real OS
+threads) and parks the calling greenlet on the returned
+:class:`~gevent_lite.event.AsyncResult`; the hub runs other greenlets until the
+answer arrives. Numeric addresses (``'127.0.0.1'``, ``'::1'``, ``None``) need no
+lookup and are answered directly, without a thread hop.
+
+Results and errors are exactly the stdlib's: the same tuples (with
+``AddressFamily``/``SocketKind`` enums) and ``socket.gaierror``/``socket.herror``.
+The lookups call the ``_socket`` C functions, which monkey-patching never
+replaces, so a patched ``socket.getaddrinfo`` that delegates here cannot recurse.
+
+One resolver per hub (``hub.resolver``), so a forked child, which gets a fresh
+hub, also gets a fresh resolver and thread pool. ``GEVENT_LITE_RESOLVER`` (or
+gevent's ``GEVENT_RESOLVER``) chooses the kind: ``thread`` (default) or
+``block``.
+"""
+
+import _socket
+import os
+import socket as _stdsocket
+import warnings
+
+from . import threadpool as _threadpool  # noqa: F401 -- registers hub.threadpool
+from .hub import get_hub
+
+__all__ = ['BlockingResolver', 'Resolver', 'ThreadResolver', 'get_resolver', 'set_resolver']
+
+_AddressFamily = _stdsocket.AddressFamily
+_SocketKind = _stdsocket.SocketKind
+_gaierror = _socket.gaierror
+_inet_pton = _socket.inet_pton
+_AF_INET = _socket.AF_INET
+_AF_INET6 = getattr(_socket, 'AF_INET6', None)
+
+
+def _enum(value, enum_class):
+    try:
+        return enum_class(value)
+    except ValueError:
+        return value
+
+
+def _getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+    """The stdlib's ``socket.getaddrinfo``, built on ``_socket`` so patching cannot touch it."""
+    return [(_enum(af, _AddressFamily), _enum(socktype, _SocketKind), proto_, canon, sa)
+            for af, socktype, proto_, canon, sa
+            in _socket.getaddrinfo(host, port, family, type, proto, flags)]
+
+
+def _is_numeric_host(host):
+    """True when ``host`` needs no lookup: None, or a literal IPv4/IPv6 address."""
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        try:
+            host = host.decode('ascii')
+        except UnicodeDecodeError:
+            return False
+    if not isinstance(host, str) or not host:
+        return False
+    try:
+        _inet_pton(_AF_INET, host)
+        return True
+    except (OSError, ValueError):
+        pass
+    if _AF_INET6 is not None and ':' in host and '%' not in host:
+        try:
+            _inet_pton(_AF_INET6, host)
+            return True
+        except (OSError, ValueError):
+            pass
+    return False
+
+
+def _is_numeric_port(port):
+    if port is None or isinstance(port, int):
+        return True
+    if isinstance(port, bytes):
+        port = port.decode('ascii', 'replace')
+    return isinstance(port, str) and port.isdigit()
+
+
+class BlockingResolver:
+    """Calls the stdlib resolver directly, blocking the hub while it waits.
+
+    Useful where a thread pool is unwanted or the lookups are known to be local.
+    """
+
+    def __init__(self, hub=None):
+        self.hub = hub
+
+    def close(self):
+        pass
+
+    getaddrinfo = staticmethod(_getaddrinfo)
+    gethostbyname = staticmethod(_socket.gethostbyname)
+    gethostbyname_ex = staticmethod(_socket.gethostbyname_ex)
+    gethostbyaddr = staticmethod(_socket.gethostbyaddr)
+    getnameinfo = staticmethod(_socket.getnameinfo)
+
+
+class Resolver:
+    """Runs each lookup in the hub's thread pool; the calling greenlet parks meanwhile."""
+
+    def __init__(self, hub=None):
+        self.hub = hub if hub is not None else get_hub()
+
+    def __repr__(self):
+        return '<%s at 0x%x hub=%r>' % (type(self).__name__, id(self), self.hub)
+
+    def close(self):
+        pass
+
+    def _in_thread(self, func, *args):
+        # Parks the current greenlet on the pool's AsyncResult until a worker
+        # thread has the answer; exceptions (gaierror, herror) are re-raised here.
+        return self.hub.threadpool.spawn(func, *args).get()
+
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+        if _is_numeric_host(host) and _is_numeric_port(port):
+            return _getaddrinfo(host, port, family, type, proto, flags)
+        return self._in_thread(_getaddrinfo, host, port, family, type, proto, flags)
+
+    def gethostbyname(self, hostname):
+        if isinstance(hostname, str) and _is_numeric_host(hostname) and ':' not in hostname:
+            return _socket.gethostbyname(hostname)
+        return self._in_thread(_socket.gethostbyname, hostname)
+
+    def gethostbyname_ex(self, hostname):
+        return self._in_thread(_socket.gethostbyname_ex, hostname)
+
+    def gethostbyaddr(self, ip_address):
+        # Even a numeric address needs a (reverse) lookup here.
+        return self._in_thread(_socket.gethostbyaddr, ip_address)
+
+    def getnameinfo(self, sockaddr, flags):
+        numeric = _socket.NI_NUMERICHOST | _socket.NI_NUMERICSERV
+        if (flags & numeric) == numeric and isinstance(sockaddr, tuple) and sockaddr \
+                and _is_numeric_host(sockaddr[0]):
+            return _socket.getnameinfo(sockaddr, flags)
+        return self._in_thread(_socket.getnameinfo, sockaddr, flags)
+
+
+ThreadResolver = Resolver
+
+_KINDS = {'thread': Resolver, 'block': BlockingResolver}
+
+
+def _resolver_class():
+    name = os.environ.get('GEVENT_LITE_RESOLVER')
+    if name:
+        kind = name.strip().lower()
+        if kind not in _KINDS:
+            raise ValueError('GEVENT_LITE_RESOLVER=%r: expected one of %s'
+                             % (name, ', '.join(sorted(_KINDS))))
+        return _KINDS[kind]
+    name = os.environ.get('GEVENT_RESOLVER')
+    if name:
+        # gevent accepts a comma-separated preference list that may name resolvers
+        # we do not have (ares, dnspython): take the first we know.
+        for kind in name.split(','):
+            kind = kind.strip().lower()
+            if kind in _KINDS:
+                return _KINDS[kind]
+        warnings.warn('GEVENT_RESOLVER=%r names no resolver gevent_lite has (%s); '
+                      'using the thread resolver' % (name, ', '.join(sorted(_KINDS))),
+                      RuntimeWarning, stacklevel=3)
+    return Resolver
+
+
+def get_resolver():
+    """The current hub's resolver (created on first use; stored as ``hub.resolver``)."""
+    hub = get_hub()
+    resolver = hub.resolver
+    if resolver is None:
+        resolver = hub.resolver = _resolver_class()(hub)
+    return resolver
+
+
+def set_resolver(resolver):
+    """Make ``resolver`` the current hub's resolver."""
+    get_hub().resolver = resolver

@@ -1,0 +1,271 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import gevent_lite
+import gevent_lite.os as gos
+from gevent_lite.hub import get_hub
+
+pytestmark = pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX only')
+
+
+def _run_script(code, timeout=30):
+    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _ticker(ticks, interval=0.01, limit=1000):
+    def run():
+        for _ in range(limit):
+            ticks.append(time.monotonic())
+            gevent_lite.sleep(interval)
+    return gevent_lite.spawn(run)
+
+
+def test_reexports_everything_else_of_os():
+    for name in ('getpid', 'path', 'environ', 'read', 'write', 'pipe', 'WNOHANG', 'kill'):
+        assert getattr(gos, name) is getattr(os, name)
+    assert gos.waitpid is not os.waitpid
+    assert 'waitpid' in gos.__all__ and 'nb_read' in gos.__all__
+
+
+def test_nb_read_and_nb_write_park_until_ready():
+    r, w = os.pipe()
+    try:
+        assert gos.make_nonblocking(r) is True
+        assert gos.make_nonblocking(r) is False
+        gos.make_nonblocking(w)
+        got = []
+        reader = gevent_lite.spawn(lambda: got.append(gos.nb_read(r, 100)))
+        gevent_lite.sleep(0.05)
+        assert got == []                   # parked, not spinning, hub alive
+        assert gos.nb_write(w, b'hello') == 5
+        reader.join(timeout=5)
+        assert got == [b'hello']
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_nb_write_waits_when_pipe_is_full():
+    r, w = os.pipe()
+    try:
+        gos.make_nonblocking(r)
+        gos.make_nonblocking(w)
+        total = 0
+        while True:                        # fill the pipe
+            try:
+                total += os.write(w, b'x' * 65536)
+            except BlockingIOError:
+                break
+            assert total < 64 * 1024 * 1024
+        done = []
+        writer = gevent_lite.spawn(lambda: done.append(gos.nb_write(w, b'y' * 10)))
+        gevent_lite.sleep(0.05)
+        assert done == []
+        drained = 0
+        while drained < total:
+            drained += len(gos.nb_read(r, 1 << 20))
+        writer.join(timeout=5)
+        assert done == [10]
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_waitpid_cooperates_with_a_ticker():
+    ticks = []
+    t = _ticker(ticks)
+    start = time.monotonic()
+    proc = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(0.4)'])
+    pid, status = gos.waitpid(proc.pid, 0)
+    elapsed = time.monotonic() - start
+    t.kill()
+    proc.returncode = 0          # reaped by us; keep Popen from trying again
+    assert pid == proc.pid
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert elapsed >= 0.3
+    assert len(ticks) >= 10 and max(b - a for a, b in zip(ticks, ticks[1:])) < 0.2
+
+
+def test_concurrent_waitpids_finish_together():
+    procs = [subprocess.Popen(['sleep', '0.4']) for _ in range(5)]
+    start = time.monotonic()
+    jobs = [gevent_lite.spawn(gos.waitpid, p.pid, 0) for p in procs]
+    gevent_lite.joinall(jobs, timeout=10)
+    for p in procs:
+        p.returncode = 0
+    assert all(j.successful() for j in jobs)
+    assert sorted(j.value[0] for j in jobs) == sorted(p.pid for p in procs)
+    assert time.monotonic() - start < 2.0
+
+
+def test_waitpid_reports_signal_death():
+    proc = subprocess.Popen(['sleep', '10'])
+    gevent_lite.spawn_later(0.05, os.kill, proc.pid, signal.SIGTERM)
+    pid, status = gos.waitpid(proc.pid, 0)
+    proc.returncode = -15
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+
+
+def test_waitpid_polling_path_for_any_child():
+    # waitpid(-1) reaps any child, so run it where no other test's children live.
+    proc = _run_script('''
+        import subprocess, time
+        import gevent_lite, gevent_lite.os as gos
+        child = subprocess.Popen(['sleep', '0.3'])
+        ticks = []
+        def tick():
+            for _ in range(500):
+                ticks.append(1)
+                gevent_lite.sleep(0.01)
+        t = gevent_lite.spawn(tick)
+        pid, status = gos.waitpid(-1, 0)
+        t.kill()
+        print(pid == child.pid, status, len(ticks))
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    same, status, nticks = proc.stdout.split()
+    assert same == 'True' and status == '0'
+    assert int(nticks) >= 10
+
+
+def test_waitpid_wnohang_returns_at_once_and_errors_like_stdlib():
+    proc = subprocess.Popen(['sleep', '0.2'])
+    assert gos.waitpid(proc.pid, os.WNOHANG) == (0, 0)
+    gos.waitpid(proc.pid, 0)
+    proc.returncode = 0
+    with pytest.raises(ChildProcessError):
+        gos.waitpid(proc.pid, 0)
+    with pytest.raises(ChildProcessError):
+        gos.waitpid(os.getpid(), 0)          # not our child: no hang
+
+
+def test_waitpid_does_not_reap_other_children():
+    # gevent#452: something else reaping our children breaks os.waitpid elsewhere.
+    mine = subprocess.Popen(['sleep', '0.1'])
+    other = subprocess.Popen(['sleep', '0.1'])
+    gos.waitpid(mine.pid, 0)
+    mine.returncode = 0
+    gevent_lite.sleep(0.3)
+    # The other child is still ours to reap, with its real status.
+    assert other.wait(timeout=5) == 0
+
+
+def test_waitpid_in_hub_callback_is_refused():
+    from gevent_lite.hub import BlockingSwitchOutError
+    proc = subprocess.Popen(['sleep', '0.2'])
+    errors = []
+
+    def in_hub():
+        try:
+            gos.waitpid(proc.pid, 0)
+        except BlockingSwitchOutError as e:
+            errors.append(e)
+
+    get_hub().run_callback(in_hub)
+    gevent_lite.sleep(0.01)
+    assert len(errors) == 1
+    proc.wait(timeout=5)
+
+
+def test_fork_child_gets_fresh_hub_and_never_runs_parent_greenlets(tmp_path):
+    marker = tmp_path / 'marker'
+    childok = tmp_path / 'childok'
+    code = textwrap.dedent('''
+        import os, sys, time
+        import gevent_lite
+        import gevent_lite.os as gos
+        from gevent_lite.hub import get_hub
+        marker, childok = sys.argv[1], sys.argv[2]
+        parent = os.getpid()
+
+        def parent_work(delay):
+            gevent_lite.sleep(delay)
+            with open(marker, 'a') as f:
+                f.write('%d\\n' % os.getpid())
+
+        # Some already sleeping on timers, some only scheduled (never started).
+        sleepers = [gevent_lite.spawn(parent_work, 0.2) for _ in range(3)]
+        gevent_lite.sleep(0)
+        scheduled = [gevent_lite.spawn(parent_work, 0) for _ in range(3)]
+        parent_hub = get_hub()
+        pid = gos.fork()
+        if pid == 0:
+            try:
+                hub = get_hub()
+                assert hub is not parent_hub, 'child kept the parent hub'
+                assert not hub._ready and not hub._timers, 'child hub not empty'
+                ran = []
+                g = gevent_lite.spawn(lambda: (gevent_lite.sleep(0.3), ran.append(1)))
+                g.join(timeout=5)
+                gevent_lite.sleep(0.3)     # parent greenlets would have woken by now
+                assert ran == [1]
+                with open(childok, 'w') as f:
+                    f.write('ok')
+            except BaseException as e:
+                sys.stderr.write('child failed: %r\\n' % (e,))
+                os._exit(2)
+            os._exit(0)
+        ticks = []
+        def ticker():
+            for _ in range(500):
+                ticks.append(time.monotonic())
+                gevent_lite.sleep(0.01)
+        t = gevent_lite.spawn(ticker)
+        _, status = gos.waitpid(pid, 0)
+        t.kill()
+        gevent_lite.joinall(sleepers + scheduled, timeout=5)
+        print('status', os.WEXITSTATUS(status), 'ticks', len(ticks), 'child', pid)
+    ''')
+    proc = subprocess.run([sys.executable, '-c', code, str(marker), str(childok)],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    words = proc.stdout.split()
+    assert words[0] == 'status' and words[1] == '0', proc.stdout + proc.stderr
+    assert int(words[3]) >= 10           # the parent's ticker ran while waitpid waited
+    child_pid = words[5]
+    assert childok.read_text() == 'ok'
+    writers = marker.read_text().split()
+    assert len(writers) == 6             # all six ran in the parent
+    assert child_pid not in writers      # and none in the child
+
+
+def test_plain_os_fork_also_reinits_the_hub():
+    proc = _run_script('''
+        import os
+        import gevent_lite, gevent_lite.os
+        from gevent_lite.hub import get_hub
+        h = get_hub()
+        gevent_lite.spawn(gevent_lite.sleep, 10)
+        gevent_lite.sleep(0)
+        pid = os.fork()
+        if pid == 0:
+            ok = get_hub() is not h and not get_hub()._timers
+            gevent_lite.sleep(0.01)
+            os._exit(0 if ok else 3)
+        print(os.WEXITSTATUS(gevent_lite.os.waitpid(pid, 0)[1]))
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '0'
+
+
+@pytest.mark.skipif(not hasattr(os, 'forkpty'), reason='no forkpty')
+def test_forkpty_child_gets_fresh_hub():
+    proc = _run_script('''
+        import os
+        import gevent_lite, gevent_lite.os as gos
+        from gevent_lite.hub import get_hub
+        h = get_hub()
+        pid, fd = gos.forkpty()
+        if pid == 0:
+            os._exit(0 if get_hub() is not h else 3)
+        print(os.WEXITSTATUS(gos.waitpid(pid, 0)[1]))
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '0'
