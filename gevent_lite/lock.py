@@ -1,0 +1,361 @@
+"""Locks for greenlets: :class:`Semaphore`, :class:`BoundedSemaphore`, :class:`DummySemaphore`,
+:class:`RLock` and :class:`Lock`.
+
+How they cooperate with the hub
+-------------------------------
+A :class:`Semaphore` keeps a ``counter`` of free permits and parks acquirers on a
+:class:`~gevent_lite.hub.ParkingLot`. ``release()`` does not increment the counter
+when somebody waits: it *hands the permit* to the longest-waiting greenlet
+(``ParkingLot.unpark``), so a greenlet that calls ``acquire()`` later cannot barge
+in ahead of it (FIFO, no starvation). If that greenlet is killed or times out
+after it was handed the permit but before it ran, the lot passes the permit to
+the next waiter or gives it back through ``on_unclaimed`` (:meth:`_unclaimed`):
+a dead waiter never swallows a permit. Timeouts and kill clean-up live in the
+lot; nothing here re-implements them.
+
+``wait()`` and ``rawlink()`` watch for "a permit is free" without taking one.
+:class:`RLock` and :class:`Lock` are built on a ``Semaphore(1)``; their owner is
+the greenlet, and they offer what ``threading.Condition`` needs once
+``threading`` is monkey-patched.
+"""
+
+import sys
+
+from greenlet import getcurrent
+
+from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub
+
+__all__ = ['BoundedSemaphore', 'DummySemaphore', 'Lock', 'RLock', 'Semaphore']
+
+
+def _norm_timeout(blocking, timeout):
+    """threading's conventions: -1 means forever; any other negative means 'do not wait'."""
+    if timeout is None:
+        return None
+    timeout = _check_timeout(timeout)
+    if timeout < 0:
+        return None if timeout == -1 else 0
+    return timeout
+
+
+class Semaphore:
+    """A counting semaphore: ``acquire()`` takes a permit, waiting if none is free.
+
+    ``Semaphore(value=1)``; a negative value raises ``ValueError``. Waiters are
+    served in arrival order. ``release()`` returns the new counter.
+    """
+
+    __slots__ = (
+        '__weakref__',
+        '_acquirers',
+        '_links',
+        '_lot',
+        '_notify_scheduled',
+        '_watchers',
+        'counter',
+    )
+
+    def __init__(self, value=1):
+        if value is None:
+            value = 1
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError('semaphore initial value must be an int, not %r' % (value,))
+        if value < 0:
+            raise ValueError('semaphore initial value must be >= 0, got %d' % value)
+        self.counter = value
+        self._lot = ParkingLot(self._unclaimed)   # acquirers
+        self._acquirers = self._lot._waiters      # its deque: the cheap "anyone waiting?" test
+        self._watchers = None                     # wait()ers: a ParkingLot made on demand
+        self._links = []
+        self._notify_scheduled = False
+
+    def __repr__(self):
+        return '<%s at 0x%x counter=%d waiting=%d links=%d>' % (
+            type(self).__name__, id(self), self.counter, len(self._acquirers), len(self._links))
+
+    def statistics(self):
+        """``{'counter', 'waiting' (acquirers), 'watchers' (wait()ers), 'links'}``."""
+        w = self._watchers
+        return {'counter': self.counter, 'waiting': len(self._acquirers),
+                'watchers': len(w) if w is not None else 0, 'links': len(self._links)}
+
+    # -- state ---------------------------------------------------------------------------
+
+    def locked(self) -> bool:
+        """True if ``acquire()`` would have to wait."""
+        return self.counter <= 0
+
+    def ready(self) -> bool:
+        """True if a permit is free (what ``gevent_lite.wait`` watches)."""
+        return self.counter > 0
+
+    # -- acquiring and releasing -----------------------------------------------------------
+
+    def acquire(self, blocking=True, timeout=None) -> bool:
+        """Take a permit; True on success, False if non-blocking or timed out."""
+        if self.counter > 0:
+            # Free permits exist only while nobody waits (release hands permits to
+            # waiters directly), so taking one here never jumps the queue.
+            self.counter -= 1
+            return True
+        if not blocking:
+            return False
+        timeout = _norm_timeout(blocking, timeout)
+        if timeout == 0:
+            return False
+        # Park until release() hands us a permit; the lot cleans up on timeout/kill.
+        return self._lot.park(timeout) is not TIMED_OUT
+
+    def release(self) -> int:
+        """Give a permit back: to the first waiter if any, else to the counter."""
+        if self._acquirers and self._lot.unpark(True):
+            return self.counter          # handed over: the counter stays as it is
+        self.counter += 1
+        if self._watchers is not None or self._links:
+            self._became_free()
+        return self.counter
+
+    def _unclaimed(self, _value):
+        # A waiter was handed a permit but died (killed/timed out) before it ran,
+        # and nobody else waits: the permit goes back to the counter.
+        self.counter += 1
+        if self._watchers is not None or self._links:
+            self._became_free()
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, typ, val, tb):
+        self.release()
+
+    # -- watching without acquiring --------------------------------------------------------
+
+    def wait(self, timeout=None) -> int:
+        """Wait until a permit is free (without taking it); return the counter."""
+        if self.counter > 0:
+            return self.counter
+        timeout = _norm_timeout(True, timeout)
+        lot = self._watchers
+        if lot is None:
+            lot = self._watchers = ParkingLot()
+        lot.park(timeout)
+        return self.counter
+
+    def rawlink(self, callback):
+        """Have the hub call ``callback(self)`` when a permit is free (one-shot)."""
+        if not callable(callback):
+            raise TypeError('Expected callable: %r' % (callback,))
+        self._links.append(callback)
+        if self.counter > 0:
+            self._schedule_links()
+
+    def unlink(self, callback):
+        """Remove a callback added with :meth:`rawlink`; unknown ones are ignored."""
+        try:
+            self._links.remove(callback)
+        except ValueError:
+            pass
+
+    def linkcount(self):
+        return len(self._links)
+
+    def _became_free(self):
+        lot = self._watchers
+        if lot is not None:
+            # Fresh lot per wake-up, so a watcher killed after being woken cannot
+            # hand its wake-up to one that started watching later.
+            self._watchers = None
+            lot.unpark_all(True)
+        if self._links:
+            self._schedule_links()
+
+    def _schedule_links(self):
+        if not self._notify_scheduled:
+            self._notify_scheduled = True
+            get_hub().run_callback(self._notify_links)
+
+    def _notify_links(self):
+        self._notify_scheduled = False
+        links = self._links
+        hub = None
+        while links and self.counter > 0:
+            link = links.pop(0)
+            try:
+                link(self)
+            except:  # noqa: E722 -- we run in the hub: report, never escape
+                hub = hub or get_hub()
+                hub.handle_error((link, self), *sys.exc_info())
+
+
+class BoundedSemaphore(Semaphore):
+    """A :class:`Semaphore` whose ``release()`` raises ``ValueError`` above the initial value."""
+
+    __slots__ = ('_initial_value',)
+
+    def __init__(self, value=1):
+        Semaphore.__init__(self, value)
+        self._initial_value = self.counter
+
+    def release(self) -> int:
+        if self.counter >= self._initial_value:
+            raise ValueError('Semaphore released too many times (bound is %d)'
+                             % self._initial_value)
+        return Semaphore.release(self)
+
+
+class DummySemaphore:
+    """A semaphore that never blocks: for code that takes an optional limit."""
+
+    def __init__(self, value=None):
+        self.value = value
+
+    def __repr__(self):
+        return '<%s>' % type(self).__name__
+
+    counter = 1
+
+    def statistics(self):
+        return {'counter': 1, 'waiting': 0, 'watchers': 0, 'links': 0}
+
+    def locked(self) -> bool:
+        return False
+
+    def ready(self) -> bool:
+        return True
+
+    def acquire(self, blocking=True, timeout=None) -> bool:
+        return True
+
+    def release(self):
+        pass
+
+    def wait(self, timeout=None) -> int:
+        return 1
+
+    def rawlink(self, callback):
+        if not callable(callback):
+            raise TypeError('Expected callable: %r' % (callback,))
+        get_hub().run_callback(callback, self)
+
+    def unlink(self, callback):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, val, tb):
+        pass
+
+
+class Lock(Semaphore):
+    """A non-reentrant lock (``threading.Lock``-shaped) for greenlets.
+
+    Releasing an unlocked Lock raises ``RuntimeError``, as ``threading.Lock`` does.
+    Any greenlet may release it (it has no owner).
+    """
+
+    __slots__ = ()
+
+    def __init__(self):
+        Semaphore.__init__(self, 1)
+
+    def __repr__(self):
+        return '<%s at 0x%x %s waiting=%d>' % (
+            type(self).__name__, id(self), 'locked' if self.locked() else 'unlocked',
+            len(self._acquirers))
+
+    def release(self):
+        if self.counter >= 1:
+            raise RuntimeError('release unlocked lock')
+        Semaphore.release(self)
+
+    def locked(self) -> bool:
+        return self.counter <= 0
+
+    def _at_fork_reinit(self):
+        # threading calls this in a forked child: start unlocked, with nobody waiting.
+        Semaphore.__init__(self, 1)
+
+    # _thread.LockType spellings
+    acquire_lock = Semaphore.acquire
+    release_lock = release
+    locked_lock = locked
+
+
+class RLock:
+    """A reentrant lock owned by a greenlet: the owner may acquire it again.
+
+    ``release()`` by a greenlet that does not own it raises ``RuntimeError``.
+    """
+
+    __slots__ = ('__weakref__', '_block', '_count', '_owner')
+
+    def __init__(self, *args, **kwargs):
+        self._block = Semaphore(1)
+        self._owner = None
+        self._count = 0
+
+    def __repr__(self):
+        return '<%s at 0x%x owner=%r count=%d waiting=%d>' % (
+            type(self).__name__, id(self), self._owner, self._count,
+            len(self._block._acquirers))
+
+    def statistics(self):
+        return {'owner': self._owner, 'count': self._count,
+                'waiting': len(self._block._acquirers)}
+
+    def acquire(self, blocking=True, timeout=None) -> bool:
+        me = getcurrent()
+        if self._owner is me:
+            self._count += 1
+            return True
+        if self._block.acquire(blocking, timeout):
+            self._owner = me
+            self._count = 1
+            return True
+        return False
+
+    def release(self):
+        if self._owner is not getcurrent():
+            raise RuntimeError('cannot release un-acquired lock (owner: %r, current: %r)'
+                               % (self._owner, getcurrent()))
+        self._count = count = self._count - 1
+        if not count:
+            self._owner = None
+            self._block.release()
+
+    __enter__ = acquire
+
+    def __exit__(self, typ, value, tb):
+        self.release()
+
+    def locked(self) -> bool:
+        return self._block.locked()
+
+    # -- what threading.Condition uses ------------------------------------------------------
+
+    def _is_owned(self) -> bool:
+        return self._owner is getcurrent()
+
+    def _release_save(self):
+        """Release completely, whatever the recursion depth; return the state to restore."""
+        if self._owner is not getcurrent():
+            raise RuntimeError('cannot release un-acquired lock')
+        state = (self._count, self._owner)
+        self._count = 0
+        self._owner = None
+        self._block.release()
+        return state
+
+    def _acquire_restore(self, state):
+        self._block.acquire()
+        self._count, self._owner = state
+
+    def _recursion_count(self) -> int:
+        return self._count if self._owner is getcurrent() else 0
+
+    def _at_fork_reinit(self):
+        self._block = Semaphore(1)
+        self._owner = None
+        self._count = 0

@@ -1,0 +1,307 @@
+"""Semaphores and locks: permits, FIFO hand-off, timeouts, kills, RLock ownership."""
+
+import time
+
+import pytest
+
+import gevent_lite as gevent
+from gevent_lite.lock import BoundedSemaphore, DummySemaphore, Lock, RLock, Semaphore
+from gevent_lite.timeout import Timeout
+
+
+def test_semaphore_counts_permits_and_nonblocking_acquire_fails_when_empty():
+    s = Semaphore(2)
+    assert s.acquire() and s.acquire()
+    assert s.counter == 0 and s.locked() and not s.ready()
+    assert s.acquire(blocking=False) is False
+    assert s.release() == 1
+    assert not s.locked()
+
+
+def test_semaphore_negative_or_bad_value_rejected():
+    with pytest.raises(ValueError):
+        Semaphore(-1)
+    with pytest.raises(TypeError):
+        Semaphore('2')
+
+
+def test_semaphore_acquire_timeout_returns_false_and_leaves_no_waiter():
+    s = Semaphore(0)
+    t0 = time.monotonic()
+    assert s.acquire(timeout=0.05) is False
+    assert 0.03 < time.monotonic() - t0 < 2
+    assert s.statistics()['waiting'] == 0
+    assert s.acquire(timeout=-0.5) is False     # negative (not -1): do not wait
+
+
+def test_semaphore_waiters_get_permits_in_arrival_order():
+    s = Semaphore(0)
+    order = []
+
+    def worker(i):
+        s.acquire()
+        order.append(i)
+
+    gs = [gevent.spawn(worker, i) for i in range(10)]
+    gevent.sleep(0)
+    for _ in range(10):
+        s.release()
+    gevent.joinall(gs, timeout=2)
+    assert order == list(range(10))
+    assert s.counter == 0
+
+
+def test_semaphore_release_hands_permit_so_later_acquirer_cannot_barge():
+    s = Semaphore(0)
+    got = []
+    g = gevent.spawn(lambda: got.append(s.acquire()))
+    gevent.sleep(0)
+    s.release()                         # handed to g, which has not run yet
+    assert s.acquire(blocking=False) is False
+    g.join(1)
+    assert got == [True] and s.counter == 0
+
+
+def test_killed_waiter_does_not_consume_a_permit():
+    s = Semaphore(0)
+    g = gevent.spawn(s.acquire)
+    gevent.sleep(0)
+    g.kill()
+    assert s.statistics()['waiting'] == 0
+    s.release()
+    assert s.counter == 1
+
+
+def _release_then_kill_from_hub(sem, victim):
+    """The race: release() hands ``victim`` the permit, then, in the same hub
+    callback (as a Timeout timer firing in the same loop iteration would), the
+    victim is killed before it had a chance to run."""
+    def cb():
+        sem.release()
+        victim.throw(gevent.GreenletExit)
+    gevent.get_hub().run_callback(cb)
+    gevent.sleep(0.01)
+
+
+def test_waiter_killed_after_being_handed_permit_passes_it_to_next_waiter():
+    s = Semaphore(0)
+    got = []
+    first = gevent.spawn(s.acquire)
+    second = gevent.spawn(lambda: got.append(s.acquire()))
+    gevent.sleep(0)
+    _release_then_kill_from_hub(s, first)
+    second.join(1)
+    first.join(1)
+    assert got == [True]
+    assert s.counter == 0
+
+
+def test_waiter_killed_after_being_handed_permit_returns_it_to_counter():
+    s = Semaphore(0)
+    g = gevent.spawn(s.acquire)
+    gevent.sleep(0)
+    _release_then_kill_from_hub(s, g)
+    g.join(1)
+    assert g.dead and s.counter == 1
+
+
+def test_waiter_timed_out_by_outer_timeout_after_handoff_returns_permit():
+    s = Semaphore(0)
+
+    def taker():
+        with Timeout(0.01):
+            s.acquire()
+            gevent.sleep(0.2)     # holds it; the Timeout fires here
+    g = gevent.spawn(taker)
+    gevent.sleep(0)
+    s.release()
+    g.join(1)
+    assert isinstance(g.exception, Timeout)
+    assert s.counter == 0         # it acquired it, never released: correct
+    s.release()
+    assert s.counter == 1
+
+
+def test_bounded_semaphore_release_above_bound_raises():
+    b = BoundedSemaphore(2)
+    with pytest.raises(ValueError):
+        b.release()
+    b.acquire()
+    b.release()
+    assert b.counter == 2
+
+
+def test_semaphore_context_manager_and_concurrency_limit():
+    s = Semaphore(3)
+    active = [0]
+    peak = [0]
+
+    def worker():
+        with s:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+            gevent.sleep(0.01)
+            active[0] -= 1
+    gevent.joinall([gevent.spawn(worker) for _ in range(30)], timeout=5)
+    assert peak[0] == 3 and s.counter == 3
+
+
+def test_many_timed_acquires_run_concurrently():
+    s = Semaphore(0)
+    t0 = time.monotonic()
+    gs = [gevent.spawn(s.acquire, timeout=0.5) for _ in range(20)]
+    gevent.joinall(gs, timeout=5)
+    assert time.monotonic() - t0 < 2
+    assert [g.value for g in gs] == [False] * 20
+
+
+def test_semaphore_wait_does_not_take_permit_and_times_out():
+    s = Semaphore(0)
+    assert s.wait(0.01) == 0
+    g = gevent.spawn(s.wait)
+    gevent.sleep(0)
+    assert s.statistics()['watchers'] == 1
+    s.release()
+    g.join(1)
+    assert g.value == 1 and s.counter == 1
+
+
+def test_semaphore_rawlink_fires_when_permit_frees_and_works_with_gevent_wait():
+    s = Semaphore(0)
+    seen = []
+    s.rawlink(seen.append)
+    gevent.spawn_later(0.02, s.release)
+    assert gevent.wait([s], timeout=2) == [s]
+    gevent.sleep(0)
+    assert seen == [s]
+    s.unlink(seen.append)
+    assert s.linkcount() == 0
+
+
+def test_semaphore_repr_and_statistics_show_waiters():
+    s = Semaphore(0)
+    gs = [gevent.spawn(s.acquire) for _ in range(3)]
+    gevent.sleep(0)
+    assert s.statistics()['waiting'] == 3
+    assert 'waiting=3' in repr(s)
+    gevent.killall(gs)
+    assert s.statistics()['waiting'] == 0
+
+
+def test_acquire_from_hub_raises_instead_of_deadlocking():
+    s = Semaphore(0)
+    errors = []
+
+    def cb():
+        try:
+            s.acquire()
+        except Exception as e:
+            errors.append(e)
+    gevent.get_hub().run_callback(cb)
+    gevent.sleep(0.01)
+    assert len(errors) == 1 and isinstance(errors[0], gevent.BlockingSwitchOutError)
+    assert s.statistics()['waiting'] == 0
+
+
+def test_dummy_semaphore_never_blocks():
+    d = DummySemaphore()
+    assert d.acquire() and d.acquire(False) and not d.locked() and d.wait() == 1
+    with d:
+        pass
+    d.release()
+    assert gevent.wait([d], timeout=1) == [d]
+
+
+# -- Lock ---------------------------------------------------------------------------------
+
+def test_lock_release_unlocked_raises_runtime_error():
+    lk = Lock()
+    with pytest.raises(RuntimeError):
+        lk.release()
+    assert lk.acquire() and lk.locked()
+    assert lk.acquire(False) is False
+    lk.release()
+    assert not lk.locked()
+
+
+# -- RLock --------------------------------------------------------------------------------
+
+def test_rlock_reentrant_for_owner_and_blocks_others():
+    r = RLock()
+    assert r.acquire() and r.acquire()
+    other = gevent.spawn(r.acquire, timeout=0.05)
+    other.join(1)
+    assert other.value is False
+    r.release()
+    assert r._is_owned()
+    r.release()
+    assert not r._is_owned() and not r.locked()
+    other2 = gevent.spawn(r.acquire, timeout=1)
+    other2.join(1)
+    assert other2.value is True
+
+
+def test_rlock_release_by_non_owner_raises_runtime_error():
+    r = RLock()
+    with pytest.raises(RuntimeError):
+        r.release()
+    g = gevent.spawn(r.acquire)
+    g.join(1)
+    with pytest.raises(RuntimeError):
+        r.release()
+
+
+def test_rlock_release_save_and_acquire_restore_round_trip():
+    r = RLock()
+    r.acquire()
+    r.acquire()
+    state = r._release_save()
+    assert not r.locked()
+    r._acquire_restore(state)
+    assert r._is_owned() and r._count == 2
+    r.release()
+    r.release()
+    assert not r.locked()
+
+
+def test_rlock_condition_protocol_lets_another_greenlet_in_while_saved():
+    # What threading.Condition.wait does with its RLock, once patched: drop all
+    # recursion levels, wait, then restore them.
+    from gevent_lite.event import Event
+    r = RLock()
+    ev = Event()
+    seen = []
+
+    def waiter():
+        with r, r:
+            state = r._release_save()
+            ev.wait(2)
+            r._acquire_restore(state)
+            seen.append((r._is_owned(), r._recursion_count()))
+
+    def other():
+        with r:
+            seen.append('other-in')
+            ev.set()
+
+    g1 = gevent.spawn(waiter)
+    g2 = gevent.spawn(other)
+    gevent.joinall([g1, g2], timeout=2)
+    assert seen == ['other-in', (True, 2)]
+    assert not r.locked()
+
+
+def test_rlock_fifo_between_greenlets():
+    r = RLock()
+    order = []
+
+    def worker(i):
+        with r:
+            order.append(i)
+            gevent.sleep(0.001)
+    r.acquire()
+    gs = [gevent.spawn(worker, i) for i in range(5)]
+    gevent.sleep(0)
+    r.release()
+    gevent.joinall(gs, timeout=2)
+    assert order == list(range(5))
