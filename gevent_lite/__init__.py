@@ -33,3 +33,9 @@ def kill(greenlet, exception=GreenletExit, block=True, timeout=None):
     if not greenlet.dead:
         hub = get_hub()
         hub.run_callback(greenlet.throw, exception)
+
+
+# gevent's signal API (the module gevent_lite.signal is the green ``signal``).
+from .signal import signal_handler  # noqa: E402
+
+__all__.append('signal_handler')

@@ -1,0 +1,196 @@
+"""The ``signal`` module, with Python signal handlers that run as greenlets of the hub.
+
+Public names: everything of :mod:`signal`, where :func:`signal` and
+:func:`getsignal` are replaced, plus :func:`signal_handler` (gevent's API,
+also exported as ``gevent_lite.signal_handler``).
+
+How it cooperates with the hub
+------------------------------
+CPython runs a Python signal handler in the main thread, on top of whatever
+frame is executing -- with greenlets, on top of whatever greenlet is current,
+often the hub itself in the middle of its loop. A handler that blocks there
+(``event.wait()``, ``thread.join()``) cannot park (gevent#799), and one that
+switches greenlets would corrupt the loop. So the handler installed with the OS
+is a tiny trampoline: it only hands ``(signum, frame)`` to the hub with
+``run_callback_threadsafe`` (which also writes the hub's wake-up pipe, so a hub
+sleeping in the poller wakes at once), and the hub then starts the user's
+handler in a new greenlet, where it may sleep, wait and switch like any other
+greenlet. An exception it raises is reported by the hub; ``SystemExit`` and
+``KeyboardInterrupt`` reach the main greenlet, as they would reach the main
+thread without gevent_lite.
+
+``SIG_DFL``, ``SIG_IGN`` and ``default_int_handler`` go straight to the OS.
+Installed handlers do not keep the hub alive on their own (as in gevent):
+a program whose only remaining wake-up source is a signal handler gets
+``LoopExit`` rather than waiting forever.
+
+Handlers run when the hub next gets control, so a greenlet that computes
+without yielding delays them (the stdlib delays them only to the next bytecode).
+
+Nothing here touches SIGCHLD: :mod:`gevent_lite.subprocess` and
+:func:`gevent_lite.os.waitpid` wait for children without it, so a user's SIGCHLD
+handler is never replaced or starved (gevent#857, #622).
+"""
+
+import signal as _signal
+
+from ._stdlib import reexport
+from .hub import get_hub
+
+_os_signal = _signal.signal
+_os_getsignal = _signal.getsignal
+_SIG_DFL = _signal.SIG_DFL
+_SIG_IGN = _signal.SIG_IGN
+_default_int_handler = _signal.default_int_handler
+
+
+class _Trampoline:
+    """What the OS-level handler of one signal number is while green handlers exist."""
+
+    __slots__ = ('signum', 'handler', 'watchers', 'previous')
+
+    def __init__(self, signum, previous):
+        self.signum = signum
+        self.handler = None        # set by signal.signal(); None if only watchers
+        self.watchers = []         # signal_handler objects
+        self.previous = previous   # the OS disposition before we took over
+
+    def __call__(self, signum, frame):
+        # Runs on top of whatever greenlet is current: only hand over to the hub.
+        get_hub().run_callback_threadsafe(self._dispatch, signum, frame)
+
+    def _dispatch(self, signum, frame):
+        # Runs in the hub (a callback): start each handler in its own greenlet,
+        # where it may block cooperatively.
+        from .greenlet import Greenlet
+        if self.handler is not None:
+            Greenlet(self.handler, signum, frame).start()
+        for watcher in list(self.watchers):
+            Greenlet(watcher.handle).start()
+
+
+_trampolines = {}     # signum -> _Trampoline currently installed with the OS
+
+
+def _check_signum(signalnum):
+    if isinstance(signalnum, bool) or not isinstance(signalnum, int):
+        raise TypeError('signal number must be an int, not %r' % (signalnum,))
+    if not 1 <= signalnum < _signal.NSIG:
+        raise ValueError('signal number %d out of range [1, %d)' % (signalnum, _signal.NSIG))
+
+
+def _installed_trampoline(signalnum):
+    tramp = _trampolines.get(signalnum)
+    if tramp is not None and _os_getsignal(signalnum) is tramp:
+        return tramp
+    # Someone replaced it behind our back (the original signal.signal): start over.
+    _trampolines.pop(signalnum, None)
+    return None
+
+
+def _take_over(signalnum):
+    tramp = _installed_trampoline(signalnum)
+    if tramp is None:
+        previous = _os_getsignal(signalnum)
+        tramp = _Trampoline(signalnum, previous)
+        _os_signal(signalnum, tramp)     # raises ValueError outside the main thread
+        _trampolines[signalnum] = tramp
+    return tramp
+
+
+def _give_back(signalnum, tramp, disposition):
+    if _trampolines.get(signalnum) is tramp:
+        del _trampolines[signalnum]
+    _os_signal(signalnum, disposition)
+
+
+def signal(signalnum, handler):
+    """Set ``handler(signum, frame)`` for ``signalnum``; it will run in a new greenlet.
+
+    Returns the previous handler, as :func:`signal.signal` does.
+    """
+    _check_signum(signalnum)
+    old = getsignal(signalnum)
+    if handler in (_SIG_DFL, _SIG_IGN) or handler is _default_int_handler:
+        tramp = _installed_trampoline(signalnum)
+        if tramp is not None:
+            # Handed to the OS; any signal_handler watchers stop firing.
+            _give_back(signalnum, tramp, handler)
+        else:
+            _os_signal(signalnum, handler)
+        return old
+    if not callable(handler):
+        raise TypeError('signal handler must be signal.SIG_IGN, signal.SIG_DFL, '
+                        'or a callable object, not %r' % (handler,))
+    tramp = _take_over(signalnum)
+    tramp.handler = handler
+    return old
+
+
+def getsignal(signalnum):
+    """The handler set for ``signalnum`` (the user's callable, not our trampoline)."""
+    current = _os_getsignal(signalnum)
+    if isinstance(current, _Trampoline):
+        if current.handler is not None:
+            return current.handler
+        return current.previous
+    return current
+
+
+class signal_handler:
+    """gevent's ``gevent.signal_handler``: call ``handler(*args, **kwargs)`` on ``signalnum``.
+
+    The handler runs in a new greenlet each time the signal arrives, until
+    :meth:`cancel`. Several can watch the same signal; they coexist with a
+    handler set through :func:`signal`.
+    """
+
+    greenlet_class = None
+
+    def __init__(self, signalnum, handler, *args, **kwargs):
+        _check_signum(signalnum)
+        if not callable(handler):
+            raise TypeError('signal_handler needs a callable handler, not %r' % (handler,))
+        self.signalnum = signalnum
+        self.handler = handler
+        self.args = args
+        self.kwargs = kwargs
+        self.hub = get_hub()
+        self._tramp = _take_over(signalnum)
+        self._tramp.watchers.append(self)
+
+    def __repr__(self):
+        return '<signal_handler signalnum=%d handler=%r%s>' % (
+            self.signalnum, self.handler, '' if self.active else ' cancelled')
+
+    @property
+    def active(self):
+        return self._tramp is not None
+
+    @property
+    def ref(self):
+        """Signal handlers never keep the hub alive."""
+        return False
+
+    def cancel(self):
+        """Stop watching; restores the earlier OS handler once nothing green watches."""
+        tramp = self._tramp
+        if tramp is None:
+            return
+        self._tramp = None
+        try:
+            tramp.watchers.remove(self)
+        except ValueError:
+            pass
+        if not tramp.watchers and tramp.handler is None \
+                and _installed_trampoline(self.signalnum) is tramp:
+            previous = tramp.previous
+            _give_back(self.signalnum, tramp, _SIG_DFL if previous is None else previous)
+
+    close = cancel
+
+    def handle(self):
+        return self.handler(*self.args, **self.kwargs)
+
+
+__all__ = reexport(_signal, globals(), ['signal', 'getsignal']) + ['signal_handler']

@@ -1,0 +1,217 @@
+import os
+import signal as std_signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import gevent_lite
+import gevent_lite.signal as gsignal
+from gevent_lite.event import Event
+
+pytestmark = pytest.mark.skipif(not hasattr(std_signal, 'SIGUSR1'), reason='POSIX only')
+
+USR1, USR2 = std_signal.SIGUSR1, std_signal.SIGUSR2
+
+
+@pytest.fixture(autouse=True)
+def restore_handlers():
+    saved = {n: std_signal.getsignal(n) for n in (USR1, USR2)}
+    yield
+    for n, h in saved.items():
+        std_signal.signal(n, h if h is not None else std_signal.SIG_DFL)
+    gsignal._trampolines.clear()
+
+
+def _wait_for(cond, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        gevent_lite.sleep(0.005)
+    return cond()
+
+
+def test_reexports_stdlib_names():
+    assert gsignal.SIGUSR1 == std_signal.SIGUSR1
+    assert gsignal.SIG_DFL is std_signal.SIG_DFL
+    assert gsignal.Signals is std_signal.Signals
+    assert gsignal.signal is not std_signal.signal
+    assert 'signal' in gsignal.__all__ and 'signal_handler' in gsignal.__all__
+    assert gevent_lite.signal_handler is gsignal.signal_handler
+
+
+def test_handler_runs_in_a_greenlet_and_may_sleep_while_hub_keeps_working():
+    seen = []
+    ticks = []
+
+    def handler(signum, frame):
+        seen.append(('start', signum, frame is not None or frame is None))
+        gevent_lite.sleep(0.05)             # would be BlockingSwitchOutError in the hub
+        seen.append(('end', gevent_lite.getcurrent() is not gevent_lite.get_hub()))
+
+    def ticker():
+        for _ in range(100):
+            ticks.append(time.monotonic())
+            gevent_lite.sleep(0.01)
+
+    gsignal.signal(USR1, handler)
+    t = gevent_lite.spawn(ticker)
+    gevent_lite.sleep(0.02)
+    os.kill(os.getpid(), USR1)
+    gevent_lite.sleep(0.2)                  # the main greenlet sleeps meanwhile
+    assert seen == [('start', USR1, True), ('end', True)]
+    n = len(ticks)
+    gevent_lite.sleep(0.05)
+    assert len(ticks) > n                   # the hub keeps working afterwards
+    t.kill()
+
+
+def test_handler_gets_signum_and_frame():
+    # gevent#1529: handlers were called without arguments.
+    got = []
+    gsignal.signal(USR1, lambda signum, frame: got.append((signum, type(frame).__name__)))
+    os.kill(os.getpid(), USR1)
+    assert _wait_for(lambda: got)
+    assert got == [(USR1, 'frame')]
+
+
+def test_handler_can_wait_cooperatively_on_an_event():
+    # gevent#799: a handler that waits must not hit BlockingSwitchOutError.
+    ev = Event()
+    done = []
+
+    def handler(signum, frame):
+        ev.wait(timeout=5)
+        done.append(ev.is_set())
+
+    gsignal.signal(USR1, handler)
+    os.kill(os.getpid(), USR1)
+    gevent_lite.sleep(0.05)
+    assert done == []
+    ev.set()
+    assert _wait_for(lambda: done)
+    assert done == [True]
+
+
+def test_signal_wakes_a_hub_blocked_in_the_poller():
+    got = []
+    gsignal.signal(USR1, lambda s, f: got.append(time.monotonic()))
+    threading.Timer(0.1, os.kill, (os.getpid(), USR1)).start()
+    start = time.monotonic()
+    # The hub sleeps in epoll for up to 2 s; the handler must run at ~0.1 s.
+    gevent_lite.spawn_later(2.0, lambda: None)
+    assert _wait_for(lambda: got, timeout=3)
+    assert got[0] - start < 1.0
+
+
+def test_getsignal_and_previous_handler_semantics():
+    def h1(s, f):
+        pass
+
+    def h2(s, f):
+        pass
+
+    prev = gsignal.signal(USR1, h1)
+    assert prev == std_signal.SIG_DFL
+    assert gsignal.getsignal(USR1) is h1
+    assert gsignal.signal(USR1, h2) is h1
+    assert gsignal.getsignal(USR1) is h2
+    assert gsignal.signal(USR1, std_signal.SIG_IGN) is h2
+    assert std_signal.getsignal(USR1) == std_signal.SIG_IGN      # straight to the OS
+    os.kill(os.getpid(), USR1)                                   # ignored: no crash
+    gevent_lite.sleep(0.01)
+    assert gsignal.getsignal(USR1) == std_signal.SIG_IGN
+
+
+def test_bad_arguments_raise_clear_errors():
+    # gevent#275: an invalid signal number aborted the process.
+    with pytest.raises(ValueError):
+        gsignal.signal(12345, lambda s, f: None)
+    with pytest.raises(ValueError):
+        gevent_lite.signal_handler(0, lambda: None)
+    with pytest.raises(TypeError):
+        gsignal.signal(USR1, 'not callable')
+    with pytest.raises(TypeError):
+        gsignal.signal('USR1', lambda s, f: None)
+    with pytest.raises(TypeError):
+        gevent_lite.signal_handler(USR1, None)
+
+
+def test_signal_from_non_main_thread_is_refused_like_stdlib():
+    errors = []
+
+    def install():
+        try:
+            gsignal.signal(USR1, lambda s, f: None)
+        except ValueError as e:
+            errors.append(e)
+
+    th = threading.Thread(target=install)
+    th.start()
+    th.join()
+    assert len(errors) == 1
+
+
+def test_signal_handler_object_with_args_and_cancel():
+    calls = []
+    w = gevent_lite.signal_handler(USR2, lambda *a, **k: calls.append((a, k)), 1, x=2)
+    os.kill(os.getpid(), USR2)
+    assert _wait_for(lambda: calls)
+    assert calls == [((1,), {'x': 2})]
+    w.cancel()
+    w.cancel()                                   # idempotent
+    assert not w.active
+    assert std_signal.getsignal(USR2) == std_signal.SIG_DFL    # previous restored
+
+
+def test_several_watchers_and_a_signal_handler_all_fire():
+    calls = []
+    w1 = gevent_lite.signal_handler(USR2, calls.append, 'w1')
+    w2 = gevent_lite.signal_handler(USR2, calls.append, 'w2')
+    gsignal.signal(USR2, lambda s, f: calls.append('sig'))
+    os.kill(os.getpid(), USR2)
+    assert _wait_for(lambda: len(calls) == 3)
+    assert sorted(calls) == ['sig', 'w1', 'w2']
+    w1.cancel()
+    w2.cancel()
+    # The signal.signal handler remains installed after the watchers leave.
+    calls.clear()
+    os.kill(os.getpid(), USR2)
+    assert _wait_for(lambda: calls)
+    assert calls == ['sig']
+
+
+def test_exception_in_handler_is_reported_and_hub_survives(capsys):
+    def bad(s, f):
+        raise RuntimeError('handler failed')
+
+    gsignal.signal(USR1, bad)
+    os.kill(os.getpid(), USR1)
+    gevent_lite.sleep(0.05)
+    assert 'handler failed' in capsys.readouterr().err
+    gevent_lite.sleep(0.01)                      # the hub still works
+
+
+def _run_script(code):
+    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_sys_exit_in_handler_reaches_the_main_greenlet():
+    proc = _run_script('''
+        import os, signal, sys
+        import gevent_lite, gevent_lite.signal as gs
+        gs.signal(signal.SIGUSR1, lambda s, f: sys.exit(7))
+        os.kill(os.getpid(), signal.SIGUSR1)
+        try:
+            gevent_lite.sleep(5)
+        except SystemExit as e:
+            print('caught', e.code)
+            raise
+        print('not reached')
+    ''')
+    assert proc.stdout.strip() == 'caught 7'
+    assert proc.returncode == 7
+
