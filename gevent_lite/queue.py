@@ -1,0 +1,653 @@
+"""Queues between greenlets: :class:`Queue` (FIFO, joinable), :class:`SimpleQueue`,
+:class:`LifoQueue`, :class:`PriorityQueue`, :class:`JoinableQueue`, :class:`UnboundQueue`
+and the rendezvous :class:`Channel`; the errors :class:`Empty`, :class:`Full` (the
+stdlib's own classes) and :class:`ShutDown`.
+
+How they cooperate with the hub
+-------------------------------
+Blocked getters and putters park on two :class:`~gevent_lite.hub.ParkingLot`\\ s,
+which own FIFO order and the timeout/kill clean-up.
+
+* A getter parks only when the queue is empty. ``put()`` with a getter parked
+  hands the item straight to the longest-waiting one (it never enters the
+  queue). If that getter dies before it runs, the lot passes the item to the
+  next getter, or back to the front of the queue (``on_unclaimed``).
+* A putter parks only when the queue is full. ``get()`` that frees a slot with a
+  putter parked *reserves* the slot for the longest-waiting putter and wakes it;
+  the putter stores its item when it runs. A reserved slot is not free for
+  newcomers (``_limit`` is lowered), so nobody barges in; a putter that dies
+  before it runs passes the reservation on, or gives it back.
+
+The non-blocking path -- item available, or room available and nobody waiting --
+is a handful of attribute reads and one C call; it never touches the hub.
+
+``Queue(0)`` and negative sizes mean unbounded, as in gevent 26.9 (``Queue(0)``
+warns); use :class:`Channel` for a rendezvous. ``Queue`` is joinable
+(``task_done``/``join``), as gevent's is; ``shutdown()`` follows Python 3.13's
+``queue.Queue.shutdown``.
+"""
+
+import heapq
+import sys
+import warnings
+from collections import deque
+from functools import partial
+from queue import Empty, Full
+
+from greenlet import getcurrent
+
+from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub, now
+
+try:
+    from queue import ShutDown  # Python 3.13+: the same class stdlib code catches
+except ImportError:  # pragma: no cover - depends on the Python version
+    class ShutDown(Exception):
+        """Raised by put/get on a queue that was :meth:`~Queue.shutdown`."""
+
+__all__ = [
+    'Channel', 'Empty', 'Full', 'JoinableQueue', 'LifoQueue', 'PriorityQueue', 'Queue',
+    'ShutDown', 'SimpleQueue', 'UnboundQueue',
+]
+
+_SHUTDOWN = object()       # handed to parked getters/putters by shutdown()
+_UNBOUNDED = sys.maxsize   # _limit of a queue without maxsize
+
+
+def _deadline(timeout):
+    return None if timeout is None else now() + timeout
+
+
+def _remaining(deadline):
+    if deadline is None:
+        return None
+    left = deadline - now()
+    return max(0, left)
+
+
+def _norm_timeout(timeout):
+    timeout = _check_timeout(timeout)
+    if timeout is not None and timeout < 0:
+        raise ValueError("'timeout' must be a non-negative number")
+    return timeout
+
+
+class SimpleQueue:
+    """A FIFO queue of Python objects; ``maxsize=None`` (or <= 0) means unbounded.
+
+    Subclasses may override the stdlib-style hooks ``_create_queue``, ``_put``,
+    ``_get`` and ``_peek``.
+    """
+
+    __slots__ = (
+        '__dict__',
+        '__weakref__',
+        '_fget',
+        '_fpeek',
+        '_fput',
+        '_getters',
+        '_gwait',
+        '_limit',
+        '_maxsize',
+        '_peekers',
+        '_putters',
+        '_pwait',
+        'is_shutdown',
+        'queue',
+    )
+
+    def __init__(self, maxsize=None, items=(), _warn_depth=2):
+        if maxsize is not None and maxsize <= 0:
+            if maxsize == 0:
+                warnings.warn('Queue(0) now equivalent to Queue(None); if you want a channel, '
+                              'use Channel', DeprecationWarning, stacklevel=_warn_depth)
+            maxsize = None
+        self._maxsize = maxsize
+        # Room for newcomers: maxsize minus slots reserved for woken putters
+        # (see the module docstring); effectively infinite when unbounded.
+        self._limit = _UNBOUNDED if maxsize is None else maxsize
+        self.queue = self._create_queue(items)
+        self._getters = ParkingLot(self._unclaimed_item)
+        self._gwait = self._getters._waiters     # cheap "is a getter parked?" test
+        self._putters = ParkingLot(self._unclaimed_slot)
+        self._pwait = self._putters._waiters
+        self._peekers = None                     # ParkingLot made on the first blocking peek
+        self.is_shutdown = False
+        self._bind_fast_ops()
+
+    def _bind_fast_ops(self):
+        # Use the container's own C methods unless a subclass overrides the hooks.
+        cls = type(self)
+        q = self.queue
+        self._fput = self._put if cls._put is not SimpleQueue._put else q.append
+        self._fget = self._get if cls._get is not SimpleQueue._get else q.popleft
+        self._fpeek = self._peek
+
+    # -- stdlib-style hooks ----------------------------------------------------------------
+
+    def _create_queue(self, items=()):
+        return deque(items)
+
+    def _put(self, item):
+        self.queue.append(item)
+
+    def _get(self):
+        return self.queue.popleft()
+
+    def _peek(self):
+        return self.queue[0]
+
+    def _put_back(self, item):
+        """Return an item a dead getter was handed to the place it would be got next."""
+        self.queue.appendleft(item)
+
+    def _qsize(self):
+        return len(self.queue)
+
+    # -- size ------------------------------------------------------------------------------
+
+    @property
+    def maxsize(self):
+        """The bound (None for unbounded). Settable: raising it admits waiting putters."""
+        return self._maxsize
+
+    @maxsize.setter
+    def maxsize(self, value):
+        if value is not None and value <= 0:
+            value = None
+        reserved = (self._maxsize if self._maxsize is not None else _UNBOUNDED) - self._limit
+        if self.is_shutdown:
+            reserved = 0
+        self._maxsize = value
+        self._limit = (_UNBOUNDED if value is None else value) - reserved
+        if not self.is_shutdown:
+            while self._pwait and len(self.queue) < self._limit:
+                if not self._putters.unpark(True):
+                    break
+                self._limit -= 1
+
+    def qsize(self) -> int:
+        """Number of items in the queue."""
+        return len(self.queue)
+
+    def __len__(self):
+        return len(self.queue)
+
+    def __bool__(self):
+        # A queue object is always true, empty or not (as in gevent).
+        return True
+
+    def empty(self) -> bool:
+        """True if the queue holds no items."""
+        return not self.queue
+
+    def full(self) -> bool:
+        """True if the queue holds ``maxsize`` items (never for an unbounded queue)."""
+        return self._maxsize is not None and len(self.queue) >= self._maxsize
+
+    def statistics(self):
+        """Sizes and how many greenlets wait to get, put and peek."""
+        p = self._peekers
+        return {'qsize': len(self.queue), 'maxsize': self._maxsize,
+                'getters': len(self._gwait), 'putters': len(self._pwait),
+                'peekers': len(p) if p is not None else 0, 'shutdown': self.is_shutdown}
+
+    def __repr__(self):
+        return '<%s at 0x%x maxsize=%r qsize=%d getters=%d putters=%d%s>' % (
+            type(self).__name__, id(self), self._maxsize, len(self.queue), len(self._gwait),
+            len(self._pwait), ' shutdown' if self.is_shutdown else '')
+
+    __str__ = __repr__
+
+    def copy(self):
+        """A new queue of the same class and maxsize holding the same items."""
+        return type(self)(self._maxsize, list(self.queue))
+
+    # -- put -------------------------------------------------------------------------------
+
+    def put(self, item, block=True, timeout=None):
+        """Put ``item`` in the queue, waiting (up to ``timeout``) while it is full.
+
+        Raises :class:`Full` when non-blocking or timed out, :class:`ShutDown`
+        after :meth:`shutdown`.
+        """
+        if self._gwait:
+            # A getter is parked, so the queue is empty: hand the item over.
+            if self._getters.unpark(item):
+                self._added()
+                return
+        if len(self.queue) < self._limit:
+            self._fput(item)
+            self._added()
+            if self._peekers is not None:
+                self._wake_peekers()
+            return
+        self._put_slow(item, block, timeout)
+
+    def put_nowait(self, item):
+        """``put(item, block=False)``."""
+        self.put(item, False)
+
+    def _added(self):
+        # Hook for JoinableQueue's task counting.
+        pass
+
+    def _put_slow(self, item, block, timeout):
+        if self.is_shutdown:
+            raise ShutDown
+        if not block:
+            raise Full
+        timeout = _norm_timeout(timeout)
+        # Park until get() reserves a slot for us (or shutdown/timeout).
+        value = self._putters.park(timeout)
+        if value is TIMED_OUT:
+            raise Full
+        if value is _SHUTDOWN:
+            raise ShutDown
+        # A slot was reserved for us: take it back and use it.
+        self._limit += 1
+        if self._gwait and self._getters.unpark(item):
+            pass   # the queue drained meanwhile and a getter waits: give it the item
+        else:
+            self._fput(item)
+            if self._peekers is not None:
+                self._wake_peekers()
+        self._added()
+
+    def _unclaimed_slot(self, value):
+        # A putter was woken with a reserved slot but died before it ran, and no
+        # other putter waits: the slot is free again.
+        if value is not _SHUTDOWN and not self.is_shutdown:
+            self._limit += 1
+
+    # -- get -------------------------------------------------------------------------------
+
+    def get(self, block=True, timeout=None):
+        """Remove and return an item, waiting (up to ``timeout``) while empty.
+
+        Raises :class:`Empty` when non-blocking or timed out, :class:`ShutDown`
+        after :meth:`shutdown` once the queue is empty.
+        """
+        if self.queue:
+            item = self._fget()
+            if self._pwait:
+                self._wake_putter()
+            return item
+        return self._get_slow(block, timeout)
+
+    def get_nowait(self):
+        """``get(block=False)``."""
+        return self.get(False)
+
+    def _wake_putter(self):
+        # A slot just became free: reserve it for the longest-waiting putter.
+        if len(self.queue) < self._limit and self._putters.unpark(True):
+            self._limit -= 1
+
+    def _get_slow(self, block, timeout):
+        if self.is_shutdown:
+            raise ShutDown
+        if not block:
+            raise Empty
+        timeout = _norm_timeout(timeout)
+        # Park until put() hands us an item (or shutdown/timeout).
+        value = self._getters.park(timeout)
+        if value is TIMED_OUT:
+            raise Empty
+        if value is _SHUTDOWN:
+            raise ShutDown
+        return value
+
+    def _unclaimed_item(self, item):
+        # A getter was handed ``item`` but died before it ran, and no other getter
+        # waits: the item goes back to where the next get() will find it.
+        if item is _SHUTDOWN:
+            return
+        self._put_back(item)
+        if self._peekers is not None:
+            self._wake_peekers()
+
+    # -- peek ------------------------------------------------------------------------------
+
+    def peek(self, block=True, timeout=None):
+        """Return the next item without removing it, waiting (up to ``timeout``) if empty."""
+        if self.queue:
+            return self._fpeek()
+        if self.is_shutdown:
+            raise ShutDown
+        if not block:
+            raise Empty
+        deadline = _deadline(_norm_timeout(timeout))
+        while not self.queue:
+            if self.is_shutdown:
+                raise ShutDown
+            lot = self._peekers
+            if lot is None:
+                lot = self._peekers = ParkingLot()
+            # Park until an item is stored; a getter may take it first, so re-check.
+            if lot.park(_remaining(deadline)) is TIMED_OUT:
+                raise Empty
+        return self._fpeek()
+
+    def peek_nowait(self):
+        """``peek(block=False)``."""
+        return self.peek(False)
+
+    def _wake_peekers(self):
+        lot = self._peekers
+        # A fresh lot each time, so a woken-then-killed peeker cannot wake a later one.
+        self._peekers = None
+        lot.unpark_all(True)
+
+    # -- iteration -------------------------------------------------------------------------
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        """Get the next item; a ``StopIteration`` put in the queue ends the iteration."""
+        item = self.get()
+        if item is StopIteration:
+            raise StopIteration
+        return item
+
+    next = __next__
+
+    # -- shutdown --------------------------------------------------------------------------
+
+    def shutdown(self, immediate=False):
+        """Make later puts raise :class:`ShutDown`, and gets too once the queue is empty.
+
+        Blocked putters and getters raise :class:`ShutDown`. With
+        ``immediate=True`` the queue is emptied first, so gets raise at once.
+        """
+        self.is_shutdown = True
+        self._limit = -_UNBOUNDED       # every put takes the slow path, which raises
+        if immediate:
+            self._drain()
+        self._getters.unpark_all(_SHUTDOWN)
+        self._putters.unpark_all(_SHUTDOWN)
+        if self._peekers is not None:
+            self._wake_peekers()
+
+    def _drain(self):
+        queue = self.queue
+        while queue:
+            self._fget()
+
+
+class Queue(SimpleQueue):
+    """A FIFO queue that also counts unfinished tasks: ``task_done()`` and ``join()``.
+
+    ``Queue(maxsize=None, items=())``; gevent's ``Queue`` is joinable too.
+    """
+
+    __slots__ = ('_joiners', 'unfinished_tasks')
+
+    def __init__(self, maxsize=None, items=(), unfinished_tasks=None, _warn_depth=3):
+        SimpleQueue.__init__(self, maxsize, items, _warn_depth)
+        self.unfinished_tasks = len(self.queue) if unfinished_tasks is None else unfinished_tasks
+        self._joiners = None
+
+    def __repr__(self):
+        return SimpleQueue.__repr__(self)[:-1] + ' tasks=%d>' % self.unfinished_tasks
+
+    __str__ = __repr__
+
+    def statistics(self):
+        stats = SimpleQueue.statistics(self)
+        stats['unfinished_tasks'] = self.unfinished_tasks
+        j = self._joiners
+        stats['joiners'] = len(j) if j is not None else 0
+        return stats
+
+    def copy(self):
+        return type(self)(self._maxsize, list(self.queue), self.unfinished_tasks)
+
+    # The hot paths are repeated here with the task count inlined (one method
+    # call less per item than going through _added()).
+
+    def put(self, item, block=True, timeout=None):
+        """Put ``item`` in the queue, waiting (up to ``timeout``) while it is full.
+
+        Raises :class:`Full` when non-blocking or timed out, :class:`ShutDown`
+        after :meth:`shutdown`.
+        """
+        if self._gwait and self._getters.unpark(item):
+            self.unfinished_tasks += 1
+            return
+        if len(self.queue) < self._limit:
+            self._fput(item)
+            self.unfinished_tasks += 1
+            if self._peekers is not None:
+                self._wake_peekers()
+            return
+        self._put_slow(item, block, timeout)
+
+    def _added(self):
+        self.unfinished_tasks += 1
+
+    def task_done(self):
+        """Mark one fetched item as processed; ``join()`` returns when none are left."""
+        if self.unfinished_tasks <= 0:
+            raise ValueError('task_done() called too many times')
+        self.unfinished_tasks -= 1
+        if self.unfinished_tasks == 0 and self._joiners is not None:
+            lot = self._joiners
+            self._joiners = None      # fresh lot per generation (see _wake_peekers)
+            lot.unpark_all(True)
+
+    def join(self, timeout=None) -> bool:
+        """Wait until every item put was marked done; False if ``timeout`` passed first."""
+        if self.unfinished_tasks <= 0:
+            return True
+        timeout = _norm_timeout(timeout)
+        lot = self._joiners
+        if lot is None:
+            lot = self._joiners = ParkingLot()
+        # Park until task_done() brings the count to zero.
+        return lot.park(timeout) is not TIMED_OUT
+
+    def _drain(self):
+        # shutdown(immediate=True): drop the items and their tasks (Python 3.13).
+        queue = self.queue
+        while queue:
+            self._fget()
+            if self.unfinished_tasks > 0:
+                self.task_done()
+
+
+JoinableQueue = Queue
+
+
+class UnboundQueue(Queue):
+    """A :class:`Queue` that refuses a ``maxsize``; ``put()`` never blocks."""
+
+    __slots__ = ()
+
+    def __init__(self, maxsize=None, items=()):
+        if maxsize is not None:
+            raise ValueError('UnboundQueue has no maxsize')
+        Queue.__init__(self, None, items)
+
+
+class LifoQueue(Queue):
+    """A last-in, first-out :class:`Queue` (a stack)."""
+
+    __slots__ = ()
+
+    def _create_queue(self, items=()):
+        return list(items)
+
+    def _bind_fast_ops(self):
+        cls = type(self)
+        q = self.queue
+        self._fput = self._put if cls._put is not SimpleQueue._put else q.append
+        self._fget = self._get if cls._get is not LifoQueue._get else q.pop
+        self._fpeek = self._peek
+
+    def _get(self):
+        return self.queue.pop()
+
+    def _peek(self):
+        return self.queue[-1]
+
+    def _put_back(self, item):
+        self.queue.append(item)
+
+
+class PriorityQueue(Queue):
+    """A :class:`Queue` that gets the smallest item first (entries like ``(priority, data)``)."""
+
+    __slots__ = ()
+
+    def _create_queue(self, items=()):
+        q = list(items)
+        heapq.heapify(q)
+        return q
+
+    def _bind_fast_ops(self):
+        cls = type(self)
+        q = self.queue
+        self._fput = self._put if cls._put is not PriorityQueue._put else partial(heapq.heappush, q)
+        self._fget = self._get if cls._get is not PriorityQueue._get else partial(heapq.heappop, q)
+        self._fpeek = self._peek
+
+    def _put(self, item):
+        heapq.heappush(self.queue, item)
+
+    def _get(self):
+        return heapq.heappop(self.queue)
+
+    def _peek(self):
+        return self.queue[0]
+
+    def _put_back(self, item):
+        heapq.heappush(self.queue, item)
+
+
+class Channel:
+    """A rendezvous: ``put()`` waits for a ``get()`` and hands the item straight over.
+
+    It holds no items (``qsize()`` is 0, ``full()`` and ``empty()`` are both True).
+    ``balance`` is the number of parked getters minus parked putters.
+    """
+
+    __slots__ = ('__weakref__', '_getters', '_gwait', '_orphans', '_putters', '_pwait')
+
+    def __init__(self, maxsize=1):
+        if maxsize != 1:
+            raise ValueError('Channels have a maxsize of 1')
+        self._getters = ParkingLot(self._unclaimed_item)
+        self._gwait = self._getters._waiters
+        self._putters = ParkingLot()
+        self._pwait = self._putters._waiters
+        # Items handed to getters that died before running, with no other getter
+        # waiting: the next get() takes them first.
+        self._orphans = deque()
+
+    maxsize = 1
+
+    def __repr__(self):
+        return '<%s at 0x%x getters=%d putters=%d>' % (
+            type(self).__name__, id(self), len(self._gwait), len(self._pwait))
+
+    __str__ = __repr__
+
+    def statistics(self):
+        return {'getters': len(self._gwait), 'putters': len(self._pwait),
+                'orphans': len(self._orphans)}
+
+    @property
+    def getters(self):
+        return len(self._gwait)
+
+    @property
+    def putters(self):
+        return len(self._pwait)
+
+    @property
+    def balance(self):
+        return len(self._gwait) - len(self._pwait)
+
+    def qsize(self):
+        return 0
+
+    def empty(self):
+        return True
+
+    def full(self):
+        return True
+
+    def __len__(self):
+        return 0
+
+    def __bool__(self):
+        return True
+
+    def put(self, item, block=True, timeout=None):
+        """Hand ``item`` to a getter, waiting (up to ``timeout``) for one to come.
+
+        Raises :class:`Full` when non-blocking with no getter waiting, or on timeout.
+        """
+        if self._gwait and self._getters.unpark(item):
+            return
+        if not block:
+            raise Full
+        deadline = _deadline(_norm_timeout(timeout))
+        while True:
+            # Park until a getter arrives and wakes us; it then waits for the item.
+            if self._putters.park(_remaining(deadline)) is TIMED_OUT:
+                raise Full
+            if self._gwait and self._getters.unpark(item):
+                return
+            # The getter that woke us gave up (timeout/kill) before we ran: wait again.
+
+    def put_nowait(self, item):
+        self.put(item, False)
+
+    def get(self, block=True, timeout=None):
+        """Take an item from a putter, waiting (up to ``timeout``) for one.
+
+        Raises :class:`Empty` when non-blocking with no putter waiting, or on timeout.
+        """
+        if self._orphans:
+            return self._orphans.popleft()
+        if self._pwait and self._putters.unpark(True):
+            # A putter was woken; it hands its item to the first parked getter.
+            if not block:
+                # Wait only for that hand-over: the putter runs in the next loop
+                # iteration; the check is queued behind it (two hops) and gives up
+                # if we are still parked then (the putter died meanwhile).
+                hub = get_hub()
+                hub.run_callback(hub.run_callback, self._expire_nowait, getcurrent())
+                timeout = None
+        elif not block:
+            raise Empty
+        # Park until a putter hands us an item.
+        value = self._getters.park(_norm_timeout(timeout))
+        if value is TIMED_OUT:
+            raise Empty
+        return value
+
+    def _expire_nowait(self, greenlet):
+        for waiter in self._gwait:
+            if waiter.greenlet is greenlet:
+                waiter.throw(Empty)     # a no-op if it was handed an item meanwhile
+                return
+
+    def get_nowait(self):
+        return self.get(False)
+
+    def _unclaimed_item(self, item):
+        self._orphans.append(item)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        item = self.get()
+        if item is StopIteration:
+            raise StopIteration
+        return item
+
+    next = __next__

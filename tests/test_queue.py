@@ -1,0 +1,411 @@
+"""Queues: blocking put/get with timeouts, FIFO hand-off, kills, joins, shutdown, Channel."""
+
+import queue as stdlib_queue
+import time
+import warnings
+
+import pytest
+
+import gevent_lite as gevent
+from gevent_lite.queue import (
+    Channel,
+    Empty,
+    Full,
+    JoinableQueue,
+    LifoQueue,
+    PriorityQueue,
+    Queue,
+    ShutDown,
+    SimpleQueue,
+    UnboundQueue,
+)
+
+
+def _hub_kill(victim, before=None):
+    """Run ``before()`` and kill ``victim`` in the same hub callback: the victim is
+    woken (handed a value) and dies before it could run, as when a Timeout timer
+    fires in the same loop iteration."""
+    def cb():
+        if before is not None:
+            before()
+        victim.throw(gevent.GreenletExit)
+    gevent.get_hub().run_callback(cb)
+    gevent.sleep(0.01)
+
+
+def test_empty_and_full_are_the_stdlib_classes():
+    assert Empty is stdlib_queue.Empty and Full is stdlib_queue.Full
+
+
+def test_fifo_put_get_and_sizes():
+    q = Queue(3)
+    for i in range(3):
+        q.put(i)
+    assert q.qsize() == 3 == len(q) and q.full() and not q.empty()
+    assert q.peek() == 0 and q.peek_nowait() == 0
+    assert [q.get(), q.get_nowait(), q.get()] == [0, 1, 2]
+    assert q.empty() and not q.full() and bool(q)
+
+
+def test_queue_zero_and_negative_maxsize_are_unbounded_like_gevent():
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        q = Queue(0)
+    assert q.maxsize is None and any(issubclass(x.category, DeprecationWarning) for x in w)
+    assert Queue(-1).maxsize is None and Queue().maxsize is None
+    for i in range(1000):
+        q.put_nowait(i)
+    assert q.qsize() == 1000 and not q.full()
+
+
+def test_items_argument_prefills_and_counts_tasks():
+    q = Queue(items=[1, 2, 3])
+    assert list(q.queue) == [1, 2, 3] and q.unfinished_tasks == 3
+
+
+def test_get_nonblocking_and_timeout_raise_empty():
+    q = Queue()
+    with pytest.raises(Empty):
+        q.get(block=False)
+    with pytest.raises(Empty):
+        q.get_nowait()
+    t0 = time.monotonic()
+    with pytest.raises(Empty):
+        q.get(timeout=0.05)
+    assert 0.03 < time.monotonic() - t0 < 2
+    assert q.statistics()['getters'] == 0
+
+
+def test_put_nonblocking_and_timeout_raise_full():
+    q = Queue(1)
+    q.put(1)
+    with pytest.raises(Full):
+        q.put(2, block=False)
+    with pytest.raises(Full):
+        q.put_nowait(2)
+    with pytest.raises(Full):
+        q.put(2, timeout=0.05)
+    assert q.statistics()['putters'] == 0 and list(q.queue) == [1]
+
+
+def test_negative_timeout_is_rejected_like_stdlib():
+    with pytest.raises(ValueError):
+        Queue().get(timeout=-1)
+    with pytest.raises(TypeError):
+        Queue().get(timeout='x')
+
+
+def test_getters_served_in_arrival_order():
+    q = Queue()
+    out = []
+    gs = [gevent.spawn(lambda i=i: out.append((i, q.get()))) for i in range(5)]
+    gevent.sleep(0)
+    for x in 'abcde':
+        q.put(x)
+    gevent.joinall(gs, timeout=2)
+    assert out == [(0, 'a'), (1, 'b'), (2, 'c'), (3, 'd'), (4, 'e')]
+
+
+def test_put_with_waiting_getter_hands_item_over_without_queueing():
+    q = Queue()
+    g = gevent.spawn(q.get)
+    gevent.sleep(0)
+    q.put('x')
+    assert q.qsize() == 0           # went straight to the getter
+    assert g.get(timeout=1) == 'x'
+
+
+def test_putters_served_in_arrival_order_and_bound_is_never_exceeded():
+    q = Queue(2)
+    peak = [0]
+
+    def putter(i):
+        q.put(i)
+        peak[0] = max(peak[0], q.qsize())
+    gs = [gevent.spawn(putter, i) for i in range(20)]
+    gevent.sleep(0)
+    out = []
+    for _ in range(20):
+        out.append(q.get(timeout=2))
+        gevent.sleep(0)
+    gevent.joinall(gs, timeout=2)
+    assert out == list(range(20))
+    assert peak[0] <= 2
+
+
+def test_freed_slot_is_reserved_for_waiting_putter_not_a_newcomer():
+    q = Queue(1)
+    q.put('a')
+    waiting = gevent.spawn(q.put, 'b')
+    gevent.sleep(0)
+    assert q.get() == 'a'           # frees the slot, reserves it for `waiting`
+    with pytest.raises(Full):
+        q.put_nowait('barger')
+    waiting.join(1)
+    assert list(q.queue) == ['b']
+
+
+def test_killed_getter_with_handed_item_passes_it_to_next_getter():
+    q = Queue()
+    first = gevent.spawn(q.get)
+    second = gevent.spawn(q.get)
+    gevent.sleep(0)
+    _hub_kill(first, lambda: q.put('item'))
+    assert second.get(timeout=1) == 'item'
+    assert first.dead and q.qsize() == 0
+
+
+def test_killed_getter_with_handed_item_puts_it_back_at_front():
+    q = Queue()
+    g = gevent.spawn(q.get)
+    gevent.sleep(0)
+
+    def put_two():
+        q.put('first')      # handed to g
+        q.put('second')     # g no longer waits in the lot: queued
+    _hub_kill(g, put_two)
+    assert g.dead
+    assert [q.get_nowait(), q.get_nowait()] == ['first', 'second']
+
+
+def test_killed_putter_with_reserved_slot_frees_it():
+    q = Queue(1)
+    q.put('a')
+    p = gevent.spawn(q.put, 'b')
+    gevent.sleep(0)
+    _hub_kill(p, q.get)          # get() reserves the slot for p; p dies
+    assert p.dead and q.qsize() == 0
+    q.put_nowait('c')            # the slot is free again
+    assert q.get() == 'c'
+
+
+def test_killed_putter_with_reserved_slot_passes_it_to_next_putter():
+    q = Queue(1)
+    q.put('a')
+    p1 = gevent.spawn(q.put, 'b')
+    p2 = gevent.spawn(q.put, 'c')
+    gevent.sleep(0)
+    _hub_kill(p1, q.get)
+    p2.join(1)
+    assert p2.successful() and list(q.queue) == ['c']
+
+
+def test_killed_parked_getter_and_putter_leave_no_trace():
+    q = Queue(1)
+    g = gevent.spawn(q.get)
+    gevent.sleep(0)
+    g.kill()
+    q.put(1)
+    p = gevent.spawn(q.put, 2)
+    gevent.sleep(0)
+    p.kill()
+    st = q.statistics()
+    assert st['getters'] == 0 and st['putters'] == 0 and list(q.queue) == [1]
+
+
+def test_many_concurrent_gets_with_timeout_finish_concurrently():
+    q = Queue()
+    t0 = time.monotonic()
+    gs = [gevent.spawn(q.get, timeout=0.5) for _ in range(20)]
+    gevent.joinall(gs, timeout=5)
+    assert time.monotonic() - t0 < 2
+    assert all(isinstance(g.exception, Empty) for g in gs)
+
+
+def test_peek_waits_for_item_without_consuming_it():
+    q = Queue()
+    g = gevent.spawn(q.peek, timeout=2)
+    gevent.sleep(0)
+    q.put('p')
+    assert g.get(timeout=1) == 'p'
+    assert q.qsize() == 1
+    with pytest.raises(Empty):
+        Queue().peek(timeout=0.01)
+    with pytest.raises(Empty):
+        Queue().peek_nowait()
+
+
+def test_iteration_stops_at_stopiteration_item():
+    q = Queue()
+    for x in (1, 2, StopIteration):
+        q.put(x)
+    assert list(q) == [1, 2]
+
+
+def test_lifo_and_priority_order():
+    lq = LifoQueue()
+    for x in (1, 2, 3):
+        lq.put(x)
+    assert lq.peek() == 3 and [lq.get(), lq.get(), lq.get()] == [3, 2, 1]
+    pq = PriorityQueue(items=[5, 1])
+    pq.put(3)
+    assert pq.peek() == 1 and [pq.get(), pq.get(), pq.get()] == [1, 3, 5]
+
+
+def test_subclass_hooks_are_honoured():
+    class Doubling(Queue):
+        def _put(self, item):
+            self.queue.append(item * 2)
+    q = Doubling()
+    q.put(2)
+    assert q.get() == 4
+
+
+def test_simple_queue_has_no_task_tracking():
+    q = SimpleQueue(2)
+    q.put(1)
+    assert not hasattr(q, 'task_done') and q.get() == 1
+
+
+def test_joinable_task_done_and_join():
+    q = JoinableQueue()
+    assert q.join(0) is True
+    for i in range(3):
+        q.put(i)
+    assert q.unfinished_tasks == 3
+    assert q.join(timeout=0.01) is False
+
+    def worker():
+        while True:
+            q.get()
+            gevent.sleep(0.001)
+            q.task_done()
+    w = gevent.spawn(worker)
+    assert q.join(timeout=2) is True
+    w.kill()
+    with pytest.raises(ValueError):
+        q.task_done()
+
+
+def test_maxsize_can_be_raised_and_admits_waiting_putters():
+    q = Queue(1)
+    q.put(0)
+    gs = [gevent.spawn(q.put, i) for i in (1, 2)]
+    gevent.sleep(0)
+    q.maxsize = 3
+    gevent.joinall(gs, timeout=1)
+    assert list(q.queue) == [0, 1, 2]
+
+
+def test_shutdown_wakes_blocked_and_rejects_puts_then_gets_when_empty():
+    q = Queue(1)
+    getter_q = Queue()
+    g = gevent.spawn(getter_q.get)
+    q.put('left')
+    p = gevent.spawn(q.put, 'blocked')
+    gevent.sleep(0)
+    q.shutdown()
+    getter_q.shutdown()
+    gevent.joinall([g, p], timeout=1)
+    assert isinstance(g.exception, ShutDown) and isinstance(p.exception, ShutDown)
+    with pytest.raises(ShutDown):
+        q.put('late')
+    assert q.get() == 'left'            # remaining items still come out
+    with pytest.raises(ShutDown):
+        q.get()
+    assert q.is_shutdown
+
+
+def test_shutdown_immediate_drains_and_releases_join():
+    q = Queue(items=[1, 2])
+    j = gevent.spawn(q.join)
+    gevent.sleep(0)
+    q.shutdown(immediate=True)
+    j.join(1)
+    assert j.value is True and q.qsize() == 0 and q.unfinished_tasks == 0
+    with pytest.raises(ShutDown):
+        q.get(block=False)
+
+
+def test_unbound_queue_rejects_maxsize():
+    with pytest.raises(ValueError):
+        UnboundQueue(3)
+    UnboundQueue().put(1)
+
+
+def test_queue_repr_and_statistics_show_waiters():
+    q = Queue(5)
+    gs = [gevent.spawn(q.get) for _ in range(2)]
+    gevent.sleep(0)
+    assert q.statistics()['getters'] == 2 and 'getters=2' in repr(q)
+    gevent.killall(gs)
+    assert q.statistics()['getters'] == 0
+
+
+def test_producer_consumer_moves_every_item_in_order():
+    q = Queue(10)
+    out = []
+    n = 5000
+
+    def producer():
+        for i in range(n):
+            q.put(i)
+
+    def consumer():
+        for _ in range(n):
+            out.append(q.get())
+    gevent.joinall([gevent.spawn(producer), gevent.spawn(consumer)], timeout=10)
+    assert out == list(range(n))
+
+
+# -- Channel ------------------------------------------------------------------------------
+
+def test_channel_rejects_other_maxsize():
+    with pytest.raises(ValueError):
+        Channel(0)
+
+
+def test_channel_put_waits_for_getter():
+    ch = Channel()
+    assert ch.qsize() == 0 and ch.full() and ch.empty()
+    with pytest.raises(Full):
+        ch.put_nowait(1)
+    with pytest.raises(Full):
+        ch.put(1, timeout=0.02)
+    p = gevent.spawn(ch.put, 'x')
+    gevent.sleep(0.01)
+    assert not p.dead and ch.balance == -1
+    assert ch.get(timeout=1) == 'x'
+    p.join(1)
+    assert p.successful()
+
+
+def test_channel_get_waits_for_putter_and_times_out():
+    ch = Channel()
+    with pytest.raises(Empty):
+        ch.get_nowait()
+    with pytest.raises(Empty):
+        ch.get(timeout=0.02)
+    g = gevent.spawn(ch.get)
+    gevent.sleep(0)
+    assert ch.balance == 1
+    ch.put('y')
+    assert g.get(timeout=1) == 'y'
+
+
+def test_channel_get_nowait_takes_waiting_putters_item():
+    ch = Channel()
+    p = gevent.spawn(ch.put, 'z')
+    gevent.sleep(0)
+    assert ch.get_nowait() == 'z'
+    p.join(1)
+    assert p.successful()
+
+
+def test_channel_many_items_in_order_and_iteration():
+    ch = Channel()
+
+    def producer():
+        for i in range(50):
+            ch.put(i)
+        ch.put(StopIteration)
+    gevent.spawn(producer)
+    assert list(ch) == list(range(50))
+
+
+def test_channel_killed_getter_item_goes_to_next_get():
+    ch = Channel()
+    g = gevent.spawn(ch.get)
+    gevent.sleep(0)
+    _hub_kill(g, lambda: ch.put('orphan'))
+    assert ch.get(timeout=1) == 'orphan'
