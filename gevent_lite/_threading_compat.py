@@ -1,0 +1,175 @@
+"""Every touch of a private ``threading`` name, in one place.
+
+``threading`` is pure Python over ``_thread``, and the private names it
+captured from ``_thread`` at import change with every CPython minor release
+(gevent#2020, #2119; eventlet#964 broke on exactly this). So ``monkey`` never
+names a private ``threading`` attribute itself: it asks :func:`private_items`
+for this interpreter's list and calls the helpers below. Each name carries a
+comment saying which CPython versions need it; a name absent on the running
+version is skipped (never created), so a new release fails loudly in the tests
+instead of silently running native threads.
+
+Interpreter exit must never hang (gevent#1462, #2188): :func:`make_shutdown`
+wraps ``threading._shutdown`` so that waiting for non-daemon green threads
+parks in the hub, and if the hub finds that one of them can never finish
+(``LoopExit``) we say which thread it is and let the interpreter exit.
+"""
+
+import sys
+import weakref
+
+from greenlet import getcurrent
+
+from . import thread as _green_thread
+from .lock import Lock, RLock
+
+__all__ = ['PRIVATE_NAMES', 'make_shutdown', 'private_items', 'rekey_main_thread']
+
+# name in ``threading``  -> (green value getter, CPython versions whose threading.py has it)
+PRIVATE_NAMES = {
+    # threading.Thread.start() calls it (3.9 - 3.12; replaced by _start_joinable_thread in 3.13)
+    '_start_new_thread': (lambda t: _green_thread.start_new_thread, '3.9-3.12'),
+    # Condition.wait allocates its waiter lock with it (3.9 - 3.13)
+    '_allocate_lock': (lambda t: _green_thread.allocate_lock, '3.9-3.13'),
+    # Thread._set_tstate_lock: the lock released when the thread's state is deleted (3.9 - 3.12)
+    '_set_sentinel': (lambda t: _green_thread._set_sentinel, '3.9-3.12'),
+    # threading.RLock() instantiates it (3.9 - 3.13)
+    '_CRLock': (lambda t: RLock, '3.9-3.13'),
+    # 3.13: Thread.start() starts the thread with it, passing Thread._handle
+    '_start_joinable_thread': (lambda t: _green_thread.start_joinable_thread, '3.13'),
+    # 3.13: Thread.__init__ creates the handle join()/is_alive() use
+    '_ThreadHandle': (lambda t: _green_thread._ThreadHandle, '3.13'),
+    # 3.13: _MainThread/_DummyThread wrap an already running thread in a handle
+    '_make_thread_handle': (lambda t: _green_thread._make_thread_handle, '3.13'),
+    # 3.13: threading._shutdown() ends by calling it to join all non-daemon threads
+    '_thread_shutdown': (lambda t: _green_thread._shutdown, '3.13'),
+    # 3.13: threading.Lock is this class
+    '_LockType': (lambda t: Lock, '3.13'),
+    # 3.13: _MainThread() asks it for the main thread's ident
+    '_get_main_thread_ident': (lambda t: _green_thread._get_main_thread_ident, '3.13'),
+    # 3.13: a real thread-local on which each _DummyThread parks its cleanup object;
+    # with one real local per OS thread every new greenlet dummy evicted the previous one
+    '_thread_local_info': (lambda t: _green_thread._local(), '3.13'),
+    # current_thread() in a greenlet not started through Thread creates one (3.9 - 3.13);
+    # ours leaves threading._active when its greenlet ends
+    '_DummyThread': (lambda t: _green_dummy_thread_class(t), '3.9-3.13'),
+    # called by the interpreter at exit (3.9 - 3.13): see make_shutdown()
+    '_shutdown': (lambda t: make_shutdown(t, t._shutdown), '3.9-3.13'),
+}
+
+
+def private_items(threading):
+    """``{name: green value}`` for the private names this interpreter's ``threading`` has."""
+    items = {}
+    for name, (getter, _versions) in PRIVATE_NAMES.items():
+        if name in threading.__dict__:
+            items[name] = getter(threading)
+    return items
+
+
+_dummy_classes = {}
+
+
+def _green_dummy_thread_class(threading):
+    """A ``threading._DummyThread`` that leaves ``threading._active`` with its greenlet.
+
+    The stdlib one is removed when its OS thread ends; a greenlet that asked
+    ``current_thread()`` would otherwise leave a dummy behind forever, and its
+    ident (``id`` of the greenlet) could be reused by a later greenlet.
+    """
+    base = threading._DummyThread            # 3.9 - 3.13
+    if getattr(base, '_gevent_lite_green', False):
+        return base
+    cls = _dummy_classes.get(id(base))
+    if cls is not None:
+        return cls
+    active = threading._active               # 3.9 - 3.13: ident -> Thread
+    limbo_lock = threading._active_limbo_lock  # 3.9 - 3.13: guards _active
+
+    class _DummyThread(base):
+        _gevent_lite_green = True
+
+        def __init__(self):
+            base.__init__(self)
+            ident = self._ident              # 3.9 - 3.13: set by Thread._set_ident()
+            me = weakref.ref(self)
+
+            def forget(_unused, ident=ident, me=me):
+                with limbo_lock:
+                    if active.get(ident) is me() and me() is not None:
+                        del active[ident]
+            g = getcurrent()
+            try:
+                self._gevent_lite_ref = weakref.ref(g, forget)
+            except TypeError:    # pragma: no cover - greenlets are weak-referenceable
+                pass
+            if hasattr(g, 'rawlink'):
+                g.rawlink(forget)
+
+    _DummyThread.__qualname__ = _DummyThread.__name__ = '_DummyThread'
+    _dummy_classes[id(base)] = cls = _DummyThread
+    return cls
+
+
+def rekey_main_thread(threading):
+    """Make ``current_thread()`` in the main greenlet return ``threading.main_thread()``.
+
+    ``threading._active`` maps idents to Thread objects; the main thread was
+    registered under the OS thread ident, but after patching ``get_ident`` is the
+    main greenlet's. 3.13 also gets a green handle, so another greenlet can
+    ``join`` the main thread without blocking the OS thread.
+    """
+    main = threading._main_thread             # 3.9 - 3.13
+    new = _green_thread._get_main_thread_ident()
+    old = main._ident                          # 3.9 - 3.13
+    if old == new:
+        return
+    with threading._active_limbo_lock:         # 3.9 - 3.13
+        active = threading._active             # 3.9 - 3.13
+        if active.get(old) is main:
+            del active[old]
+        active[new] = main
+        main._ident = new
+    if hasattr(main, '_handle'):               # 3.13: Thread._handle
+        handle = _green_thread._ThreadHandle(new)
+        main._handle = handle
+
+
+def existing_threads(threading):
+    """Alive threads other than the main one (real OS threads started before patching)."""
+    main = threading._main_thread              # 3.9 - 3.13
+    return [t for t in list(threading._active.values()) + list(threading._limbo)  # 3.9 - 3.13
+            if t is not main and not isinstance(t, threading._DummyThread) and t.is_alive()]
+
+
+def make_shutdown(threading, original):
+    """Wrap ``threading._shutdown`` (run by the interpreter at exit, 3.9 - 3.13).
+
+    The stdlib function runs the ``threading`` atexit hooks first (so a thread
+    waiting for one of them can finish, gevent#2188), then waits for the
+    non-daemon threads -- through green locks/handles, so that wait parks in the
+    hub and the green threads run to their end. If the hub finds that one of
+    them can never finish, waiting raises ``LoopExit``; instead of a traceback
+    from inside ``threading`` (gevent#1462) or a hang, we name the threads that
+    are still alive on stderr and let the interpreter exit.
+    """
+    if getattr(original, '_gevent_lite_green', False):
+        return original
+
+    def _shutdown():
+        from .hub import LoopExit
+        try:
+            return original()
+        except LoopExit:
+            alive = [t for t in threading.enumerate()
+                     if not t.daemon and t is not threading._main_thread and t.is_alive()]
+            try:
+                sys.stderr.write(
+                    'gevent_lite: exiting although these non-daemon threads can never finish '
+                    '(every greenlet is blocked and nothing can wake them): %s\n'
+                    % ', '.join(repr(t) for t in alive))
+            except Exception:   # pragma: no cover - stderr closed
+                pass
+    _shutdown._gevent_lite_green = True
+    _shutdown.__wrapped__ = original
+    return _shutdown

@@ -1,0 +1,670 @@
+"""Make the standard library cooperative: ``from gevent_lite import monkey; monkey.patch_all()``.
+
+Call :func:`patch_all` first thing in a program (or run it with
+``python -m gevent_lite.monkey script.py``). Each ``patch_*`` function copies
+the names a green module implements (its ``__implements__`` list) into the
+stdlib module it targets (its ``__target__``), after saving the originals in
+:data:`saved`; :func:`get_original` returns them. Every patcher is idempotent.
+A patcher whose green module does not exist raises :class:`MonkeyPatchError`;
+:func:`patch_all` patches what exists and lists the rest in :data:`unavailable`.
+
+How it cooperates with the hub: after patching, every blocking stdlib call
+(socket I/O, ``time.sleep``, ``select``, lock acquisition, ``Thread.join``,
+``queue.get``, ``os.waitpid`` ...) parks only the calling greenlet in the hub.
+The thread pool and the resolver keep running on real OS threads: they captured
+the C functions when they were imported, and this module imports them before it
+patches anything. The current thread's hub is created before ``_thread`` is
+patched, so it records the real OS-thread ident.
+
+Patching too late, and what we repair
+-------------------------------------
+Code that ran before patching may hold on to the originals:
+
+* ``from select import epoll`` / ``from selectors import DefaultSelector`` /
+  ``from time import sleep`` / ``from socket import socket`` in a module
+  imported earlier, or a class attribute such as
+  ``socketserver._ServerSelector = selectors.PollSelector`` (gevent#1577).
+  After each patcher we scan ``sys.modules`` for module globals and class
+  attributes that are *identical* to an original we just replaced and re-point
+  them at the green object. Only identical objects are touched, so nothing
+  that merely looks similar changes.
+* Locks created with ``threading.Lock()``/``RLock()`` before patching (module
+  globals, ``logging``'s module and handler locks) are native: a greenlet that
+  blocks on one while another greenlet holds it blocks the whole OS thread --
+  a deadlock (eventlet#969, #546; gevent#1354, #2011). Unlocked ones are
+  replaced by green locks; ``logging``'s are re-created.
+* What cannot be repaired is reported with a :class:`MonkeyPatchWarning`
+  naming it: ``ssl`` imported before patching (``SSLContext`` objects created
+  before stay blocking; gevent#1016/#1777), threads started before patching
+  (they stay real OS threads), captured ``select.epoll``, locks held while
+  patching. Repairs made in third-party modules and ``__main__`` are reported
+  too (module and attribute), so the import order can be fixed; repairs of
+  stdlib modules are routine and only recorded in :data:`repaired`.
+"""
+
+import _thread
+import importlib
+import os
+import sys
+import sysconfig
+import warnings
+
+__all__ = [
+    'MonkeyPatchError',
+    'MonkeyPatchWarning',
+    'get_original',
+    'is_module_patched',
+    'is_object_patched',
+    'main',
+    'patch_all',
+    'patch_dns',
+    'patch_module',
+    'patch_os',
+    'patch_queue',
+    'patch_select',
+    'patch_signal',
+    'patch_socket',
+    'patch_ssl',
+    'patch_subprocess',
+    'patch_sys',
+    'patch_thread',
+    'patch_time',
+    'repaired',
+    'saved',
+    'unavailable',
+]
+
+
+class MonkeyPatchWarning(RuntimeWarning):
+    """Patching came too late for something that cannot be repaired (named in the message)."""
+
+
+class MonkeyPatchError(ImportError):
+    """A patcher was asked for but its green module does not exist (yet)."""
+
+
+#: ``{module_name: {item_name: original}}``; ``_MISSING`` when the item did not exist.
+saved = {}
+#: ``[(module_name, attribute, original, green)]`` references re-pointed by the repair scan.
+repaired = []
+#: Green modules :func:`patch_all` skipped because they do not exist.
+unavailable = []
+
+_MISSING = object()
+# id(original) -> (original, green, 'module.name'): what the repair scan looks for.
+_replacements = {}
+
+# Native lock types, captured now (before _thread can be patched).
+_NativeLock = type(_thread.allocate_lock())
+_NativeRLock = _thread.RLock
+
+_DNS_NAMES = ('getaddrinfo', 'gethostbyname', 'gethostbyname_ex', 'gethostbyaddr', 'getnameinfo')
+
+# Modules whose own references to originals are deliberate or handled elsewhere.
+_SKIP_PREFIXES = ('gevent_lite', 'greenlet', 'gevent', 'eventlet', 'importlib', '_frozen_importlib',
+                  'pytest', '_pytest', 'pluggy')
+_SKIP_EXACT = {
+    'socket', '_socket', 'ssl', '_ssl', 'select', 'selectors', 'time', 'os', 'posix', 'subprocess',
+    'signal', '_signal', 'queue', '_queue', 'threading', '_thread', '_threading_local', 'sys',
+    'builtins', '__mp_main__', 'faulthandler', 'tracemalloc',
+}
+
+
+# ------------------------------------------------------------------------------------------
+# Originals
+
+def get_original(module_name, item_name_or_names):
+    """The unpatched ``module_name.item`` (or a list of them, given a list of names)."""
+    if isinstance(item_name_or_names, str):
+        return _get_original(module_name, item_name_or_names)
+    return [_get_original(module_name, name) for name in item_name_or_names]
+
+
+def _get_original(module_name, name):
+    mod_saved = saved.get(module_name)
+    if mod_saved is not None and name in mod_saved:
+        value = mod_saved[name]
+        if value is _MISSING:
+            raise AttributeError('%s had no attribute %r before patching' % (module_name, name))
+        return value
+    return getattr(importlib.import_module(module_name), name)
+
+
+def is_module_patched(name: str) -> bool:
+    """True if any attribute of stdlib module ``name`` was replaced."""
+    return name in saved
+
+
+def is_object_patched(module_name: str, item_name: str) -> bool:
+    """True if ``module_name.item_name`` was replaced (or removed)."""
+    return item_name in saved.get(module_name, ())
+
+
+# ------------------------------------------------------------------------------------------
+# The mechanism
+
+def _import_green(name):
+    full = 'gevent_lite.' + name
+    try:
+        return importlib.import_module(full)
+    except ModuleNotFoundError as exc:
+        if exc.name == full:
+            raise MonkeyPatchError('cannot patch: the green module %s does not exist yet' % full) from None
+        raise
+
+
+def _patch_item(module, name, value):
+    modname = module.__name__
+    current = module.__dict__.get(name, _MISSING)
+    if current is value:
+        return False                      # idempotent: already ours
+    mod_saved = saved.setdefault(modname, {})
+    if name not in mod_saved:
+        mod_saved[name] = current
+        if current is not _MISSING:
+            _replacements[id(current)] = (current, value, '%s.%s' % (modname, name))
+    setattr(module, name, value)
+    return True
+
+
+def _remove_item(module, name, instead=None):
+    modname = module.__name__
+    current = module.__dict__.get(name, _MISSING)
+    if current is _MISSING:
+        return
+    mod_saved = saved.setdefault(modname, {})
+    if name not in mod_saved:
+        mod_saved[name] = current
+        if instead is not None:
+            _replacements[id(current)] = (current, instead, '%s.%s' % (modname, name))
+    delattr(module, name)
+
+
+def _implemented(source, target):
+    names = getattr(source, '__implements__', None)
+    if names is None:
+        names = getattr(source, '_implements', None)
+    if names is None:
+        # No list: the names the green module defines itself that the target also has.
+        names = [n for n, v in vars(source).items()
+                 if not n.startswith('__') and hasattr(target, n)
+                 and getattr(v, '__module__', None) == source.__name__]
+    return list(names)
+
+
+def patch_module(target_module, source_module, items=None):
+    """Replace ``items`` of ``target_module`` by ``source_module``'s same-named objects.
+
+    Both may be modules or module names. ``items`` defaults to the source's
+    ``__implements__`` (or the names it defines itself); then the source's
+    ``__drop__`` names are removed from the target. Returns the names replaced.
+    """
+    if isinstance(target_module, str):
+        target_module = importlib.import_module(target_module)
+    if isinstance(source_module, str):
+        source_module = importlib.import_module(source_module)
+    default = items is None
+    if default:
+        items = _implemented(source_module, target_module)
+    changed = []
+    for name in items:
+        try:
+            value = getattr(source_module, name)
+        except AttributeError:
+            raise AttributeError('%s has no %r to patch into %s' % (
+                source_module.__name__, name, target_module.__name__)) from None
+        if _patch_item(target_module, name, value):
+            changed.append(name)
+    if default:
+        instead = getattr(source_module, 'DefaultSelector', None)
+        for name in getattr(source_module, '__drop__', ()):
+            # A captured EpollSelector can become our selector; a captured epoll cannot.
+            _remove_item(target_module, name, instead if name.endswith('Selector') else None)
+    return changed
+
+
+def _patch_green(name, items=None, target=None):
+    green = _import_green(name)
+    target = target or getattr(green, '__target__', name)
+    changed = patch_module(target, green, items)
+    _repair_references()
+    return changed
+
+
+# ------------------------------------------------------------------------------------------
+# Repairing what was captured before patching
+
+_stdlib_dirs = None
+
+
+def _is_stdlib(modname, mod):
+    global _stdlib_dirs
+    if modname == '__main__':
+        return False
+    f = getattr(mod, '__file__', None)
+    if not f:
+        return True                        # builtin / frozen
+    if _stdlib_dirs is None:
+        paths = sysconfig.get_paths()
+        _stdlib_dirs = tuple({os.path.realpath(paths[k]) + os.sep for k in ('stdlib', 'platstdlib')})
+    f = os.path.realpath(f)
+    return f.startswith(_stdlib_dirs) and 'site-packages' not in f and 'dist-packages' not in f
+
+
+def _skip_module(modname):
+    return modname in _SKIP_EXACT or modname.startswith(_SKIP_PREFIXES)
+
+
+def _repair_references():
+    """Re-point module globals and class attributes identical to a replaced original."""
+    if not _replacements:
+        return
+    unrepairable = []
+    reported = []
+    for modname, mod in list(sys.modules.items()):
+        if mod is None or _skip_module(modname):
+            continue
+        d = getattr(mod, '__dict__', None)
+        if not isinstance(d, dict):
+            continue
+        for attr, value in list(d.items()):
+            if attr.startswith('__') and attr.endswith('__'):
+                continue
+            try:
+                entry = _replacements.get(id(value))
+            except Exception:  # pragma: no cover
+                continue
+            if entry is not None and entry[0] is value:
+                if entry[1] is None:
+                    unrepairable.append((modname, attr, entry[2]))
+                    continue
+                setattr(mod, attr, entry[1])
+                repaired.append((modname, attr, value, entry[1]))
+                if not _is_stdlib(modname, mod):
+                    reported.append('%s.%s (was %s)' % (modname, attr, entry[2]))
+            elif isinstance(value, type) and getattr(value, '__module__', None) == modname:
+                _repair_class(modname, mod, attr, value, reported, unrepairable)
+    if reported:
+        warnings.warn('these references were captured before monkey-patching and now point at the '
+                      'green objects: %s. Patch earlier to avoid this.' % ', '.join(reported),
+                      MonkeyPatchWarning, stacklevel=4)
+    if unrepairable:
+        _warn_unrepairable(unrepairable)
+
+
+_warned_unrepairable = set()
+
+
+def _warn_unrepairable(items):
+    new = [i for i in items if i not in _warned_unrepairable]
+    _warned_unrepairable.update(new)
+    if new:
+        warnings.warn('these references to blocking originals were captured before monkey-patching '
+                      'and cannot be replaced; they will block the hub: %s' % ', '.join(
+                          '%s.%s (%s)' % item for item in new), MonkeyPatchWarning, stacklevel=4)
+
+
+def _repair_class(modname, mod, clsname, cls, reported, unrepairable):
+    for attr, value in list(vars(cls).items()):
+        if attr.startswith('__'):
+            continue
+        try:
+            entry = _replacements.get(id(value))
+        except Exception:  # pragma: no cover
+            continue
+        if entry is None or entry[0] is not value:
+            continue
+        new = entry[1]
+        if new is None:
+            unrepairable.append((modname, '%s.%s' % (clsname, attr), entry[2]))
+            continue
+        if type(value).__name__ == 'builtin_function_or_method' and callable(new) \
+                and not isinstance(new, type):
+            # A C function in a class body does not bind; a Python one would.
+            new = staticmethod(new)
+        try:
+            setattr(cls, attr, new)
+        except (TypeError, AttributeError):  # pragma: no cover - immutable type
+            unrepairable.append((modname, '%s.%s' % (clsname, attr), entry[2]))
+            continue
+        repaired.append((modname, '%s.%s' % (clsname, attr), value, new))
+        if not _is_stdlib(modname, mod):
+            reported.append('%s.%s.%s (was %s)' % (modname, clsname, attr, entry[2]))
+
+
+def _lock_is_free(lock):
+    try:
+        if isinstance(lock, _NativeRLock) and lock._is_owned():
+            return False
+        if lock.acquire(False):
+            lock.release()
+            return True
+    except Exception:  # pragma: no cover
+        pass
+    return False
+
+
+def _repair_native_locks():
+    """Replace unlocked native locks held in module globals by green ones (see module doc)."""
+    from .lock import Lock, RLock
+    reported = []
+    held = []
+    for modname, mod in list(sys.modules.items()):
+        if mod is None or _skip_module(modname) or modname == 'logging':
+            continue
+        d = getattr(mod, '__dict__', None)
+        if not isinstance(d, dict):
+            continue
+        for attr, value in list(d.items()):
+            kind = type(value)
+            if kind is not _NativeLock and kind is not _NativeRLock:
+                continue
+            if not _lock_is_free(value):
+                held.append('%s.%s' % (modname, attr))
+                continue
+            new = Lock() if kind is _NativeLock else RLock()
+            setattr(mod, attr, new)
+            repaired.append((modname, attr, value, new))
+            if not _is_stdlib(modname, mod):
+                reported.append('%s.%s' % (modname, attr))
+    if reported:
+        warnings.warn('these locks were created before monkey-patching and were replaced by green '
+                      'locks: %s. Patch earlier to avoid this.' % ', '.join(reported),
+                      MonkeyPatchWarning, stacklevel=4)
+    if held:
+        warnings.warn('these native locks were held while monkey-patching and stay native '
+                      '(a greenlet waiting on them blocks every greenlet): %s' % ', '.join(held),
+                      MonkeyPatchWarning, stacklevel=4)
+
+
+def _repair_logging():
+    logging = sys.modules.get('logging')
+    if logging is None:
+        return
+    from .lock import RLock
+    lock = logging.__dict__.get('_lock')
+    if isinstance(lock, _NativeRLock) and _lock_is_free(lock):
+        logging._lock = RLock()
+        repaired.append(('logging', '_lock', lock, logging._lock))
+    for ref in list(getattr(logging, '_handlerList', ())):
+        handler = ref()
+        if handler is not None and isinstance(getattr(handler, 'lock', None), _NativeRLock) \
+                and _lock_is_free(handler.lock):
+            old = handler.lock
+            handler.createLock()
+            repaired.append(('logging', repr(handler) + '.lock', old, handler.lock))
+
+
+# ------------------------------------------------------------------------------------------
+# The patchers
+
+def _prepare():
+    """Import what must keep real threads/sockets, and make this thread's hub, before patching."""
+    from . import (
+        hub,
+        threadpool,  # noqa: F401  (captures the C thread functions)
+    )
+    try:
+        from . import resolver  # noqa: F401
+    except ImportError:  # pragma: no cover
+        pass
+    hub.get_hub()
+
+
+def patch_socket(dns=True, aggressive=True):
+    """Green ``socket``: blocking calls park the greenlet; ``dns=False`` keeps stdlib lookups."""
+    _prepare()
+    green = _import_green('socket')
+    items = [n for n in green.__implements__ if dns or n not in _DNS_NAMES]
+    patch_module('socket', green, items)
+    _repair_references()
+
+
+def patch_dns():
+    """Host-name lookups (``socket.getaddrinfo`` & co.) through the resolver's thread pool."""
+    _prepare()
+    green = _import_green('socket')
+    patch_module('socket', green, [n for n in _DNS_NAMES if hasattr(green, n)])
+    _repair_references()
+
+
+def patch_ssl(_ssl_was_imported=None):
+    """Green ``ssl``. Warns if ``ssl`` had been imported before (contexts made then stay blocking)."""
+    if _ssl_was_imported is None:
+        _ssl_was_imported = 'ssl' in sys.modules
+    _prepare()
+    green = _import_green('ssl')
+    already = is_module_patched('ssl')
+    _patch_green('ssl')
+    if _ssl_was_imported and not already:
+        warnings.warn('ssl was imported before patching; SSLContext objects created before this '
+                      'point stay blocking', MonkeyPatchWarning, stacklevel=3)
+    return green
+
+
+def patch_select(aggressive=True):
+    """Green ``select.select``/``poll`` and ``selectors``; epoll/kqueue/devpoll are removed."""
+    _prepare()
+    _patch_green('select')
+    try:
+        _patch_green('selectors')
+    except MonkeyPatchError:
+        pass
+
+
+def patch_time():
+    """``time.sleep`` parks the greenlet."""
+    _prepare()
+    _patch_green('time')
+
+
+def patch_os():
+    """Green ``os.fork`` (fresh hub in the child) and ``os.waitpid``."""
+    _prepare()
+    _patch_green('os')
+
+
+def patch_subprocess():
+    """Green ``subprocess`` (``Popen.wait``/``communicate`` park the greenlet)."""
+    _prepare()
+    _patch_green('subprocess')
+
+
+def patch_signal():
+    """Green ``signal`` (handlers run in the hub)."""
+    _prepare()
+    _patch_green('signal')
+
+
+def patch_queue():
+    """Replace the C ``queue.SimpleQueue`` (its ``get`` would block the hub) by a green one.
+
+    ``queue.Queue`` and friends are built on ``threading`` and cooperate once
+    :func:`patch_thread` ran.
+    """
+    _prepare()
+    _patch_green('queue_stdlib')
+
+
+def patch_thread(threading=True, _threading_local=True, Event=True, logging=True,
+                 existing_locks=True, _warnings=None):
+    """Green ``_thread`` and ``threading``: threads are greenlets, locks park greenlets.
+
+    ``threading.Thread``/``Condition``/``Event``/``Semaphore``/``Barrier``/
+    ``Timer`` stay the stdlib's classes; they cooperate because the ``_thread``
+    functions under them are green (see :mod:`gevent_lite.threading`).
+    ``Event`` is accepted for gevent compatibility (``threading.Event`` is
+    already cooperative). ``logging=True`` re-creates logging's locks;
+    ``existing_locks=True`` replaces unlocked native locks held in module globals.
+    Threads already running stay OS threads: a :class:`MonkeyPatchWarning` names them.
+    """
+    _prepare()
+    import threading as threading_mod
+
+    from . import _threading_compat as compat
+    from . import thread as green_thread
+    from . import threading as green_threading
+
+    if threading and not is_object_patched('threading', 'get_ident'):
+        running = compat.existing_threads(threading_mod)
+        if running:
+            warnings.warn('threads were started before patching and stay real OS threads: %s'
+                          % ', '.join(repr(t.name) for t in running), MonkeyPatchWarning, stacklevel=3)
+
+    patch_module('_thread', green_thread)
+    if threading:
+        patch_module('threading', green_threading)
+        for name, value in compat.private_items(threading_mod).items():
+            _patch_item(threading_mod, name, value)
+        compat.rekey_main_thread(threading_mod)
+    if _threading_local:
+        import _threading_local as tl
+        _patch_item(tl, 'local', green_threading.local)
+    if logging:
+        _repair_logging()
+    if existing_locks:
+        _repair_native_locks()
+    _repair_references()
+
+
+class _GreenReader:
+    """A text/binary stream whose reads run in the hub's thread pool (for ``patch_sys``)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def _apply(self, func, *args):
+        from .hub import get_hub
+        return get_hub().threadpool.apply(func, args)
+
+    def read(self, *args):
+        return self._apply(self._stream.read, *args)
+
+    def readline(self, *args):
+        return self._apply(self._stream.readline, *args)
+
+    def readlines(self, *args):
+        return self._apply(self._stream.readlines, *args)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+
+def patch_sys(stdin=True, stdout=True, stderr=True):
+    """Reads from ``sys.stdin`` (and the other std streams) run in the thread pool."""
+    _prepare()
+    import types
+    fake = types.ModuleType('gevent_lite._sys_streams')
+    names = [n for n, want in (('stdin', stdin), ('stdout', stdout), ('stderr', stderr))
+             if want and getattr(sys, n, None) is not None and not isinstance(getattr(sys, n), _GreenReader)]
+    for name in names:
+        setattr(fake, name, _GreenReader(getattr(sys, name)))
+    patch_module(sys, fake, names)
+
+
+_ALL_ORDER = ('os', 'time', 'thread', 'sys', 'socket', 'select', 'ssl', 'subprocess', 'signal', 'queue')
+
+
+def patch_all(socket=True, dns=True, time=True, select=True, thread=True, os=True, ssl=True,
+              subprocess=True, sys=False, queue=True, signal=True, **kwargs):
+    """Patch every module asked for whose green module exists; returns True.
+
+    Green modules that do not exist are skipped and listed in :data:`unavailable`.
+    Extra keyword arguments go to the individual patchers (``threading=``,
+    ``logging=``, ``existing_locks=``, ``aggressive=``...).
+    """
+    import sys as _sys
+    ssl_was_imported = 'ssl' in _sys.modules and not is_module_patched('ssl')
+    _prepare()
+    want = dict(socket=socket, time=time, select=select, thread=thread, os=os, ssl=ssl,
+                subprocess=subprocess, sys=sys, queue=queue, signal=signal)
+    thread_kw = {k: kwargs[k] for k in ('threading', '_threading_local', 'Event', 'logging',
+                                        'existing_locks') if k in kwargs}
+    calls = {
+        'os': lambda: patch_os(),
+        'time': lambda: patch_time(),
+        'thread': lambda: patch_thread(**thread_kw),
+        'sys': lambda: patch_sys(),
+        'socket': lambda: patch_socket(dns=dns),
+        'select': lambda: patch_select(),
+        'ssl': lambda: patch_ssl(ssl_was_imported),
+        'subprocess': lambda: patch_subprocess(),
+        'signal': lambda: patch_signal(),
+        'queue': lambda: patch_queue(),
+    }
+    for name in _ALL_ORDER:
+        if not want[name]:
+            continue
+        try:
+            calls[name]()
+        except MonkeyPatchError as exc:
+            if name not in unavailable:
+                unavailable.append(name)
+            _ = exc
+    return True
+
+
+# ------------------------------------------------------------------------------------------
+# python -m gevent_lite.monkey [--no-socket ...] (script.py | -m module) args...
+
+_USAGE = """usage: python -m gevent_lite.monkey [--no-MODULE ...] [--sys] (script.py | -m module) [args...]
+
+Patch the standard library with patch_all(), then run the script (or module) as __main__.
+MODULE is one of: socket dns time select thread os ssl subprocess queue signal
+"""
+
+
+def main(argv=None):
+    """Entry point of ``python -m gevent_lite.monkey``; returns the exit status."""
+    import runpy
+    import sys as _sys
+    argv = list(_sys.argv[1:] if argv is None else argv)
+    options = {}
+    flags = ('socket', 'dns', 'time', 'select', 'thread', 'os', 'ssl', 'subprocess', 'queue', 'signal', 'sys')
+    module = None
+    while argv and argv[0].startswith('-'):
+        arg = argv.pop(0)
+        if arg in ('-h', '--help'):
+            _sys.stdout.write(_USAGE)
+            return 0
+        if arg == '-m':
+            if not argv:
+                _sys.stderr.write('-m needs a module name\n' + _USAGE)
+                return 2
+            module = argv.pop(0)
+            break
+        if arg == '--':
+            break
+        name = arg[5:] if arg.startswith('--no-') else arg[2:]
+        if name not in flags:
+            _sys.stderr.write('unknown option %s\n%s' % (arg, _USAGE))
+            return 2
+        options[name] = not arg.startswith('--no-')
+    if module is None and not argv:
+        _sys.stderr.write(_USAGE)
+        return 2
+    # Always the importable module, never this file run as __main__: one set of originals.
+    mod = importlib.import_module('gevent_lite.monkey')
+    mod.patch_all(**options)
+    if module is not None:
+        _sys.argv[:] = [module] + argv
+        runpy.run_module(module, run_name='__main__', alter_sys=True)
+    else:
+        script = argv[0]
+        _sys.argv[:] = argv
+        _sys.path[0] = os.path.dirname(os.path.abspath(script))
+        runpy.run_path(script, run_name='__main__')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,355 @@
+"""Green ``_thread``: "threads" that are greenlets, and locks that park greenlets.
+
+``monkey.patch_thread()`` copies the names in :data:`__implements__` into the
+stdlib ``_thread`` module (and, through ``gevent_lite.threading``, into the
+names ``threading`` captured from it at import). After that:
+
+* :func:`start_new_thread` (and, on 3.13+, :func:`start_joinable_thread`)
+  spawns a greenlet of the current hub instead of an OS thread; it starts on the
+  hub's next iteration;
+* :func:`allocate_lock` / :data:`LockType` / :class:`RLock` are
+  ``gevent_lite.lock`` locks: waiting for them parks only the greenlet, on the
+  lock's ``ParkingLot``;
+* :func:`get_ident` is unique per greenlet (``id(getcurrent())``, as gevent),
+  so ``threading.current_thread()`` tells greenlets apart;
+* ``_local`` is greenlet-local storage.
+
+How this cooperates with the hub: a green thread is a raw greenlet whose parent
+is the hub, scheduled with ``hub.run_callback``. Its bookkeeping (the
+``threading`` "thread state" lock of 3.9-3.12, the thread handle of 3.13+) is
+released when its function returns, from that greenlet, so ``Thread.join``
+parks on an ordinary green lock / event. Nothing here waits except through
+``gevent_lite.lock`` and ``gevent_lite.event`` (ParkingLot underneath).
+
+The thread pool and the resolver keep real OS threads: they captured the C
+functions when they were imported, and ``monkey`` imports them before patching.
+"""
+
+import _thread as _real_thread
+import sys
+import weakref
+
+from greenlet import getcurrent
+from greenlet import greenlet as _greenlet
+
+from .event import Event
+from .hub import _check_timeout, get_hub
+from .lock import Lock
+
+__target__ = '_thread'
+__stdlib__ = _real_thread
+
+__implements__ = [
+    'allocate_lock', 'allocate', 'LockType', 'RLock', 'get_ident', 'start_new_thread',
+    'start_new', 'exit', 'exit_thread', 'interrupt_main', 'stack_size', '_count', '_local',
+    'TIMEOUT_MAX',
+]
+
+# Version-specific ``_thread`` functions that ``threading`` imports.
+if hasattr(_real_thread, '_set_sentinel'):          # 3.9 - 3.12 (gone in 3.13)
+    __implements__.append('_set_sentinel')
+if hasattr(_real_thread, 'start_joinable_thread'):  # 3.13+
+    __implements__ += ['start_joinable_thread', '_ThreadHandle', '_make_thread_handle',
+                       '_shutdown', '_get_main_thread_ident']
+
+# Re-exported unchanged: real errors, native ids, the interpreter checks.
+error = _real_thread.error
+TIMEOUT_MAX = _real_thread.TIMEOUT_MAX
+_original_get_ident = _real_thread.get_ident
+_original_interrupt_main = _real_thread.interrupt_main
+for _name in ('get_native_id', 'daemon_threads_allowed', '_is_main_interpreter',
+              '_excepthook', '_ExceptHookArgs'):
+    if hasattr(_real_thread, _name):
+        globals()[_name] = getattr(_real_thread, _name)
+del _name
+
+LockType = Lock
+
+
+def allocate_lock() -> Lock:
+    """A new green :class:`~gevent_lite.lock.Lock` (``_thread.allocate_lock``)."""
+    return Lock()
+
+
+allocate = allocate_lock
+
+
+def get_ident(gr=None) -> int:
+    """An integer unique among live greenlets: ``id`` of the current greenlet."""
+    return id(getcurrent() if gr is None else gr)
+
+
+def _get_main_thread_ident() -> int:
+    """The ident of the main (root) greenlet of this OS thread."""
+    g = getcurrent()
+    while g.parent is not None:
+        g = g.parent
+    return id(g)
+
+
+class _fallback_local:
+    """Minimal greenlet-local storage, used only while ``gevent_lite.local`` is absent.
+
+    Each greenlet sees its own ``__dict__`` (kept in a WeakKeyDictionary keyed
+    by the greenlet, so it goes away with the greenlet); a subclass ``__init__``
+    runs again, with the constructor's arguments, in each greenlet that first
+    touches the object, as with ``threading.local``.
+    """
+
+    __slots__ = ('__dict__', '__weakref__', '_local__impl')
+
+    def __new__(cls, *args, **kwargs):
+        if (args or kwargs) and cls.__init__ is object.__init__:
+            raise TypeError('Initialization arguments are not supported')
+        self = object.__new__(cls)
+        dicts = weakref.WeakKeyDictionary()
+        dicts[getcurrent()] = object.__getattribute__(self, '__dict__')
+        object.__setattr__(self, '_local__impl', (dicts, args, kwargs))
+        return self
+
+    def _local__switch(self):
+        dicts, args, kwargs = object.__getattribute__(self, '_local__impl')
+        g = getcurrent()
+        d = dicts.get(g)
+        if d is None:
+            d = dicts[g] = {}
+            object.__setattr__(self, '__dict__', d)
+            if type(self).__init__ is not object.__init__:
+                type(self).__init__(self, *args, **kwargs)
+        else:
+            object.__setattr__(self, '__dict__', d)
+
+    def __getattribute__(self, name):
+        if name not in ('_local__impl', '_local__switch'):
+            object.__getattribute__(self, '_local__switch')()
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name, value):
+        if name == '__dict__':
+            raise AttributeError("%r object attribute '__dict__' is read-only" % type(self).__name__)
+        object.__getattribute__(self, '_local__switch')()
+        return object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        if name == '__dict__':
+            raise AttributeError("%r object attribute '__dict__' is read-only" % type(self).__name__)
+        object.__getattribute__(self, '_local__switch')()
+        return object.__delattr__(self, name)
+
+
+def _local_class():
+    try:
+        from .local import local
+    except ImportError:    # gevent_lite.local not written yet
+        local = _fallback_local
+    return local
+
+
+_local = _local_class()
+
+
+class _ThreadHandle:
+    """A green thread's handle (3.13 ``_thread._ThreadHandle``): done-ness and join.
+
+    ``join`` parks on a :class:`~gevent_lite.event.Event` set when the green
+    thread's function returns.
+    """
+
+    __slots__ = ('__weakref__', '_done', '_greenlet', 'ident')
+
+    def __init__(self, ident=None):
+        self.ident = ident
+        self._done = None
+        self._greenlet = None
+
+    def _event(self):
+        ev = self._done
+        if ev is None:
+            ev = self._done = Event()
+        return ev
+
+    def __repr__(self):
+        return '<green _ThreadHandle ident=%s %s>' % (
+            self.ident, 'done' if self.is_done() else 'running')
+
+    def is_done(self) -> bool:
+        ev = self._done
+        return ev is not None and ev.is_set()
+
+    def _set_done(self):
+        self._event().set()
+
+    def join(self, timeout=None):
+        if self._greenlet is not None and self._greenlet is getcurrent():
+            raise RuntimeError('Cannot join current thread')
+        timeout = _check_timeout(timeout)
+        if timeout is not None and timeout < 0:
+            timeout = None
+        self._event().wait(timeout)
+
+    def set_done(self):   # pragma: no cover - spelling used by some 3.13 betas
+        self._set_done()
+
+    def _after_fork(self):   # pragma: no cover - nothing survives fork in a greenlet world
+        pass
+
+
+def _make_thread_handle(ident) -> _ThreadHandle:
+    """A handle for an already running "thread" (the main greenlet, dummy threads)."""
+    return _ThreadHandle(ident)
+
+
+class _GreenThreadState:
+    """Bookkeeping of one running green thread (slots: per-thread object)."""
+
+    __slots__ = ('daemon', 'handle', 'sentinels')
+
+    def __init__(self, handle=None, daemon=True):
+        self.sentinels = []
+        self.handle = handle
+        self.daemon = daemon
+
+
+#: ident -> _GreenThreadState, for the green threads now running.
+_running = {}
+
+
+def _bootstrap(state, function, args, kwargs):
+    ident = id(getcurrent())
+    _running[ident] = state
+    try:
+        function(*args, **kwargs)
+    except SystemExit:
+        pass
+    except BaseException:
+        # _thread prints unhandled errors through sys.unraisablehook and goes on.
+        try:
+            hook = sys.unraisablehook
+            exc_type, exc_value, exc_tb = sys.exc_info()
+
+            class _Unraisable:
+                pass
+            unraisable = _Unraisable()
+            unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback = (
+                exc_type, exc_value, exc_tb)
+            unraisable.err_msg = 'Exception ignored in thread started by'
+            unraisable.object = function
+            hook(unraisable)
+        except Exception:   # pragma: no cover - interpreter shutting down
+            pass
+    finally:
+        _running.pop(ident, None)
+        # What the C runtime does when an OS thread's state is deleted: release
+        # the "thread state" locks (3.9-3.12) and mark the handle done (3.13+).
+        for lock in state.sentinels:
+            try:
+                lock.release()
+            except RuntimeError:
+                pass
+        if state.handle is not None:
+            state.handle._set_done()
+
+
+def _spawn(state, function, args, kwargs):
+    hub = get_hub()
+    g = _greenlet(_bootstrap, hub)
+    if state.handle is not None:
+        state.handle.ident = id(g)
+        state.handle._greenlet = g
+    # Start on the hub's next iteration, like a new OS thread that gets the GIL later.
+    hub.run_callback(g.switch, state, function, args, kwargs)
+    return id(g)
+
+
+def start_new_thread(function, args, kwargs=None) -> int:
+    """Run ``function(*args, **kwargs)`` in a new greenlet; return its ident."""
+    if not callable(function):
+        raise TypeError('first arg must be callable')
+    if not isinstance(args, tuple):
+        raise TypeError('2nd arg must be a tuple')
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise TypeError('optional 3rd arg must be a dictionary')
+    return _spawn(_GreenThreadState(), function, args, kwargs or {})
+
+
+start_new = start_new_thread
+
+
+def start_joinable_thread(function, handle=None, daemon=True) -> _ThreadHandle:
+    """3.13+: start ``function()`` in a greenlet; return its (joinable) handle."""
+    if not callable(function):
+        raise TypeError('thread function must be callable')
+    if handle is None:
+        handle = _ThreadHandle()
+    elif not isinstance(handle, _ThreadHandle):
+        raise TypeError('handle must be a green _ThreadHandle, not %r' % (type(handle),))
+    _spawn(_GreenThreadState(handle, daemon), function, (), {})
+    return handle
+
+
+def _set_sentinel() -> Lock:
+    """3.9-3.12: a lock released when the current green thread finishes."""
+    lock = Lock()
+    state = _running.get(id(getcurrent()))
+    if state is not None:
+        state.sentinels.append(lock)
+    return lock
+
+
+def _shutdown():
+    """3.13+: wait for every non-daemon green thread (``threading._shutdown`` calls this).
+
+    Runs in the main greenlet at interpreter exit; each wait parks on the
+    thread's handle. See ``_threading_compat`` for what happens if a thread can
+    never finish.
+    """
+    me = id(getcurrent())
+    for _ in range(100000):
+        pending = [s.handle for ident, s in list(_running.items())
+                   if ident != me and not s.daemon and s.handle is not None
+                   and not s.handle.is_done()]
+        if not pending:
+            return
+        for handle in pending:
+            handle.join()
+
+
+def _count() -> int:
+    """How many green threads started here are still running."""
+    return len(_running)
+
+
+def exit():
+    """Exit the current green thread silently (raises ``SystemExit``)."""
+    raise SystemExit
+
+
+exit_thread = exit
+
+
+def stack_size(size=0) -> int:
+    """Accepted for compatibility (greenlets have no fixed stack); returns 0."""
+    if size and size < 32768:
+        raise ValueError('size not valid: %d bytes' % size)
+    return 0
+
+
+def interrupt_main(signum=None):
+    """Raise ``KeyboardInterrupt`` in the main greenlet (from any greenlet of its hub)."""
+    import signal as _signal
+    if signum is None:
+        signum = _signal.SIGINT
+    handler = _signal.getsignal(signum)
+    if signum != _signal.SIGINT or handler is not _signal.default_int_handler:
+        # Not the default SIGINT behaviour: let the real runtime simulate the signal.
+        if sys.version_info >= (3, 10):
+            return _original_interrupt_main(signum)
+        return _original_interrupt_main()
+    hub = get_hub()
+    main = hub.parent
+    if getcurrent() is main:
+        raise KeyboardInterrupt
+    hub.run_callback(main.throw, KeyboardInterrupt)
+
+
+__all__ = [n for n in __implements__ if not n.startswith('_')] + ['error']
