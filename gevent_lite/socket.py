@@ -320,14 +320,9 @@ class socket(_stdsocket):
         _ss.close(self)
 
     def detach(self):
+        # The fd stays non-blocking: whoever adopts it (ssl's SSLSocket._create,
+        # another green socket) relies on that.
         self._drop_waiters()
-        fd = _fileno(self)
-        if fd >= 0:
-            try:
-                # Leave the fd in the blocking mode its timeout implies.
-                _os.set_blocking(fd, self._timeout is None)
-            except OSError:
-                pass
         return _stdsocket.detach(self)
 
     def __getstate__(self):

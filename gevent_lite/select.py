@@ -1,0 +1,152 @@
+"""Cooperative ``select``: ``select()`` and ``poll()`` that park only the calling greenlet.
+
+Both first ask the OS without blocking (the original ``select.select(..., 0)`` /
+``poll.poll(0)``), so a ready fd costs one syscall and no switch. If nothing is
+ready, the greenlet parks in ``hub.wait_fds``: ONE Waiter registered as reader or
+writer of every fd, woken by the first ready fd or the timeout. It then asks the
+OS again without blocking. The poller is level-triggered and the re-check happens
+after the wake-up, so a readiness that arrives at any moment is never lost.
+
+``epoll``, ``kqueue`` and ``devpoll`` are deliberately not re-exported: a library
+that looks for them falls back to ``poll``/``select``, which cooperate. Every
+other name of the stdlib module is re-exported unchanged. The exceptional list
+(``xlist``) of ``select`` is reported when ready but does not wake a parked
+greenlet on its own (as in gevent): waiting on it would spin on readable sockets.
+"""
+
+import math as _math
+import select as _stdlib_select
+
+from . import _stdlib
+from .hub import READ, WRITE, get_hub
+from .hub import now as _now
+
+__implements__ = ['select', 'poll']
+__stdlib__ = _stdlib_select
+__target__ = 'select'
+#: Names removed from the green module (and, by monkey, from the patched one).
+__drop__ = ['epoll', 'kqueue', 'kevent', 'devpoll']
+
+_original_select = _stdlib_select.select
+_original_poll = getattr(_stdlib_select, 'poll', None)
+error = _stdlib_select.error
+
+_POLLIN = getattr(_stdlib_select, 'POLLIN', 1)
+_POLLPRI = getattr(_stdlib_select, 'POLLPRI', 2)
+_POLLOUT = getattr(_stdlib_select, 'POLLOUT', 4)
+_READ_MASK = _POLLIN | _POLLPRI | getattr(_stdlib_select, 'POLLRDNORM', 0)
+_WRITE_MASK = _POLLOUT | getattr(_stdlib_select, 'POLLWRNORM', 0)
+
+
+def _fileno(obj):
+    if isinstance(obj, int):
+        return obj
+    try:
+        fileno = obj.fileno
+    except AttributeError:
+        raise TypeError('argument must be an int, or have a fileno() method.') from None
+    return fileno()
+
+
+def _select_timeout(timeout):
+    if timeout is None:
+        return None
+    try:
+        timeout = float(timeout)
+    except (TypeError, ValueError):
+        raise TypeError('timeout must be a float or None') from None
+    if _math.isnan(timeout):
+        raise ValueError('Invalid value NaN (not a number)')
+    if timeout < 0:
+        raise ValueError('timeout must be non-negative')
+    return timeout
+
+
+def select(rlist, wlist, xlist, timeout=None):
+    """Wait until some of the objects are ready; return the three ready subsets.
+
+    Same arguments, results and errors as the stdlib's; parks only this greenlet.
+    """
+    timeout = _select_timeout(timeout)
+    rlist = list(rlist)
+    wlist = list(wlist)
+    xlist = list(xlist)
+    # The non-blocking check also validates every object exactly as the stdlib does.
+    ready = _original_select(rlist, wlist, xlist, 0)
+    if ready[0] or ready[1] or ready[2] or timeout == 0:
+        return ready
+    wanted = {}
+    for obj in rlist:
+        fd = _fileno(obj)
+        wanted[fd] = wanted.get(fd, 0) | READ
+    for obj in wlist:
+        fd = _fileno(obj)
+        wanted[fd] = wanted.get(fd, 0) | WRITE
+    hub = get_hub()
+    deadline = None if timeout is None else _now() + timeout
+    while True:
+        remaining = None if deadline is None else max(deadline - _now(), 0.0)
+        # Park until one fd is ready or time is up, then re-check them all.
+        woken = hub.wait_fds(wanted.items(), remaining)
+        ready = _original_select(rlist, wlist, xlist, 0)
+        if ready[0] or ready[1] or ready[2] or not woken:
+            return ready
+
+
+if _original_poll is not None:
+    class poll:
+        """A green ``select.poll``: register fds, then ``poll(timeout_ms)`` parks cooperatively."""
+
+        __slots__ = ('_fds', '_poll')
+
+        def __init__(self):
+            self._fds = {}                 # fd -> event mask, as registered
+            self._poll = _original_poll()  # the same registrations, for non-blocking checks
+
+        def register(self, fd, eventmask=_POLLIN | _POLLPRI | _POLLOUT):
+            fd = _fileno(fd)
+            self._poll.register(fd, eventmask)   # validates like the stdlib
+            self._fds[fd] = eventmask
+
+        def modify(self, fd, eventmask):
+            fd = _fileno(fd)
+            self._poll.modify(fd, eventmask)     # OSError(ENOENT) if not registered
+            self._fds[fd] = eventmask
+
+        def unregister(self, fd):
+            fd = _fileno(fd)
+            self._poll.unregister(fd)            # KeyError if not registered
+            del self._fds[fd]
+
+        def poll(self, timeout=None):
+            """Return ``[(fd, events)]``; ``timeout`` in milliseconds, None/negative = forever."""
+            if timeout is not None:
+                try:
+                    timeout = float(timeout)
+                except (TypeError, ValueError):
+                    raise TypeError('timeout must be an integer or None') from None
+                timeout = None if timeout < 0 else timeout / 1000.0
+            ready = self._poll.poll(0)
+            if ready or timeout == 0:
+                return ready
+            wanted = []
+            for fd, mask in self._fds.items():
+                events = (READ if mask & _READ_MASK else 0) | (WRITE if mask & _WRITE_MASK else 0)
+                if events:   # fds polled only for HUP/ERR would wake us without reporting
+                    wanted.append((fd, events))
+            hub = get_hub()
+            deadline = None if timeout is None else _now() + timeout
+            while True:
+                remaining = None if deadline is None else max(deadline - _now(), 0.0)
+                woken = hub.wait_fds(wanted, remaining)
+                ready = self._poll.poll(0)
+                if ready or not woken:
+                    return ready
+
+        def __repr__(self):
+            return '<gevent_lite.select.poll fds=%r>' % sorted(self._fds)
+else:  # pragma: no cover - Windows
+    __implements__.remove('poll')
+
+
+__all__ = _stdlib.reexport(_stdlib_select, globals(), __implements__, drop=__drop__)

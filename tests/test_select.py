@@ -1,0 +1,190 @@
+"""gevent_lite.select: select() and poll() park only the calling greenlet, lose no wake-up."""
+
+import os
+import select as stdselect
+import time
+
+import pytest
+
+import gevent_lite
+from gevent_lite import select as gselect
+from gevent_lite import socket as gsocket
+
+
+def pair():
+    return gsocket.socketpair()
+
+
+def test_select_returns_ready_subsets_at_once_without_parking():
+    a, b = pair()
+    b.send(b'x')
+    r, w, x = gselect.select([a, b], [a], [], 5)
+    assert r == [a] and w == [a] and x == []
+    # ints work as well as objects with fileno()
+    r, w, x = gselect.select([a.fileno()], [], [], 0)
+    assert r == [a.fileno()]
+    a.close()
+    b.close()
+
+
+def test_select_timeout_zero_polls_and_timeout_expires():
+    a, b = pair()
+    assert gselect.select([a], [], [], 0) == ([], [], [])
+    start = time.monotonic()
+    assert gselect.select([a], [], [], 0.2) == ([], [], [])
+    assert 0.15 <= time.monotonic() - start < 2.0
+    a.close()
+    b.close()
+
+
+def test_twenty_greenlets_selecting_half_a_second_run_concurrently():
+    socks = [pair() for _ in range(20)]
+
+    def waiter(s):
+        return gselect.select([s], [], [], 0.5)
+
+    start = time.monotonic()
+    jobs = [gevent_lite.spawn(waiter, a) for a, _ in socks]
+    gevent_lite.joinall(jobs, raise_error=True)
+    assert time.monotonic() - start < 2.0
+    assert all(j.value == ([], [], []) for j in jobs)
+    for a, b in socks:
+        a.close()
+        b.close()
+
+
+def test_select_wakes_when_another_greenlet_makes_an_fd_ready():
+    socks = [pair() for _ in range(5)]
+
+    def later():
+        gevent_lite.sleep(0.1)
+        socks[3][1].send(b'x')
+
+    gevent_lite.spawn(later)
+    start = time.monotonic()
+    r, w, x = gselect.select([a for a, _ in socks], [], [], 5)
+    assert r == [socks[3][0]]
+    assert time.monotonic() - start < 2.0
+    # after the wake-up no registration is left behind: another greenlet may read
+    assert socks[3][0].recv(1) == b'x'
+    for a, b in socks:
+        a.close()
+        b.close()
+
+
+def test_no_wake_up_lost_over_many_rounds():
+    # A ping-pong through select 500 times: a lost wake-up would hang (then time out).
+    a, b = pair()
+    rounds = 500
+
+    def pong():
+        for _ in range(rounds):
+            r, _, _ = gselect.select([b], [], [], 5)
+            assert r == [b]
+            b.send(b.recv(1))
+
+    g = gevent_lite.spawn(pong)
+    start = time.monotonic()
+    for _ in range(rounds):
+        a.send(b'p')
+        r, _, _ = gselect.select([a], [], [], 5)
+        assert r == [a]
+        assert a.recv(1) == b'p'
+    g.join(timeout=5)
+    assert g.successful()
+    assert time.monotonic() - start < 10
+    a.close()
+    b.close()
+
+
+def test_select_bad_arguments_raise_the_stdlib_errors():
+    a, b = pair()
+    a.close()
+    with pytest.raises(ValueError):
+        gselect.select([a], [], [], 0)       # fileno() == -1
+    r, w = os.pipe()
+    os.close(r)
+    with pytest.raises(OSError) as info:
+        gselect.select([r], [], [], 1)
+    with pytest.raises(OSError) as std:
+        stdselect.select([r], [], [], 1)
+    assert info.value.errno == std.value.errno
+    os.close(w)
+    with pytest.raises(TypeError):
+        gselect.select(['x'], [], [], 0)
+    with pytest.raises(ValueError):
+        gselect.select([], [], [], -1)
+    b.close()
+
+
+def test_closing_an_fd_a_select_waits_on_raises_instead_of_hanging():
+    a, b = pair()
+    result = []
+
+    def waiter():
+        try:
+            gselect.select([a], [], [], 5)
+        except OSError as exc:
+            result.append(exc)
+
+    g = gevent_lite.spawn(waiter)
+    gevent_lite.sleep(0.05)
+    a.close()
+    g.join(timeout=2)
+    assert g.dead and len(result) == 1
+    b.close()
+
+
+def test_poll_register_modify_unregister_and_poll():
+    a, b = pair()
+    p = gselect.poll()
+    p.register(a, gselect.POLLIN)
+    assert p.poll(0) == []
+    start = time.monotonic()
+    assert p.poll(200) == []
+    assert 0.15 <= time.monotonic() - start < 2.0
+
+    def later():
+        gevent_lite.sleep(0.05)
+        b.send(b'x')
+
+    gevent_lite.spawn(later)
+    assert p.poll(5000) == [(a.fileno(), gselect.POLLIN)]
+    p.modify(a, gselect.POLLOUT)
+    assert p.poll() == [(a.fileno(), gselect.POLLOUT)]
+    p.unregister(a)
+    with pytest.raises(KeyError):
+        p.unregister(a)
+    with pytest.raises(OSError):
+        p.modify(a, gselect.POLLIN)
+    a.close()
+    b.close()
+
+
+def test_poll_waits_cooperatively():
+    a, b = pair()
+    ticks = []
+
+    def ticker():
+        for _ in range(5):
+            ticks.append(1)
+            gevent_lite.sleep(0.02)
+
+    gevent_lite.spawn(ticker)
+    p = gselect.poll()
+    p.register(a.fileno(), gselect.POLLIN)
+    assert p.poll(300) == []
+    assert len(ticks) == 5
+    a.close()
+    b.close()
+
+
+def test_module_drops_epoll_and_reexports_the_rest():
+    for name in ('epoll', 'kqueue', 'devpoll', 'kevent'):
+        assert not hasattr(gselect, name)
+        assert name not in gselect.__all__
+    assert gselect.error is stdselect.error
+    for name in dir(stdselect):
+        if not name.startswith('_') and name not in gselect.__drop__:
+            assert hasattr(gselect, name), name
+    assert gselect.select is not stdselect.select
