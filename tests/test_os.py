@@ -48,8 +48,9 @@ def test_nb_read_and_nb_write_park_until_ready():
         reader.join(timeout=5)
         assert got == [b'hello']
     finally:
-        os.close(r)
-        os.close(w)
+        for fd in (r, w):
+            get_hub().cancel_wait(fd)    # registrations are kept: forget before closing
+            os.close(fd)
 
 
 def test_nb_write_waits_when_pipe_is_full():
@@ -74,8 +75,9 @@ def test_nb_write_waits_when_pipe_is_full():
         writer.join(timeout=5)
         assert done == [10]
     finally:
-        os.close(r)
-        os.close(w)
+        for fd in (r, w):
+            get_hub().cancel_wait(fd)    # registrations are kept: forget before closing
+            os.close(fd)
 
 
 def test_waitpid_cooperates_with_a_ticker():

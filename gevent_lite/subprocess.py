@@ -1,0 +1,352 @@
+"""The ``subprocess`` module, with a :class:`Popen` whose waits park greenlets, not the hub.
+
+Public names: everything of :mod:`subprocess`, where :class:`Popen`, :func:`run`,
+:func:`call`, :func:`check_call`, :func:`check_output`, :func:`getoutput` and
+:func:`getstatusoutput` are replaced (they are the stdlib's functions in
+behaviour -- arguments, ``TimeoutExpired``/``CalledProcessError`` semantics,
+killing the child on timeout in ``run`` -- built on the green ``Popen``).
+
+How it cooperates with the hub
+------------------------------
+* ``wait(timeout)`` parks on an :class:`~gevent_lite.event.Event` set by one
+  *watcher* greenlet per process. The watcher waits for the child to exit
+  without any signal: on Linux it waits for the process's pidfd
+  (``os.pidfd_open``) to become readable with ``hub.wait_fd``; elsewhere it
+  polls ``Popen.poll()`` (``waitpid(pid, WNOHANG)``) on hub timers, every 1 ms
+  backing off to 50 ms. We chose this over a SIGCHLD handler on purpose: it
+  reaps only our own child, never replaces or starves a user's SIGCHLD
+  handler, and never steals another library's child status (gevent#857,
+  #622, #452). Any number of greenlets may wait on the same process; when the
+  last one gives up (timeout or kill) the watcher is stopped.
+* ``communicate(input, timeout)`` makes the pipes non-blocking and moves data
+  in one greenlet per pipe, each parking on ``hub.wait_fd`` when its pipe is
+  not ready. On timeout the partial output is attached to ``TimeoutExpired``
+  and the pipe greenlets keep going, so calling ``communicate()`` again
+  continues where it stopped, as the stdlib allows.
+* ``poll()`` never blocked; it is the stdlib's.
+
+The ``stdin``/``stdout``/``stderr`` file objects themselves stay the stdlib's
+blocking files: reading them directly (``proc.stdout.read()``) blocks the hub.
+Use ``communicate()`` to move data cooperatively.
+"""
+
+import os as _os
+import subprocess as _subprocess
+import sys as _sys
+
+from . import hub as _hubmod
+from ._stdlib import reexport
+from .event import Event
+from .greenlet import Greenlet, joinall
+from .hub import READ, get_hub, sleep
+from .os import nb_read, nb_write
+
+_pidfd_open = getattr(_os, 'pidfd_open', None)
+_StdPopen = _subprocess.Popen
+PIPE = _subprocess.PIPE
+STDOUT = _subprocess.STDOUT
+TimeoutExpired = _subprocess.TimeoutExpired
+CalledProcessError = _subprocess.CalledProcessError
+CompletedProcess = _subprocess.CompletedProcess
+
+_POLL_MAX_INTERVAL = 0.05
+_READ_SIZE = 65536
+
+
+def _remaining(endtime):
+    if endtime is None:
+        return None
+    return max(endtime - _hubmod.now(), 0.0)
+
+
+class Popen(_StdPopen):
+    """``subprocess.Popen`` with cooperative :meth:`wait` and :meth:`communicate`."""
+
+    def __init__(self, *args, **kwargs):
+        # Set before the stdlib __init__: its __del__ may run if __init__ fails.
+        self._gl_exited = None
+        self._gl_watcher = None
+        self._gl_nwaiters = 0
+        self._gl_comm = None
+        super().__init__(*args, **kwargs)
+
+    # -- waiting for exit ----------------------------------------------------------------
+
+    def wait(self, timeout=None):
+        """Wait for the child to exit; return ``returncode``. Parks only the calling greenlet.
+
+        Raises ``TimeoutExpired`` after ``timeout`` seconds.
+        """
+        if timeout is not None:
+            timeout = _hubmod._check_timeout(timeout)
+        if self.returncode is not None:
+            return self.returncode
+        if self.poll() is not None:        # non-blocking attempt first
+            return self.returncode
+        if self._gl_exited is None:
+            self._gl_exited = Event()
+        exited = self._gl_exited
+        if self._gl_watcher is None or self._gl_watcher.dead:
+            self._gl_watcher = Greenlet(self._gl_watch)
+            self._gl_watcher.start()
+        self._gl_nwaiters += 1
+        try:
+            # Parks until the watcher sees the exit (or the timeout passes).
+            if not exited.wait(timeout):
+                if self.poll() is not None:
+                    return self.returncode
+                raise TimeoutExpired(self.args, timeout)
+        finally:
+            self._gl_nwaiters -= 1
+            watcher = self._gl_watcher
+            if not self._gl_nwaiters and watcher is not None and not exited.is_set():
+                # Nobody waits any more: stop watching (no fd or timer left behind).
+                self._gl_watcher = None
+                watcher.kill(block=False)
+        return self.returncode
+
+    def _wait(self, timeout):
+        # The stdlib's private waiting primitive (3.3-3.13); its __exit__ uses it
+        # after a KeyboardInterrupt. Route it to the cooperative wait as well.
+        return self.wait(timeout)
+
+    def __exit__(self, exc_type, value, traceback):
+        # Pipe greenlets still running (communicate() timed out) must finish
+        # before the stdlib closes their files under them.
+        comm = self._gl_comm
+        if comm is not None:
+            for g in comm[0]:
+                if not g.dead:
+                    g.kill()
+        return super().__exit__(exc_type, value, traceback)
+
+    def _gl_watch(self):
+        # The watcher greenlet: park until the child exits, reap it, wake waiters.
+        pidfd = None
+        hub = get_hub()
+        if _pidfd_open is not None:
+            try:
+                pidfd = _pidfd_open(self.pid)
+            except OSError:
+                pidfd = None      # old kernel, seccomp, or already reaped elsewhere
+        try:
+            delay = 0.001
+            while self.poll() is None:
+                if pidfd is not None:
+                    hub.wait_fd(pidfd, READ)      # readable once the child has exited
+                else:
+                    sleep(delay)
+                    delay = min(delay * 2, _POLL_MAX_INTERVAL)
+        finally:
+            if pidfd is not None:
+                hub.cancel_wait(pidfd)
+                _os.close(pidfd)
+        self._gl_exited.set()
+
+    # -- moving data ---------------------------------------------------------------------
+
+    def communicate(self, input=None, timeout=None):
+        """Send ``input`` to stdin, read stdout/stderr to EOF, wait for exit.
+
+        Returns ``(stdout, stderr)``; each is None unless that stream is a PIPE.
+        """
+        if self._communication_started and input:
+            raise ValueError('Cannot send input after starting communication')
+        if timeout is not None:
+            timeout = _hubmod._check_timeout(timeout)
+            endtime = _hubmod.now() + timeout
+        else:
+            endtime = None
+        comm = self._gl_comm
+        if comm is None:
+            comm = self._gl_comm = self._gl_start_communication(input)
+        greenlets, out, err = comm
+        pending = [g for g in greenlets if not g.dead]
+        if pending:
+            # Parks until every pipe greenlet finished or the deadline passed.
+            joinall(pending, timeout=_remaining(endtime))
+            if any(not g.dead for g in pending):
+                raise TimeoutExpired(self.args, timeout,
+                                     output=b''.join(out) if out is not None else None,
+                                     stderr=b''.join(err) if err is not None else None)
+        for g in greenlets:
+            if g.exception is not None:
+                raise g.exception
+        self.wait(timeout=_remaining(endtime))
+        stdout = b''.join(out) if out is not None else None
+        stderr = b''.join(err) if err is not None else None
+        if self.text_mode:
+            if stdout is not None:
+                stdout = self._gl_decode(stdout, self._gl_encodings[0])
+            if stderr is not None:
+                stderr = self._gl_decode(stderr, self._gl_encodings[1])
+        return stdout, stderr
+
+    def _gl_start_communication(self, input):
+        self._communication_started = True
+        greenlets = []
+        out = err = None
+        self._gl_encodings = (None, None)
+        if self.text_mode:
+            self._gl_encodings = tuple(
+                (f.encoding, f.errors) if f is not None else None
+                for f in (self.stdout, self.stderr))
+        if self.stdin:
+            try:
+                self.stdin.flush()     # data the caller wrote but did not flush
+            except BrokenPipeError:
+                pass
+            except ValueError:
+                pass                   # already closed
+            if input and self.text_mode:
+                input = input.encode(self.stdin.encoding, self.stdin.errors)
+            greenlets.append(Greenlet(self._gl_feed, self.stdin, input))
+        if self.stdout:
+            out = []
+            greenlets.append(Greenlet(self._gl_drain, self.stdout, out))
+        if self.stderr:
+            err = []
+            greenlets.append(Greenlet(self._gl_drain, self.stderr, err))
+        for g in greenlets:
+            g.start()
+        return greenlets, out, err
+
+    @staticmethod
+    def _gl_feed(fileobj, data):
+        try:
+            if data:
+                fd = fileobj.fileno()
+                _os.set_blocking(fd, False)
+                view = memoryview(data).cast('B')
+                offset = 0
+                try:
+                    while offset < len(view):
+                        offset += nb_write(fd, view[offset:offset + _READ_SIZE])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass               # the child stopped reading: like the stdlib, ignore
+                except OSError as e:
+                    if e.errno != 22:  # EINVAL: the stdlib ignores it too (child exited)
+                        raise
+        finally:
+            _close(fileobj)
+
+    @staticmethod
+    def _gl_drain(fileobj, chunks):
+        try:
+            fd = fileobj.fileno()
+            _os.set_blocking(fd, False)
+            while True:
+                data = nb_read(fd, _READ_SIZE)
+                if not data:
+                    break
+                chunks.append(data)
+        finally:
+            _close(fileobj)
+
+    @staticmethod
+    def _gl_decode(data, encoding):
+        enc, errors = encoding
+        text = data.decode(enc, errors)
+        return text.replace('\r\n', '\n').replace('\r', '\n')
+
+
+def _close(fileobj):
+    # Forget the fd in the hub before closing it: registrations are kept after
+    # wake-ups, and a stale one would shadow the next file that gets this number.
+    try:
+        fd = fileobj.fileno()
+    except (ValueError, OSError):
+        fd = None
+    if fd is not None:
+        get_hub().cancel_wait(fd)
+    try:
+        fileobj.close()
+    except (BrokenPipeError, OSError):
+        pass
+
+
+# -- the convenience functions, as in the stdlib but built on our Popen ------------------
+
+def run(*popenargs, input=None, capture_output=False, timeout=None, check=False, **kwargs):
+    """Run a command and return a ``CompletedProcess``; kills the child on timeout."""
+    if input is not None:
+        if kwargs.get('stdin') is not None:
+            raise ValueError('stdin and input arguments may not both be used.')
+        kwargs['stdin'] = PIPE
+    if capture_output:
+        if kwargs.get('stdout') is not None or kwargs.get('stderr') is not None:
+            raise ValueError('stdout and stderr arguments may not be used with capture_output.')
+        kwargs['stdout'] = PIPE
+        kwargs['stderr'] = PIPE
+    with Popen(*popenargs, **kwargs) as process:
+        try:
+            stdout, stderr = process.communicate(input, timeout=timeout)
+        except TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+        except BaseException:
+            process.kill()
+            raise
+        retcode = process.poll()
+        if check and retcode:
+            raise CalledProcessError(retcode, process.args, output=stdout, stderr=stderr)
+    return CompletedProcess(process.args, retcode, stdout, stderr)
+
+
+def call(*popenargs, timeout=None, **kwargs):
+    """Run a command, wait for it, return its exit code (kills it on timeout)."""
+    with Popen(*popenargs, **kwargs) as p:
+        try:
+            return p.wait(timeout=timeout)
+        except BaseException:
+            p.kill()
+            raise
+
+
+def check_call(*popenargs, **kwargs):
+    """Like :func:`call` but raises ``CalledProcessError`` on a non-zero exit code."""
+    retcode = call(*popenargs, **kwargs)
+    if retcode:
+        cmd = kwargs.get('args')
+        if cmd is None:
+            cmd = popenargs[0]
+        raise CalledProcessError(retcode, cmd)
+    return 0
+
+
+def check_output(*popenargs, timeout=None, **kwargs):
+    """Run a command and return its stdout; ``CalledProcessError`` on failure."""
+    for kw in ('stdout', 'check'):
+        if kw in kwargs:
+            raise ValueError('%s argument not allowed, it will be overridden.' % kw)
+    if 'input' in kwargs and kwargs['input'] is None:
+        text = (kwargs.get('universal_newlines') or kwargs.get('text')
+                or kwargs.get('encoding') or kwargs.get('errors'))
+        kwargs['input'] = '' if text else b''
+    return run(*popenargs, stdout=PIPE, timeout=timeout, check=True, **kwargs).stdout
+
+
+def getstatusoutput(cmd, *, encoding=None, errors=None):
+    """``(exitcode, output)`` of ``cmd`` run in a shell, stderr folded into stdout."""
+    try:
+        data = check_output(cmd, shell=True, text=True, stderr=STDOUT,
+                            encoding=encoding, errors=errors)
+        exitcode = 0
+    except CalledProcessError as ex:
+        data = ex.output
+        exitcode = ex.returncode
+    if data[-1:] == '\n':
+        data = data[:-1]
+    return exitcode, data
+
+
+def getoutput(cmd, *, encoding=None, errors=None):
+    """The output (stdout and stderr) of ``cmd`` run in a shell."""
+    return getstatusoutput(cmd, encoding=encoding, errors=errors)[1]
+
+
+__all__ = reexport(_subprocess, globals(), [
+    'Popen', 'run', 'call', 'check_call', 'check_output', 'getoutput', 'getstatusoutput',
+])
+del _sys

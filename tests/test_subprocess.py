@@ -1,0 +1,245 @@
+import os
+import signal
+import subprocess as std_subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import gevent_lite
+import gevent_lite.subprocess as gsp
+from gevent_lite.hub import get_hub
+
+pytestmark = pytest.mark.skipif(sys.platform == 'win32', reason='POSIX only')
+
+PY = sys.executable
+
+
+def _ticker(ticks, interval=0.01, limit=1000):
+    def run():
+        for _ in range(limit):
+            ticks.append(time.monotonic())
+            gevent_lite.sleep(interval)
+    return gevent_lite.spawn(run)
+
+
+def _max_gap(ticks):
+    return max(b - a for a, b in zip(ticks, ticks[1:]))
+
+
+def test_reexports_and_popen_is_a_stdlib_subclass():
+    assert issubclass(gsp.Popen, std_subprocess.Popen)
+    assert gsp.PIPE is std_subprocess.PIPE
+    assert gsp.TimeoutExpired is std_subprocess.TimeoutExpired
+    assert gsp.CalledProcessError is std_subprocess.CalledProcessError
+    assert gsp.list2cmdline is std_subprocess.list2cmdline
+    for name in ('Popen', 'run', 'check_output', 'getoutput'):
+        assert name in gsp.__all__
+
+
+def test_ten_concurrent_sleeps_finish_together():
+    start = time.monotonic()
+    procs = [gsp.Popen(['sleep', '0.5']) for _ in range(10)]
+    jobs = [gevent_lite.spawn(p.wait) for p in procs]
+    gevent_lite.joinall(jobs, timeout=10)
+    elapsed = time.monotonic() - start
+    assert [j.value for j in jobs] == [0] * 10
+    assert elapsed < 2.5, elapsed            # serial would be 5 s
+
+
+def test_ticker_runs_while_wait_waits():
+    ticks = []
+    t = _ticker(ticks)
+    p = gsp.Popen(['sleep', '0.4'])
+    assert p.wait() == 0
+    t.kill()
+    assert len(ticks) >= 15
+    assert _max_gap(ticks) < 0.2
+
+
+def test_wait_timeout_raises_timeout_expired_and_wait_again_works():
+    p = gsp.Popen(['sleep', '0.4'])
+    start = time.monotonic()
+    with pytest.raises(gsp.TimeoutExpired) as info:
+        p.wait(timeout=0.1)
+    assert 0.08 <= time.monotonic() - start < 0.35
+    assert info.value.timeout == 0.1
+    assert p.returncode is None
+    assert p.wait(timeout=5) == 0
+
+
+def test_many_greenlets_wait_on_one_process():
+    p = gsp.Popen(['sleep', '0.2'])
+    jobs = [gevent_lite.spawn(p.wait) for _ in range(5)]
+    gevent_lite.joinall(jobs, timeout=5)
+    assert [j.value for j in jobs] == [0] * 5
+
+
+def test_timed_out_waiters_leave_nothing_behind():
+    p = gsp.Popen(['sleep', '0.3'])
+    with pytest.raises(gsp.TimeoutExpired):
+        p.wait(timeout=0.05)
+    gevent_lite.sleep(0.01)
+    assert p._gl_watcher is None                 # watcher stopped with the last waiter
+    hub = get_hub()
+    assert hub._nfd_waiters == 0
+    assert p.wait() == 0
+
+
+def test_returncode_for_exit_status_and_signal():
+    assert gsp.Popen([PY, '-c', 'import sys; sys.exit(3)']).wait() == 3
+    p = gsp.Popen(['sleep', '10'])
+    gevent_lite.spawn_later(0.05, p.terminate)
+    assert p.wait(timeout=5) == -signal.SIGTERM
+
+
+def test_communicate_moves_one_megabyte_both_ways():
+    data = os.urandom(1 << 20)
+    p = gsp.Popen([PY, '-c', 'import sys; d = sys.stdin.buffer.read(); '
+                   'sys.stdout.buffer.write(d); sys.stderr.buffer.write(d[::-1])'],
+                  stdin=gsp.PIPE, stdout=gsp.PIPE, stderr=gsp.PIPE)
+    ticks = []
+    t = _ticker(ticks)
+    out, err = p.communicate(data, timeout=20)
+    t.kill()
+    assert out == data
+    assert err == data[::-1]
+    assert p.returncode == 0
+    assert p.stdin.closed and p.stdout.closed and p.stderr.closed
+
+
+def test_communicate_text_mode_and_missing_pipes():
+    p = gsp.Popen([PY, '-c', 'import sys; print(sys.stdin.read().upper())'],
+                  stdin=gsp.PIPE, stdout=gsp.PIPE, text=True)
+    out, err = p.communicate('héllo\r\nworld')
+    assert out == 'HÉLLO\nWORLD\n'
+    assert err is None
+    p = gsp.Popen(['true'])
+    assert p.communicate() == (None, None)
+    assert p.returncode == 0
+
+
+def test_communicate_timeout_keeps_partial_output_and_can_resume():
+    p = gsp.Popen([PY, '-u', '-c', 'import time; print("first", flush=True); '
+                   'time.sleep(0.4); print("second")'], stdout=gsp.PIPE)
+    with pytest.raises(gsp.TimeoutExpired) as info:
+        p.communicate(timeout=0.2)
+    assert info.value.output == b'first\n'
+    with pytest.raises(ValueError, match='Cannot send input'):
+        p.communicate(b'late input')
+    out, _ = p.communicate(timeout=5)
+    assert out == b'first\nsecond\n'
+
+
+def test_communicate_child_not_reading_stdin_does_not_raise():
+    p = gsp.Popen([PY, '-c', 'import os; os.close(0)'], stdin=gsp.PIPE)
+    assert p.communicate(b'x' * (1 << 20), timeout=10) == (None, None)
+    assert p.returncode == 0
+
+
+def test_run_captures_and_checks():
+    r = gsp.run([PY, '-c', 'import sys; print("out"); print("err", file=sys.stderr); sys.exit(2)'],
+                capture_output=True)
+    assert (r.returncode, r.stdout, r.stderr) == (2, b'out\n', b'err\n')
+    with pytest.raises(gsp.CalledProcessError) as info:
+        gsp.run([PY, '-c', 'import sys; sys.exit(4)'], check=True)
+    assert info.value.returncode == 4
+    assert gsp.run(['cat'], input=b'abc', stdout=gsp.PIPE).stdout == b'abc'
+    with pytest.raises(ValueError):
+        gsp.run(['cat'], input=b'x', stdin=gsp.PIPE)
+    with pytest.raises(ValueError):
+        gsp.run(['true'], capture_output=True, stdout=gsp.PIPE)
+
+
+def test_run_timeout_kills_the_child():
+    start = time.monotonic()
+    with pytest.raises(gsp.TimeoutExpired) as info:
+        gsp.run([PY, '-c', 'import time; print("partial", flush=True); time.sleep(30)'],
+                stdout=gsp.PIPE, timeout=0.5)
+    assert time.monotonic() - start < 5
+    assert info.value.output == b'partial\n'
+
+
+def test_call_check_call_check_output_getoutput():
+    assert gsp.call(['true']) == 0
+    assert gsp.call(['false']) == 1
+    assert gsp.check_call(['true']) == 0
+    with pytest.raises(gsp.CalledProcessError) as info:
+        gsp.check_call(['false'])
+    assert info.value.cmd == ['false']
+    assert gsp.check_output(['echo', 'hi']) == b'hi\n'
+    assert gsp.check_output(['cat'], input=None) == b''
+    assert gsp.check_output('echo hi', shell=True, text=True) == 'hi\n'
+    with pytest.raises(ValueError):
+        gsp.check_output(['true'], stdout=gsp.PIPE)
+    with pytest.raises(gsp.TimeoutExpired):
+        gsp.call(['sleep', '5'], timeout=0.1)
+    assert gsp.getoutput('echo a; echo b >&2') == std_subprocess.getoutput('echo a; echo b >&2')
+    assert gsp.getstatusoutput('exit 3') == std_subprocess.getstatusoutput('exit 3')
+
+
+def test_stdlib_equivalence_of_errors():
+    with pytest.raises(FileNotFoundError):
+        gsp.Popen(['/nonexistent/program'])
+    with pytest.raises(TypeError):
+        gsp.Popen(['true']).wait(timeout='soon')
+
+
+def test_popen_context_manager_waits_cooperatively():
+    ticks = []
+    t = _ticker(ticks)
+    with gsp.Popen(['sleep', '0.3'], stdout=gsp.PIPE) as p:
+        pass
+    t.kill()
+    assert p.returncode == 0
+    assert len(ticks) >= 10
+
+
+def test_child_reaped_elsewhere_gives_returncode_like_stdlib():
+    # Someone else (a SIGCHLD handler, os.waitpid(-1)) reaps our child first:
+    # like the stdlib we must not hang; poll() turns ECHILD into returncode 0.
+    p = gsp.Popen(['sleep', '0.1'])
+    os.waitpid(p.pid, 0)
+    assert p.wait(timeout=5) == 0
+
+
+def _run_script(code):
+    return std_subprocess.run([PY, '-c', textwrap.dedent(code)],
+                              capture_output=True, text=True, timeout=30)
+
+
+def test_user_sigchld_handler_keeps_working_with_green_subprocess():
+    # gevent#857/#622: the library must not take SIGCHLD away from the user.
+    proc = _run_script('''
+        import signal
+        import gevent_lite, gevent_lite.signal as gs
+        import gevent_lite.subprocess as gsp
+        got = []
+        gs.signal(signal.SIGCHLD, lambda s, f: got.append(s))
+        p = gsp.Popen(['sleep', '0.1'])
+        rc = p.wait(timeout=5)
+        gevent_lite.sleep(0.05)
+        print(rc, len(got) >= 1, gs.getsignal(signal.SIGCHLD) is not None)
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ['0', 'True', 'True']
+
+
+def test_subprocess_in_forked_child_works():
+    # gevent#857: a subprocess started inside a forked child of a process that
+    # already used subprocess hung.
+    proc = _run_script('''
+        import os
+        import gevent_lite, gevent_lite.os as gos, gevent_lite.subprocess as gsp
+        gsp.call(['true'])
+        pid = gos.fork()
+        if pid == 0:
+            import signal
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            rc = gsp.Popen(['sleep', '0.1']).wait(timeout=5)
+            os._exit(10 + rc)
+        print(os.WEXITSTATUS(gos.waitpid(pid, 0)[1]))
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '10'
