@@ -17,7 +17,7 @@ import sys
 
 __all__ = ['main', 'render']
 
-IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'eventlet', 'asyncio', 'threads')
+IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'gevent_nodelay', 'eventlet', 'asyncio', 'threads')
 IMPL_TITLES = {'lite': 'gevent_lite', 'greenlet': 'raw greenlet'}
 
 

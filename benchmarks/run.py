@@ -61,7 +61,7 @@ ROOT = os.path.dirname(HERE)
 RESULT_TAG = '@@BENCH '
 
 #: Display and interleaving order; unknown implementation names sort after these.
-IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'eventlet', 'asyncio', 'threads')
+IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'gevent_nodelay', 'eventlet', 'asyncio', 'threads')
 
 #: The implementation the ratio column divides by.
 BASELINE = 'gevent'
@@ -396,20 +396,26 @@ def _fmt(v):
     return '%.3f' % v
 
 
-_TARGET_RE = re.compile(r'^\s*(>=|<=)\s*(?:([0-9.]+)\s*[x*]\s*)?gevent\s*$')
+_TARGET_RE = re.compile(r'^\s*(>=|<=)\s*(?:([0-9.]+)\s*[x*]\s*)?([A-Za-z_][\w]*)\s*$')
 
 
 def target_met(entry, impl='lite'):
-    """Whether ``impl`` meets a target like ``'>= gevent'`` or ``'>= 1.2x gevent'``.
+    """Whether ``impl`` meets a target like ``'>= gevent'`` or ``'>= 1.2x gevent_nodelay'``.
 
-    None when the target is not of that form or a median is missing.
+    The target compares ``impl``'s median with another implementation's median
+    (by name). None when the target is not of that form or a median is missing.
     """
     m = _TARGET_RE.match(entry.get('target') or '')
-    row = entry['results'].get(impl) or {}
-    if m is None or row.get('ratio') is None:
+    if m is None:
         return None
+    results = entry['results']
+    mine = (results.get(impl) or {}).get('median')
+    other = (results.get(m.group(3)) or {}).get('median')
+    if mine is None or not other:
+        return None
+    ratio = mine / other
     factor = float(m.group(2) or 1.0)
-    return row['ratio'] >= factor if m.group(1) == '>=' else row['ratio'] <= factor
+    return ratio >= factor if m.group(1) == '>=' else ratio <= factor
 
 
 def format_table(entry):

@@ -183,9 +183,11 @@ def test_malformed_case_spec_is_rejected_with_a_clear_message(tmp_path):
         run.discover([str(tmp_path)])
 
 
-@pytest.mark.parametrize('target, ratio, met', [
-    ('>= gevent', 1.06, True), ('>= gevent', 0.9, False), ('<= gevent', 0.73, True),
-    ('>= 1.2x gevent', 1.1, False), ('>= 0.8x gevent', 0.85, True), ('fast', 2.0, None)])
-def test_target_met_reads_targets_relative_to_gevent(target, ratio, met):
-    entry = {'target': target, 'results': {'lite': {'ratio': ratio}}}
+@pytest.mark.parametrize('target, lite, met', [
+    ('>= gevent', 106, True), ('>= gevent', 90, False), ('<= gevent', 73, True),
+    ('>= 1.2x gevent', 110, False), ('>= 0.8x gevent', 85, True), ('fast', 200, None),
+    ('>= 1.2x gevent_nodelay', 130, True), ('>= eventlet', 100, None)])
+def test_target_met_compares_lite_with_the_named_implementation(target, lite, met):
+    entry = {'target': target, 'results': {'lite': {'median': lite}, 'gevent': {'median': 100},
+                                           'gevent_nodelay': {'median': 105}}}
     assert run.target_met(entry) is met
