@@ -1,0 +1,1086 @@
+"""A WSGI (PEP 3333) HTTP/1.1 server on :class:`~gevent_lite.server.StreamServer`.
+
+:class:`WSGIServer` accepts connections like any StreamServer; each connection is
+served by a :class:`WSGIHandler` in its own greenlet, request after request
+(keep-alive and pipelining), until the client closes, asks to close, or
+misbehaves. The handler reads from the socket itself: it tries ``recv`` without
+blocking and, on ``EAGAIN``, parks in ``hub.wait_fd(fd, READ, timeout)`` -- so a
+connection waiting for its next request costs no CPU and no thread.
+
+What is strict, and why (request smuggling: CVE-2023-41419, gevent#1989, #2075,
+eventlet#826): the request line, every header line and every chunk-size line is
+validated; obs-fold, whitespace before the colon, bare LF, control characters,
+conflicting or non-numeric ``Content-Length``, ``Transfer-Encoding`` together
+with ``Content-Length``, any transfer coding but ``chunked``, and malformed
+trailers all get a 400 (431 for an over-long header block, 414 for an over-long
+request line) and the connection is closed. A body the application did not read
+is drained before the next request (or the connection is closed); ``100
+Continue`` is sent at most once, only when the application first reads the body
+and only while no response has started; if the application answers without
+reading such a body, the connection is closed (the client may send the body or
+not, so the next bytes cannot be trusted as a request).
+
+Timeouts (slowloris): ``request_timeout`` (seconds, default 60) bounds the time
+to receive a complete request head -- from the moment the handler starts waiting
+for it, so it also bounds how long an idle keep-alive connection is kept -- and
+every single wait for body bytes or for the client to accept response bytes.
+Pass ``request_timeout=None`` to disable, or set ``WSGIHandler.request_timeout``.
+
+Responses: the status line, headers and the first body chunk go out in one
+``send`` (DESIGN.md: two writes + Nagle = 40 ms stalls), with ``Date`` and
+``Server`` headers. Without a ``Content-Length`` from the application, a
+response whose whole body is known (a list or tuple) gets one computed; other
+bodies are sent chunked on HTTP/1.1, or delimited by closing the connection on
+HTTP/1.0.
+
+Command line: ``python -m gevent_lite.pywsgi [--bind HOST:PORT] module:app``.
+"""
+
+import errno
+import re
+import sys
+import time
+import traceback
+from email.utils import formatdate
+from typing import Any, Callable, Optional
+
+import _socket
+
+from . import socket as _gsocket
+from .hub import get_hub, now as _now, READ, WRITE
+from .server import StreamServer
+
+__all__ = ['WSGIServer', 'WSGIHandler', 'Input', 'LoggingLogAdapter', 'FileWrapper',
+           'ClientBodyError', 'Environ']
+
+_raw_recv = _socket.socket.recv
+_raw_send = _socket.socket.send
+
+#: Longest request line accepted (414 beyond).
+MAX_REQUEST_LINE = 8192
+#: Largest request head (request line + headers) accepted (431 beyond).
+MAX_HEADER_BYTES = 65536
+#: Most header lines accepted in a request head or trailer block (431 beyond).
+MAX_HEADERS = 100
+#: Longest chunk-size line (with extensions) accepted.
+MAX_CHUNK_LINE = 1024
+#: Largest trailer block accepted.
+MAX_TRAILER_BYTES = 8192
+#: Unread request body we are willing to discard to keep a connection alive.
+MAX_DRAIN = 1 << 16
+
+_DEFAULT = object()
+#: Errors that mean the connection is gone (closed by stop(), client reset or hung up).
+_GONE_ERRNOS = (errno.EBADF, errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN)
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# One header line: a token, a colon right after it, the value without CTLs (HT allowed).
+_HEADER_LINE = re.compile(
+    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)[ \t]*\Z")
+_VERSION = re.compile(rb'HTTP/([0-9])\.([0-9])\Z')
+_BAD_TARGET = re.compile(rb'[\x00-\x20\x7f]')
+_CHUNK_SIZE = re.compile(rb'([0-9A-Fa-f]{1,16})(?:;[\x21-\x7e \t]*)?\Z')
+_STATUS = re.compile(r'[1-9][0-9]{2} [^\x00-\x1f\x7f]*\Z')
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_BAD_HEADER_VALUE = re.compile(r'[\x00-\x08\x0a-\x1f\x7f]')
+
+_REASONS = {
+    400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 414: 'URI Too Long',
+    417: 'Expectation Failed', 431: 'Request Header Fields Too Large',
+    500: 'Internal Server Error', 501: 'Not Implemented', 505: 'HTTP Version Not Supported',
+}
+_NO_BODY_STATUS = (204, 304)
+
+
+class ClientBodyError(IOError):
+    """The request body the client sent is malformed or incomplete.
+
+    Raised by :class:`Input` reads; if it escapes the application before a
+    response has started, the client gets a 400 and the connection is closed.
+    """
+
+
+class _BadRequest(Exception):
+    """Internal: answer ``status`` and close the connection."""
+
+    def __init__(self, status, message):
+        Exception.__init__(self, message)
+        self.status = status
+
+
+class _ClientGone(Exception):
+    """Internal: the client timed out or went away; close without answering."""
+
+
+class LoggingLogAdapter:
+    """A file-like ``write()`` that sends each line to a :mod:`logging` logger.
+
+    Pass it as ``log``/``error_log``; other attributes go to the logger.
+    """
+
+    def __init__(self, logger, level=20):
+        self._logger = logger
+        self._level = level
+
+    def write(self, msg):
+        if msg and msg.endswith('\n'):
+            msg = msg[:-1]
+        if msg:
+            self._logger.log(self._level, msg)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._logger, name)
+
+
+class FileWrapper:
+    """``wsgi.file_wrapper``: iterates a file in blocks; the handler uses
+    ``socket.sendfile`` for it when the response has a Content-Length."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, 'close'):
+            self.close = filelike.close
+
+    def __iter__(self):
+        read = self.filelike.read
+        blksize = self.blksize
+        while True:
+            data = read(blksize)
+            if not data:
+                return
+            yield data
+
+
+class Environ(dict):
+    """The environ dict type (a plain dict; a subclass so servers can tag it)."""
+    __slots__ = ()
+
+
+class Input:
+    """``wsgi.input``: the request body, exactly ``Content-Length`` bytes or the
+    de-chunked body; never reads past it into the next request.
+
+    The first read that needs bytes from the socket sends ``100 Continue`` if
+    the client asked for it and no response has started.
+    A body that ends early or is malformed raises :class:`ClientBodyError`.
+    """
+
+    __slots__ = ('_handler', '_left', '_chunked', '_chunk_left', '_done', 'want_continue',
+                 'trailers')
+
+    def __init__(self, handler, content_length, chunked=False, want_continue=False):
+        self._handler = handler
+        self._chunked = chunked
+        self._left = content_length or 0       # body bytes left (Content-Length mode)
+        self._chunk_left = 0                   # bytes left in the current chunk
+        self._done = not chunked and not content_length
+        self.want_continue = want_continue and not self._done
+        self.trailers = []
+
+    # -- low level ----------------------------------------------------------------------
+
+    def _fill(self):
+        """Receive more bytes into the handler's buffer; EOF is an error mid-body."""
+        handler = self._handler
+        if self.want_continue:
+            self.want_continue = False
+            if not handler.headers_sent:
+                handler._sendall(b'HTTP/1.1 100 Continue\r\n\r\n')
+        data = handler._recv(handler.request_timeout)
+        if not data:
+            handler.close_connection = True
+            raise ClientBodyError('unexpected end of request body')
+        handler._rbuf += data
+
+    def _chunk_avail(self):
+        """Make the current chunk non-empty, reading size lines; False at the end."""
+        if self._chunk_left:
+            return True
+        if self._done:
+            return False
+        handler = self._handler
+        buf = handler._rbuf
+        while True:
+            i = buf.find(b'\r\n')
+            if i >= 0:
+                break
+            if len(buf) > MAX_CHUNK_LINE:
+                raise self._fail('chunk size line too long')
+            self._fill()
+            buf = handler._rbuf
+        line = buf[:i]
+        handler._rbuf = buf[i + 2:]
+        if i > MAX_CHUNK_LINE:
+            raise self._fail('chunk size line too long')
+        m = _CHUNK_SIZE.match(line)
+        if m is None:
+            raise self._fail('invalid chunk size line %r' % (line[:40],))
+        size = int(m.group(1), 16)
+        if size == 0:
+            self._read_trailers()
+            self._done = True
+            return False
+        self._chunk_left = size
+        return True
+
+    def _end_chunk(self):
+        # The CRLF that must follow every chunk's data.
+        handler = self._handler
+        while len(handler._rbuf) < 2:
+            self._fill()
+        if handler._rbuf[:2] != b'\r\n':
+            raise self._fail('chunk data not followed by CRLF')
+        handler._rbuf = handler._rbuf[2:]
+
+    def _read_trailers(self):
+        handler = self._handler
+        total = 0
+        while True:
+            buf = handler._rbuf
+            i = buf.find(b'\r\n')
+            if i < 0:
+                if len(buf) > MAX_TRAILER_BYTES - total:
+                    raise self._fail('trailer block too large')
+                self._fill()
+                continue
+            line = buf[:i]
+            handler._rbuf = buf[i + 2:]
+            if not line:
+                return
+            total += i + 2
+            if total > MAX_TRAILER_BYTES or len(self.trailers) >= MAX_HEADERS:
+                raise self._fail('trailer block too large')
+            m = _HEADER_LINE.match(line)
+            if m is None:
+                raise self._fail('invalid trailer line %r' % (line[:40],))
+            self.trailers.append((m.group(1).decode('latin-1'), m.group(2).decode('latin-1')))
+
+    def _fail(self, message):
+        self._handler.close_connection = True
+        self._done = True
+        self._chunk_left = 0
+        return ClientBodyError(message)
+
+    def _take(self, n):
+        """Up to ``n`` body bytes (at least 1 unless the body ended); parks as needed."""
+        handler = self._handler
+        if self._chunked:
+            if not self._chunk_avail():
+                return b''
+            n = min(n, self._chunk_left)
+            if not handler._rbuf:
+                self._fill()
+            data = handler._rbuf[:n]
+            handler._rbuf = handler._rbuf[len(data):]
+            self._chunk_left -= len(data)
+            if not self._chunk_left:
+                self._end_chunk()
+            return data
+        left = self._left
+        if not left:
+            return b''
+        if n > left:
+            n = left
+        if not handler._rbuf:
+            self._fill()
+        buf = handler._rbuf
+        data = buf[:n]
+        handler._rbuf = buf[len(data):]
+        self._left = left - len(data)
+        if not self._left:
+            self._done = True
+        return data
+
+    # -- file API -------------------------------------------------------------------------
+
+    def read(self, size=-1):
+        """Read ``size`` bytes (fewer only at the end of the body); all if ``size < 0``."""
+        if size is None or size < 0:
+            size = sys.maxsize
+        parts = []
+        while size > 0:
+            data = self._take(min(size, 1 << 20))
+            if not data:
+                break
+            parts.append(data)
+            size -= len(data)
+        return b''.join(parts)
+
+    def readline(self, size=-1):
+        """Read one line (up to and including ``\\n``), at most ``size`` bytes."""
+        if size is None or size < 0:
+            size = sys.maxsize
+        handler = self._handler
+        parts = []
+        while size > 0:
+            if self._chunked:
+                if not self._chunk_avail():
+                    break
+                avail = self._chunk_left
+            else:
+                avail = self._left
+                if not avail:
+                    break
+            if not handler._rbuf:
+                self._fill()
+            window = handler._rbuf[:min(size, avail)]
+            i = window.find(b'\n')
+            data = self._take(len(window) if i < 0 else i + 1)
+            parts.append(data)
+            size -= len(data)
+            if i >= 0:
+                break
+        return b''.join(parts)
+
+    def readlines(self, hint=-1):
+        lines = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if 0 < hint <= total:
+                return lines
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def _discard(self, limit):
+        """Throw away the rest of the body (up to ``limit`` bytes); True if it ended."""
+        if self.want_continue:
+            return False   # the client may or may not send it: cannot resync
+        while limit > 0:
+            data = self._take(min(limit, 65536))
+            if not data:
+                return True
+            limit -= len(data)
+        return self._done
+
+
+def _httpdate():
+    t = int(time.time())
+    if t != _date_cache[0]:
+        _date_cache[0] = t
+        _date_cache[1] = formatdate(t, usegmt=True)
+        _date_cache[2] = time.strftime('%d/%b/%Y %H:%M:%S', time.localtime(t))
+    return _date_cache[1]
+
+
+_date_cache = [0, '', '']
+_header_keys = {}      # b'content-type' -> 'CONTENT_TYPE' etc., bounded
+
+
+def _environ_key(name):
+    key = _header_keys.get(name)
+    if key is None:
+        text = name.decode('latin-1').upper()
+        if '_' in text:
+            key = ''     # dropped: X_Forwarded vs X-Forwarded must not collide (spoofing)
+        elif text == 'CONTENT-TYPE' or text == 'CONTENT-LENGTH':
+            key = text.replace('-', '_')
+        else:
+            key = 'HTTP_' + text.replace('-', '_')
+        if len(_header_keys) < 1024:
+            _header_keys[name] = key
+    return key
+
+
+class WSGIHandler:
+    """Serves the requests of one connection. Subclass it and pass ``handler_class``.
+
+    Class attributes tune it: ``request_timeout`` (see the module docstring),
+    ``server_version``.
+    """
+
+    #: Seconds to receive a whole request head / each wait for body or send progress.
+    request_timeout: Optional[float] = 60.0
+    server_version = 'gevent_lite/0.1 Python/%d.%d' % sys.version_info[:2]
+    protocol_version = 'HTTP/1.1'
+
+    def __init__(self, sock, address, server):
+        self.socket = sock
+        self.client_address = address
+        self.server = server
+        self._raw = type(sock) is _gsocket.socket
+        self._fd = sock.fileno()
+        self._wait = get_hub().wait_fd
+        self._rbuf = b''
+        if server.request_timeout is not _DEFAULT:
+            self.request_timeout = server.request_timeout
+        self.close_connection = False
+        self.headers_sent = False
+
+    # -- socket I/O (park through hub.wait_fd) --------------------------------------------
+
+    def _recv(self, timeout):
+        """One ``recv``: bytes, or b'' at EOF. Parks until readable or ``timeout``."""
+        sock = self.socket
+        if self._raw:
+            try:
+                return _raw_recv(sock, 65536)
+            except BlockingIOError:
+                pass
+            except ConnectionError:
+                return b''
+            while True:
+                # Park until the client sends something (or the timeout passes).
+                self._wait(self._fd, READ, timeout, _ClientGone('read timed out'))
+                try:
+                    return _raw_recv(sock, 65536)
+                except BlockingIOError:
+                    continue
+                except ConnectionError:
+                    return b''
+        sock.settimeout(timeout)
+        try:
+            return sock.recv(65536)
+        except _socket.timeout:
+            raise _ClientGone('read timed out') from None
+        except ConnectionError:
+            return b''
+
+    def _sendall(self, data):
+        sock = self.socket
+        if not self._raw:
+            sock.settimeout(self.request_timeout)
+            try:
+                return sock.sendall(data)
+            except _socket.timeout:
+                raise _ClientGone('write timed out') from None
+        try:
+            sent = _raw_send(sock, data)
+        except BlockingIOError:
+            sent = 0
+        total = len(data)
+        if sent == total:
+            return
+        view = memoryview(data)
+        while sent < total:
+            try:
+                sent += _raw_send(sock, view[sent:])
+            except BlockingIOError:
+                # The client does not read fast enough: park until it does.
+                self._wait(self._fd, WRITE, self.request_timeout, _ClientGone('write timed out'))
+
+    # -- the connection loop ----------------------------------------------------------------
+
+    def handle(self):
+        """Serve requests until the connection should close; always closes the socket."""
+        server = self.server
+        try:
+            while not self.close_connection:
+                if not self.handle_one_request():
+                    break
+                if server._stopping:
+                    break
+        except (_ClientGone, ConnectionError):
+            pass
+        except OSError as exc:
+            if exc.errno not in _GONE_ERRNOS:
+                raise
+        finally:
+            server._idle.discard(self)
+            try:
+                self.socket.close()
+            except OSError:
+                pass
+
+    def read_request_head(self):
+        """Read up to the end of the next request head; returns the head bytes, or
+        None if the client closed (or went idle past the timeout) between requests."""
+        buf = self._rbuf
+        if buf[:1] in (b'\r', b'\n'):
+            buf = buf.lstrip(b'\r\n')
+        i = buf.find(b'\r\n\r\n')
+        if i < 0:
+            timeout = self.request_timeout
+            deadline = None if timeout is None else _now() + timeout
+            idle = self.server._idle
+            while i < 0:
+                if len(buf) > MAX_REQUEST_LINE and buf.find(b'\r\n', 0, MAX_REQUEST_LINE) < 0:
+                    raise _BadRequest(414, 'request line too long')
+                if len(buf) > MAX_HEADER_BYTES:
+                    raise _BadRequest(431, 'request header block too large')
+                if b'\n\n' in buf:
+                    raise _BadRequest(400, 'line ends without CR')
+                if deadline is not None:
+                    timeout = deadline - _now()
+                    if timeout <= 0:
+                        raise _ClientGone('request head timed out')
+                if not buf:
+                    idle.add(self)        # stop() may close us while we wait here
+                try:
+                    data = self._recv(timeout)
+                finally:
+                    idle.discard(self)
+                if not data:
+                    if buf:
+                        raise _ClientGone('client closed mid-request')
+                    return None
+                buf += data
+                if buf[:1] in (b'\r', b'\n'):
+                    buf = buf.lstrip(b'\r\n')
+                i = buf.find(b'\r\n\r\n', max(0, len(buf) - len(data) - 3))
+        if i > MAX_REQUEST_LINE and buf.find(b'\r\n', 0, MAX_REQUEST_LINE) < 0:
+            raise _BadRequest(414, 'request line too long')
+        if i > MAX_HEADER_BYTES:
+            raise _BadRequest(431, 'request header block too large')
+        self._rbuf = buf[i + 4:]
+        return buf[:i]
+
+    def parse_request(self, head):
+        """Validate the head; return ``(method, target, version, headers)`` where
+        headers is a list of ``(lower-case name bytes, value bytes)``."""
+        lines = head.split(b'\r\n')
+        line = lines[0]
+        if len(line) > MAX_REQUEST_LINE:
+            raise _BadRequest(414, 'request line too long')
+        parts = line.split(b' ')
+        if len(parts) != 3:
+            raise _BadRequest(400, 'malformed request line %r' % (line[:100],))
+        method, target, version = parts
+        if not _TOKEN.match(method):
+            raise _BadRequest(400, 'invalid method %r' % (method[:40],))
+        m = _VERSION.match(version)
+        if m is None:
+            raise _BadRequest(400, 'invalid HTTP version %r' % (version[:40],))
+        if m.group(1) != b'1':
+            raise _BadRequest(505, 'HTTP version %r not supported' % (version,))
+        if not target or _BAD_TARGET.search(target):
+            raise _BadRequest(400, 'invalid request target')
+        if len(lines) > MAX_HEADERS + 1:
+            raise _BadRequest(431, 'too many headers')
+        headers = []
+        match = _HEADER_LINE.match
+        for line in lines[1:]:
+            hm = match(line)
+            if hm is None:
+                if line[:1] in (b' ', b'\t'):
+                    raise _BadRequest(400, 'obsolete line folding in headers is not accepted')
+                raise _BadRequest(400, 'malformed header line %r' % (line[:100],))
+            headers.append((hm.group(1).lower(), hm.group(2)))
+        return method, target, m.group(2) == b'1', headers
+
+    def handle_one_request(self):
+        """Read, validate and answer one request. Returns False to close the connection."""
+        self.headers_sent = False
+        self.status = None
+        self.response_headers = None
+        self.response_length = 0
+        self._chunked_out = False
+        self._body_left = None
+        self._input = None
+        self.requestline = None
+        self.time_start = _now()
+        try:
+            head = self.read_request_head()
+            if head is None:
+                return False
+            self.time_start = _now()
+            method, target, http11, headers = self.parse_request(head)
+            self.requestline = head[:head.find(b'\r\n')].decode('latin-1') if b'\r\n' in head \
+                else head.decode('latin-1')
+            environ = self.get_environ(method, target, http11, headers)
+        except _BadRequest as exc:
+            self._send_error(exc.status, str(exc))
+            return False
+        self.environ = environ
+        self.request_version = 'HTTP/1.1' if http11 else 'HTTP/1.0'
+        self.command = environ['REQUEST_METHOD']
+        self.run_application()
+        if self.server.log is not None:
+            self.log_request()
+        if self.close_connection:
+            return False
+        # Discard what the application left of the body, to find the next request.
+        inp = self._input
+        if inp is not None and not inp._done:
+            try:
+                if not inp._discard(MAX_DRAIN):
+                    return False
+            except ClientBodyError:
+                return False
+        return True
+
+    def get_environ(self, method, target, http11, headers):
+        env = self.server._base_environ.copy()
+        env['REQUEST_METHOD'] = method.decode('latin-1')
+        env['SERVER_PROTOCOL'] = 'HTTP/1.1' if http11 else 'HTTP/1.0'
+        addr = self.client_address
+        if isinstance(addr, tuple) and len(addr) >= 2:
+            env['REMOTE_ADDR'] = addr[0]
+            env['REMOTE_PORT'] = str(addr[1])
+        else:
+            env['REMOTE_ADDR'] = ''
+        # Target: origin-form (/path?q), absolute-form (http://h/path?q) or '*'.
+        if target[:1] != b'/':
+            if target == b'*':
+                path = b'*'
+                query = b''
+            else:
+                scheme, sep, rest = target.partition(b'://')
+                if not sep or scheme.lower() not in (b'http', b'https'):
+                    raise _BadRequest(400, 'invalid request target')
+                slash = rest.find(b'/')
+                host = rest if slash < 0 else rest[:slash]
+                env['HTTP_HOST'] = host.decode('latin-1')
+                target = b'/' if slash < 0 else rest[slash:]
+        if target[:1] == b'/':
+            path, _, query = target.partition(b'?')
+            path = path.partition(b'#')[0]
+            query = query.partition(b'#')[0]
+        env['PATH_INFO'] = _unquote(path).decode('latin-1')
+        env['QUERY_STRING'] = query.decode('latin-1')
+        content_length = None
+        te = None
+        connection = b''
+        expect = None
+        for name, value in headers:
+            if name == b'content-length':
+                for part in value.split(b','):
+                    part = part.strip(b' \t')
+                    if not part.isdigit() or len(part) > 18:
+                        raise _BadRequest(400, 'invalid Content-Length %r' % (value[:40],))
+                    if content_length is not None and int(part) != content_length:
+                        raise _BadRequest(400, 'conflicting Content-Length values')
+                    content_length = int(part)
+            elif name == b'transfer-encoding':
+                te = value.lower() if te is None else te + b', ' + value.lower()
+            elif name == b'connection':
+                connection = connection + b',' + value.lower() if connection else value.lower()
+            elif name == b'expect':
+                expect = value.lower()
+            key = _environ_key(name)
+            if not key:
+                continue
+            text = value.decode('latin-1')
+            old = env.get(key)
+            if old is None or key in ('CONTENT_LENGTH',):
+                env[key] = text
+            elif key == 'HTTP_COOKIE':
+                env[key] = old + '; ' + text
+            else:
+                env[key] = old + ',' + text
+        chunked = False
+        if te is not None:
+            if not http11:
+                raise _BadRequest(400, 'Transfer-Encoding in an HTTP/1.0 request')
+            if content_length is not None:
+                raise _BadRequest(400, 'both Content-Length and Transfer-Encoding')
+            if te != b'chunked':
+                raise _BadRequest(400, 'unsupported Transfer-Encoding %r' % (te[:40],))
+            chunked = True
+        if content_length is not None:
+            env['CONTENT_LENGTH'] = str(content_length)
+        tokens = [t.strip() for t in connection.split(b',')] if connection else ()
+        if http11:
+            self.close_connection = b'close' in tokens
+        else:
+            self.close_connection = b'keep-alive' not in tokens
+        self._keepalive_10 = not http11 and not self.close_connection
+        want_continue = http11 and expect == b'100-continue'
+        self._input = inp = Input(self, content_length, chunked, want_continue)
+        env['wsgi.input'] = inp
+        return env
+
+    # -- responses ----------------------------------------------------------------------
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info:
+            try:
+                if self.headers_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError('start_response() called a second time without exc_info')
+        if type(status) is not str or not _STATUS.match(status):
+            raise ValueError('invalid status %r: must be a str like "200 OK"' % (status,))
+        for item in headers:
+            if type(item) is not tuple or len(item) != 2:
+                raise TypeError('response header %r is not a (name, value) tuple' % (item,))
+            name, value = item
+            if type(name) is not str or not _HEADER_NAME.match(name):
+                raise ValueError('invalid response header name %r' % (name,))
+            if type(value) is not str or _BAD_HEADER_VALUE.search(value):
+                raise ValueError('invalid response header value %r for %s' % (value, name))
+        self.status = status
+        self.response_headers = headers
+        return self.write
+
+    def _head_bytes(self, body_length):
+        """The status line and headers; ``body_length`` is the known total or None."""
+        status = self.status
+        code = int(status[:3])
+        self.code = code
+        has_cl = has_date = has_server = False
+        out = ['HTTP/1.1 ', status, '\r\n']
+        for name, value in self.response_headers:
+            lname = name.lower()
+            if lname == 'content-length':
+                has_cl = True
+                try:
+                    self._body_left = int(value)
+                except ValueError:
+                    raise ValueError('invalid Content-Length %r' % (value,)) from None
+            elif lname == 'date':
+                has_date = True
+            elif lname == 'server':
+                has_server = True
+            elif lname == 'connection':
+                if value.lower() == 'close':
+                    self.close_connection = True
+                continue          # hop-by-hop: we decide below
+            elif lname == 'transfer-encoding':
+                continue          # hop-by-hop (PEP 3333): we frame the body ourselves
+            out += (name, ': ', value, '\r\n')
+        if not has_date:
+            out += ('Date: ', _httpdate(), '\r\n')
+        if not has_server:
+            out += ('Server: ', self.server_version, '\r\n')
+        if code < 200 or code in _NO_BODY_STATUS:
+            self._body_left = 0
+        elif not has_cl:
+            if body_length is not None:
+                out += ('Content-Length: ', str(body_length), '\r\n')
+                self._body_left = body_length
+            elif self.request_version == 'HTTP/1.1' and self.command != 'HEAD':
+                out.append('Transfer-Encoding: chunked\r\n')
+                self._chunked_out = True
+            elif self.command != 'HEAD':
+                self.close_connection = True     # body delimited by closing
+        if self.close_connection or self.server._stopping:
+            self.close_connection = True
+            out.append('Connection: close\r\n\r\n')
+        elif self._keepalive_10:
+            out.append('Connection: keep-alive\r\n\r\n')
+        else:
+            out.append('\r\n')
+        return ''.join(out).encode('latin-1')
+
+    def write(self, data):
+        """The ``write`` callable start_response returns (and the body writer)."""
+        if type(data) is not bytes:
+            if isinstance(data, (bytearray, memoryview)):
+                data = bytes(data)
+            else:
+                raise TypeError('WSGI body must be bytes, got %r' % (type(data).__name__,))
+        if self.status is None:
+            raise AssertionError('write() before start_response()')
+        if not self.headers_sent:
+            self.headers_sent = True
+            head = self._head_bytes(None)
+            self._sendall(head + self._frame(data))
+        elif data:
+            self._sendall(self._frame(data))
+
+    def _frame(self, data):
+        if self.command == 'HEAD':
+            self._body_left = None      # no body goes out; the length was advisory
+            return b''
+        n = len(data)
+        left = self._body_left
+        if left is not None:
+            if n > left:
+                # More than the declared Content-Length: never put it on the wire.
+                data = data[:left]
+                n = left
+                self.close_connection = True
+            self._body_left = left - n
+        self.response_length += n
+        if self._chunked_out:
+            return b'%x\r\n%s\r\n' % (n, data) if n else b''
+        return data
+
+    def _finish_response(self, body_list):
+        """Send a whole known body (a list/tuple result) together with the headers."""
+        for part in body_list:
+            if type(part) is not bytes:
+                raise TypeError('WSGI body items must be bytes, got %r' % (type(part).__name__,))
+        body = body_list[0] if len(body_list) == 1 else b''.join(body_list)
+        self.headers_sent = True
+        head = self._head_bytes(len(body))
+        self._sendall(head + self._frame(body))
+
+    def run_application(self):
+        environ = self.environ
+        result = None
+        try:
+            result = self.server.application(environ, self.start_response)
+            if not self.headers_sent and type(result) in (list, tuple) and self.status is not None:
+                self._finish_response(result)
+            else:
+                if isinstance(result, FileWrapper) and self._try_sendfile(result):
+                    pass
+                else:
+                    for data in result:
+                        if data:
+                            self.write(data)
+                    if self.status is None:
+                        raise AssertionError('the application did not call start_response()')
+                    if not self.headers_sent:
+                        self._finish_response(())
+                    elif self._chunked_out:
+                        self._sendall(b'0\r\n\r\n')
+            if self._body_left:
+                self.close_connection = True    # shorter than its Content-Length
+            if self._input.want_continue and not self._input._done:
+                # Answered without reading a body the client is holding back for our
+                # 100 Continue: it may send it or not; the stream cannot be trusted.
+                self.close_connection = True
+        except (_ClientGone, ConnectionError):
+            self.close_connection = True
+            raise
+        except ClientBodyError as exc:
+            self.close_connection = True
+            if not self.headers_sent:
+                self._send_error(400, str(exc))
+        except Exception as exc:
+            self.close_connection = True
+            if isinstance(exc, OSError) and exc.errno in _GONE_ERRNOS:
+                raise
+            self.handle_error(*sys.exc_info())
+        except BaseException:
+            self.close_connection = True     # killed (server stop) or exiting
+            raise
+        finally:
+            close = getattr(result, 'close', None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    self.handle_error(*sys.exc_info())
+
+    def _try_sendfile(self, wrapper):
+        filelike = wrapper.filelike
+        if self.command == 'HEAD' or not hasattr(filelike, 'fileno') or not self._raw:
+            return False
+        cl = None
+        for name, value in self.response_headers:
+            if name.lower() == 'content-length':
+                cl = value
+        if cl is None:
+            return False
+        try:
+            filelike.fileno()
+        except Exception:
+            return False
+        self.headers_sent = True
+        self._sendall(self._head_bytes(None))
+        sock = self.socket
+        sock.settimeout(self.request_timeout)
+        sent = sock.sendfile(filelike, count=self._body_left or None)
+        self.response_length += sent
+        self._body_left -= sent
+        return True
+
+    def handle_error(self, etype, value, tb):
+        """Report an application error to ``error_log``; answer 500 if we still can."""
+        try:
+            traceback.print_exception(etype, value, tb, file=self.server.error_log)
+            self.server.error_log.write('%s: error serving %r from %s\n' % (
+                _date_cache[2] or time.ctime(), self.requestline, self.client_address))
+        except Exception:
+            pass
+        del tb
+        self.close_connection = True
+        if not self.headers_sent:
+            self._send_error(500, 'Internal Server Error')
+
+    def _send_error(self, code, message):
+        self.close_connection = True
+        self.code = code
+        body = ('%d %s\n%s\n' % (code, _REASONS.get(code, 'Error'), message)).encode('latin-1', 'replace')
+        head = ('HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\nContent-Type: text/plain\r\n'
+                'Content-Length: %d\r\nConnection: close\r\n\r\n'
+                % (code, _REASONS.get(code, 'Error'), _httpdate(), self.server_version, len(body)))
+        self.headers_sent = True
+        self.response_length = len(body)
+        try:
+            self._sendall(head.encode('latin-1') + body)
+        except (OSError, _ClientGone):
+            pass
+        if self.server.log is not None:
+            self.log_request()
+
+    def format_request(self):
+        """One access-log line in (extended) common log format."""
+        _httpdate()
+        client = self.client_address[0] if isinstance(self.client_address, tuple) else ''
+        status = getattr(self, 'code', None)
+        if status is None and self.status:
+            status = self.status[:3]
+        return '%s - - [%s] "%s" %s %s %.6f' % (
+            client or '-', _date_cache[2], self.requestline or '', status or '-',
+            self.response_length, _now() - self.time_start)
+
+    def log_request(self):
+        self.server.log.write(self.format_request() + '\n')
+
+
+def _unquote(path):
+    if b'%' not in path:
+        return path
+    from urllib.parse import unquote_to_bytes
+    return unquote_to_bytes(path)
+
+
+class WSGIServer(StreamServer):
+    """Serve a WSGI application over HTTP/1.1 (see the module docstring).
+
+    ``log``: a file-like (``write``) or logger for the access log, ``'default'``
+    = ``sys.stderr``, ``None`` = off. ``error_log``: where application tracebacks
+    go (also ``wsgi.errors``), default ``sys.stderr``. ``environ``: extra keys
+    for every request's environ. ``request_timeout``: see module docstring.
+    """
+
+    handler_class = WSGIHandler
+    #: Seconds stop() gives in-flight requests by default.
+    stop_timeout = 5.0
+
+    def __init__(self, listener, application: Optional[Callable] = None, backlog: Optional[int] = None,
+                 spawn: Any = 'default', log: Any = 'default', error_log: Any = 'default',
+                 handler_class=None, environ: Optional[dict] = None,
+                 request_timeout: Any = _DEFAULT, max_accept: Optional[int] = None, **ssl_args):
+        StreamServer.__init__(self, listener, backlog=backlog, spawn=spawn, **ssl_args)
+        if application is not None:
+            self.application = application
+        if handler_class is not None:
+            self.handler_class = handler_class
+        if log == 'default':
+            log = sys.stderr
+        elif log is not None and not hasattr(log, 'write') and hasattr(log, 'log'):
+            log = LoggingLogAdapter(log)
+        self.log = log
+        if error_log == 'default':
+            error_log = sys.stderr
+        elif error_log is None:
+            error_log = _NullLog()
+        elif not hasattr(error_log, 'write') and hasattr(error_log, 'log'):
+            error_log = LoggingLogAdapter(error_log, 40)
+        self.error_log = error_log
+        if request_timeout is not _DEFAULT and request_timeout is not None:
+            if request_timeout <= 0:
+                raise ValueError('request_timeout must be > 0 or None')
+        self.request_timeout = request_timeout
+        if max_accept is not None:
+            self.max_accept = max_accept
+        self.environ = environ
+        self._idle = set()
+        self._stopping = False
+        self._base_environ = None
+
+    def application(self, environ, start_response):
+        raise NotImplementedError('pass an application to WSGIServer')
+
+    def pre_start(self):
+        StreamServer.pre_start(self)
+        self.update_environ()
+
+    def update_environ(self):
+        host, port = self.server_host, self.server_port
+        env = {
+            'GATEWAY_INTERFACE': 'CGI/1.1',
+            'SERVER_SOFTWARE': self.handler_class.server_version,
+            'SERVER_NAME': host if host and host not in ('0.0.0.0', '::') else 'localhost',
+            'SERVER_PORT': str(port) if port is not None else '',
+            'SCRIPT_NAME': '',
+            'wsgi.version': (1, 0),
+            'wsgi.url_scheme': 'https' if self.ssl_enabled else 'http',
+            'wsgi.errors': self.error_log,
+            'wsgi.multithread': False,
+            'wsgi.multiprocess': False,
+            'wsgi.run_once': False,
+            'wsgi.input_terminated': True,
+            'wsgi.file_wrapper': FileWrapper,
+        }
+        if self.environ:
+            env.update(self.environ)
+        self._base_environ = env
+
+    def handle(self, sock, address):
+        self.handler_class(sock, address, self).handle()
+
+    def _before_join(self):
+        # Graceful stop: connections waiting for their next request are closed now
+        # (their recv sees EOF); busy ones answer Connection: close and end.
+        self._stopping = True
+        for handler in list(self._idle):
+            try:
+                handler.socket.shutdown(_socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _NullLog:
+    def write(self, msg):
+        pass
+
+    def flush(self):
+        pass
+
+
+def _load_app(spec):
+    import importlib
+    module_name, _, attr = spec.partition(':')
+    module = importlib.import_module(module_name)
+    obj = module
+    for part in (attr or 'application').split('.'):
+        obj = getattr(obj, part)
+    return obj
+
+
+def main(argv=None):
+    """``python -m gevent_lite.pywsgi [--bind HOST:PORT] [--patch] module:app``."""
+    import argparse
+    import os
+    parser = argparse.ArgumentParser(prog='python -m gevent_lite.pywsgi',
+                                     description='Serve a WSGI application with gevent_lite.')
+    parser.add_argument('--bind', '-b', default='127.0.0.1:8000', help='HOST:PORT (default %(default)s)')
+    parser.add_argument('--patch', action='store_true', help='call gevent_lite.monkey.patch_all() first')
+    parser.add_argument('--no-access-log', action='store_true', help='do not log each request')
+    parser.add_argument('--request-timeout', type=float, default=60.0)
+    parser.add_argument('app', help='module:callable, e.g. myproject.wsgi:application')
+    args = parser.parse_args(argv)
+    if args.patch:
+        from . import monkey
+        monkey.patch_all()
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    app = _load_app(args.app)
+    server = WSGIServer(args.bind, app, log=None if args.no_access_log else 'default',
+                        request_timeout=args.request_timeout)
+    server.start()
+    sys.stderr.write('Serving %s on http://%s\n' % (args.app, server._format_address()))
+    sys.stderr.flush()
+    import signal
+    from .hub import get_hub as _gh
+
+    def _term(*_):
+        _gh().run_callback_threadsafe(server.close)
+    signal.signal(signal.SIGTERM, _term)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

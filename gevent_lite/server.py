@@ -1,0 +1,529 @@
+"""TCP and UDP servers: :class:`StreamServer` and :class:`DatagramServer`.
+
+A server owns a listening socket and one *accept greenlet*. That greenlet
+accepts connections without blocking for as long as the kernel has some (at most
+``max_accept`` in a row, then it yields with ``sleep(0)`` so handlers run), and
+when ``accept`` says ``EAGAIN`` it parks in ``hub.wait_fd(listener, READ)`` until
+the next connection arrives. Every accepted connection gets its own greenlet
+running ``handle(socket, address)``, spawned through ``spawn``: a new
+:class:`~gevent_lite.greenlet.Greenlet` by default, or a ``Pool`` (an int ``n``
+means a pool of ``n``). When the pool is full the accept greenlet parks until a
+slot frees, so at most ``n`` connections are served at once and the rest wait in
+the kernel's backlog.
+
+An exception escaping ``handle`` ends that greenlet only: the hub prints it (with
+the greenlet's repr) and the server keeps serving. ``EMFILE``/``ENFILE`` from
+``accept`` (out of file descriptors) make the accept greenlet sleep a little,
+longer each time, instead of spinning on a listener that stays readable.
+Accepted TCP sockets get ``TCP_NODELAY`` (see DESIGN.md: Nagle + delayed ACK
+stall small request/response exchanges ~40 ms).
+
+``stop(timeout)`` is graceful: stop accepting, give running handlers up to
+``timeout`` seconds to finish, then kill the rest.
+"""
+
+import errno
+import sys
+from typing import Any, Callable, Optional
+
+import _socket
+
+from . import socket as _gsocket
+from .greenlet import Greenlet, joinall, killall
+from .hub import get_hub, getcurrent, sleep, READ, ParkingLot, GreenletExit
+
+__all__ = ['StreamServer', 'DatagramServer', 'BaseServer']
+
+#: accept() errors that mean "out of descriptors/memory for now": back off, retry later.
+_BACKOFF_ERRNOS = frozenset(e for e in (
+    getattr(errno, 'EMFILE', None), getattr(errno, 'ENFILE', None),
+    getattr(errno, 'ENOBUFS', None), getattr(errno, 'ENOMEM', None)) if e is not None)
+#: accept() errors about one aborted connection: just try the next one.
+_TRANSIENT_ERRNOS = frozenset(e for e in (
+    getattr(errno, 'ECONNABORTED', None), getattr(errno, 'EPROTO', None),
+    getattr(errno, 'EPERM', None), getattr(errno, 'EINTR', None),
+    getattr(errno, 'ENETDOWN', None), getattr(errno, 'ENOPROTOOPT', None),
+    getattr(errno, 'EHOSTDOWN', None), getattr(errno, 'ENONET', None),
+    getattr(errno, 'EHOSTUNREACH', None), getattr(errno, 'EOPNOTSUPP', None),
+    getattr(errno, 'ENETUNREACH', None)) if e is not None)
+
+_raw_accept = _socket.socket._accept
+_raw_setsockopt = _socket.socket.setsockopt
+_IPPROTO_TCP = _socket.IPPROTO_TCP
+_TCP_NODELAY = _socket.TCP_NODELAY
+_SOCK_STREAM = _socket.SOCK_STREAM
+_AF_UNIX = getattr(_socket, 'AF_UNIX', None)
+
+
+def parse_address(address):
+    """Turn ``('host', port)``, ``'host:port'``, ``':port'``, ``'[v6]:port'`` or
+    ``port`` into ``(family, sockaddr)``."""
+    if isinstance(address, tuple):
+        if len(address) == 4 or ':' in str(address[0]):
+            return _socket.AF_INET6, address
+        return _socket.AF_INET, (address[0], _port(address[1], address))
+    if isinstance(address, int) and not isinstance(address, bool):
+        return _socket.AF_INET, ('', _port(address, address))
+    if isinstance(address, bytes):
+        address = address.decode('ascii')
+    if not isinstance(address, str):
+        raise TypeError('Expected tuple, "host:port" string or int, got %r' % (address,))
+    host, sep, port = address.rpartition(':')
+    if not sep:
+        host, port = '', address
+    if host.startswith('[') and host.endswith(']'):
+        return _socket.AF_INET6, (host[1:-1], _port(port, address))
+    if ':' in host:
+        return _socket.AF_INET6, (host, _port(port, address))
+    return _socket.AF_INET, (host, _port(port, address))
+
+
+def _port(port, address):
+    try:
+        port = int(port)
+    except (TypeError, ValueError):
+        raise ValueError('failed to parse port in address %r' % (address,)) from None
+    if not 0 <= port <= 65535:
+        raise ValueError('port out of range in address %r' % (address,))
+    return port
+
+
+class _Limiter:
+    """Stand-in for ``Pool(n)`` while ``gevent_lite.pool`` is unavailable: spawns
+    Greenlets, at most ``size`` alive; ``wait_available`` parks on a ParkingLot."""
+
+    __slots__ = ('size', 'greenlets', '_lot')
+
+    def __init__(self, size):
+        self.size = size
+        self.greenlets = set()
+        self._lot = ParkingLot()
+
+    def __len__(self):
+        return len(self.greenlets)
+
+    def full(self):
+        return len(self.greenlets) >= self.size
+
+    def free_count(self):
+        return max(0, self.size - len(self.greenlets))
+
+    def wait_available(self, timeout=None):
+        while self.full():
+            self._lot.park(timeout)
+            if timeout is not None:
+                break
+        return self.free_count()
+
+    def spawn(self, func, *args):
+        g = Greenlet(func, *args)
+        self.greenlets.add(g)
+        g.rawlink(self._discard)
+        g.start()
+        return g
+
+    def _discard(self, g):
+        self.greenlets.discard(g)
+        self._lot.unpark(True)
+
+    def join(self, timeout=None):
+        joinall(list(self.greenlets), timeout=timeout)
+        return not self.greenlets
+
+    def kill(self, exception=GreenletExit, block=True, timeout=None):
+        killall(list(self.greenlets), exception, block=block, timeout=timeout)
+
+
+def _make_pool(size):
+    try:
+        from .pool import Pool
+    except ImportError:
+        return _Limiter(size)
+    return Pool(size)
+
+
+class BaseServer:
+    """What StreamServer and DatagramServer share: address, spawn policy, lifetime."""
+
+    #: Seconds ``stop()`` waits for handlers when called without a timeout.
+    stop_timeout = 1.0
+    #: Connections/datagrams taken per readiness event before yielding to handlers.
+    max_accept = 100
+    #: Backoff (seconds) after EMFILE/ENFILE: first sleep and upper bound.
+    min_delay = 0.01
+    max_delay = 1.0
+    #: Set SO_REUSEADDR on listeners we create (as gevent does on POSIX).
+    reuse_addr = 1
+    family = _socket.AF_INET
+
+    def __init__(self, listener, handle: Optional[Callable] = None, spawn: Any = 'default'):
+        self._stop_event_greenlets = set()    # handler greenlets we must join/kill on stop
+        self._accept_greenlet = None
+        self._stopped = False
+        self.socket = None
+        self.delay = self.min_delay
+        self.pool = None
+        if hasattr(listener, 'fileno') and hasattr(listener, 'getsockname'):
+            if listener.type != self._sock_type:
+                raise TypeError('%s needs a %s socket, got %r' % (
+                    type(self).__name__, 'stream' if self._sock_type == _SOCK_STREAM else 'datagram',
+                    listener))
+            self.socket = listener
+            self.family = listener.family
+            self.address = listener.getsockname()
+        else:
+            self.family, self.address = parse_address(listener)
+        self.set_handle(handle)
+        self.set_spawn(spawn)
+
+    # -- configuration --------------------------------------------------------------------
+
+    def set_handle(self, handle):
+        if handle is not None:
+            self.handle = handle
+        if not callable(getattr(self, 'handle', None)):
+            raise TypeError("'handle' must be provided (an argument or a subclass method)")
+
+    def set_spawn(self, spawn):
+        if spawn == 'default' or spawn is None:
+            self.pool = None
+            self._spawn = self._spawn_greenlet
+        elif isinstance(spawn, int) and not isinstance(spawn, bool):
+            if spawn < 1:
+                raise ValueError('spawn pool size must be >= 1, got %r' % (spawn,))
+            self.pool = _make_pool(spawn)
+            self._spawn = self._spawn_pool
+        elif hasattr(spawn, 'spawn'):
+            self.pool = spawn
+            self._spawn = self._spawn_pool
+        elif callable(spawn):
+            self.pool = None
+            self._custom_spawn = spawn
+            self._spawn = self._spawn_custom
+        else:
+            raise TypeError('spawn must be "default", None, an int, a Pool or a callable, not %r'
+                            % (spawn,))
+
+    def _spawn_greenlet(self, func, *args):
+        g = Greenlet(func, *args)
+        self._track(g)
+        g.start()
+        return g
+
+    def _spawn_pool(self, func, *args):
+        g = self.pool.spawn(func, *args)
+        self._track(g)
+        return g
+
+    def _spawn_custom(self, func, *args):
+        g = self._custom_spawn(func, *args)
+        if hasattr(g, 'rawlink'):
+            self._track(g)
+        return g
+
+    def _track(self, g):
+        handlers = self._stop_event_greenlets
+        handlers.add(g)
+        g.rawlink(handlers.discard)
+
+    def full(self):
+        pool = self.pool
+        return pool is not None and pool.full()
+
+    # -- addresses --------------------------------------------------------------------------
+
+    @property
+    def server_host(self):
+        addr = self.address
+        return addr[0] if isinstance(addr, tuple) else None
+
+    @property
+    def server_port(self):
+        addr = self.address
+        return addr[1] if isinstance(addr, tuple) else None
+
+    def _formatinfo(self):
+        return 'address=%s' % (self._format_address(),)
+
+    def _format_address(self):
+        addr = self.address
+        if isinstance(addr, tuple) and len(addr) >= 2:
+            host = addr[0]
+            if ':' in str(host):
+                host = '[%s]' % host
+            return '%s:%s' % (host, addr[1])
+        return repr(addr)
+
+    def __repr__(self):
+        state = 'closed' if self.closed else ('started' if self.started else 'not started')
+        return '<%s at 0x%x %s %s>' % (type(self).__name__, id(self), self._formatinfo(), state)
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    @property
+    def started(self):
+        return self._accept_greenlet is not None and not self._stopped
+
+    @property
+    def closed(self):
+        return self._stopped or (self.socket is not None and self.socket.fileno() < 0)
+
+    def pre_start(self):
+        """Create and bind the socket if we were given an address (called by start)."""
+        if self.socket is None:
+            self.socket = self.init_socket()
+        elif not isinstance(self.socket, _gsocket.socket):
+            # Somebody else's socket: take over its fd as a green socket.
+            self.socket = _gsocket._green(self.socket)
+        self.address = self.socket.getsockname()
+
+    def start(self):
+        """Bind (if needed) and start serving in the background; returns at once."""
+        if self.started:
+            return
+        if self._stopped:
+            raise RuntimeError('%r was stopped; create a new server' % (self,))
+        self.pre_start()
+        self._accept_greenlet = Greenlet(self._serve_loop)
+        self._accept_greenlet.name = '%s accept loop' % type(self).__name__
+        self._accept_greenlet.start()
+
+    def serve_forever(self, stop_timeout=None):
+        """Start (if needed) and park until the server is stopped; then stop gracefully."""
+        if stop_timeout is not None:
+            self.stop_timeout = stop_timeout
+        if not self.started:
+            self.start()
+        try:
+            self._accept_greenlet.join()
+        finally:
+            self.stop(timeout=stop_timeout)
+
+    def close(self):
+        """Stop accepting and close the listening socket (handlers keep running)."""
+        self._stopped = True
+        g = self._accept_greenlet
+        if g is not None and not g.dead and g is not getcurrent():
+            g.kill(block=False)
+        sock = self.socket
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def stop(self, timeout=None):
+        """Close the listener, wait up to ``timeout`` (default ``stop_timeout``) for
+        handlers to finish, then kill the ones still running."""
+        self.close()
+        if timeout is None:
+            timeout = self.stop_timeout
+        self._before_join()
+        handlers = list(self._stop_event_greenlets)
+        if handlers:
+            joinall(handlers, timeout=timeout)
+            alive = [g for g in handlers if not g.dead]
+            if alive:
+                killall(alive, block=True, timeout=1)
+
+    def _before_join(self):
+        """Hook: let idle handlers finish early (pywsgi closes idle keep-alive connections)."""
+
+    def _serve_loop(self):
+        raise NotImplementedError
+
+
+class StreamServer(BaseServer):
+    """A TCP (or UNIX stream) server: ``handle(socket, address)`` per connection.
+
+    ``listener`` is an address (``('127.0.0.1', 0)``, ``'host:port'``, ``':port'``)
+    or a listening socket. ``ssl_context`` or ``keyfile``/``certfile`` wrap each
+    accepted connection in TLS through ``gevent_lite.ssl``.
+    """
+
+    backlog = 256
+    _sock_type = _SOCK_STREAM
+
+    def __init__(self, listener, handle: Optional[Callable] = None, spawn: Any = 'default',
+                 backlog: Optional[int] = None, ssl_context=None, **ssl_args):
+        BaseServer.__init__(self, listener, handle=handle, spawn=spawn)
+        if backlog is not None:
+            if hasattr(listener, 'accept'):
+                raise TypeError('backlog must be None when a socket instance is passed')
+            self.backlog = backlog
+        self.ssl_context = ssl_context
+        self.ssl_args = ssl_args
+        if ssl_context is not None or ssl_args:
+            try:
+                from . import ssl as _gssl
+            except ImportError:
+                raise NotImplementedError(
+                    'TLS needs gevent_lite.ssl, which is not available in this build') from None
+            if ssl_context is None:
+                ctx = _gssl.SSLContext(_gssl.PROTOCOL_TLS_SERVER)
+                ctx.load_cert_chain(ssl_args.get('certfile'), ssl_args.get('keyfile'))
+                self.ssl_context = ctx
+
+    @property
+    def ssl_enabled(self):
+        return self.ssl_context is not None
+
+    def init_socket(self):
+        """Create, bind and listen on a green socket for ``self.address``."""
+        sock = _gsocket.socket(self.family, _SOCK_STREAM)
+        try:
+            if self.reuse_addr and sys.platform != 'win32':
+                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            sock.bind(self.address)
+            sock.listen(self.backlog)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def do_read(self):
+        """Accept one connection without parking: ``(socket, address)`` or None (EAGAIN)."""
+        try:
+            fd, address = _raw_accept(self.socket)
+        except BlockingIOError:
+            return None
+        sock = _gsocket.socket(self.family, _SOCK_STREAM, 0, fileno=fd)
+        sock._timeout = None
+        if self.family != _AF_UNIX:
+            try:
+                _raw_setsockopt(sock, _IPPROTO_TCP, _TCP_NODELAY, 1)
+            except OSError:
+                pass
+        return sock, address
+
+    def wrap_socket(self, sock):
+        return self.ssl_context.wrap_socket(sock, server_side=True)
+
+    def _handle_and_close(self, sock, address):
+        # The connection's greenlet: run the handler, then close the socket (as
+        # gevent does), so a handler that just returns never leaks the fd.
+        try:
+            if self.ssl_context is not None:
+                try:
+                    sock = self.wrap_socket(sock)
+                except OSError:
+                    return       # failed handshake: nothing to serve
+            return self.handle(sock, address)
+        finally:
+            sock.close()
+
+    def _serve_loop(self):
+        # The accept greenlet. Parks in wait_fd when no connection is pending and
+        # in pool.wait_available when the pool is full.
+        hub = get_hub()
+        wait_fd = hub.wait_fd
+        listener = self.socket
+        fd = listener.fileno()
+        do_read = self.do_read
+        spawn = self._spawn
+        handle = self._handle_and_close
+        pool = self.pool
+        max_accept = self.max_accept
+        while not self._stopped:
+            if pool is not None and pool.full():
+                pool.wait_available()
+                continue
+            n = 0
+            try:
+                while n < max_accept:
+                    args = do_read()
+                    if args is None:
+                        break
+                    n += 1
+                    self.delay = self.min_delay
+                    spawn(handle, *args)
+                    if pool is not None and pool.full():
+                        break
+            except OSError as exc:
+                if exc.errno in _BACKOFF_ERRNOS:
+                    # Out of fds: the listener stays readable, so waiting on it would
+                    # spin. Sleep, longer each time, until handlers free some.
+                    if self.delay == self.min_delay:
+                        sys.stderr.write('%r: accept failed (%s); backing off\n' % (self, exc))
+                    sleep(self.delay)
+                    self.delay = min(self.max_delay, self.delay * 2)
+                    continue
+                if exc.errno in _TRANSIENT_ERRNOS:
+                    continue
+                if self._stopped or exc.errno == errno.EBADF:
+                    return
+                raise
+            if n == 0:
+                try:
+                    wait_fd(fd, READ)          # park until a connection arrives
+                except OSError:
+                    if self._stopped:
+                        return
+                    raise
+            elif n >= max_accept:
+                sleep(0)                      # let the handlers we spawned run
+
+
+class DatagramServer(BaseServer):
+    """A UDP server: ``handle(data, address)`` runs in a greenlet per datagram."""
+
+    _sock_type = _socket.SOCK_DGRAM
+    reuse_addr = 1
+    max_datagram = 65536
+
+    def init_socket(self):
+        sock = _gsocket.socket(self.family, _socket.SOCK_DGRAM)
+        try:
+            if self.reuse_addr and sys.platform != 'win32':
+                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            sock.bind(self.address)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def do_read(self):
+        """Read one datagram without parking: ``(data, address)`` or None."""
+        try:
+            return _socket.socket.recvfrom(self.socket, self.max_datagram)
+        except BlockingIOError:
+            return None
+
+    def sendto(self, data, address):
+        """Send ``data`` to ``address`` from the server's socket."""
+        return self.socket.sendto(data, address)
+
+    def _serve_loop(self):
+        wait_fd = get_hub().wait_fd
+        fd = self.socket.fileno()
+        pool = self.pool
+        while not self._stopped:
+            if pool is not None and pool.full():
+                pool.wait_available()
+                continue
+            n = 0
+            try:
+                while n < self.max_accept:
+                    args = self.do_read()
+                    if args is None:
+                        break
+                    n += 1
+                    self._spawn(self.handle, *args)
+            except OSError as exc:
+                if self._stopped or exc.errno == errno.EBADF:
+                    return
+                if exc.errno in _BACKOFF_ERRNOS:
+                    sleep(self.delay)
+                    self.delay = min(self.max_delay, self.delay * 2)
+                    continue
+                # ICMP errors (ECONNREFUSED from an earlier sendto) etc.: keep serving.
+                continue
+            if n == 0:
+                try:
+                    wait_fd(fd, READ)
+                except OSError:
+                    if self._stopped:
+                        return
+                    raise
+            else:
+                sleep(0)

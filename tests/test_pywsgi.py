@@ -1,0 +1,843 @@
+"""gevent_lite.pywsgi: PEP 3333 environ, HTTP/1.0 and 1.1 framing, keep-alive and
+pipelining, 100-continue, hostile input (request smuggling, slowloris), errors.
+
+The server runs in the test's hub; clients are real HTTP clients (http.client,
+requests, raw sockets) in OS threads, all on 127.0.0.1.
+"""
+
+import gc
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import http.client
+
+import pytest
+from greenlet import greenlet
+
+import gevent_lite as gevent
+from gevent_lite.pywsgi import WSGIServer, WSGIHandler, ClientBodyError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def in_thread(fn, timeout=10.0):
+    """Run blocking client code ``fn`` in an OS thread while the hub serves."""
+    box = {}
+
+    def target():
+        try:
+            box['value'] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test
+            box['error'] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    deadline = time.monotonic() + timeout
+    while t.is_alive() and time.monotonic() < deadline:
+        gevent.sleep(0.003)
+    assert not t.is_alive(), 'client thread did not finish in %s s' % timeout
+    if 'error' in box:
+        raise box['error']
+    return box.get('value')
+
+
+def raw(port, data, timeout=5.0, pause=None):
+    """Send ``data`` on a fresh connection and read until the server closes it."""
+    s = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b''
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
+    finally:
+        s.close()
+
+
+def status_of(response):
+    return int(response.split(b' ', 2)[1]) if response.startswith(b'HTTP/1.') else None
+
+
+class Serve:
+    def __init__(self, app, **kw):
+        kw.setdefault('log', None)
+        self.server = WSGIServer(('127.0.0.1', 0), app, **kw)
+
+    def __enter__(self):
+        self.server.start()
+        self.port = self.server.server_port
+        return self
+
+    def __exit__(self, *exc):
+        self.server.stop(timeout=1)
+
+
+def hello(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'hello']
+
+
+def echo_body(environ, start_response):
+    body = environ['wsgi.input'].read()
+    start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+    return [body]
+
+
+# --------------------------------------------------------------------------------------
+# Normal HTTP
+
+def test_get_has_body_date_server_and_content_length():
+    with Serve(hello) as s:
+        def client():
+            c = http.client.HTTPConnection('127.0.0.1', s.port, timeout=5)
+            c.request('GET', '/')
+            r = c.getresponse()
+            return r.status, r.read(), dict(r.getheaders())
+        status, body, headers = in_thread(client)
+    assert status == 200 and body == b'hello'
+    assert headers['Content-Length'] == '5'
+    assert headers['Date'].endswith('GMT')
+    assert 'gevent_lite' in headers['Server']
+
+
+def test_environ_follows_pep3333():
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        seen['body'] = environ['wsgi.input'].read()
+        start_response('200 OK', [])
+        return [b'']
+
+    with Serve(app) as s:
+        def client():
+            c = http.client.HTTPConnection('127.0.0.1', s.port, timeout=5)
+            c.putrequest('POST', '/caf%E9/a%20b?x=1&y=%20', skip_accept_encoding=True)
+            c.putheader('Content-Type', 'text/plain')
+            c.putheader('Content-Length', '3')
+            c.putheader('X-Dup', 'a')
+            c.putheader('X-Dup', 'b')
+            c.putheader('X_Spoof', 'evil')
+            c.endheaders(b'abc')
+            r = c.getresponse()
+            r.read()
+            return c.sock.getsockname()[1]
+        client_port = in_thread(client)
+    assert seen['REQUEST_METHOD'] == 'POST'
+    assert seen['PATH_INFO'] == '/caf\xe9/a b'          # unquoted, latin-1 (PEP 3333)
+    assert seen['QUERY_STRING'] == 'x=1&y=%20'           # raw
+    assert seen['SCRIPT_NAME'] == ''
+    assert seen['SERVER_PROTOCOL'] == 'HTTP/1.1'
+    assert seen['SERVER_NAME'] == '127.0.0.1' and seen['SERVER_PORT'] == str(s.port)
+    assert seen['REMOTE_ADDR'] == '127.0.0.1' and seen['REMOTE_PORT'] == str(client_port)
+    assert seen['CONTENT_TYPE'] == 'text/plain' and seen['CONTENT_LENGTH'] == '3'
+    assert 'HTTP_CONTENT_TYPE' not in seen and 'HTTP_CONTENT_LENGTH' not in seen
+    assert seen['HTTP_X_DUP'] == 'a,b'
+    assert 'HTTP_X_SPOOF' not in seen                    # underscore names are dropped
+    assert seen['HTTP_HOST'] == '127.0.0.1:%d' % s.port
+    assert seen['wsgi.version'] == (1, 0) and seen['wsgi.url_scheme'] == 'http'
+    assert seen['wsgi.multithread'] is False and seen['wsgi.multiprocess'] is False
+    assert seen['wsgi.run_once'] is False
+    assert hasattr(seen['wsgi.errors'], 'write')
+    assert seen['body'] == b'abc'
+
+
+def test_keep_alive_serves_many_requests_on_one_connection():
+    ports = []
+
+    def app(environ, start_response):
+        ports.append(environ['REMOTE_PORT'])
+        return echo_body(environ, start_response)
+
+    with Serve(app) as s:
+        def client():
+            c = http.client.HTTPConnection('127.0.0.1', s.port, timeout=5)
+            out = []
+            for i in range(5):
+                c.request('POST', '/', body=b'x' * i)
+                out.append(c.getresponse().read())
+            return out
+        bodies = in_thread(client)
+    assert bodies == [b'x' * i for i in range(5)]
+    assert len(set(ports)) == 1
+
+
+def test_http10_closes_unless_keep_alive_requested():
+    with Serve(hello) as s:
+        plain = in_thread(lambda: raw(s.port, b'GET / HTTP/1.0\r\n\r\n'))
+        assert plain.endswith(b'hello') and b'Connection: close' in plain
+
+        def keepalive():
+            c = socket.create_connection(('127.0.0.1', s.port), timeout=5)
+            c.sendall(b'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n')
+            first = c.recv(65536)
+            c.sendall(b'GET / HTTP/1.0\r\n\r\n')   # second request on the same socket
+            rest = b''
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                rest += d
+            c.close()
+            return first, rest
+        first, rest = in_thread(keepalive)
+    assert b'Connection: keep-alive' in first and first.endswith(b'hello')
+    assert rest.startswith(b'HTTP/1.1 200') and rest.endswith(b'hello')
+
+
+def test_pipelined_requests_are_answered_in_order():
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        return [environ['PATH_INFO'].encode() + environ['wsgi.input'].read()]
+
+    with Serve(app) as s:
+        req = (b'GET /a HTTP/1.1\r\nHost: x\r\n\r\n'
+               b'POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz'
+               b'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n'
+               b'GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+        out = in_thread(lambda: raw(s.port, req))
+    bodies = [part.split(b'\r\n\r\n', 1)[1] for part in out.split(b'HTTP/1.1 200 OK')[1:]]
+    assert bodies == [b'/a', b'/bxyz', b'/chi', b'/d']
+
+
+def test_chunked_request_body_supports_read_readline_and_iteration():
+    def app(environ, start_response):
+        inp = environ['wsgi.input']
+        first = inp.readline()
+        rest = list(inp)
+        start_response('200 OK', [])
+        return [b'|'.join([first] + rest)]
+
+    with Serve(app) as s:
+        def client():
+            c = http.client.HTTPConnection('127.0.0.1', s.port, timeout=5)
+            c.request('POST', '/', body=iter([b'line1\nli', b'ne2\n', b'tail']),
+                      headers={'Transfer-Encoding': 'chunked'}, encode_chunked=True)
+            return c.getresponse().read()
+        assert in_thread(client) == b'line1\n|line2\n|tail'
+
+
+def test_read_never_goes_past_content_length():
+    def app(environ, start_response):
+        inp = environ['wsgi.input']
+        parts = [inp.read(2), inp.read(10), inp.read(), inp.readline()]
+        start_response('200 OK', [])
+        return [repr(parts).encode()]
+
+    with Serve(app) as s:
+        out = in_thread(lambda: raw(s.port, b'POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcdeGET / HTTP/1.1'
+                                            b'\r\nConnection: close\r\n\r\n'))
+    assert out.count(b'HTTP/1.1 200') == 2
+    assert b"[b'ab', b'cde', b'', b'']" in out
+
+
+def test_unknown_length_body_is_chunked_on_http11_and_close_delimited_on_http10():
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        yield b'one'
+        yield b''          # an empty chunk must not end the response (eventlet#251)
+        yield b'two'
+
+    with Serve(app) as s:
+        out11 = in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\nConnection: close\r\n\r\n'))
+        out10 = in_thread(lambda: raw(s.port, b'GET / HTTP/1.0\r\n\r\n'))
+    assert b'Transfer-Encoding: chunked' in out11
+    assert out11.endswith(b'\r\n\r\n3\r\none\r\n3\r\ntwo\r\n0\r\n\r\n')
+    assert b'Transfer-Encoding' not in out10 and out10.endswith(b'\r\n\r\nonetwo')
+
+
+def test_requests_library_reads_a_chunked_streamed_response():
+    requests = pytest.importorskip('requests')
+
+    def app(environ, start_response):
+        start_response('201 Created', [('X-Thing', 'yes')])
+        for i in range(3):
+            yield b'%d,' % i
+
+    with Serve(app) as s:
+        r = in_thread(lambda: requests.post('http://127.0.0.1:%d/p' % s.port, json={'a': 1}, timeout=5))
+    assert r.status_code == 201 and r.text == '0,1,2,' and r.headers['X-Thing'] == 'yes'
+
+
+def test_head_sends_headers_but_no_body():
+    with Serve(hello) as s:
+        def client():
+            c = http.client.HTTPConnection('127.0.0.1', s.port, timeout=5)
+            c.request('HEAD', '/')
+            r = c.getresponse()
+            r.read()
+            c.request('GET', '/')      # the connection is still in sync
+            return r.getheader('Content-Length'), c.getresponse().read()
+        cl, body = in_thread(client)
+    assert cl == '5' and body == b'hello'
+
+
+def test_headers_and_first_body_chunk_go_out_in_one_send():
+    sends = []
+
+    class Counting(WSGIHandler):
+        def _sendall(self, data):
+            sends.append(bytes(data))
+            return WSGIHandler._sendall(self, data)
+
+    def app(environ, start_response):
+        write = start_response('200 OK', [('Content-Length', '10')])
+        write(b'01234')
+        return [b'56789']
+
+    with Serve(hello, handler_class=Counting) as s:
+        in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\nConnection: close\r\n\r\n'))
+        assert len(sends) == 1 and sends[0].endswith(b'\r\n\r\nhello')
+        sends.clear()
+        s.server.application = app
+        out = in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\nConnection: close\r\n\r\n'))
+    assert out.endswith(b'0123456789')
+    assert sends[0].endswith(b'\r\n\r\n01234') and sends[1] == b'56789'
+
+
+def test_accepted_sockets_have_tcp_nodelay():
+    flags = []
+
+    class Probe(WSGIHandler):
+        def handle(self):
+            flags.append(self.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            return WSGIHandler.handle(self)
+
+    with Serve(hello, handler_class=Probe) as s:
+        in_thread(lambda: raw(s.port, b'GET / HTTP/1.0\r\n\r\n'))
+    assert flags and flags[0] != 0
+
+
+# --------------------------------------------------------------------------------------
+# 100-continue
+
+def _continue_client(port, body_after_100=True, wait_first=True):
+    c = socket.create_connection(('127.0.0.1', port), timeout=5)
+    c.sendall(b'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n')
+    first = c.recv(65536) if wait_first else b''
+    if body_after_100:
+        c.sendall(b'data')
+    out = first
+    while True:
+        try:
+            d = c.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not d:
+            break
+        out += d
+    c.close()
+    return out
+
+
+def test_100_continue_is_sent_once_when_the_app_first_reads():
+    def app(environ, start_response):
+        inp = environ['wsgi.input']
+        data = inp.read(1) + inp.read(1) + inp.read()
+        start_response('200 OK', [('Connection', 'close')])
+        return [data]
+
+    with Serve(app) as s:
+        out = in_thread(lambda: _continue_client(s.port))
+    assert out.startswith(b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK')
+    assert out.count(b'100 Continue') == 1 and out.endswith(b'data')
+
+
+def test_no_100_continue_if_app_answers_without_reading_and_connection_closes():
+    # gevent#2075 / eventlet#578: the client may send the body anyway; it must not
+    # be parsed as the next request, so the connection closes after the answer.
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(environ['PATH_INFO'])
+        start_response('403 Forbidden', [])
+        return [b'no']
+
+    with Serve(app) as s:
+        def client():
+            c = socket.create_connection(('127.0.0.1', s.port), timeout=5)
+            c.sendall(b'POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 36\r\n\r\n')
+            time.sleep(0.1)
+            c.sendall(b'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n')
+            out = b''
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                out += d
+            return out
+        out = in_thread(client)
+    assert b'100 Continue' not in out and out.startswith(b'HTTP/1.1 403')
+    assert seen == ['/']
+
+
+def test_no_100_continue_after_the_response_started():
+    def app(environ, start_response):
+        write = start_response('200 OK', [('Connection', 'close')])
+        write(b'early;')
+        return [environ['wsgi.input'].read()]
+
+    with Serve(app) as s:
+        out = in_thread(lambda: _continue_client(s.port, wait_first=False))
+    assert b'100 Continue' not in out
+    assert out.endswith(b'6\r\nearly;\r\n4\r\ndata\r\n0\r\n\r\n')
+
+
+# --------------------------------------------------------------------------------------
+# Hostile input: 4xx, connection closed, server unharmed
+
+TE = b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'
+BAD_REQUESTS = [
+    ('garbage_request_line', b'GARBAGE\r\n\r\n', 400),
+    ('four_part_request_line', b'GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n', 400),
+    ('bad_method_chars', b'G(T / HTTP/1.1\r\n\r\n', 400),
+    ('bad_version', b'GET / HTTP/1.x\r\n\r\n', 400),
+    ('http2_version', b'GET / HTTP/2.0\r\n\r\n', 505),
+    ('relative_target', b'GET foo HTTP/1.1\r\n\r\n', 400),
+    ('header_without_colon', b'GET / HTTP/1.1\r\nHost x\r\n\r\n', 400),
+    ('space_before_colon', b'GET / HTTP/1.1\r\nHost : x\r\n\r\n', 400),
+    ('obs_fold', b'GET / HTTP/1.1\r\nX-A: 1\r\n  continued\r\n\r\n', 400),
+    ('nul_in_value', b'GET / HTTP/1.1\r\nX-A: a\x00b\r\n\r\n', 400),
+    ('bare_lf', b'GET / HTTP/1.1\nHost: x\n\n', 400),
+    ('header_block_too_large', b'GET / HTTP/1.1\r\n' + b'X-Big: ' + b'a' * 70000 + b'\r\n\r\n', 431),
+    ('too_many_headers', b'GET / HTTP/1.1\r\n' + b'X-A: b\r\n' * 150 + b'\r\n', 431),
+    ('request_line_too_long', b'GET /' + b'a' * 70000 + b' HTTP/1.1\r\n\r\n', 414),
+    ('cl_not_digits', b'POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\nab', 400),
+    ('cl_negative', b'POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\nab', 400),
+    ('cl_plus_sign', b'POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\nab', 400),
+    ('cl_two_values', b'POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab', 400),
+    ('cl_list_differs', b'POST / HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\nab', 400),
+    ('cl_and_te', b'POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'
+                  b'0\r\n\r\n', 400),
+    ('te_gzip', b'POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n', 400),
+    ('te_chunked_twice', b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n', 400),
+    ('te_in_http10', b'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400),
+    ('chunk_size_not_hex', TE + b'zz\r\nab\r\n0\r\n\r\n', 400),
+    ('chunk_size_overlong', b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'
+                            b'00000000000000001\r\na\r\n0\r\n\r\n', 400),
+    ('chunk_size_negative', TE + b'-1\r\na\r\n0\r\n\r\n', 400),
+    ('chunk_missing_crlf', b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXX0\r\n\r\n', 400),
+    ('chunk_size_line_lf_only', TE + b'2\nab\r\n0\r\n\r\n', 400),
+    # gevent#1989 (CVE-2023-41419): an invalid "trailer" that is really a second request.
+    ('invalid_trailer_smuggles_request', b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'
+                                         b'2\r\nab\r\n0\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n', 400),
+    ('trailer_with_space_before_colon', b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'
+                                        b'0\r\nX-T : 1\r\n\r\n', 400),
+]
+
+
+@pytest.mark.parametrize('name,request_bytes,status', BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+def test_hostile_request_gets_4xx_and_closed_connection_and_server_keeps_serving(name, request_bytes,
+                                                                                status):
+    paths = []
+
+    def app(environ, start_response):
+        paths.append(environ['PATH_INFO'])
+        return echo_body(environ, start_response)
+
+    with Serve(app) as s:
+        # Anything after the bad request on the same connection must be ignored.
+        out = in_thread(lambda: raw(s.port, request_bytes + b'GET /after HTTP/1.1\r\nHost: x\r\n\r\n'))
+        assert status_of(out) == status, out[:200]
+        assert len(re.findall(rb'HTTP/1\.1 \d\d\d ', out)) == 1    # one answer, then closed
+        assert b'Connection: close' in out
+        assert '/smuggled' not in paths and '/after' not in paths
+        ok = in_thread(lambda: raw(s.port, b'GET /next HTTP/1.1\r\nConnection: close\r\n\r\n'))
+    assert status_of(ok) == 200
+
+
+def test_valid_trailers_are_accepted_and_connection_stays_usable():
+    with Serve(echo_body) as s:
+        out = in_thread(lambda: raw(s.port, b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'
+                                            b'3;ext=1\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n'
+                                            b'GET / HTTP/1.1\r\nConnection: close\r\n\r\n'))
+    assert out.count(b'HTTP/1.1 200') == 2 and b'\r\n\r\nabc' in out
+
+
+def test_unread_bad_chunked_body_closes_connection_instead_of_resyncing():
+    # The app ignores the body; the server drains it and must not treat the bad
+    # trailer that follows as a new request (gevent#1989).
+    paths = []
+
+    def app(environ, start_response):
+        paths.append(environ['PATH_INFO'])
+        return hello(environ, start_response)
+
+    with Serve(app) as s:
+        out = in_thread(lambda: raw(s.port, b'POST /first HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'
+                                            b'1\r\na\r\n0\r\nGET /smuggled HTTP/1.1\r\n\r\n'))
+    assert paths == ['/first'] and out.count(b'HTTP/1.1 200') == 1
+
+
+def test_truncated_body_raises_ClientBodyError_in_the_app():
+    errors = []
+
+    def app(environ, start_response):
+        try:
+            environ['wsgi.input'].read()
+        except ClientBodyError as exc:
+            errors.append(str(exc))
+            raise
+        start_response('200 OK', [])
+        return [b'']
+
+    with Serve(app) as s:
+        def client():
+            c = socket.create_connection(('127.0.0.1', s.port), timeout=5)
+            c.sendall(b'POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\nshort')
+            c.shutdown(socket.SHUT_WR)
+            out = c.recv(65536)
+            c.close()
+            return out
+        out = in_thread(client)
+    assert errors and 'end of request body' in errors[0]
+    assert status_of(out) == 400
+
+
+# --------------------------------------------------------------------------------------
+# Application errors
+
+def test_app_exception_gives_500_logs_traceback_and_server_keeps_serving():
+    err = io.StringIO()
+
+    def app(environ, start_response):
+        if environ['PATH_INFO'] == '/boom':
+            raise RuntimeError('kaboom')
+        return hello(environ, start_response)
+
+    with Serve(app, error_log=err) as s:
+        bad = in_thread(lambda: raw(s.port, b'GET /boom HTTP/1.1\r\n\r\n'))
+        good = in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\nConnection: close\r\n\r\n'))
+    assert status_of(bad) == 500 and b'Connection: close' in bad
+    assert 'RuntimeError: kaboom' in err.getvalue() and '/boom' in err.getvalue()
+    assert good.endswith(b'hello')
+
+
+def test_app_exception_after_headers_sent_closes_connection():
+    err = io.StringIO()
+
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        yield b'partial'
+        raise RuntimeError('late')
+
+    with Serve(app, error_log=err) as s:
+        out = in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\n\r\n'))
+    assert out.startswith(b'HTTP/1.1 200') and b'partial' in out
+    assert not out.endswith(b'0\r\n\r\n')          # no clean end: the client sees the error
+    assert 'RuntimeError: late' in err.getvalue()
+
+
+def test_start_response_exc_info_rules():
+    results = []
+
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        try:
+            start_response('200 OK', [])
+        except AssertionError:
+            results.append('second call refused')
+        try:
+            raise ValueError('x')
+        except ValueError:
+            start_response('500 Oops', [('X-E', '1')], sys.exc_info())   # allowed: not sent yet
+        return [b'replaced']
+
+    def late(environ, start_response):
+        write = start_response('200 OK', [])
+        write(b'sent')
+        try:
+            raise KeyError('y')
+        except KeyError:
+            try:
+                start_response('500 Oops', [], sys.exc_info())
+            except KeyError:
+                results.append('re-raised after headers')
+        return []
+
+    with Serve(app, error_log=io.StringIO()) as s:
+        out = in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\nConnection: close\r\n\r\n'))
+        s.server.application = late
+        out2 = in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\nConnection: close\r\n\r\n'))
+    assert out.startswith(b'HTTP/1.1 500 Oops') and b'X-E: 1' in out and out.endswith(b'replaced')
+    assert out2.startswith(b'HTTP/1.1 200')
+    assert results == ['second call refused', 're-raised after headers']
+
+
+def test_response_header_injection_is_refused():
+    def app(environ, start_response):
+        start_response('200 OK', [('X-Bad', 'a\r\nSet-Cookie: evil=1')])
+        return [b'']
+
+    err = io.StringIO()
+    with Serve(app, error_log=err) as s:
+        out = in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\n\r\n'))
+    assert status_of(out) == 500 and b'evil' not in out
+    assert 'invalid response header value' in err.getvalue()
+
+
+def test_iterable_close_is_called_on_success_error_and_disconnect():
+    closed = []
+
+    class Body:
+        def __init__(self, tag, fail=False, n=1):
+            self.tag, self.fail, self.n = tag, fail, n
+
+        def __iter__(self):
+            for _ in range(self.n):
+                if self.fail:
+                    raise RuntimeError('fail')
+                yield b'x' * 65536
+
+        def close(self):
+            closed.append(self.tag)
+
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        path = environ['PATH_INFO']
+        return Body(path, fail=path == '/fail', n=2000 if path == '/big' else 1)
+
+    with Serve(app, error_log=io.StringIO()) as s:
+        in_thread(lambda: raw(s.port, b'GET /ok HTTP/1.1\r\nConnection: close\r\n\r\n'))
+        in_thread(lambda: raw(s.port, b'GET /fail HTTP/1.1\r\n\r\n'))
+
+        def disconnect():
+            c = socket.create_connection(('127.0.0.1', s.port), timeout=5)
+            c.sendall(b'GET /big HTTP/1.1\r\n\r\n')
+            c.recv(1000)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\x00\x00\x00\x00\x00\x00\x00')
+            c.close()       # RST
+        in_thread(disconnect)
+        deadline = time.monotonic() + 5
+        while len(closed) < 3 and time.monotonic() < deadline:
+            gevent.sleep(0.01)
+    assert sorted(closed) == ['/big', '/fail', '/ok']
+
+
+def test_client_disconnecting_mid_response_leaks_no_fds_or_greenlets():
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        for _ in range(1000):
+            yield b'y' * 32768
+
+    def live_greenlets():
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, greenlet) and not o.dead)
+
+    with Serve(app) as s:
+        def warm():
+            c = socket.create_connection(('127.0.0.1', s.port), timeout=5)
+            c.sendall(b'GET / HTTP/1.1\r\n\r\n')
+            c.recv(1000)
+            c.close()
+        in_thread(warm)
+        gevent.sleep(0.1)
+        fds_before = len(os.listdir('/proc/self/fd'))
+        greenlets_before = live_greenlets()
+
+        def many():
+            for _ in range(20):
+                c = socket.create_connection(('127.0.0.1', s.port), timeout=5)
+                c.sendall(b'GET / HTTP/1.1\r\n\r\n')
+                c.recv(1000)
+                c.close()
+        in_thread(many)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            gevent.sleep(0.05)
+            if len(s.server._stop_event_greenlets) == 0:
+                break
+        assert len(s.server._stop_event_greenlets) == 0
+        assert len(os.listdir('/proc/self/fd')) <= fds_before
+        assert live_greenlets() <= greenlets_before
+
+
+# --------------------------------------------------------------------------------------
+# Timeouts (slowloris)
+
+def test_idle_connection_is_dropped_after_request_timeout():
+    with Serve(hello, request_timeout=0.3) as s:
+        def idle():
+            c = socket.create_connection(('127.0.0.1', s.port), timeout=5)
+            t0 = time.monotonic()
+            data = c.recv(100)
+            c.close()
+            return data, time.monotonic() - t0
+        data, elapsed = in_thread(idle)
+    assert data == b'' and 0.2 < elapsed < 3
+
+
+def test_trickling_client_is_dropped_even_though_it_keeps_sending():
+    with Serve(hello, request_timeout=0.5) as s:
+        def slowloris():
+            c = socket.create_connection(('127.0.0.1', s.port), timeout=5)
+            c.sendall(b'GET / HTTP/1.1\r\n')
+            t0 = time.monotonic()
+            try:
+                for i in range(40):          # one header byte every 0.1 s for up to 4 s
+                    c.sendall(b'X')
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            try:
+                data = c.recv(100)
+            except OSError:
+                data = b''
+            c.close()
+            return data, time.monotonic() - t0
+        data, elapsed = in_thread(slowloris)
+    assert data == b'' and elapsed < 3.5
+
+
+def test_request_timeout_handler_attribute_applies_when_server_does_not_set_it():
+    class Quick(WSGIHandler):
+        request_timeout = 0.2
+
+    with Serve(hello, handler_class=Quick) as s:
+        def idle():
+            c = socket.create_connection(('127.0.0.1', s.port), timeout=5)
+            t0 = time.monotonic()
+            c.recv(100)
+            return time.monotonic() - t0
+        assert in_thread(idle) < 3
+
+
+# --------------------------------------------------------------------------------------
+# Concurrency, logging, stop, command line
+
+def test_requests_are_served_concurrently():
+    def app(environ, start_response):
+        gevent.sleep(0.5)
+        return hello(environ, start_response)
+
+    with Serve(app) as s:
+        def clients():
+            results = []
+
+            def one():
+                results.append(raw(s.port, b'GET / HTTP/1.0\r\n\r\n'))
+            ts = [threading.Thread(target=one) for _ in range(20)]
+            t0 = time.monotonic()
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(10)
+            return results, time.monotonic() - t0
+        results, elapsed = in_thread(clients)
+    assert len(results) == 20 and all(r.endswith(b'hello') for r in results)
+    assert elapsed < 2.5
+
+
+def test_access_log_writes_one_common_log_line_per_request():
+    log = io.StringIO()
+    with Serve(hello, log=log) as s:
+        in_thread(lambda: raw(s.port, b'GET /x?y=1 HTTP/1.1\r\nConnection: close\r\n\r\n'))
+        in_thread(lambda: raw(s.port, b'BAD\r\n\r\n'))
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith('127.0.0.1 - - [') and '"GET /x?y=1 HTTP/1.1" 200 5 ' in lines[0]
+    assert ' 400 ' in lines[1]
+
+
+def test_stop_waits_for_in_flight_requests_and_closes_idle_keepalive_connections():
+    def app(environ, start_response):
+        gevent.sleep(0.3)
+        return hello(environ, start_response)
+
+    s = Serve(app).__enter__()
+    results = {}
+
+    def busy():
+        results['busy'] = raw(s.port, b'GET / HTTP/1.1\r\n\r\n')
+
+    def idle():
+        c = socket.create_connection(('127.0.0.1', s.port), timeout=5)
+        results['idle'] = c.recv(100)
+        c.close()
+    ts = [threading.Thread(target=busy), threading.Thread(target=idle)]
+    for t in ts:
+        t.start()
+    gevent.sleep(0.1)
+    t0 = time.monotonic()
+    s.server.stop(timeout=3)
+    elapsed = time.monotonic() - t0
+    deadline = time.monotonic() + 5
+    while any(t.is_alive() for t in ts) and time.monotonic() < deadline:
+        gevent.sleep(0.01)
+    assert results['busy'].endswith(b'hello') and b'Connection: close' in results['busy']
+    assert results['idle'] == b''
+    assert elapsed < 1.5
+
+
+def test_command_line_serves_an_app(tmp_path):
+    (tmp_path / 'myapp.py').write_text(textwrap.dedent('''
+        def app(environ, start_response):
+            start_response('200 OK', [('Content-Type', 'text/plain')])
+            return [b'from the command line']
+    '''))
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + str(tmp_path))
+    proc = subprocess.Popen([sys.executable, '-m', 'gevent_lite.pywsgi', '--bind', '127.0.0.1:%d' % port,
+                             'myapp:app'], cwd=str(tmp_path), env=env, stderr=subprocess.PIPE)
+    try:
+        line = proc.stderr.readline()
+        assert b'Serving' in line, line
+        body = None
+        for _ in range(50):
+            try:
+                c = http.client.HTTPConnection('127.0.0.1', port, timeout=5)
+                c.request('GET', '/')
+                body = c.getresponse().read()
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.1)
+        assert body == b'from the command line'
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode in (0, -15)
+
+
+def test_file_wrapper_sends_a_file(tmp_path):
+    path = tmp_path / 'data.bin'
+    path.write_bytes(os.urandom(300000))
+
+    def app(environ, start_response):
+        f = open(path, 'rb')
+        start_response('200 OK', [('Content-Length', str(os.path.getsize(path)))])
+        return environ['wsgi.file_wrapper'](f, 65536)
+
+    with Serve(app) as s:
+        def client():
+            c = http.client.HTTPConnection('127.0.0.1', s.port, timeout=5)
+            c.request('GET', '/')
+            first = c.getresponse().read()
+            c.request('GET', '/')          # keep-alive still in sync after sendfile
+            return first, c.getresponse().read()
+        first, second = in_thread(client)
+    assert first == path.read_bytes() == second
+
+
+def test_bad_constructor_arguments_raise_clear_errors():
+    with pytest.raises(ValueError, match='request_timeout'):
+        WSGIServer(('127.0.0.1', 0), hello, request_timeout=0)
+    with pytest.raises(ValueError, match='port'):
+        WSGIServer('127.0.0.1:notaport', hello)

@@ -1,0 +1,292 @@
+"""gevent_lite.server: StreamServer and DatagramServer on real 127.0.0.1 sockets."""
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+import gevent_lite as gevent
+from gevent_lite import socket as gsocket
+from gevent_lite.server import StreamServer, DatagramServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def echo(sock, address):
+    while True:
+        data = sock.recv(1024)
+        if not data:
+            return
+        sock.sendall(data)
+
+
+def green_roundtrip(port, payload=b'ping'):
+    c = gsocket.create_connection(('127.0.0.1', port))
+    try:
+        c.sendall(payload)
+        return c.recv(1024)
+    finally:
+        c.close()
+
+
+def test_echo_with_address_tuple_and_properties():
+    server = StreamServer(('127.0.0.1', 0), echo)
+    assert not server.started
+    server.start()
+    try:
+        assert server.started and not server.closed
+        assert server.server_host == '127.0.0.1' and server.server_port > 0
+        assert server.address == ('127.0.0.1', server.server_port)
+        assert 'address=127.0.0.1:%d' % server.server_port in repr(server)
+        assert green_roundtrip(server.server_port) == b'ping'
+    finally:
+        server.stop()
+    assert server.closed and not server.started and 'closed' in repr(server)
+
+
+@pytest.mark.parametrize('form', ['host:port', ':port', 'socket'])
+def test_listener_may_be_a_string_or_a_socket(form):
+    if form == 'socket':
+        listener = socket.socket()
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(10)
+    else:
+        with socket.socket() as probe:
+            probe.bind(('127.0.0.1', 0))
+            port = probe.getsockname()[1]
+        listener = '127.0.0.1:%d' % port if form == 'host:port' else ':%d' % port
+    server = StreamServer(listener, echo)
+    server.start()
+    try:
+        assert green_roundtrip(server.server_port, b'x') == b'x'
+    finally:
+        server.stop()
+
+
+def test_handler_exception_is_printed_and_server_keeps_serving(capsys):
+    def handle(sock, address):
+        if sock.recv(10) == b'boom':
+            raise ValueError('handler failed')
+        sock.sendall(b'fine')
+
+    server = StreamServer(('127.0.0.1', 0), handle)
+    server.start()
+    try:
+        assert green_roundtrip(server.server_port, b'boom') == b''   # closed after the error
+        assert green_roundtrip(server.server_port, b'ok') == b'fine'
+    finally:
+        server.stop()
+    err = capsys.readouterr().err
+    assert 'ValueError: handler failed' in err
+
+
+def test_connection_is_closed_when_handler_returns_and_nodelay_is_set():
+    seen = []
+
+    def handle(sock, address):
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        sock.sendall(b'bye')
+
+    server = StreamServer(('127.0.0.1', 0), handle)
+    server.start()
+    try:
+        c = gsocket.create_connection(('127.0.0.1', server.server_port))
+        data = b''
+        while True:
+            chunk = c.recv(100)
+            if not chunk:
+                break
+            data += chunk
+        c.close()
+    finally:
+        server.stop()
+    assert data == b'bye' and seen[0] != 0
+
+
+def test_handlers_run_concurrently():
+    def handle(sock, address):
+        gevent.sleep(0.5)
+        sock.sendall(b'done')
+
+    server = StreamServer(('127.0.0.1', 0), handle)
+    server.start()
+    try:
+        t0 = time.monotonic()
+        results = [gevent.spawn(green_roundtrip, server.server_port, b'') for _ in range(20)]
+        gevent.joinall(results, timeout=5)
+        elapsed = time.monotonic() - t0
+    finally:
+        server.stop()
+    assert [g.value for g in results] == [b'done'] * 20
+    assert elapsed < 2
+
+
+def test_spawn_int_limits_concurrent_handlers():
+    active = [0, 0]      # current, max
+
+    def handle(sock, address):
+        active[0] += 1
+        active[1] = max(active[1], active[0])
+        gevent.sleep(0.1)
+        active[0] -= 1
+        sock.sendall(b'k')
+
+    server = StreamServer(('127.0.0.1', 0), handle, spawn=2)
+    server.start()
+    try:
+        clients = [gevent.spawn(green_roundtrip, server.server_port, b'') for _ in range(6)]
+        gevent.joinall(clients, timeout=5)
+    finally:
+        server.stop()
+    assert [g.value for g in clients] == [b'k'] * 6
+    assert active[1] == 2
+
+
+def test_stop_waits_for_handlers_then_kills_the_slow_ones():
+    finished = []
+
+    def handle(sock, address):
+        delay = float(sock.recv(10))
+        gevent.sleep(delay)
+        finished.append(delay)
+
+    server = StreamServer(('127.0.0.1', 0), handle)
+    server.start()
+    conns = []
+    for delay in (b'0.2', b'30'):
+        c = gsocket.create_connection(('127.0.0.1', server.server_port))
+        c.sendall(delay)
+        conns.append(c)
+    gevent.sleep(0.05)
+    t0 = time.monotonic()
+    server.stop(timeout=0.6)
+    elapsed = time.monotonic() - t0
+    for c in conns:
+        c.close()
+    assert finished == [0.2]
+    assert 0.5 < elapsed < 2.5
+    with pytest.raises(OSError):
+        green_roundtrip(server.server_port)
+
+
+def test_serve_forever_returns_after_stop_from_another_greenlet():
+    server = StreamServer(('127.0.0.1', 0), echo)
+    gevent.spawn_later(0.1, server.stop)
+    t0 = time.monotonic()
+    server.serve_forever()
+    assert time.monotonic() - t0 < 2 and server.closed
+
+
+def test_set_handle_and_set_spawn_validate():
+    with pytest.raises(TypeError, match='handle'):
+        StreamServer(('127.0.0.1', 0))
+    with pytest.raises(ValueError):
+        StreamServer(('127.0.0.1', 0), echo, spawn=0)
+    with pytest.raises(TypeError, match='spawn'):
+        StreamServer(('127.0.0.1', 0), echo, spawn='lots')
+    with pytest.raises(ValueError, match='port'):
+        StreamServer('127.0.0.1:99999', echo)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with pytest.raises(TypeError, match='stream'):
+        StreamServer(udp, echo)
+    udp.close()
+
+
+def test_datagram_server_echo():
+    class Echo(DatagramServer):
+        def handle(self, data, address):
+            self.sendto(data.upper(), address)
+
+    server = Echo(('127.0.0.1', 0))
+    server.start()
+    try:
+        c = gsocket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        c.settimeout(5)
+        c.sendto(b'hello', ('127.0.0.1', server.server_port))
+        data, _ = c.recvfrom(100)
+        c.close()
+    finally:
+        server.stop()
+    assert data == b'HELLO'
+
+
+def test_accept_backs_off_instead_of_spinning_when_out_of_fds():
+    # In a child with a tiny RLIMIT_NOFILE, hold connections open until accept()
+    # fails with EMFILE; the server must sleep (low CPU), then serve again once
+    # handlers release their fds.
+    child = textwrap.dedent('''
+        import os, resource, sys, time
+        import gevent_lite as gevent
+        from gevent_lite.server import StreamServer
+        from gevent_lite.event import Event
+        release = Event()
+        def handle(sock, addr):
+            release.wait()
+            sock.sendall(b'ok')
+        server = StreamServer(('127.0.0.1', 0), handle)
+        server.start()
+        nfds = len(os.listdir('/proc/self/fd'))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nfds + 3, nfds + 3))
+        print(server.server_port, flush=True)
+        sys.stdin.readline()                # parent opened its connections
+        gevent.sleep(0.3)                   # accept hits EMFILE meanwhile
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        gevent.sleep(1.0)
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+        release.set()
+        gevent.sleep(1.5)                   # back-off sleeps are at most 1 s
+        print('cpu %.3f' % cpu, flush=True)
+        gevent.sleep(2)
+    ''')
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, '-c', child], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, text=True)
+    conns = []
+    try:
+        port = int(proc.stdout.readline())
+        for _ in range(8):
+            conns.append(socket.create_connection(('127.0.0.1', port), timeout=10))
+        proc.stdin.write('go\n')
+        proc.stdin.flush()
+        cpu = float(proc.stdout.readline().split()[1])
+        got = []
+        for c in conns:
+            try:
+                got.append(c.recv(10))
+            except OSError:
+                got.append(None)
+    finally:
+        for c in conns:
+            c.close()
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+    assert cpu < 0.3, 'accept loop spun while out of fds (cpu %.3f s)' % cpu
+    assert 'backing off' in err
+    assert got.count(b'ok') >= 4      # the ones left in the backlog were served later
+
+
+def test_stream_server_accepts_many_connections_from_threads():
+    server = StreamServer(('127.0.0.1', 0), echo)
+    server.start()
+    port = server.server_port
+    results = []
+
+    def client():
+        for i in range(10):
+            with socket.create_connection(('127.0.0.1', port), timeout=5) as c:
+                c.sendall(b'%d' % i)
+                results.append(c.recv(10))
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        gevent.sleep(0.005)
+    server.stop()
+    assert sorted(results) == sorted([b'%d' % i for i in range(10)] * 4)
