@@ -1,0 +1,307 @@
+"""gevent_lite.ssl: TLS over green sockets on 127.0.0.1, both sides, timeouts, non-blocking."""
+
+import shutil
+import socket as stdsocket
+import ssl as stdssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+import gevent_lite
+from gevent_lite import socket as gsocket
+from gevent_lite import ssl as gssl
+
+pytestmark = pytest.mark.skipif(shutil.which('openssl') is None,
+                                reason='the openssl command is needed to make a test certificate')
+
+
+@pytest.fixture(scope='module')
+def cert(tmp_path_factory):
+    d = tmp_path_factory.mktemp('tls')
+    certfile, keyfile = str(d / 'cert.pem'), str(d / 'key.pem')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyfile,
+                    '-out', certfile, '-days', '2', '-subj', '/CN=localhost',
+                    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+                   check=True, capture_output=True, timeout=60)
+    return certfile, keyfile
+
+
+def server_context(cert):
+    ctx = gssl.SSLContext(gssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*cert)
+    return ctx
+
+
+def client_context(cert):
+    return gssl.create_default_context(cafile=cert[0])
+
+
+def tls_listener(cert):
+    raw = gsocket.socket()
+    raw.bind(('127.0.0.1', 0))
+    raw.listen(128)
+    port = raw.getsockname()[1]
+    return server_context(cert).wrap_socket(raw, server_side=True), port
+
+
+def serve(srv, handler):
+    while True:
+        try:
+            conn, _ = srv.accept()
+        except (OSError, gssl.SSLError):
+            return
+        gevent_lite.spawn(handler, conn)
+
+
+def echo(conn):
+    with conn:
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            conn.sendall(data)
+
+
+def connect(cert, port, timeout=5):
+    raw = gsocket.create_connection(('127.0.0.1', port), timeout=timeout)
+    return client_context(cert).wrap_socket(raw, server_hostname='localhost')
+
+
+def test_green_client_and_green_server_exchange_data_and_verify_the_certificate(cert):
+    srv, port = tls_listener(cert)
+    assert type(srv) is gssl.SSLSocket
+    server = gevent_lite.spawn(serve, srv, echo)
+    with connect(cert, port) as c:
+        assert type(c) is gssl.SSLSocket and c.server_side is False
+        assert dict(x[0] for x in c.getpeercert()['subject'])['commonName'] == 'localhost'
+        assert c.version() is not None
+        payload = b'x' * 200000
+        got = bytearray()
+
+        def reader():
+            while len(got) < len(payload):
+                got.extend(c.recv(65536))
+
+        r = gevent_lite.spawn(reader)
+        c.sendall(payload)
+        r.join(timeout=5)
+        assert bytes(got) == payload
+    server.kill()
+    srv.close()
+
+
+def test_ten_tls_clients_each_served_after_half_a_second_finish_together(cert):
+    srv, port = tls_listener(cert)
+
+    def slow(conn):
+        with conn:
+            data = conn.recv(100)
+            gevent_lite.sleep(0.5)
+            conn.sendall(data)
+
+    server = gevent_lite.spawn(serve, srv, slow)
+
+    def client(i):
+        with connect(cert, port) as c:
+            c.sendall(b'%d' % i)
+            return c.recv(100)
+
+    start = time.monotonic()
+    jobs = [gevent_lite.spawn(client, i) for i in range(10)]
+    gevent_lite.joinall(jobs, raise_error=True)
+    elapsed = time.monotonic() - start
+    server.kill()
+    srv.close()
+    assert [j.value for j in jobs] == [b'%d' % i for i in range(10)]
+    assert elapsed < 3.0, elapsed
+
+
+def test_green_client_against_a_stdlib_ssl_server_in_a_thread(cert):
+    ctx = stdssl.SSLContext(stdssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*cert)
+    lsock = stdsocket.socket()
+    lsock.bind(('127.0.0.1', 0))
+    lsock.listen(5)
+    port = lsock.getsockname()[1]
+
+    def thread_server():
+        conn, _ = lsock.accept()
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            data = tls.recv(100)
+            time.sleep(0.3)                  # the green client must not block its hub meanwhile
+            tls.sendall(data.upper())
+
+    t = threading.Thread(target=thread_server, daemon=True)
+    t.start()
+    ticks = []
+
+    def ticker():
+        for _ in range(10):
+            ticks.append(1)
+            gevent_lite.sleep(0.02)
+
+    tick = gevent_lite.spawn(ticker)
+    with connect(cert, port) as c:
+        c.sendall(b'hello')
+        assert c.recv(100) == b'HELLO'
+    tick.join(timeout=2)
+    assert len(ticks) == 10
+    t.join(timeout=5)
+    lsock.close()
+
+
+def test_recv_timeout_raises_socket_timeout(cert):
+    srv, port = tls_listener(cert)
+
+    def silent(conn):
+        with conn:
+            gevent_lite.sleep(2)
+
+    server = gevent_lite.spawn(serve, srv, silent)
+    with connect(cert, port) as c:
+        c.settimeout(0.2)
+        start = time.monotonic()
+        with pytest.raises(gsocket.timeout):
+            c.recv(10)
+        assert 0.15 <= time.monotonic() - start < 2.0
+    server.kill()
+    srv.close()
+
+
+def test_handshake_timeout_against_a_peer_that_never_answers(cert):
+    plain = gsocket.socket()
+    plain.bind(('127.0.0.1', 0))
+    plain.listen(5)
+    raw = gsocket.create_connection(plain.getsockname(), timeout=0.2)
+    start = time.monotonic()
+    with pytest.raises(gsocket.timeout):
+        client_context(cert).wrap_socket(raw, server_hostname='localhost')
+    assert 0.15 <= time.monotonic() - start < 2.0
+    plain.close()
+
+
+def test_nonblocking_tls_send_raises_and_never_returns_zero(cert):
+    srv, port = tls_listener(cert)
+    accepted = []
+
+    def hold(conn):
+        accepted.append(conn)
+        gevent_lite.sleep(3)       # never reads: the client's buffers fill up
+
+    server = gevent_lite.spawn(serve, srv, hold)
+    c = connect(cert, port)
+    c.setblocking(False)
+    with pytest.raises(gssl.SSLWantReadError):
+        c.recv(10)
+    results = []
+    with pytest.raises((gssl.SSLWantWriteError, BlockingIOError)):
+        for _ in range(10000):      # bounded; the kernel buffers fill long before
+            results.append(c.send(b'y' * 16384))
+    assert results and 0 not in results
+    c.close()
+    server.kill()
+    srv.close()
+
+
+def test_close_while_a_greenlet_waits_in_recv_wakes_it(cert):
+    srv, port = tls_listener(cert)
+    server = gevent_lite.spawn(serve, srv, lambda conn: gevent_lite.sleep(2))
+    c = connect(cert, port)
+    errors = []
+
+    def reader():
+        try:
+            c.recv(10)
+        except OSError as exc:
+            errors.append(exc)
+
+    g = gevent_lite.spawn(reader)
+    gevent_lite.sleep(0.05)
+    c.close()
+    g.join(timeout=2)
+    assert g.dead and errors
+    server.kill()
+    srv.close()
+
+
+def test_unwrap_on_both_sides_returns_a_working_plain_socket(cert):
+    srv, port = tls_listener(cert)
+
+    def handler(conn):
+        assert conn.recv(5) == b'start'
+        plain = conn.unwrap()
+        assert isinstance(plain, gsocket.socket)   # the stdlib returns the socket itself
+        plain.sendall(b'plain:' + plain.recv(10))
+        plain.close()
+
+    server = gevent_lite.spawn(serve, srv, handler)
+    c = connect(cert, port)
+    c.sendall(b'start')
+    plain = c.unwrap()
+    plain.sendall(b'abc')
+    assert plain.recv(100) == b'plain:abc'
+    plain.close()
+    server.kill()
+    srv.close()
+
+
+def test_makefile_readline_over_tls(cert):
+    srv, port = tls_listener(cert)
+
+    def lines(conn):
+        with conn, conn.makefile('rwb') as f:
+            for line in f:
+                f.write(b'> ' + line)
+                f.flush()
+
+    server = gevent_lite.spawn(serve, srv, lines)
+    with connect(cert, port) as c, c.makefile('rwb') as f:
+        for i in range(3):
+            f.write(b'line %d\n' % i)
+            f.flush()
+            assert f.readline() == b'> line %d\n' % i
+    server.kill()
+    srv.close()
+
+
+def test_module_wrap_socket_client_without_verification(cert):
+    srv, port = tls_listener(cert)
+    server = gevent_lite.spawn(serve, srv, echo)
+    raw = gsocket.create_connection(('127.0.0.1', port), timeout=5)
+    c = gssl.wrap_socket(raw)
+    assert type(c) is gssl.SSLSocket
+    c.sendall(b'ping')
+    assert c.recv(10) == b'ping'
+    c.close()
+    server.kill()
+    srv.close()
+
+
+def test_context_setters_do_not_recurse_once_ssl_is_patched(monkeypatch):
+    monkeypatch.setattr(stdssl, 'SSLContext', gssl.SSLContext)
+    monkeypatch.setattr(stdssl, 'SSLSocket', gssl.SSLSocket)
+    ctx = gssl.SSLContext(gssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = gssl.CERT_REQUIRED
+    ctx.options |= gssl.OP_NO_COMPRESSION
+    ctx.minimum_version = gssl.TLSVersion.TLSv1_2
+    ctx.verify_flags = gssl.VERIFY_DEFAULT
+    assert ctx.verify_mode == gssl.CERT_REQUIRED
+    assert ctx.minimum_version == gssl.TLSVersion.TLSv1_2
+    assert type(stdssl.create_default_context()) is gssl.SSLContext
+
+
+def test_wrap_socket_after_patching_still_builds_green_sockets(cert, monkeypatch):
+    monkeypatch.setattr(stdssl, 'SSLSocket', gssl.SSLSocket)
+    monkeypatch.setattr(stdssl, 'SSLContext', gssl.SSLContext)
+    test_green_client_and_green_server_exchange_data_and_verify_the_certificate(cert)
+
+
+def test_module_reexports_the_stdlib():
+    for name in stdssl.__all__ if hasattr(stdssl, '__all__') else dir(stdssl):
+        if not name.startswith('_'):
+            assert hasattr(gssl, name), name
+    assert gssl.SSLError is stdssl.SSLError and gssl.CERT_NONE is stdssl.CERT_NONE
+    assert issubclass(gssl.SSLContext, stdssl.SSLContext)
+    assert issubclass(gssl.SSLSocket, stdssl.SSLSocket) and issubclass(gssl.SSLSocket, gsocket.socket)
