@@ -1,0 +1,384 @@
+"""The blocking detector: a real OS thread that watches a hub from outside.
+
+Cooperative code has one failure mode that nothing inside the hub can see: a
+greenlet that calls something blocking (an unpatched ``time.sleep``, a C
+extension doing network I/O, a long CPU loop) stops *every* greenlet of its
+thread, and the hub only regains control when it returns. The monitor is an
+ordinary OS thread, so it keeps running while the hub's thread is stuck.
+
+How it notices. :func:`start_periodic_monitoring_thread` installs a
+``greenlet.settrace`` callback in the hub's thread that counts switches and
+remembers the greenlet switched to. Every ``config.max_blocking_time`` seconds
+the monitor thread compares the counter with its previous reading. No switch
+for a whole period while a greenlet other than the hub is running means that
+greenlet blocked the loop for at least that long. The hub itself is busy only
+while running callbacks; when it sits in the poller (its top frame is the loop
+waiting for I/O or a timer) it is idle, not blocked. A hub callback that blocks
+is reported too, naming the hub.
+
+What it reports. Once per incident (until the next switch), it writes a report
+with the greenlet's repr and the stack of the blocking code
+(``sys._current_frames()[hub.thread_ident]``) to ``sys.stderr`` or the stream
+given, and sends :class:`gevent_lite.events.EventLoopBlocked` to
+``gevent_lite.events.subscribers``. With ``config.max_memory_usage`` set it also
+checks resident memory (``/proc/self/statm``) every
+``config.memory_monitor_period`` seconds and sends
+``MemoryUsageThresholdExceeded`` / ``MemoryUsageUnderThreshold`` on crossings.
+:meth:`PeriodicMonitoringThread.add_monitoring_function` runs your own
+``function(hub)`` periodically in the monitor thread.
+
+Cost. Nothing at all until a monitor is started (no trace function is
+installed). Started, every greenlet switch of the hub's thread calls one small
+Python function; see the performance notes for the measured cost.
+
+Lifetime. The thread is started with the *original* ``_thread.start_new_thread``
+(captured before monkey-patching can replace it), so it is a real thread even
+in a patched program, and it is not joined at exit: it never keeps the
+interpreter alive. It stops on :meth:`PeriodicMonitoringThread.kill`, or within
+one period after its hub is destroyed.
+
+Enable it with ``config.monitor_thread = True`` (or
+``GEVENT_LITE_MONITOR_THREAD_ENABLE=1`` / gevent's
+``GEVENT_MONITOR_THREAD_ENABLE=1``) before the hub is created, or call
+:func:`start_periodic_monitoring_thread` from the hub's thread at any time.
+"""
+
+import importlib
+import os
+import sys
+import traceback
+from datetime import datetime, timezone
+
+import greenlet as _greenlet_mod
+
+from . import events as _events
+from .config import config
+
+__all__ = ['PeriodicMonitoringThread', 'start_periodic_monitoring_thread',
+           'get_memory_usage']
+
+
+def _original(module_name, name):
+    """The stdlib's own ``module.name``, even when monkey-patching replaced it."""
+    monkey = sys.modules.get('gevent_lite.monkey')
+    if monkey is not None:
+        try:
+            return monkey.get_original(module_name, name)
+        except Exception:
+            pass
+    return getattr(importlib.import_module(module_name), name)
+
+
+# Captured at import: the monitor must be a real thread that sleeps for real.
+_start_new_thread = _original('_thread', 'start_new_thread')
+_allocate_lock = _original('_thread', 'allocate_lock')
+_get_ident = _original('_thread', 'get_ident')
+_monotonic = _original('time', 'monotonic')
+_settrace = _greenlet_mod.settrace
+_gettrace = _greenlet_mod.gettrace
+
+
+def get_memory_usage():
+    """Resident memory of this process in bytes (``/proc/self/statm``), or None."""
+    try:
+        with open('/proc/self/statm', 'rb') as f:
+            resident_pages = int(f.read().split()[1])
+        return resident_pages * os.sysconf('SC_PAGE_SIZE')
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+        # ru_maxrss is the *peak*, in KB on Linux and bytes on macOS: a fallback only.
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return rss if sys.platform == 'darwin' else rss * 1024
+    except Exception:
+        return None
+
+
+def _idle_codes():
+    """Code objects that are on top of the hub's stack while it waits in the poller."""
+    from . import hub as _hub
+    codes = {_hub.Hub._loop.__code__}
+    poller = getattr(_hub, '_Poller', None)
+    poll = getattr(poller, 'poll', None)
+    if getattr(poll, '__code__', None) is not None:
+        codes.add(poll.__code__)      # the portable fallback's Python-level poll()
+        import selectors
+        for cls in vars(selectors).values():
+            select = getattr(cls, 'select', None)
+            if getattr(select, '__code__', None) is not None:
+                codes.add(select.__code__)
+    return frozenset(codes)
+
+
+class PeriodicMonitoringThread:
+    """Watches one hub from a real OS thread; see the module docstring.
+
+    Create it with :func:`start_periodic_monitoring_thread`. ``stream`` is
+    where blocking reports go (default: ``sys.stderr`` at report time).
+    """
+
+    #: Shortest sleep between two checks, so tiny periods cannot spin a core.
+    min_sleep_time = 0.005
+
+    def __init__(self, hub, stream=None):
+        self.hub = hub
+        self.stream = stream
+        self.max_blocking_time = config.max_blocking_time
+        self.thread_ident = None
+        self.reports = 0                 # blocking reports made
+        self._stopped = False
+        self._wakeup = _allocate_lock()  # held while sleeping; kill() releases it
+        self._wakeup.acquire()
+        self._functions = []             # [function, period, next_due]
+        self._idle = _idle_codes()
+        # State shared with the trace function: [switch count, greenlet switched to].
+        # Only the hub's thread writes it; the monitor thread only reads, so no lock.
+        current = _greenlet_mod.getcurrent() if _get_ident() == hub.thread_ident else hub.parent
+        self._state = state = [0, current]
+        self._seen_count = 0
+        self._seen_at = _monotonic()
+        self._reported = False
+        self._over_memory = False
+        self._max_memory_seen = 0
+        self._prev_trace = None
+        self._trace = self._make_trace(state)
+
+        self.add_monitoring_function(self.monitor_blocking, self.max_blocking_time)
+        if config.max_memory_usage is not None:
+            self.add_monitoring_function(self.monitor_memory_usage, config.memory_monitor_period)
+
+    # -- the trace function, installed in the hub's thread ------------------------------
+
+    @staticmethod
+    def _make_trace(state):
+        # Runs on every greenlet switch in the hub's thread, so it is as short as it
+        # can be: a closure over one list, no attribute lookups. Chaining to a
+        # previous trace function is done by a second variant (see _install).
+        def trace(event, args):
+            state[0] += 1
+            state[1] = args[1]
+        return trace
+
+    def _install(self):
+        prev = _gettrace()
+        # A trace left behind by a monitor that died with its hub: unwrap it.
+        while getattr(prev, '_gevent_lite_monitor', None) is not None and \
+                prev._gevent_lite_monitor._stopped:
+            prev = prev._gevent_lite_prev
+        trace = self._trace
+        if prev is not None:
+            inner = trace
+
+            def trace(event, args, inner=inner, prev=prev):
+                inner(event, args)
+                prev(event, args)
+        trace._gevent_lite_monitor = self
+        trace._gevent_lite_prev = prev
+        self._prev_trace = prev
+        self._installed = trace
+        _settrace(trace)
+
+    def _uninstall(self):
+        # Must run in the hub's thread (greenlet trace functions are per thread).
+        installed = getattr(self, '_installed', None)
+        if installed is not None and _gettrace() is installed:
+            _settrace(self._prev_trace)
+        self._installed = None
+
+    # -- lifetime -----------------------------------------------------------------------
+
+    def start(self):
+        """Install the switch counter (in the hub's thread) and start the OS thread."""
+        if _get_ident() != self.hub.thread_ident:
+            raise RuntimeError('start the monitor from the thread of the hub it watches')
+        self._install()
+        self.thread_ident = _start_new_thread(self._run, ())
+        _notify_safely(_events.PeriodicMonitorThreadStartedEvent(self), self)
+        return self
+
+    def kill(self):
+        """Stop the thread (within moments) and remove the switch counter."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self._wakeup.release()
+        except RuntimeError:
+            pass
+        hub = self.hub
+        if getattr(hub, 'periodic_monitoring_thread', None) is self:
+            hub.periodic_monitoring_thread = None
+        if _get_ident() == hub.thread_ident:
+            self._uninstall()
+        elif not hub._destroyed:
+            hub.run_callback_threadsafe(self._uninstall)
+
+    stop = kill
+
+    @property
+    def should_run(self):
+        return not self._stopped and not self.hub._destroyed
+
+    def is_alive(self):
+        return self.thread_ident is not None and not self._stopped
+
+    def add_monitoring_function(self, function, period):
+        """Call ``function(hub)`` in the monitor thread every ``period`` seconds.
+
+        A ``period`` of None removes ``function``. Exceptions are printed, and the
+        monitor goes on.
+        """
+        if not callable(function):
+            raise TypeError('function must be callable, not %r' % (function,))
+        self._functions[:] = [f for f in self._functions if f[0] != function]
+        if period is None:
+            return
+        if isinstance(period, bool) or not isinstance(period, (int, float)) or \
+                not period > 0 or period == float('inf'):
+            raise ValueError('period must be a positive number of seconds, not %r' % (period,))
+        self._functions.append([function, period, _monotonic() + period])
+
+    def _run(self):
+        wait = self._wakeup.acquire
+        try:
+            while self.should_run:
+                now = _monotonic()
+                due = min(f[2] for f in self._functions) if self._functions else now + 1
+                delay = max(due - now, self.min_sleep_time)
+                if wait(True, delay):      # released by kill()
+                    break
+                if not self.should_run:
+                    break
+                now = _monotonic()
+                for entry in list(self._functions):
+                    if entry[2] <= now:
+                        entry[2] = now + entry[1]
+                        try:
+                            entry[0](self.hub)
+                        except Exception:
+                            if self._stopped or sys is None:
+                                break
+                            traceback.print_exc()
+        except BaseException:   # pragma: no cover - interpreter shutdown
+            pass
+        finally:
+            self._stopped = True
+
+    # -- the checks ---------------------------------------------------------------------
+
+    def monitor_blocking(self, hub):
+        """Report if the hub's thread has not switched greenlets for a whole period."""
+        state = self._state
+        count = state[0]
+        now = _monotonic()
+        if count != self._seen_count:
+            self._seen_count = count
+            self._seen_at = now
+            self._reported = False
+            return False
+        if self._reported:
+            return False      # once per incident
+        active = state[1]
+        frames = sys._current_frames()
+        frame = frames.get(hub.thread_ident)
+        del frames
+        if frame is None:
+            self.kill()       # the hub's thread is gone
+            return False
+        if active is hub and frame.f_code in self._idle:
+            return False      # the hub is waiting in the poller: idle, not blocked
+        if count != state[0]:
+            return False      # it switched while we looked
+        self._reported = True
+        self.reports += 1
+        blocking_time = now - self._seen_at
+        info = self._format_report(active, blocking_time, frame)
+        del frame
+        if config.print_blocking_reports:
+            stream = self.stream if self.stream is not None else sys.stderr
+            try:
+                stream.write('\n'.join(info) + '\n')
+                stream.flush()
+            except Exception:
+                pass
+        _notify_safely(_events.EventLoopBlocked(active, blocking_time, info, hub), self)
+        return True
+
+    def _format_report(self, active, blocking_time, frame):
+        stamp = datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+        who = 'the hub (in a callback)' if active is self.hub else _safe_repr(active)
+        lines = [
+            '=' * 80,
+            '%s : Greenlet %s appears to be blocked: no greenlet switch for at least %.3f s '
+            '(max_blocking_time=%s)' % (stamp, who, blocking_time, self.max_blocking_time),
+            '    Reported by %r' % (self,),
+            'Blocked Stack (for thread id 0x%x):' % (self.hub.thread_ident,),
+        ]
+        for entry in traceback.format_stack(frame):
+            lines.extend(entry.rstrip('\n').split('\n'))
+        return lines
+
+    def monitor_memory_usage(self, hub):
+        """Send a memory event when resident memory crosses ``config.max_memory_usage``."""
+        limit = config.max_memory_usage
+        if limit is None:
+            return
+        usage = get_memory_usage()
+        if usage is None:
+            return
+        if usage > limit:
+            self._max_memory_seen = max(self._max_memory_seen, usage)
+            if not self._over_memory:
+                self._over_memory = True
+                _notify_safely(_events.MemoryUsageThresholdExceeded(usage, limit), self)
+        elif self._over_memory:
+            self._over_memory = False
+            peak, self._max_memory_seen = self._max_memory_seen, 0
+            _notify_safely(_events.MemoryUsageUnderThreshold(usage, limit, peak), self)
+
+    def __repr__(self):
+        return '<PeriodicMonitoringThread at 0x%x hub=0x%x thread=%s%s>' % (
+            id(self), id(self.hub), self.thread_ident, ' stopped' if self._stopped else '')
+
+
+def _notify_safely(event, monitor):
+    # Each subscriber on its own: one failing subscriber must neither stop the
+    # monitor thread nor keep the event from the others.
+    for subscriber in list(_events.subscribers):
+        try:
+            subscriber(event)
+        except Exception:
+            try:
+                sys.stderr.write('%r: events subscriber %r failed on %r:\n'
+                                 % (monitor, subscriber, type(event).__name__))
+                traceback.print_exc()
+            except Exception:
+                pass
+
+
+def _safe_repr(obj):
+    try:
+        return repr(obj)
+    except Exception:
+        return object.__repr__(obj)
+
+
+def start_periodic_monitoring_thread(hub=None, stream=None):
+    """Start (or return the running) monitor of ``hub`` (default: this thread's hub).
+
+    Call it from the hub's thread. ``stream`` receives the blocking reports
+    (default ``sys.stderr``). The monitor is also stored as
+    ``hub.periodic_monitoring_thread``.
+    """
+    if hub is None:
+        from .hub import get_hub
+        hub = get_hub()
+    current = getattr(hub, 'periodic_monitoring_thread', None)
+    if current is not None and current.is_alive():
+        if stream is not None:
+            current.stream = stream
+        return current
+    monitor = PeriodicMonitoringThread(hub, stream)
+    hub.periodic_monitoring_thread = monitor
+    return monitor.start()

@@ -1,0 +1,136 @@
+import subprocess
+import sys
+
+import pytest
+
+from gevent_lite.config import Config, config, settings
+
+
+@pytest.fixture
+def env(monkeypatch):
+    for name, _default, keys, _doc in settings():
+        for key in keys:
+            monkeypatch.delenv(key, raising=False)
+    return monkeypatch
+
+
+def test_defaults_match_gevent(env):
+    c = Config()
+    assert c.resolver == 'thread'
+    assert c.threadpool_size == 10
+    assert c.monitor_thread is False
+    assert c.max_blocking_time == 0.1
+    assert c.memory_monitor_period == 5.0
+    assert c.max_memory_usage is None
+    assert c.track_greenlet_tree is True
+    assert c.print_blocking_reports is True
+
+
+def test_keyword_arguments_and_assignment_override(env):
+    c = Config(max_blocking_time=0.5, monitor_thread='yes')
+    assert c.max_blocking_time == 0.5
+    assert c.monitor_thread is True
+    c.threadpool_size = '4'
+    assert c.threadpool_size == 4
+    c.set(resolver='block')
+    assert c.resolver == 'block'
+
+
+def test_gevent_lite_environment_variables_are_read(env):
+    env.setenv('GEVENT_LITE_MAX_BLOCKING_TIME', '0.25')
+    env.setenv('GEVENT_LITE_MONITOR_THREAD', 'on')
+    env.setenv('GEVENT_LITE_THREADPOOL_SIZE', '3')
+    env.setenv('GEVENT_LITE_MAX_MEMORY_USAGE', '512MB')
+    c = Config()
+    assert c.max_blocking_time == 0.25
+    assert c.monitor_thread is True
+    assert c.threadpool_size == 3
+    assert c.max_memory_usage == 512 * 1024 * 1024
+
+
+def test_gevent_spellings_carry_over(env):
+    env.setenv('GEVENT_MAX_BLOCKING_TIME', '2')
+    env.setenv('GEVENT_MONITOR_THREAD_ENABLE', 'true')
+    env.setenv('GEVENT_RESOLVER', 'ares,block')     # gevent's preference list
+    env.setenv('GEVENT_MONITOR_MEMORY_MAX', '1048576')
+    c = Config()
+    assert c.max_blocking_time == 2.0
+    assert c.monitor_thread is True
+    assert c.resolver == 'block'
+    assert c.max_memory_usage == 1048576
+
+
+def test_our_variable_wins_over_gevents(env):
+    env.setenv('GEVENT_MAX_BLOCKING_TIME', '2')
+    env.setenv('GEVENT_LITE_MAX_BLOCKING_TIME', '3')
+    assert Config().max_blocking_time == 3.0
+
+
+def test_assignment_wins_over_environment_and_reset_rereads_it(env):
+    env.setenv('GEVENT_LITE_MAX_BLOCKING_TIME', '3')
+    c = Config()
+    c.max_blocking_time = 0.2
+    assert c.max_blocking_time == 0.2
+    c.reset('max_blocking_time')
+    assert c.max_blocking_time == 3.0
+    env.setenv('GEVENT_LITE_MAX_BLOCKING_TIME', '4')
+    assert c.max_blocking_time == 3.0      # cached
+    c.reset()
+    assert c.max_blocking_time == 4.0
+
+
+def test_bad_environment_value_names_the_variable(env):
+    env.setenv('GEVENT_LITE_MAX_BLOCKING_TIME', 'abc')
+    with pytest.raises(ValueError) as info:
+        Config().max_blocking_time
+    assert str(info.value) == "GEVENT_LITE_MAX_BLOCKING_TIME='abc': expected a number of seconds"
+
+
+def test_bad_gevent_value_names_the_gevent_variable(env):
+    env.setenv('GEVENT_MONITOR_THREAD_ENABLE', 'maybe')
+    with pytest.raises(ValueError, match="GEVENT_MONITOR_THREAD_ENABLE='maybe': expected a boolean"):
+        Config().monitor_thread
+    env.setenv('GEVENT_RESOLVER', 'ares')
+    with pytest.raises(ValueError, match="GEVENT_RESOLVER='ares': expected one of thread, block"):
+        Config().resolver
+
+
+@pytest.mark.parametrize('name,value', [
+    ('max_blocking_time', -1), ('max_blocking_time', float('nan')), ('max_blocking_time', True),
+    ('threadpool_size', 0), ('threadpool_size', 2.5), ('threadpool_size', 'ten'),
+    ('resolver', 'dns'), ('monitor_thread', 'perhaps'), ('max_memory_usage', 'lots'),
+])
+def test_bad_assignment_is_rejected_with_the_setting_name(env, name, value):
+    c = Config()
+    before = getattr(c, name)
+    with pytest.raises(ValueError, match=r'^config\.%s=' % name):
+        setattr(c, name, value)
+    assert getattr(c, name) == before
+
+
+def test_unknown_setting_is_an_attribute_error():
+    with pytest.raises(AttributeError, match='no setting'):
+        config.no_such_setting
+    with pytest.raises(AttributeError, match='no setting'):
+        config.no_such_setting = 1
+
+
+def test_settings_lists_both_environment_spellings():
+    table = {name: keys for name, _d, keys, _doc in settings()}
+    assert table['max_blocking_time'] == ['GEVENT_LITE_MAX_BLOCKING_TIME', 'GEVENT_MAX_BLOCKING_TIME']
+    assert table['monitor_thread'] == ['GEVENT_LITE_MONITOR_THREAD', 'GEVENT_MONITOR_THREAD_ENABLE']
+    assert table['threadpool_size'] == ['GEVENT_LITE_THREADPOOL_SIZE']
+
+
+def test_config_module_imports_nothing_from_gevent_lite():
+    code = ('import sys, gevent_lite.config; '
+            'print(sorted(m for m in sys.modules if m.startswith("gevent_lite")))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    # importing a submodule imports the package __init__; config itself adds nothing else
+    code2 = ('import sys, gevent_lite; before = set(sys.modules); import gevent_lite.config; '
+             'print(sorted(set(sys.modules) - before))')
+    out2 = subprocess.run([sys.executable, '-c', code2], capture_output=True, text=True,
+                          timeout=60, check=True).stdout
+    assert 'gevent_lite.config' in out
+    assert out2.strip() == "['gevent_lite.config']"

@@ -1,0 +1,81 @@
+import pytest
+
+from gevent_lite import events
+
+
+@pytest.fixture
+def subscribed():
+    got = []
+    events.subscribers.append(got.append)
+    yield got
+    events.subscribers.remove(got.append)
+
+
+def test_notify_calls_every_subscriber_in_order(subscribed):
+    order = []
+    first = lambda e: order.append(('first', e))   # noqa: E731
+    events.subscribers.insert(0, first)
+    try:
+        ev = events.PeriodicMonitorThreadStartedEvent('m')
+        events.notify(ev)
+    finally:
+        events.subscribers.remove(first)
+    assert subscribed == [ev]
+    assert order == [('first', ev)]
+
+
+def test_a_subscriber_may_unsubscribe_itself_during_notify(subscribed):
+    def once(event):
+        events.subscribers.remove(once)
+    events.subscribers.insert(0, once)
+    events.notify('x')
+    events.notify('y')
+    assert subscribed == ['x', 'y']
+    assert once not in events.subscribers
+
+
+def test_subscriber_errors_propagate_to_the_notifier():
+    def bad(event):
+        raise KeyError(event)
+    events.subscribers.append(bad)
+    try:
+        with pytest.raises(KeyError):
+            events.notify('e')
+    finally:
+        events.subscribers.remove(bad)
+
+
+def test_event_classes_have_gevents_names_and_fields():
+    blocked = events.EventLoopBlocked('g', 0.2, ['line'])
+    assert (blocked.greenlet, blocked.blocking_time, blocked.info, blocked.hub) == ('g', 0.2, ['line'], None)
+    assert 'blocking_time=0.2' in repr(blocked)
+    over = events.MemoryUsageThresholdExceeded(10, 5)
+    under = events.MemoryUsageUnderThreshold(4, 5, 12)
+    assert (over.mem_usage, over.max_allowed) == (10, 5)
+    assert under.max_memory_usage == 12
+    mod = events.GeventWillPatchModuleEvent('socket', 'src', 'tgt')
+    assert isinstance(mod, events.GeventWillPatchEvent)
+    assert isinstance(mod, events.GeventPatchEvent)
+    assert (mod.module_name, mod.source, mod.target) == ('socket', 'src', 'tgt')
+    did = events.GeventDidPatchModuleEvent('socket', 'src', 'tgt')
+    assert isinstance(did, events.GeventDidPatchEvent)
+    will_all = events.GeventWillPatchAllEvent({'socket': True, 'ssl': False}, {})
+    assert will_all.will_patch_module('socket') and not will_all.will_patch_module('ssl')
+    assert isinstance(events.GeventDidPatchAllEvent({}, {}), events.GeventDidPatchBuiltinModulesEvent)
+    assert issubclass(events.DoNotPatch, BaseException)
+
+
+def test_names_are_the_ones_gevent_uses():
+    ge = pytest.importorskip('gevent.events')
+    for name in ('EventLoopBlocked', 'MemoryUsageThresholdExceeded', 'MemoryUsageUnderThreshold',
+                 'PeriodicMonitorThreadStartedEvent', 'GeventWillPatchAllEvent',
+                 'GeventDidPatchAllEvent', 'GeventWillPatchModuleEvent',
+                 'GeventDidPatchModuleEvent', 'GeventDidPatchBuiltinModulesEvent', 'DoNotPatch',
+                 'subscribers', 'notify', 'notify_and_call_entry_points'):
+        assert hasattr(ge, name) and hasattr(events, name), name
+
+
+def test_notify_and_call_entry_points_notifies_subscribers(subscribed):
+    ev = events.GeventDidPatchAllEvent({}, {})
+    events.notify_and_call_entry_points(ev)
+    assert subscribed == [ev]
