@@ -25,11 +25,18 @@ How it cooperates with the hub
   continues where it stopped, as the stdlib allows.
 * ``poll()`` never blocked; it is the stdlib's.
 
-The ``stdin``/``stdout``/``stderr`` file objects themselves stay the stdlib's
-blocking files: reading them directly (``proc.stdout.read()``) blocks the hub.
-Use ``communicate()`` to move data cooperatively.
+* The ``stdin``/``stdout``/``stderr`` pipe files are cooperative too: after
+  the stdlib has started the child, each pipe fd is moved (``dup``) onto a
+  non-blocking raw file whose ``read``/``readinto``/``write`` park on
+  ``hub.wait_fd`` instead of blocking, wrapped in the same buffering and text
+  layers the stdlib would use (``bufsize``, ``encoding``, ``errors``, line
+  buffering). So ``proc.stdout.readline()`` or ``for line in proc.stdout``
+  let other greenlets run. Consequence, as with gevent: the raw fds are
+  non-blocking, so ``os.read(proc.stdout.fileno(), n)`` may raise
+  ``BlockingIOError`` where the stdlib would block.
 """
 
+import io as _io
 import os as _os
 import subprocess as _subprocess
 import sys as _sys
@@ -38,7 +45,7 @@ from . import hub as _hubmod
 from ._stdlib import reexport
 from .event import Event
 from .greenlet import Greenlet, joinall
-from .hub import READ, get_hub, sleep
+from .hub import READ, WRITE, get_hub, sleep
 from .os import nb_read, nb_write
 
 _pidfd_open = getattr(_os, 'pidfd_open', None)
@@ -59,6 +66,72 @@ def _remaining(endtime):
     return max(endtime - _hubmod.now(), 0.0)
 
 
+class _GreenFileIO(_io.FileIO):
+    """A raw file on a non-blocking pipe fd: reads and writes park instead of blocking."""
+
+    def readinto(self, buffer):
+        while True:
+            n = _io.FileIO.readinto(self, buffer)
+            if n is not None:
+                return n
+            get_hub().wait_fd(self.fileno(), READ)     # parks until readable
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            return self.readall()
+        while True:
+            data = _io.FileIO.read(self, size)
+            if data is not None:
+                return data
+            get_hub().wait_fd(self.fileno(), READ)
+
+    def readall(self):
+        chunks = []
+        while True:
+            data = self.read(_READ_SIZE)
+            if not data:
+                return b''.join(chunks)
+            chunks.append(data)
+
+    def write(self, data):
+        while True:
+            n = _io.FileIO.write(self, data)
+            if n is not None:
+                return n
+            get_hub().wait_fd(self.fileno(), WRITE)    # parks until writable
+
+    def close(self):
+        if not self.closed:
+            # Registrations outlive wake-ups: forget this fd before its number is reused.
+            get_hub().cancel_wait(self.fileno())
+        _io.FileIO.close(self)
+
+
+def _green_pipe(fileobj, writing, bufsize):
+    """Rebuild a stdlib pipe file (binary or text) on a :class:`_GreenFileIO`."""
+    text = isinstance(fileobj, _io.TextIOWrapper)
+    if text:
+        params = dict(encoding=fileobj.encoding, errors=fileobj.errors,
+                      line_buffering=fileobj.line_buffering,
+                      write_through=fileobj.write_through)
+    fd = _os.dup(fileobj.fileno())
+    try:
+        fileobj.close()
+        _os.set_blocking(fd, False)
+        raw = _GreenFileIO(fd, 'wb' if writing else 'rb')
+    except BaseException:
+        _os.close(fd)
+        raise
+    if bufsize == 0:
+        obj = raw
+    else:
+        size = bufsize if bufsize > 1 else _io.DEFAULT_BUFFER_SIZE
+        obj = (_io.BufferedWriter if writing else _io.BufferedReader)(raw, size)
+    if text:
+        obj = _io.TextIOWrapper(obj, **params)
+    return obj
+
+
 class Popen(_StdPopen):
     """``subprocess.Popen`` with cooperative :meth:`wait` and :meth:`communicate`."""
 
@@ -69,6 +142,20 @@ class Popen(_StdPopen):
         self._gl_nwaiters = 0
         self._gl_comm = None
         super().__init__(*args, **kwargs)
+        bufsize = kwargs.get('bufsize', args[1] if len(args) > 1 else -1)
+        if bufsize is None or (bufsize == 1 and self.text_mode):
+            bufsize = -1      # what the stdlib does, too
+        try:
+            if self.stdin is not None:
+                self.stdin = _green_pipe(self.stdin, True, bufsize)
+            if self.stdout is not None:
+                self.stdout = _green_pipe(self.stdout, False, bufsize)
+            if self.stderr is not None:
+                self.stderr = _green_pipe(self.stderr, False, bufsize)
+        except BaseException:
+            self.kill()
+            self.wait()
+            raise
 
     # -- waiting for exit ----------------------------------------------------------------
 

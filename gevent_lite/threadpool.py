@@ -142,7 +142,7 @@ class ThreadPool:
     # -- submitting ----------------------------------------------------------------------
 
     def spawn(self, func, *args, **kwargs) -> AsyncResult:
-        """Run ``func(*args, **kwargs)`` in a worker thread; return its :class:`AsyncResult`.
+        """Run ``func(*args, **kwargs)`` in a worker thread; return its :class:`~gevent_lite.event.AsyncResult`.
 
         Exceptions raised by ``func`` are re-raised by ``result.get()``.
         """

@@ -243,3 +243,65 @@ def test_subprocess_in_forked_child_works():
     ''')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == '10'
+
+
+def test_reading_stdout_directly_lets_other_greenlets_run():
+    ticks = []
+    p = gsp.Popen([PY, '-c', 'import time; time.sleep(0.3); print("hi")'], stdout=gsp.PIPE)
+    t = _ticker(ticks)
+    data = p.stdout.read()
+    t.kill()
+    assert data == b'hi\n'
+    assert len(ticks) >= 10 and _max_gap(ticks) < 0.2
+    assert p.wait(timeout=5) == 0
+    p.stdout.close()
+
+
+def test_line_iteration_in_text_mode_and_stdin_writes():
+    p = gsp.Popen([PY, '-u', '-c', 'import sys\nfor line in sys.stdin: print(line.strip()[::-1])'],
+                  stdin=gsp.PIPE, stdout=gsp.PIPE, text=True, bufsize=1)
+    assert p.stdin.line_buffering
+    got = []
+
+    def reader():
+        for line in p.stdout:
+            got.append(line)
+
+    r = gevent_lite.spawn(reader)
+    for word in ('abc', 'héllo', 'xyz'):
+        p.stdin.write(word + '\n')
+        gevent_lite.sleep(0.01)
+    p.stdin.close()
+    r.join(timeout=5)
+    assert got == ['cba\n', 'olléh\n', 'zyx\n']
+    assert p.wait(timeout=5) == 0
+    p.stdout.close()
+
+
+def test_large_stdin_write_does_not_block_the_hub():
+    data = b'z' * (4 << 20)
+    p = gsp.Popen([PY, '-c', 'import sys, time; time.sleep(0.2); '
+                   'sys.stdout.write(str(len(sys.stdin.buffer.read())))'],
+                  stdin=gsp.PIPE, stdout=gsp.PIPE)
+    ticks = []
+    t = _ticker(ticks)
+    p.stdin.write(data)          # far more than a pipe holds: must park, not block
+    p.stdin.close()
+    out = p.stdout.read()
+    t.kill()
+    p.stdout.close()
+    assert out == str(len(data)).encode()
+    assert len(ticks) >= 10 and _max_gap(ticks) < 0.2
+    p.wait(timeout=5)
+
+
+def test_unbuffered_pipes_and_no_stale_fd_registrations():
+    p = gsp.Popen(['cat'], stdin=gsp.PIPE, stdout=gsp.PIPE, bufsize=0)
+    assert isinstance(p.stdout, __import__('io').FileIO)
+    p.stdin.write(b'ping')
+    assert p.stdout.read(4) == b'ping'
+    fds = (p.stdin.fileno(), p.stdout.fileno())
+    p.stdin.close()
+    p.stdout.close()
+    assert p.wait(timeout=5) == 0
+    assert not any(fd in get_hub()._fds for fd in fds)
