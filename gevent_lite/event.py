@@ -291,7 +291,7 @@ class AsyncResult(_Linkable):
     def get(self, block=True, timeout=None):
         """Return the value or raise the stored exception, waiting if needed.
 
-        With ``block=False``, or when ``timeout`` passes first, raise :class:`Timeout`.
+        With ``block=False``, or when ``timeout`` passes first, raise :class:`~gevent_lite.timeout.Timeout`.
         """
         if self._value is not _NONE:
             return self._value

@@ -297,7 +297,7 @@ class Greenlet(greenlet):
     def get(self, block=True, timeout=None):
         """Return the greenlet's result, re-raising its exception.
 
-        With ``block=False``, or when ``timeout`` passes first, raise :class:`Timeout`.
+        With ``block=False``, or when ``timeout`` passes first, raise :class:`~gevent_lite.timeout.Timeout`.
         """
         if not self.ready():
             if not block:
