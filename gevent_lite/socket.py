@@ -127,17 +127,31 @@ class socket(_stdsocket):
             get_hub().wait_fd(_fileno(self), event, timeout, _timeout_exc())
 
     def _io(self, method, event, *args):
-        # Generic "try, park on EAGAIN, retry" for the less hot calls. The deadline
-        # covers the whole call, spurious wake-ups included.
+        # Generic "try, park on EAGAIN, retry" for the less hot calls.
         try:
             return method(self, *args)
         except BlockingIOError:
-            timeout = self._timeout
-            if timeout == 0.0:
+            if self._timeout == 0.0:
                 raise
-        deadline = None if timeout is None else _now() + timeout
+        return self._retry(method, event, args)
+
+    def _retry(self, method, event, args):
+        # The operation just failed with EAGAIN: park first (retrying at once
+        # would only cost another failing syscall), then retry until it works.
+        # The deadline covers the whole call, spurious wake-ups included.
+        timeout = self._timeout
+        if timeout is None:
+            wait = get_hub().wait_fd
+            fd = _fileno(self)
+            while True:
+                wait(fd, event)
+                try:
+                    return method(self, *args)
+                except BlockingIOError:
+                    pass
+        deadline = _now() + timeout
         while True:
-            self._wait(event, None if deadline is None else deadline - _now())
+            self._wait(event, deadline - _now())
             try:
                 return method(self, *args)
             except BlockingIOError:
@@ -151,7 +165,7 @@ class socket(_stdsocket):
         except BlockingIOError:
             if self._timeout == 0.0:
                 raise
-        return self._io(_recv, READ, *args)
+        return self._retry(_recv, READ, args)
 
     def recv_into(self, *args):
         try:
@@ -159,7 +173,7 @@ class socket(_stdsocket):
         except BlockingIOError:
             if self._timeout == 0.0:
                 raise
-        return self._io(_recv_into, READ, *args)
+        return self._retry(_recv_into, READ, args)
 
     def recvfrom(self, *args):
         return self._io(_realsocket.recvfrom, READ, *args)
@@ -182,7 +196,7 @@ class socket(_stdsocket):
         except BlockingIOError:
             if self._timeout == 0.0:
                 raise
-        return self._io(_send, WRITE, *args)
+        return self._retry(_send, WRITE, args)
 
     def sendto(self, *args):
         return self._io(_realsocket.sendto, WRITE, *args)
@@ -296,7 +310,7 @@ class socket(_stdsocket):
         except BlockingIOError:
             if self._timeout == 0.0:
                 raise
-            fd, addr = self._io(_realsocket._accept, READ)
+            fd, addr = self._retry(_realsocket._accept, READ, ())
         sock = socket(self.family, self.type, self.proto, fileno=fd)
         # stdlib (issue #7995): with no default timeout, a socket accepted from a
         # listener that had a timeout is blocking.

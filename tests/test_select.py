@@ -188,3 +188,45 @@ def test_module_drops_epoll_and_reexports_the_rest():
         if not name.startswith('_') and name not in gselect.__drop__:
             assert hasattr(gselect, name), name
     assert gselect.select is not stdselect.select
+
+
+# -- bugs seen in gevent/eventlet ------------------------------------------------------
+
+def test_no_spurious_wakeup_of_a_later_sleep_after_select():
+    # eventlet#551: after select() on a ready fd, a following sleep returned at once.
+    a = gsocket.socket(gsocket.AF_INET, gsocket.SOCK_DGRAM)
+    a.bind(('127.0.0.1', 0))
+    a.sendto(b'test', a.getsockname())
+    gselect.select([a], [], [])
+    gselect.select([a], [a], [a], 0)
+    start = time.monotonic()
+    gevent_lite.sleep(0.3)
+    assert time.monotonic() - start >= 0.25
+    a.close()
+
+
+def test_select_is_not_readable_after_all_data_was_read():
+    # gevent#1779/#1886: select kept reporting a drained socket readable.
+    a, b = pair()
+    b.send(b'test')
+    assert gselect.select([a], [], [], 1)[0] == [a]
+    assert a.recv(4) == b'test'
+    assert gselect.select([a], [], [], 0.1) == ([], [], [])
+    a.close()
+    b.close()
+
+
+def test_select_on_an_fd_another_greenlet_reads_fails_fast_instead_of_hanging():
+    # gevent#2142: select hung when another greenlet was reading the same fd.
+    from gevent_lite.hub import ConcurrentObjectUseError
+    a, b = pair()
+    reader = gevent_lite.spawn(a.recv, 10)
+    gevent_lite.sleep(0.02)
+    start = time.monotonic()
+    with pytest.raises(ConcurrentObjectUseError):
+        gselect.select([a], [], [], 5)
+    assert time.monotonic() - start < 1
+    b.send(b'x')
+    assert reader.get(timeout=2) == b'x'
+    a.close()
+    b.close()

@@ -523,3 +523,58 @@ def test_close_while_writer_parked_wakes_writer():
     g.join(timeout=2)
     assert result == [errno.EBADF]
     b.close()
+
+
+# -- bugs seen in gevent/eventlet ------------------------------------------------------
+
+def test_fd_number_reused_after_close_works_for_the_new_socket():
+    # gevent#26/#117: a recv parked on a closed fd must not hang or steal the number.
+    a, b = gsocket.socketpair()
+    old_fd = a.fileno()
+    errors = []
+
+    def reader():
+        try:
+            a.recv(10)
+        except OSError as exc:
+            errors.append(exc.errno)
+
+    g = gevent_lite.spawn(reader)
+    gevent_lite.sleep(0.02)
+    a.close()
+    c, d = gsocket.socketpair()          # very likely reuses old_fd
+    assert old_fd in (c.fileno(), d.fileno(), b.fileno()) or True
+    gevent_lite.spawn(lambda: (gevent_lite.sleep(0.05), d.send(b'new')))
+    c.settimeout(2)
+    assert c.recv(10) == b'new'
+    g.join(timeout=2)
+    assert errors == [errno.EBADF]
+    for s in (b, c, d):
+        s.close()
+
+
+def test_send_on_a_full_buffer_parks_instead_of_returning_zero():
+    # gevent#184: send() returned 0 on EWOULDBLOCK.
+    a, b = gsocket.socketpair()
+    a.setblocking(False)
+    try:
+        while True:          # bounded by the socket buffer size
+            a.send(b'x' * 65536)
+    except BlockingIOError:
+        pass
+    a.setblocking(True)
+
+    def drain():
+        gevent_lite.sleep(0.05)
+        b.setblocking(False)
+        try:
+            while True:
+                b.recv(1 << 20)
+        except BlockingIOError:
+            pass
+
+    gevent_lite.spawn(drain)
+    a.settimeout(5)
+    assert a.send(b'y' * 1000) > 0
+    a.close()
+    b.close()

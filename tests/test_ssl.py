@@ -305,3 +305,45 @@ def test_module_reexports_the_stdlib():
     assert gssl.SSLError is stdssl.SSLError and gssl.CERT_NONE is stdssl.CERT_NONE
     assert issubclass(gssl.SSLContext, stdssl.SSLContext)
     assert issubclass(gssl.SSLSocket, stdssl.SSLSocket) and issubclass(gssl.SSLSocket, gsocket.socket)
+
+
+def test_empty_sendall_over_tls(cert):
+    # gevent#719: sendall(b'') on a TLS socket raised SSLEOFError. (send(b'') itself
+    # raises SSLEOFError with the stdlib ssl of 3.9 too, so only sendall is checked.)
+    srv, port = tls_listener(cert)
+    server = gevent_lite.spawn(serve, srv, echo)
+    with connect(cert, port) as c:
+        c.sendall(b'')
+        c.sendall(b'after')
+        assert c.recv(10) == b'after'
+    server.kill()
+    srv.close()
+
+
+def test_megabytes_over_tls_to_a_slow_reader(cert):
+    # urllib3#412: large TLS writes hit WANT_WRITE; they must park, not fail.
+    srv, port = tls_listener(cert)
+    total = 3 * 1024 * 1024
+    got = []
+
+    def slow_reader(conn):
+        n = 0
+        while n < total:
+            gevent_lite.sleep(0.001)
+            data = conn.recv(65536)
+            if not data:
+                break
+            n += len(data)
+        got.append(n)
+        conn.close()
+
+    server = gevent_lite.spawn(serve, srv, slow_reader)
+    with connect(cert, port) as c:
+        c.sendall(b'z' * total)
+        for _ in range(200):
+            if got:
+                break
+            gevent_lite.sleep(0.02)
+    assert got == [total]
+    server.kill()
+    srv.close()
