@@ -1,0 +1,113 @@
+"""A gunicorn worker class: ``gunicorn -k gevent_lite.worker.GeventLiteWorker app:app``.
+
+Each worker process monkey-patches the stdlib (``gevent_lite.monkey.patch_all``,
+when that module is present), then serves every listener gunicorn gave it with a
+:class:`gevent_lite.pywsgi.WSGIServer` whose spawn pool holds
+``worker_connections`` greenlets. The main greenlet becomes the heartbeat: it
+calls ``self.notify()`` at least twice per ``timeout`` (so the arbiter does not
+kill a busy but healthy worker) and watches ``self.alive``, which gunicorn's
+SIGTERM handler clears. Then the worker shuts down gracefully: it stops
+accepting, closes idle keep-alive connections, gives in-flight requests up to
+``graceful_timeout`` seconds and kills what is left. ``max_requests`` and a
+changed parent pid end the worker the same way; code reload (``--reload``) is
+gunicorn's own (the base class's reloader).
+
+gunicorn is an optional dependency: importing this module without it raises
+ImportError with a clear message.
+"""
+
+import os
+import sys
+
+try:
+    from gunicorn.workers.base import Worker as _GunicornWorker
+except ImportError as exc:  # pragma: no cover - exercised only without gunicorn
+    raise ImportError('gevent_lite.worker needs gunicorn (pip install gunicorn): %s' % exc) from None
+
+__all__ = ['GeventLiteWorker']
+
+
+def _patch():
+    """Monkey-patch the stdlib if gevent_lite.monkey exists; returns True if it did."""
+    try:
+        from . import monkey
+    except ImportError:
+        return False
+    patch_all = getattr(monkey, 'patch_all', None)
+    if patch_all is None:
+        return False
+    patch_all()
+    return True
+
+
+class GeventLiteWorker(_GunicornWorker):
+    """gunicorn worker serving WSGI with gevent_lite.pywsgi, one greenlet per connection."""
+
+    #: Upper bound on the heartbeat period, seconds.
+    heartbeat_interval = 1.0
+
+    def init_process(self):
+        from . import hub
+        # gunicorn forked us from the arbiter: whatever hub the arbiter had (it
+        # should have none) must not be shared with the child. The hub is made
+        # BEFORE patching: hub.Hub() reads select.epoll when it is constructed,
+        # and patch_all removes epoll from the select module.
+        hub.reinit()
+        hub.get_hub()
+        self.patched = _patch()
+        super().init_process()
+
+    def _make_server(self, listener, pool_size):
+        from . import socket as gsocket
+        from .pywsgi import WSGIServer, LoggingLogAdapter
+        raw = getattr(listener, 'sock', listener)
+        sock = gsocket.socket(raw.family, raw.type, raw.proto, fileno=os.dup(raw.fileno()))
+        access = LoggingLogAdapter(self.log.access_log) if self.cfg.accesslog else None
+        errors = LoggingLogAdapter(self.log.error_log, 40)
+        environ = {'SERVER_SOFTWARE': 'gunicorn/gevent_lite'}
+        server = WSGIServer(sock, self._app, spawn=pool_size, log=access, error_log=errors,
+                            environ=environ)
+        if self.cfg.workers > 1:
+            # Several processes share the listener: take one connection per
+            # wake-up so an idle sibling gets its share.
+            server.max_accept = 1
+        return server
+
+    def _app(self, environ, start_response):
+        # Count requests for max_requests, then hand over to the application.
+        self.nr += 1
+        if self.max_requests and self.nr >= self.max_requests and self.alive:
+            self.log.info('Autorestarting worker after current request.')
+            self.alive = False
+        return self.wsgi(environ, start_response)
+
+    def run(self):
+        from .hub import sleep
+        servers = []
+        for listener in self.sockets:
+            server = self._make_server(listener, self.cfg.worker_connections)
+            server.start()
+            servers.append(server)
+        interval = min(self.heartbeat_interval, max(0.05, self.timeout / 2.0)) \
+            if self.timeout else self.heartbeat_interval
+        try:
+            while self.alive:
+                self.notify()
+                if self.ppid != os.getppid():
+                    self.log.info('Parent changed, shutting down: %s', self)
+                    break
+                # Park the main greenlet; the servers' greenlets run meanwhile.
+                sleep(interval)
+        finally:
+            self._shutdown(servers)
+
+    def _shutdown(self, servers):
+        from .greenlet import spawn, joinall
+        # Stop accepting everywhere first, then drain all servers in parallel.
+        for server in servers:
+            server.close()
+        self.notify()
+        stoppers = [spawn(server.stop, self.cfg.graceful_timeout) for server in servers]
+        joinall(stoppers, timeout=self.cfg.graceful_timeout + 2)
+        self.notify()
+        sys.stdout.flush()

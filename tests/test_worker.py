@@ -1,0 +1,150 @@
+"""gevent_lite.worker.GeventLiteWorker under a real gunicorn arbiter (subprocesses)."""
+
+import http.client
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+gunicorn = pytest.importorskip('gunicorn', reason='gunicorn is not installed (pip install gunicorn)')
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+APP = textwrap.dedent('''
+    import os, time
+
+    def app(environ, start_response):
+        delay = float(environ.get('QUERY_STRING') or 0)
+        if delay:
+            time.sleep(delay)          # patched: parks only this greenlet
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [str(os.getpid()).encode()]
+''')
+
+
+class Gunicorn:
+    def __init__(self, tmp_path, *args):
+        (tmp_path / 'slowapp.py').write_text(APP)
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + str(tmp_path))
+        self.proc = subprocess.Popen(
+            [sys.executable, '-m', 'gunicorn', '-k', 'gevent_lite.worker.GeventLiteWorker',
+             '-b', '127.0.0.1:0', '--log-level', 'info', *args, 'slowapp:app'],
+            cwd=str(tmp_path), env=env, stderr=subprocess.PIPE, text=True)
+        self.log = []
+        self.port = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.log.append(line)
+            m = re.search(r'Listening at: http://127\.0\.0\.1:(\d+)', line)
+            if m:
+                self.port = int(m.group(1))
+            if self.port and 'Booting worker' in line:
+                break
+        assert self.port, ''.join(self.log)
+        threading.Thread(target=self._drain, daemon=True).start()
+        self.wait_ready()
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.log.append(line)
+
+    def wait_ready(self):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                return self.get('/', timeout=1)
+            except (ConnectionError, OSError):
+                time.sleep(0.1)
+        raise AssertionError('gunicorn never answered:\n' + ''.join(self.log))
+
+    def get(self, path, timeout=10):
+        c = http.client.HTTPConnection('127.0.0.1', self.port, timeout=timeout)
+        try:
+            c.request('GET', path)
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def concurrent_gets(server, path, n):
+    results = [None] * n
+
+    def one(i):
+        results[i] = server.get(path)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    return results, time.monotonic() - t0
+
+
+def test_one_worker_serves_20_sleeping_requests_concurrently_and_heartbeats(tmp_path):
+    server = Gunicorn(tmp_path, '-w', '1', '--timeout', '2', '--worker-connections', '100')
+    try:
+        pid_before = server.get('/')[1]
+        results, elapsed = concurrent_gets(server, '/?0.5', 20)
+        assert all(r is not None and r[0] == 200 for r in results), results
+        assert elapsed < 4, 'requests ran one after another (%.2f s)' % elapsed
+        # Heartbeat: the arbiter kills a worker that stays silent for --timeout (2 s).
+        time.sleep(3)
+        assert server.get('/')[1] == pid_before
+        assert 'WORKER TIMEOUT' not in ''.join(server.log)
+    finally:
+        server.stop()
+
+
+def test_two_workers_both_serve(tmp_path):
+    server = Gunicorn(tmp_path, '-w', '2')
+    try:
+        pids = set()
+        for _ in range(5):
+            results, _ = concurrent_gets(server, '/?0.3', 16)
+            pids.update(r[1] for r in results if r and r[0] == 200)
+            if len(pids) >= 2:
+                break
+        assert len(pids) == 2, pids
+    finally:
+        server.stop()
+
+
+def test_sigterm_lets_in_flight_requests_finish(tmp_path):
+    server = Gunicorn(tmp_path, '-w', '1', '--graceful-timeout', '10')
+    try:
+        box = {}
+
+        def slow():
+            box['result'] = server.get('/?1.0')
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)     # arbiter: TERM to workers, wait graceful
+        server.proc.wait(15)
+        elapsed = time.monotonic() - t0
+        t.join(5)
+        assert box.get('result', (None,))[0] == 200
+        assert elapsed < 6
+        assert server.proc.returncode == 0
+    finally:
+        server.stop()
