@@ -495,8 +495,10 @@ def fromfd(fd, family, type, proto=0):
 
 
 if hasattr(_stdlib_socket, 'fromshare'):  # pragma: no cover - Windows
+    _std_fromshare = _stdlib_socket.fromshare
+
     def fromshare(info):
-        return _green(_stdlib_socket.fromshare(info))
+        return _green(_std_fromshare(info))
 
 
 def wait_read(fileno, timeout=None, timeout_exc=None):

@@ -38,6 +38,9 @@ _SSLWantWriteError = _stdlib_ssl.SSLWantWriteError
 _SSLError = _stdlib_ssl.SSLError
 _SSL_ERROR_EOF = _stdlib_ssl.SSL_ERROR_EOF
 _realsocket = _gsocket._realsocket
+# Captured now: after patch_ssl these stdlib attributes are ours (calling them would recurse).
+_std_create_default_context = _stdlib_ssl.create_default_context
+_std_create_unverified_context = _stdlib_ssl._create_unverified_context
 
 create_connection = _gsocket.create_connection
 
@@ -223,11 +226,11 @@ def _green_context(ctx):
 
 def create_default_context(*args, **kwargs):
     """``ssl.create_default_context`` returning a green :class:`SSLContext`."""
-    return _green_context(_stdlib_ssl.create_default_context(*args, **kwargs))
+    return _green_context(_std_create_default_context(*args, **kwargs))
 
 
 def _create_unverified_context(*args, **kwargs):
-    return _green_context(_stdlib_ssl._create_unverified_context(*args, **kwargs))
+    return _green_context(_std_create_unverified_context(*args, **kwargs))
 
 
 _create_default_https_context = create_default_context

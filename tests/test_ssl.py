@@ -282,6 +282,10 @@ def test_module_wrap_socket_client_without_verification(cert):
 def test_context_setters_do_not_recurse_once_ssl_is_patched(monkeypatch):
     monkeypatch.setattr(stdssl, 'SSLContext', gssl.SSLContext)
     monkeypatch.setattr(stdssl, 'SSLSocket', gssl.SSLSocket)
+    monkeypatch.setattr(stdssl, 'create_default_context', gssl.create_default_context)
+    monkeypatch.setattr(stdssl, '_create_unverified_context', gssl._create_unverified_context)
+    assert type(gssl.create_default_context()) is gssl.SSLContext
+    assert type(gssl._create_unverified_context()) is gssl.SSLContext
     ctx = gssl.SSLContext(gssl.PROTOCOL_TLS_CLIENT)
     ctx.verify_mode = gssl.CERT_REQUIRED
     ctx.options |= gssl.OP_NO_COMPRESSION
