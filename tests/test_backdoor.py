@@ -1,0 +1,214 @@
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+
+import pytest
+
+import gevent_lite
+from gevent_lite.backdoor import BackdoorServer
+
+PROMPT = b'>>> '
+
+
+class Client:
+    """A real TCP client, run in an OS thread so the hub keeps serving meanwhile."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(('127.0.0.1', port), timeout=10)
+        self.buf = b''
+
+    def read_until(self, marker, timeout=10):
+        deadline = time.monotonic() + timeout
+        while marker not in self.buf:
+            if time.monotonic() > deadline:
+                raise AssertionError('no %r in %r' % (marker, self.buf))
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise AssertionError('closed; got %r' % (self.buf,))
+            self.buf += chunk
+        out, _, self.buf = self.buf.partition(marker)
+        return out.decode()
+
+    def send(self, line):
+        self.sock.sendall(line.encode() + b'\r\n')
+
+    def run(self, line):
+        self.send(line)
+        return self.read_until(PROMPT)
+
+    def close(self):
+        self.sock.close()
+
+
+def _in_thread(fn):
+    """Run fn in an OS thread; park the main greenlet until it is done (hub keeps serving)."""
+    result = []
+
+    def body():
+        try:
+            result.append((True, fn()))
+        except BaseException as ex:     # noqa: BLE001 -- reported in the test
+            result.append((False, ex))
+    t = threading.Thread(target=body)
+    t.start()
+    for _ in range(2000):
+        if not t.is_alive():
+            break
+        gevent_lite.sleep(0.01)
+    t.join(1)
+    assert result, 'client thread did not finish'
+    ok, value = result[0]
+    if not ok:
+        raise value
+    return value
+
+
+@pytest.fixture
+def server():
+    s = BackdoorServer(('127.0.0.1', 0), locals={'shared': 'from-server'}, banner='hello backdoor')
+    s.start()
+    yield s
+    s.stop(timeout=1)
+
+
+def test_statements_expressions_and_multiline_blocks(server):
+    def session():
+        c = Client(server.server_port)
+        banner = c.read_until(PROMPT)
+        out = [banner, c.run('1+1'), c.run('x = 21'), c.run('x * 2'), c.run('print("hi", shared)')]
+        c.send('for i in range(3):')
+        c.read_until(b'... ')
+        c.send('    print("item", i)')
+        c.read_until(b'... ')
+        out.append(c.run(''))
+        out.append(c.run('1/0'))
+        c.close()
+        return out
+
+    banner, two, assign, fortytwo, hi, loop, err = _in_thread(session)
+    assert 'hello backdoor' in banner
+    assert two.strip() == '2'
+    assert assign.strip() == ''
+    assert fortytwo.strip() == '42'
+    assert hi.strip() == 'hi from-server'
+    assert [ln.strip() for ln in loop.strip().splitlines()] == ['item 0', 'item 1', 'item 2']
+    assert 'ZeroDivisionError' in err and 'Traceback' in err
+
+
+def test_each_connection_has_its_own_namespace_and_output(server):
+    def sessions():
+        a, b = Client(server.server_port), Client(server.server_port)
+        a.read_until(PROMPT)
+        b.read_until(PROMPT)
+        a.run('secret = "only-a"')
+        out_b = b.run('secret')
+        out_a = a.run('print(secret)')
+        a.close()
+        b.close()
+        return out_a, out_b
+    out_a, out_b = _in_thread(sessions)
+    assert out_a.strip() == 'only-a'
+    assert "NameError" in out_b
+    assert 'only-a' not in out_b
+
+
+def test_output_of_greenlets_spawned_by_a_session_goes_to_that_client(server):
+    def session():
+        c = Client(server.server_port)
+        c.read_until(PROMPT)
+        c.run('import gevent_lite')
+        out = c.run('gevent_lite.spawn(print, "from-child").join()')
+        c.close()
+        return out
+    assert 'from-child' in _in_thread(session)
+
+
+def test_disconnect_mid_statement_leaves_the_server_serving(server, capsys):
+    def first():
+        c = Client(server.server_port)
+        c.read_until(PROMPT)
+        c.send('import gevent_lite; gevent_lite.sleep(0.3); print("late output")')
+        time.sleep(0.05)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\x00\x00\x00\x00\x00\x00\x00')
+        c.close()             # reset while the statement runs
+    _in_thread(first)
+    gevent_lite.sleep(0.5)    # the statement finishes and writes into a dead socket
+
+    def second():
+        c = Client(server.server_port)
+        c.read_until(PROMPT)
+        out = c.run('6*7')
+        c.close()
+        return out
+    assert _in_thread(second).strip() == '42'
+    assert server.started
+    assert 'late output' not in capsys.readouterr().out
+
+
+def test_exit_ends_only_the_session_and_keeps_process_stdin(server):
+    stdin = sys.stdin
+
+    def session():
+        c = Client(server.server_port)
+        c.read_until(PROMPT)
+        c.send('exit()')
+        c.sock.settimeout(5)
+        rest = c.sock.recv(100)
+        c.close()
+        c2 = Client(server.server_port)
+        c2.read_until(PROMPT)
+        out = c2.run('"still here"')
+        c2.close()
+        return rest, out
+    rest, out = _in_thread(session)
+    assert rest == b''                  # the server closed this connection
+    assert "'still here'" in out
+    assert sys.stdin is stdin and not getattr(stdin, 'closed', False)
+
+
+def test_stdout_is_only_swapped_while_a_statement_runs(server):
+    before = sys.stdout
+
+    def session():
+        c = Client(server.server_port)
+        c.read_until(PROMPT)
+        out = c.run('import sys; type(sys.stdout).__name__')
+        c.close()
+        return out
+    assert sys.stdout is before
+    assert '_GreenletStreams' in _in_thread(session)
+    assert sys.stdout is before
+
+
+def test_non_loopback_bind_warns_loudly(capsys):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        s = BackdoorServer(('0.0.0.0', 0))
+    assert any('not a loopback' in str(w.message) for w in caught)
+    assert 'WARNING' in capsys.readouterr().err
+    s.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        BackdoorServer(('127.0.0.1', 0)).close()
+        BackdoorServer(('::1', 0)).close()
+
+
+def test_command_line_serves_a_console():
+    proc = subprocess.Popen([sys.executable, '-m', 'gevent_lite.backdoor', '--bind', '127.0.0.1:0'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        line = proc.stdout.readline().decode()
+        assert 'listening on 127.0.0.1:' in line, proc.stderr.read() if proc.poll() is not None else line
+        port = int(line.rsplit(':', 1)[1])
+        c = Client(port)
+        c.read_until(PROMPT)
+        assert c.run('import os; os.getpid()').strip() == str(proc.pid)
+        c.close()
+    finally:
+        proc.kill()
+        proc.wait(10)
