@@ -4,6 +4,7 @@ import shutil
 import socket as stdsocket
 import ssl as stdssl
 import subprocess
+import sys
 import threading
 import time
 
@@ -349,5 +350,34 @@ def test_megabytes_over_tls_to_a_slow_reader(cert):
                 break
             gevent_lite.sleep(0.02)
     assert got == [total]
+    server.kill()
+    srv.close()
+
+
+def test_explicit_handshake_and_ragged_eof_handling(cert):
+    srv, port = tls_listener(cert)
+
+    def rude(conn):
+        conn.recv(10)
+        # Close the TCP connection without a TLS close_notify: a "ragged" EOF.
+        raw = gsocket.socket(fileno=conn.detach())
+        raw.close()
+
+    server = gevent_lite.spawn(serve, srv, rude)
+    for suppress in (True, False):
+        raw = gsocket.create_connection(('127.0.0.1', port), timeout=5)
+        c = client_context(cert).wrap_socket(raw, server_hostname='localhost',
+                                             do_handshake_on_connect=False,
+                                             suppress_ragged_eofs=suppress)
+        assert c.do_handshake_on_connect is False and c.suppress_ragged_eofs is suppress
+        c.do_handshake()
+        assert c.getpeercert() and c.server_side is False
+        c.sendall(b'hi')
+        if suppress or sys.version_info < (3, 10):
+            assert c.recv(10) == b''     # (the stdlib ssl of 3.9 reports b'' here too)
+        else:
+            with pytest.raises((gssl.SSLEOFError, ConnectionResetError, gssl.SSLError)):
+                c.recv(10)
+        c.close()
     server.kill()
     srv.close()
