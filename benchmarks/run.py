@@ -66,6 +66,9 @@ IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'gevent_nodelay', 'eventlet', 'async
 #: The implementation the ratio column divides by.
 BASELINE = 'gevent'
 
+#: With --quick, a case whose rounds take longer than this (seconds) gets 2 rounds.
+QUICK_BUDGET = 5
+
 
 class Case:
     """One benchmark case, built from a case module's ``CASES`` entry (a dict).
@@ -330,8 +333,13 @@ def summarize(case, measurements, baseline=BASELINE):
 
 
 def run_cases(cases, impls=None, rounds=3, quick=False, timeout=None, python=None,
-              on_case_done=None, log=None):
-    """Measure ``cases`` over ``rounds`` interleaved rounds; return a JSON-able dict."""
+              on_case_done=None, log=None, budget=None):
+    """Measure ``cases`` over ``rounds`` interleaved rounds; return a JSON-able dict.
+
+    With ``budget`` (seconds per case), a case stops after the round that would
+    let the next one overrun it, but always runs at least 2 rounds (1 if
+    ``rounds`` is 1): ``--quick`` uses it so slow cases cannot blow the run time.
+    """
     results = []
     for case in cases:
         chosen = sorted((i for i in case.impls if impls is None or i in impls), key=_impl_key)
@@ -339,7 +347,13 @@ def run_cases(cases, impls=None, rounds=3, quick=False, timeout=None, python=Non
             continue
         n = case.quick_n if quick else case.n
         ms = []
+        started = time.monotonic()
+        done_rounds = 0
         for r in range(rounds):
+            elapsed = time.monotonic() - started
+            if budget is not None and r >= 2 and elapsed + elapsed / r > budget:
+                break
+            done_rounds += 1
             for impl in chosen:
                 m = measure(case, impl, n, timeout=timeout, python=python)
                 ms.append(m)
@@ -348,6 +362,7 @@ def run_cases(cases, impls=None, rounds=3, quick=False, timeout=None, python=Non
         entry = {
             'name': case.name, 'description': case.description, 'unit': case.unit,
             'higher_is_better': case.higher_is_better, 'target': case.target, 'n': n,
+            'rounds': done_rounds,
             'module': os.path.basename(case.path), 'results': summarize(case, ms),
         }
         results.append(entry)
@@ -378,6 +393,8 @@ def _meta(rounds, quick, python):
         'python': platform.python_version(), 'executable': python or sys.executable,
         'platform': platform.platform(), 'cpus': os.cpu_count(), 'rounds': rounds,
         'quick': quick, 'versions': versions, 'commit': commit,
+        # Other load on the machine skews every number; record it with them.
+        'loadavg_end': list(os.getloadavg()) if hasattr(os, 'getloadavg') else None,
     }
 
 
@@ -421,18 +438,19 @@ def target_met(entry, impl='lite'):
 def format_table(entry):
     """A plain-text table of one case's summary (as returned in ``run_cases()['cases']``)."""
     better = 'higher is better' if entry['higher_is_better'] else 'lower is better'
-    head = '%s  [%s, %s; n=%s]' % (entry['description'], entry['unit'], better, entry['n'])
+    head = '%s  [%s, %s; n=%s, %s round(s)]' % (
+        entry['description'], entry['unit'], better, entry['n'], entry.get('rounds', '?'))
     if entry.get('target'):
         met = target_met(entry)
         head += '  target: %s%s' % (entry['target'], '' if met is None else
                                      ' (lite: %s)' % ('met' if met else 'MISSED'))
-    lines = [head, '  %-9s %10s   %-21s %9s' % ('impl', 'median', 'min - max', 'vs gevent')]
+    lines = [head, '  %-15s %10s   %-21s %9s' % ('impl', 'median', 'min - max', 'vs gevent')]
     for impl, row in entry['results'].items():
         if row['errors']:
-            lines.append('  %-9s ERROR: %s' % (impl, row['errors'][0]))
+            lines.append('  %-15s ERROR: %s' % (impl, row['errors'][0]))
             continue
         ratio = '%.2fx' % row['ratio'] if row['ratio'] is not None else '-'
-        lines.append('  %-9s %10s   %-21s %9s' % (
+        lines.append('  %-15s %10s   %-21s %9s' % (
             impl, _fmt(row['median']), '%s - %s' % (_fmt(row['min']), _fmt(row['max'])), ratio))
     return '\n'.join(lines)
 
@@ -451,7 +469,8 @@ def main(argv=None):
         return 0
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--quick', action='store_true', help='3 rounds and smaller sizes (~2 minutes)')
+    p.add_argument('--quick', action='store_true',
+                   help='3 rounds (2 for cases slower than %d s a round), smaller sizes' % QUICK_BUDGET)
     p.add_argument('--rounds', type=int, help='interleaved rounds (default 5, or 3 with --quick)')
     p.add_argument('--cases', help='comma-separated case names (default: all)')
     p.add_argument('--impl', help='comma-separated implementations (default: all of each case)')
@@ -496,9 +515,14 @@ def main(argv=None):
 
     t0 = time.monotonic()
     data = run_cases(cases, impls=impls, rounds=rounds, quick=args.quick, timeout=args.timeout,
-                     python=args.python, on_case_done=done, log=log)
+                     python=args.python, on_case_done=done, log=log,
+                     budget=QUICK_BUDGET * 3 if args.quick else None)
     data['meta']['wall_seconds'] = round(time.monotonic() - t0, 1)
-    print('%d case(s), %d round(s), %.0f s wall' % (len(data['cases']), rounds, time.monotonic() - t0))
+    load = data['meta'].get('loadavg_end')
+    print('%d case(s), %d round(s), %.0f s wall%s' % (
+        len(data['cases']), rounds, time.monotonic() - t0,
+        ', load average %.1f (%d CPUs): numbers are noisy' % (load[0], os.cpu_count() or 1)
+        if load and load[0] > (os.cpu_count() or 1) else ''))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(data, f, indent=1)

@@ -191,3 +191,18 @@ def test_target_met_compares_lite_with_the_named_implementation(target, lite, me
     entry = {'target': target, 'results': {'lite': {'median': lite}, 'gevent': {'median': 100},
                                            'gevent_nodelay': {'median': 105}}}
     assert run.target_met(entry) is met
+
+
+def test_time_budget_cuts_slow_cases_to_two_rounds(tmp_path):
+    (tmp_path / 'bench_slow.py').write_text(textwrap.dedent('''
+        import time
+        def slow(n):
+            time.sleep(0.3)
+            return 1.0, n
+        CASES = [dict(name='slow', description='slow', unit='s', higher_is_better=False, n=1,
+                      impls={'lite': slow})]
+    '''))
+    data = run.run_cases(run.discover([str(tmp_path)]), rounds=5, budget=0.1)
+    entry = data['cases'][0]
+    assert entry['rounds'] == 2 and len(entry['results']['lite']['samples']) == 2
+    assert '2 round(s)' in run.format_table(entry)
