@@ -328,10 +328,13 @@ if hasattr(_select, 'epoll'):
     _ERR = _select.EPOLLERR | _select.EPOLLHUP
     _READ_BITS = _IN | _select.EPOLLPRI | _ERR | getattr(_select, 'EPOLLRDHUP', 0)
     _WRITE_BITS = _OUT | _ERR
+    # Captured: monkey.patch_select removes select.epoll, and hubs are still
+    # created after patching (in thread-pool worker threads).
+    _epoll = _select.epoll
 
     class _Poller:
         def __init__(self):
-            self._ep = _select.epoll()
+            self._ep = _epoll()
             self.poll = self._ep.poll
 
         @staticmethod

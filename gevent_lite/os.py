@@ -152,7 +152,8 @@ def wait():
     return waitpid(-1, 0)
 
 
-_implements = ['fork', 'waitpid', 'wait'] + (['forkpty'] if _forkpty is not None else [])
-__all__ = reexport(_os, globals(), _implements) + [
+#: The names ``monkey.patch_os`` copies into ``os``.
+__implements__ = ['fork', 'waitpid', 'wait'] + (['forkpty'] if _forkpty is not None else [])
+__all__ = reexport(_os, globals(), __implements__) + [
     'nb_read', 'nb_write', 'make_nonblocking', 'fork_gevent',
 ] + (['forkpty_gevent'] if _forkpty is not None else [])

@@ -25,6 +25,12 @@ gevent's ``GEVENT_RESOLVER``) chooses the kind: ``thread`` (default) or
 """
 
 import _socket
+
+# Imported now, in the hub's thread: getaddrinfo() of a non-ASCII-clean name
+# imports this codec lazily, and an import inside a pool thread after
+# monkey-patching takes importlib's (then green) module lock in a thread that
+# has no running hub.
+import encodings.idna  # noqa: F401
 import os
 import socket as _stdsocket
 import warnings

@@ -193,4 +193,6 @@ class signal_handler:
         return self.handler(*self.args, **self.kwargs)
 
 
-__all__ = reexport(_signal, globals(), ['signal', 'getsignal']) + ['signal_handler']
+#: The names ``monkey.patch_signal`` copies into ``signal``.
+__implements__ = ['signal', 'getsignal']
+__all__ = reexport(_signal, globals(), __implements__) + ['signal_handler']

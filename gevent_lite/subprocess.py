@@ -433,7 +433,8 @@ def getoutput(cmd, *, encoding=None, errors=None):
     return getstatusoutput(cmd, encoding=encoding, errors=errors)[1]
 
 
-__all__ = reexport(_subprocess, globals(), [
-    'Popen', 'run', 'call', 'check_call', 'check_output', 'getoutput', 'getstatusoutput',
-])
+#: The names ``monkey.patch_subprocess`` copies into ``subprocess``.
+__implements__ = ['Popen', 'run', 'call', 'check_call', 'check_output', 'getoutput',
+                  'getstatusoutput']
+__all__ = reexport(_subprocess, globals(), __implements__)
 del _sys

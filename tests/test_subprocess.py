@@ -305,3 +305,36 @@ def test_unbuffered_pipes_and_no_stale_fd_registrations():
     p.stdout.close()
     assert p.wait(timeout=5) == 0
     assert not any(fd in get_hub()._fds for fd in fds)
+
+
+def test_patched_stdlib_subprocess_waitpid_and_signal_cooperate():
+    proc = _run_script('''
+        from gevent_lite import monkey
+        monkey.patch_all()
+        import os, signal, subprocess, threading, time
+        import gevent_lite
+        ticks = []
+        def ticker():
+            for _ in range(1000):
+                ticks.append(time.monotonic())
+                time.sleep(0.01)
+        t = gevent_lite.spawn(ticker)
+        start = time.monotonic()
+        ths = [threading.Thread(target=subprocess.run, args=(['sleep', '0.3'],))
+               for _ in range(10)]
+        [th.start() for th in ths]
+        [th.join() for th in ths]
+        elapsed = time.monotonic() - start
+        p = subprocess.Popen(['sleep', '0.2'])
+        pid, status = os.waitpid(p.pid, 0)
+        p.returncode = 0
+        got = []
+        signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(0.05)
+        t.kill()
+        gap = max(b - a for a, b in zip(ticks, ticks[1:]))
+        print(elapsed < 2.0, pid == p.pid, got == [signal.SIGUSR1], gap < 0.2)
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ['True'] * 4, proc.stdout + proc.stderr

@@ -297,3 +297,22 @@ def test_workers_stay_real_threads_after_thread_module_is_patched():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith('ok')
     assert float(proc.stdout.split()[1]) < 0.39
+
+
+def test_pool_tasks_may_use_green_primitives_after_patch_all():
+    # A worker thread that touches a patched primitive gets its own hub; hub
+    # creation must not depend on names that patching removes (select.epoll).
+    proc = _run_script('''
+        from gevent_lite import monkey
+        monkey.patch_all()
+        import time, socket
+        import gevent_lite
+        from gevent_lite.hub import get_hub
+        pool = get_hub().threadpool
+        print(pool.apply(lambda: (time.sleep(0.01), 'slept')[1]))
+        jobs = [gevent_lite.spawn(socket.getaddrinfo, 'localhost', 80) for _ in range(5)]
+        gevent_lite.joinall(jobs, timeout=10)
+        print(all(j.successful() and j.value for j in jobs))
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ['slept', 'True'], proc.stderr
