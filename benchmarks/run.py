@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import glob
 import importlib.util
 import json
@@ -158,6 +159,65 @@ def load_module(path):
     return module
 
 
+# Names used by case modules written before this protocol, mapped to ours.
+_IMPL_ALIASES = {'gevent_lite': 'lite'}
+
+# What run.py knows about the cases of bench_primitives.py, which names its cases
+# (``CASES = ('queue', ...)``) and gives ``case_<name>(api, n) -> (rate, ok)`` with
+# ``_api(impl)`` instead of case dicts. Unknown names still run, described by name.
+_NAME_ONLY_INFO = {
+    'queue': ('Queue(100) producer -> consumer', '>= 0.8x gevent'),
+    'event': ('Event ping-pong between 2 greenlets (set/wait/clear)', ''),
+    'pool_map': ('Pool(100).map of a trivial function', ''),
+}
+
+
+def _name_only_specs(module):
+    """Case dicts for a module whose CASES are names with ``case_<name>(api, n)``.
+
+    Each measurement still runs alone in a fresh worker: the callable builds the
+    module's ``_api(impl)`` and runs one ``case_<name>``. Its ``ok`` flag (the
+    module's own self-check) becomes the work count: ``n`` if ok, else -1.
+    """
+    api = getattr(module, '_api', None)
+    impls = getattr(module, 'IMPLS', ())
+    units = getattr(module, 'UNITS', {})
+    specs = []
+    for name in module.CASES:
+        fn = getattr(module, 'case_' + name, None)
+        if fn is None or api is None or not impls:
+            raise ValueError('%s: CASES names %r but has no case_%s/_api/IMPLS to run it'
+                             % (module.__file__, name, name))
+        description, target = _NAME_ONLY_INFO.get(name, (name, ''))
+
+        def runner(n, _fn=fn, _impl=None):
+            rate, ok = _fn(api(_impl), n)
+            return rate, n if ok else -1
+
+        specs.append({
+            'name': name, 'description': description, 'unit': units.get(name, 'ops/s'),
+            'higher_is_better': True, 'n': getattr(module, 'N', 100_000),
+            'quick_n': getattr(module, 'QUICK_N', 10_000), 'target': target,
+            'impls': {_IMPL_ALIASES.get(i, i): functools.partial(runner, _impl=i) for i in impls},
+        })
+    return specs
+
+
+def case_specs(module):
+    """The case dicts of a loaded case module (see benchmarks/README.md), or None."""
+    cases = getattr(module, 'CASES', None)
+    if cases is None:
+        return None
+    cases = list(cases)
+    if cases and all(isinstance(c, str) for c in cases):
+        return _name_only_specs(module)
+    for c in cases:
+        if not isinstance(c, dict):
+            raise TypeError('%s: CASES must hold dicts (see benchmarks/README.md), got %r'
+                            % (module.__file__, c))
+    return cases
+
+
 def discover(paths=None):
     """Return the cases of ``bench_*.py`` modules (default: those next to this file).
 
@@ -177,7 +237,7 @@ def discover(paths=None):
     for path in files:
         path = os.path.abspath(path)
         module = load_module(path)
-        specs = getattr(module, 'CASES', None)
+        specs = case_specs(module)
         if specs is None:
             sys.stderr.write('run.py: %s has no CASES list; skipped (see benchmarks/README.md)\n'
                              % os.path.basename(path))
@@ -287,7 +347,7 @@ def _worker(path, case_name, impl, n):
     """Child side of :func:`measure`: run one callable, print one result line."""
     try:
         module = load_module(path)
-        spec = {c['name']: c for c in module.CASES}[case_name]
+        spec = {c['name']: c for c in case_specs(module)}[case_name]
         fn = spec['impls'][impl]
         out = fn(int(n))
         if isinstance(out, dict):

@@ -206,3 +206,34 @@ def test_time_budget_cuts_slow_cases_to_two_rounds(tmp_path):
     entry = data['cases'][0]
     assert entry['rounds'] == 2 and len(entry['results']['lite']['samples']) == 2
     assert '2 round(s)' in run.format_table(entry)
+
+
+def test_name_only_case_module_runs_per_case_and_its_ok_flag_is_checked(tmp_path):
+    # The shape of bench_primitives.py: CASES are names, case_<name>(api, n) -> (rate, ok).
+    (tmp_path / 'bench_named.py').write_text(textwrap.dedent('''
+        IMPLS = ('gevent_lite', 'gevent')
+        CASES = ('good', 'bad')
+        UNITS = {'good': 'items/s'}
+        def _api(impl):
+            return {'impl': impl}
+        def case_good(api, n):
+            return (10.0 if api['impl'] == 'gevent_lite' else 5.0), True
+        def case_bad(api, n):
+            return 1.0, False
+    '''))
+    cases = {c.name: c for c in run.discover([str(tmp_path)])}
+    assert set(cases['good'].impls) == {'lite', 'gevent'}
+    assert cases['good'].unit == 'items/s'
+    good = run.measure(cases['good'], 'lite', 50, timeout=30)
+    assert good.ok and (good.value, good.done) == (10.0, 50)
+    bad = run.measure(cases['bad'], 'gevent', 50, timeout=30)
+    assert not bad.ok and 'did not do its work' in bad.error
+
+
+def test_every_bench_module_in_the_checkout_loads_into_cases():
+    cases = run.discover()
+    names = [c.name for c in cases]
+    assert len(names) == len(set(names))
+    assert {'switch', 'sleep0', 'spawn', 'timers', 'memory'} <= set(names)
+    for c in cases:
+        assert c.impls and c.unit and c.description
