@@ -17,6 +17,15 @@ from .greenlet import Greenlet, spawn, spawn_later, spawn_raw, joinall, killall
 
 __version__ = '0.1.0'
 
+from .config import config as _config
+if _config.monitor_thread:
+    # GEVENT_LITE_MONITOR_THREAD_ENABLE / GEVENT_MONITOR_THREAD_ENABLE: every new hub
+    # gets a blocking detector. Imported only when asked for: it costs nothing otherwise.
+    from . import monitor as _monitor
+    from .hub import new_hub_hooks as _hooks
+    _hooks.append(_monitor.start_periodic_monitoring_thread)
+    del _monitor, _hooks
+
 __all__ = [
     'Greenlet', 'GreenletExit', 'spawn', 'spawn_later', 'spawn_raw', 'joinall',
     'killall', 'sleep', 'idle', 'getcurrent', 'get_hub', 'Hub', 'Waiter', 'wait',

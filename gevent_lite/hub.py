@@ -634,10 +634,22 @@ class Hub(greenlet):
     def run(self):
         """The loop. Runs forever; when no work is left it throws LoopExit to the parent."""
         while True:
-            self._loop()
-            # Nothing can ever wake anybody: tell the main greenlet (it is parked in a
-            # Waiter, hub.join() or a LoopExit catcher), then wait to be needed again.
-            self.parent.throw(LoopExit(self._describe_deadlock()))
+            try:
+                self._loop()
+            except _SYSTEM_ERRORS as e:
+                # Raised by a signal handler that ran on top of the hub (SIGINT's
+                # default handler while we sit in the poller): hand it to the main
+                # greenlet and keep looping -- a dead hub would make every later
+                # wait return at once.
+                err = e
+            else:
+                # Nothing can ever wake anybody: tell the main greenlet (it is parked in a
+                # Waiter, hub.join() or a LoopExit catcher), then wait to be needed again.
+                err = LoopExit(self._describe_deadlock())
+            try:
+                self.parent.throw(err)
+            finally:
+                del err
 
     def _loop(self):
         # State lives in locals and bound methods are hoisted: this is the hottest
@@ -922,7 +934,15 @@ def get_hub():
         return _state.hub
     except AttributeError:
         hub = _state.hub = Hub()
+        for hook in new_hub_hooks:
+            hook(hub)
         return hub
+
+
+#: Callables run with each new hub, in its thread, right after it is created.
+#: Upper floors hook in here instead of the hub importing them (e.g. the
+#: blocking monitor when ``config.monitor_thread`` is on).
+new_hub_hooks = []
 
 
 def _get_hub_noargs():

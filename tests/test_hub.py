@@ -406,3 +406,25 @@ def test_kill_during_sleep_0_does_not_leave_a_stale_wakeup():
     g.join(timeout=2)
     assert log[0] == 'killed'
     assert log[1] >= 0.045
+
+
+def test_monitor_thread_enabled_by_environment_starts_with_each_new_hub():
+    import subprocess
+    import sys
+    code = (
+        'import time, gevent_lite\n'
+        'def blocks_the_hub(): time.sleep(0.3)\n'
+        'gevent_lite.spawn(blocks_the_hub).join()\n'
+        'gevent_lite.sleep(0.2)\n'
+    )
+    env = dict(os.environ, GEVENT_MONITOR_THREAD_ENABLE='true')
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count('appears to be blocked') == 1
+    assert 'blocks_the_hub' in out.stderr
+    env.pop('GEVENT_MONITOR_THREAD_ENABLE')
+    env.pop('GEVENT_LITE_MONITOR_THREAD_ENABLE', None)
+    quiet = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert quiet.returncode == 0 and 'appears to be blocked' not in quiet.stderr
