@@ -27,7 +27,9 @@ Code that ran before patching may hold on to the originals:
   After each patcher we scan ``sys.modules`` for module globals and class
   attributes that are *identical* to an original we just replaced and re-point
   them at the green object. Only identical objects are touched, so nothing
-  that merely looks similar changes.
+  that merely looks similar changes; functions only under their own name (what
+  ``from time import sleep`` leaves), because ``real_sleep = time.sleep`` is a
+  deliberate grab of the original; classes under any name.
 * Locks created with ``threading.Lock()``/``RLock()`` before patching (module
   globals, ``logging``'s module and handler locks) are native: a greenlet that
   blocks on one while another greenlet holds it blocks the whole OS thread --
@@ -175,8 +177,8 @@ def _remove_item(module, name, instead=None):
     mod_saved = saved.setdefault(modname, {})
     if name not in mod_saved:
         mod_saved[name] = current
-        if instead is not None:
-            _replacements[id(current)] = (current, instead, '%s.%s' % (modname, name))
+        # instead=None: the repair scan reports captured copies as unrepairable.
+        _replacements[id(current)] = (current, instead, '%s.%s' % (modname, name))
     delattr(module, name)
 
 
@@ -255,6 +257,14 @@ def _skip_module(modname):
     return modname in _SKIP_EXACT or modname.startswith(_SKIP_PREFIXES)
 
 
+def _same_role(attr, value, entry):
+    # Classes are re-pointed under any name (``_ServerSelector = selectors.PollSelector``
+    # is captured to be instantiated). A function only under its own name, i.e. what
+    # ``from time import sleep`` leaves behind: ``real_sleep = time.sleep`` is a
+    # deliberate grab of the original and is left alone.
+    return isinstance(value, type) or attr == entry[2].rpartition('.')[2]
+
+
 def _repair_references():
     """Re-point module globals and class attributes identical to a replaced original."""
     if not _replacements:
@@ -274,7 +284,7 @@ def _repair_references():
                 entry = _replacements.get(id(value))
             except Exception:  # pragma: no cover
                 continue
-            if entry is not None and entry[0] is value:
+            if entry is not None and entry[0] is value and _same_role(attr, value, entry):
                 if entry[1] is None:
                     unrepairable.append((modname, attr, entry[2]))
                     continue
@@ -312,7 +322,7 @@ def _repair_class(modname, mod, clsname, cls, reported, unrepairable):
             entry = _replacements.get(id(value))
         except Exception:  # pragma: no cover
             continue
-        if entry is None or entry[0] is not value:
+        if entry is None or entry[0] is not value or not _same_role(attr, value, entry):
             continue
         new = entry[1]
         if new is None:

@@ -34,7 +34,7 @@ from greenlet import greenlet as _greenlet
 
 from .event import Event
 from .hub import _check_timeout, get_hub
-from .lock import Lock
+from .lock import Lock, RLock  # noqa: F401  (RLock is re-exported: _thread.RLock)
 
 __target__ = '_thread'
 __stdlib__ = _real_thread

@@ -20,6 +20,7 @@ only the calling greenlet.
 import threading as _stdlib_threading
 
 from . import thread as _green_thread
+from .lock import Lock  # noqa: F401  (threading.Lock after patching)
 
 __target__ = 'threading'
 __stdlib__ = _stdlib_threading

@@ -1,0 +1,285 @@
+"""gevent_lite.monkey: patching API, warnings and repairs, the CLI, and the seed programs
+(each in a fresh interpreter whose first act is patching)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(code, timeout=60, args=(), cwd=ROOT, env_extra=None):
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + (env_extra or ''))
+    return subprocess.run([sys.executable] + (['-c', textwrap.dedent(code)] if code else []) + list(args),
+                          capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+
+
+def check(code, **kw):
+    res = run(code, **kw)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+def test_patch_all_replaces_blocking_names_and_keeps_originals():
+    check('''
+        import socket, time, select, selectors, threading, _thread
+        # kept in a tuple: module globals holding a class would be re-pointed by the repair
+        origs = (time.sleep, socket.socket, select.select)
+        orig_sleep, orig_select = origs[0], origs[2]
+        from gevent_lite import monkey
+        assert monkey.patch_all() is True
+        import gevent_lite.socket, gevent_lite.time
+        assert time.sleep is gevent_lite.time.sleep and socket.socket is gevent_lite.socket.socket
+        assert monkey.get_original('time', 'sleep') is orig_sleep
+        assert monkey.get_original('socket', ['socket', 'AF_INET']) == [origs[1], socket.AF_INET]
+        assert monkey.get_original('select', 'select') is orig_select
+        assert monkey.is_module_patched('socket') and monkey.is_object_patched('time', 'sleep')
+        assert not monkey.is_object_patched('time', 'monotonic') and not monkey.is_module_patched('json')
+        assert not hasattr(select, 'epoll') and monkey.get_original('select', 'epoll')
+        assert threading.Lock().__module__ == 'gevent_lite.lock'
+        assert monkey.saved['time']['sleep'] is orig_sleep
+        # Idempotent: a second call changes nothing and keeps the true originals.
+        before = {m: dict(v) for m, v in monkey.saved.items()}
+        monkey.patch_all(); monkey.patch_socket(); monkey.patch_thread(); monkey.patch_time()
+        assert monkey.saved == before
+        assert monkey.get_original('time', 'sleep') is orig_sleep
+    ''')
+
+
+def test_thread_pool_and_resolver_keep_real_threads_after_patching():
+    check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import threading, time, socket, gevent_lite
+        hub = gevent_lite.get_hub()
+        real = monkey.get_original('_thread', 'get_ident')
+        idents = [hub.threadpool.apply(real) for _ in range(3)]
+        assert real() not in idents, 'thread pool ran in the hub thread'
+        # a blocking C call in the pool does not stop greenlets
+        ticks = []
+        g = gevent_lite.spawn(lambda: [ticks.append(time.sleep(0.02)) for _ in range(10)])
+        hub.threadpool.apply(monkey.get_original('time', 'sleep'), (0.3,))
+        assert len(ticks) >= 5, ticks
+        assert socket.getaddrinfo('127.0.0.1', 80)
+    ''')
+
+
+def test_missing_green_module_raises_clear_error():
+    from gevent_lite import monkey
+    with pytest.raises(monkey.MonkeyPatchError, match='gevent_lite.no_such_module does not exist'):
+        monkey._patch_green('no_such_module')
+    assert issubclass(monkey.MonkeyPatchWarning, RuntimeWarning)
+
+
+def test_ssl_imported_before_patching_warns_with_its_name():
+    pytest.importorskip('gevent_lite.ssl')
+    out = check('''
+        import ssl, warnings
+        from gevent_lite import monkey
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            monkey.patch_all()
+        print([str(x.message) for x in w if issubclass(x.category, monkey.MonkeyPatchWarning)])
+    ''')
+    assert 'ssl was imported before patching; SSLContext objects created before this point stay blocking' in out
+
+
+def test_threads_started_before_patching_are_named_in_a_warning():
+    out = check('''
+        import threading, warnings, time
+        ev = threading.Event()
+        t = threading.Thread(target=ev.wait, name='early-bird', daemon=True); t.start()
+        from gevent_lite import monkey
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            monkey.patch_all()
+        print([str(x.message) for x in w])
+        monkey.get_original('threading', 'Event')  # still reachable
+    ''')
+    assert 'early-bird' in out and 'stay real OS threads' in out
+
+
+def test_references_captured_before_patching_are_repointed_and_named(tmp_path):
+    # gevent#1577: a library that cached DefaultSelector / sleep / socket at import.
+    (tmp_path / 'earlylib.py').write_text(textwrap.dedent('''
+        import selectors, select
+        from selectors import DefaultSelector
+        from time import sleep
+        from socket import socket
+        from select import epoll
+        class Server:
+            selector_class = selectors.DefaultSelector
+            sleep = sleep
+            pause = sleep     # a function under another name is a deliberate grab: left alone
+    '''))
+    out = check('''
+        import earlylib, warnings, socketserver
+        from gevent_lite import monkey
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            monkey.patch_all()
+        import gevent_lite.selectors, gevent_lite.time, gevent_lite.socket, time, gevent_lite
+        assert earlylib.DefaultSelector is gevent_lite.selectors.DefaultSelector
+        assert earlylib.sleep is gevent_lite.time.sleep and earlylib.socket is gevent_lite.socket.socket
+        assert earlylib.Server.selector_class is gevent_lite.selectors.DefaultSelector
+        # the C function in a class body became a (non-binding) green function
+        t0 = time.monotonic(); g = gevent_lite.spawn(earlylib.Server().sleep, 0.2); g2 = gevent_lite.spawn(time.sleep, 0.2)
+        gevent_lite.joinall([g, g2]); assert time.monotonic() - t0 < 0.35 and g.successful()
+        assert earlylib.Server.pause is monkey.get_original('time', 'sleep')
+        # the stdlib's own captured selector (socketserver) is repaired silently
+        assert socketserver._ServerSelector is gevent_lite.selectors.DefaultSelector
+        msgs = [str(x.message) for x in w]
+        print(msgs)
+    ''', env_extra=str(tmp_path))
+    assert 'earlylib.DefaultSelector' in out and 'earlylib.sleep' in out
+    assert 'earlylib.Server.selector_class' in out
+    assert 'earlylib.epoll (select.epoll)' in out and 'cannot be replaced' in out
+    assert 'socketserver' not in out
+
+
+def test_module_level_rlock_created_before_patching_excludes_greenlets(tmp_path):
+    # eventlet#546 / gevent#1354: a native RLock is owned by the one OS thread, so every
+    # greenlet would "acquire" it at once. It is replaced by a green one.
+    (tmp_path / 'locklib.py').write_text('import threading\nlock = threading.RLock()\nplain = threading.Lock()\n')
+    out = check('''
+        import locklib, warnings
+        from gevent_lite import monkey
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            monkey.patch_all()
+        import gevent_lite, time
+        log = []
+        def actor(name):
+            with locklib.lock:
+                log.append(name + ' in'); time.sleep(0.05); log.append(name + ' out')
+        gevent_lite.joinall([gevent_lite.spawn(actor, 'A'), gevent_lite.spawn(actor, 'B')])
+        assert log == ['A in', 'A out', 'B in', 'B out'], log
+        print([str(x.message) for x in w])
+    ''', env_extra=str(tmp_path))
+    assert 'locklib.lock' in out and 'locklib.plain' in out
+
+
+def test_cli_runs_script_as_main_with_args_after_patching(tmp_path):
+    script = tmp_path / 'prog.py'
+    script.write_text(textwrap.dedent('''
+        import sys, time, threading
+        from gevent_lite import monkey
+        print(__name__, sys.argv[1:], monkey.is_object_patched('time', 'sleep'),
+              monkey.is_module_patched('threading'))
+    '''))
+    res = run(None, args=['-m', 'gevent_lite.monkey', str(script), 'a', '--b'])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ['__main__', "['a',", "'--b']", 'True', 'True']
+    res = run(None, args=['-m', 'gevent_lite.monkey', '--no-thread', str(script)])
+    assert res.stdout.split()[-2:] == ['True', 'False'], res.stdout + res.stderr
+    res = run(None, args=['-m', 'gevent_lite.monkey', '-m', 'json.tool', '--help'])
+    assert res.returncode == 0 and 'usage' in res.stdout.lower()
+    res = run(None, args=['-m', 'gevent_lite.monkey', '--no-bogus', str(script)])
+    assert res.returncode == 2 and 'unknown option --no-bogus' in res.stderr
+
+
+def test_patch_sys_reads_stdin_without_blocking_other_greenlets():
+    code = textwrap.dedent('''
+        from gevent_lite import monkey; monkey.patch_all(sys=True)
+        import sys, time, gevent_lite
+        ticks = []
+        g = gevent_lite.spawn(lambda: [ticks.append(time.sleep(0.05)) for _ in range(100)])
+        line = sys.stdin.readline()
+        print(line.strip(), len(ticks) >= 4)
+        g.kill()
+    ''')
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    p = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True, env=env)
+    import time
+    time.sleep(0.8)
+    out, _ = p.communicate('hello\n', timeout=20)
+    assert out.split() == ['hello', 'True']
+
+
+# ---------------------------------------------------------------------------------------
+# The seed programs
+
+def test_seed_threading_xmlrpc_server_answers_20_concurrent_calls_despite_half_sent_requests():
+    out = check('''
+        from gevent_lite import monkey
+        monkey.patch_socket(); monkey.patch_thread(); monkey.patch_select(); monkey.patch_time()
+        import socket, socketserver, threading, time, xmlrpc.client
+        from xmlrpc.server import SimpleXMLRPCServer
+        import gevent_lite
+        class Server(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
+            daemon_threads = True
+            # With the default backlog of 5, 20 simultaneous connects overflow the accept
+            # queue and some clients get ECONNRESET here (real threads only see SYN retries).
+            request_queue_size = 64
+        srv = Server(('127.0.0.1', 0), logRequests=False)
+        srv.register_function(lambda x: (time.sleep(0.2), x * 2)[1], 'double')
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        port = srv.server_address[1]
+        # clients that send half a request and keep the connection open
+        stalled = []
+        for _ in range(5):
+            s = socket.create_connection(('127.0.0.1', port))
+            s.sendall(b'POST /RPC2 HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 500\\r\\n\\r\\n<?xml')
+            stalled.append(s)
+        def call(i):
+            return xmlrpc.client.ServerProxy('http://127.0.0.1:%d/' % port).double(i)
+        t0 = time.monotonic()
+        gs = [gevent_lite.spawn(call, i) for i in range(20)]
+        gevent_lite.joinall(gs, timeout=10)
+        assert [g.value for g in gs] == [i * 2 for i in range(20)], [g.exception for g in gs]
+        print(round(time.monotonic() - t0, 2))
+        srv.shutdown()
+    ''')
+    assert float(out) < 3.0
+
+
+def test_seed_accept_loop_spawning_a_handler_per_client_serves_100_concurrent_clients():
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import socket, time, gevent_lite
+        srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(('127.0.0.1', 0)); srv.listen(128); port = srv.getsockname()[1]
+        def handle(conn):
+            with conn:
+                data = conn.recv(100); time.sleep(0.3); conn.sendall(data.upper())
+        def accept_loop():
+            while True:
+                conn, _ = srv.accept(); gevent_lite.spawn(handle, conn)
+        gevent_lite.spawn(accept_loop)
+        def client(i):
+            with socket.create_connection(('127.0.0.1', port)) as c:
+                c.sendall(b'hi%d' % i); return c.recv(100)
+        t0 = time.monotonic()
+        gs = [gevent_lite.spawn(client, i) for i in range(100)]
+        gevent_lite.joinall(gs, timeout=15)
+        assert [g.value for g in gs] == [b'HI%d' % i for i in range(100)]
+        print(round(time.monotonic() - t0, 2))
+    ''')
+    assert float(out) < 3.0
+
+
+def test_seed_ten_concurrent_urlopen_against_a_slow_local_server_overlap():
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import threading, time, urllib.request, gevent_lite
+        from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+        class H(BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(0.5); body = self.path.encode()
+                self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers()
+                self.wfile.write(body)
+            def log_message(self, *a): pass
+        srv = ThreadingHTTPServer(('127.0.0.1', 0), H)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = 'http://127.0.0.1:%d/' % srv.server_address[1]
+        t0 = time.monotonic()
+        gs = [gevent_lite.spawn(lambda i: urllib.request.urlopen(url + str(i), timeout=10).read(), i) for i in range(10)]
+        gevent_lite.joinall(gs, timeout=10)
+        assert [g.value for g in gs] == [b'/%d' % i for i in range(10)], [g.exception for g in gs]
+        print(round(time.monotonic() - t0, 2))
+        srv.shutdown()
+    ''')
+    assert float(out) < 2.0     # the sum would be 5 s

@@ -1,0 +1,227 @@
+"""threading after monkey.patch_thread(): Thread, locks, Condition, Event, Barrier, Timer,
+local, queue and ThreadPoolExecutor cooperate; each test runs in a fresh patched process."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYTHONS = {v: os.path.expanduser('~/.pyenv/versions/%s/bin/python' % v)
+           for v in ('3.9.18', '3.11.7', '3.13.0')}
+PYTHONS = {v: p for v, p in PYTHONS.items() if os.path.exists(p)}
+
+
+def run_patched(code, python=None, timeout=30, patch='monkey.patch_all()'):
+    """Run ``code`` in a new interpreter whose first act is ``patch``; return the result."""
+    src = 'from gevent_lite import monkey; %s\n' % patch + textwrap.dedent(code)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    return subprocess.run([python or sys.executable, '-c', src], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=ROOT)
+
+
+def check(code, **kw):
+    res = run_patched(code, **kw)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+def test_threads_run_concurrently_as_greenlets_and_join():
+    out = check('''
+        import threading, time
+        results = []
+        ts = [threading.Thread(target=lambda i=i: (time.sleep(0.5), results.append(i))) for i in range(20)]
+        t0 = time.monotonic()
+        for t in ts: t.start()
+        for t in ts: t.join()
+        assert sorted(results) == list(range(20)), results
+        print(round(time.monotonic() - t0, 2))
+    ''')
+    assert float(out) < 2.0
+
+
+def test_current_thread_in_main_and_spawned_threads_no_dummy_left():
+    check('''
+        import threading, gevent_lite
+        assert threading.current_thread() is threading.main_thread()
+        assert threading.current_thread().name == 'MainThread'
+        seen = []
+        def f():
+            seen.append((threading.current_thread(), threading.get_ident()))
+        t = threading.Thread(target=f, name='worker')
+        t.start(); t.join()
+        assert seen[0][0] is t and seen[0][1] == t.ident
+        assert not any(isinstance(x, threading._DummyThread) for x in threading.enumerate())
+        # A plain greenlet gets a dummy thread that goes away with the greenlet.
+        g = gevent_lite.spawn(lambda: threading.current_thread().name)
+        assert g.get().startswith('Dummy')
+        gevent_lite.sleep(0.01)
+        import gc; gc.collect()
+        assert not any(isinstance(x, threading._DummyThread) for x in threading.enumerate()), threading.enumerate()
+        assert threading.active_count() == 1
+    ''')
+
+
+def test_join_timeout_is_alive_and_daemon():
+    check('''
+        import threading, time
+        t = threading.Thread(target=time.sleep, args=(0.5,), daemon=True)
+        t.start()
+        t0 = time.monotonic(); t.join(0.1); waited = time.monotonic() - t0
+        assert 0.05 < waited < 0.4, waited
+        assert t.is_alive() and t.daemon
+        t.join()
+        assert not t.is_alive()
+    ''')
+
+
+def test_lock_condition_semaphore_event_barrier_timer_cooperate():
+    out = check('''
+        import threading, time
+        lock = threading.Lock(); rlock = threading.RLock(); cond = threading.Condition()
+        sem = threading.BoundedSemaphore(2); ev = threading.Event(); bar = threading.Barrier(5)
+        items = []; inside = []; maxin = [0]
+        def worker(i):
+            with sem:
+                inside.append(i); maxin[0] = max(maxin[0], len(inside)); time.sleep(0.1); inside.remove(i)
+            with rlock:
+                with rlock:
+                    pass
+            bar.wait()
+            with cond:
+                cond.wait_for(lambda: items)
+            ev.wait()
+        ts = [threading.Thread(target=worker, args=(i,)) for i in range(5)]
+        t0 = time.monotonic()
+        for t in ts: t.start()
+        time.sleep(0.4)
+        with cond:
+            items.append(1); cond.notify_all()
+        timer = threading.Timer(0.1, ev.set); timer.start()
+        for t in ts: t.join(5)
+        assert not any(t.is_alive() for t in ts)
+        assert maxin[0] == 2, maxin
+        assert lock.acquire(timeout=0.05) and not lock.acquire(timeout=0.05)
+        print(round(time.monotonic() - t0, 2))
+    ''')
+    assert float(out) < 2.0
+
+
+def test_local_is_per_thread():
+    check('''
+        import threading
+        loc = threading.local(); loc.v = 'main'
+        seen = []
+        def f(i):
+            seen.append(getattr(loc, 'v', None)); loc.v = i
+        ts = [threading.Thread(target=f, args=(i,)) for i in range(3)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        assert seen == [None] * 3 and loc.v == 'main'
+        import _threading_local
+        assert _threading_local.local is threading.local
+    ''')
+
+
+def test_queue_and_simplequeue_between_threads_cooperate():
+    out = check('''
+        import threading, queue, time
+        assert queue.SimpleQueue.__module__ == 'gevent_lite.queue_stdlib'
+        for Q in (queue.Queue, queue.SimpleQueue):
+            q = Q(); got = []
+            def consumer():
+                while True:
+                    item = q.get()
+                    if item is None: return
+                    got.append(item)
+            cs = [threading.Thread(target=consumer) for _ in range(3)]
+            for c in cs: c.start()
+            for i in range(100):
+                q.put(i)
+                if i % 10 == 0: time.sleep(0.01)
+            for c in cs: q.put(None)
+            for c in cs: c.join(5)
+            assert sorted(got) == list(range(100)), (Q, len(got))
+        q = queue.SimpleQueue()
+        t0 = time.monotonic()
+        try:
+            q.get(timeout=0.2)
+        except queue.Empty:
+            pass
+        assert 0.15 < time.monotonic() - t0 < 1
+        print('ok')
+    ''')
+    assert out.strip() == 'ok'
+
+
+def test_thread_pool_executor_runs_tasks_concurrently():
+    out = check('''
+        import time
+        from concurrent.futures import ThreadPoolExecutor
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(10) as ex:
+            assert list(ex.map(lambda x: (time.sleep(0.5), x * 2)[1], range(20))) == [x * 2 for x in range(20)]
+        print(round(time.monotonic() - t0, 2))
+    ''')
+    assert float(out) < 2.5
+
+
+def test_logging_from_many_threads_under_a_preexisting_handler_does_not_interleave():
+    # logging's locks were created at import, before patching: they are re-created green,
+    # so a handler that blocks inside emit() excludes the other threads (instead of
+    # letting them all in, as the native RLock owned by the one OS thread would).
+    out = check('''
+        import threading, time, logging
+        events = []
+        class Slow(logging.Handler):
+            def emit(self, record):
+                events.append('in'); time.sleep(0.05); events.append('out')
+        logging.getLogger('t').addHandler(Slow())
+        ts = [threading.Thread(target=logging.getLogger('t').warning, args=('x',)) for _ in range(5)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        assert events == ['in', 'out'] * 5, events
+        print('ok')
+    ''', patch='import logging; monkey.patch_all()')
+    assert 'ok' in out
+
+
+@pytest.mark.parametrize('version', sorted(PYTHONS))
+def test_interpreter_exit_waits_for_unjoined_nondaemon_threads_and_not_for_daemons(version, tmp_path):
+    flag = tmp_path / 'flag'
+    res = run_patched('''
+        import threading, time
+        def late():
+            time.sleep(0.3)
+            open(%r, 'w').write('done')
+        threading.Thread(target=late).start()
+        threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+    ''' % str(flag), python=PYTHONS[version], timeout=20)
+    assert res.returncode == 0, res.stderr
+    assert flag.read_text() == 'done'
+    assert 'Exception ignored' not in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize('version', sorted(PYTHONS))
+def test_exit_with_thread_waiting_on_threading_atexit_hook_does_not_hang(version):
+    # gevent#2188: the atexit hooks must run before non-daemon threads are joined.
+    res = run_patched('''
+        import threading
+        done = threading.Event()
+        threading._register_atexit(done.set)
+        threading.Thread(target=done.wait).start()
+    ''', python=PYTHONS[version], timeout=20)
+    assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize('version', sorted(PYTHONS))
+def test_exit_with_a_thread_blocked_forever_says_so_instead_of_hanging(version):
+    # gevent#1462: joining at exit can only fail with LoopExit; say which thread, exit.
+    res = run_patched('''
+        import threading
+        lock = threading.Lock(); lock.acquire()
+        threading.Thread(target=lock.acquire, name='stuck-one').start()
+    ''', python=PYTHONS[version], timeout=20)
+    assert "stuck-one" in res.stderr and 'can never finish' in res.stderr, res.stderr
