@@ -215,3 +215,24 @@ def test_sys_exit_in_handler_reaches_the_main_greenlet():
     assert proc.stdout.strip() == 'caught 7'
     assert proc.returncode == 7
 
+
+
+def test_default_sigint_while_hub_polls_reaches_main_and_hub_survives():
+    # SIGINT's default handler raises KeyboardInterrupt on top of whatever runs;
+    # when that is the hub (blocked in the poller) the hub must not die with it.
+    proc = _run_script('''
+        import os, signal, threading, time
+        import gevent_lite
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            gevent_lite.sleep(2)
+            print('no interrupt')
+        except KeyboardInterrupt:
+            print('interrupted')
+        hub = gevent_lite.get_hub()
+        t0 = time.monotonic()
+        gevent_lite.sleep(0.1)
+        print(hub.dead, round(time.monotonic() - t0, 1))
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ['interrupted', 'False', '0.1'], proc.stdout + proc.stderr
