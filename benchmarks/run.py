@@ -165,10 +165,12 @@ _IMPL_ALIASES = {'gevent_lite': 'lite'}
 # What run.py knows about the cases of bench_primitives.py, which names its cases
 # (``CASES = ('queue', ...)``) and gives ``case_<name>(api, n) -> (rate, ok)`` with
 # ``_api(impl)`` instead of case dicts. Unknown names still run, described by name.
+# (description, target, quick_n): quick sizes keep each measurement >= ~20 ms, so a
+# scheduler hiccup on a shared machine does not decide the median.
 _NAME_ONLY_INFO = {
-    'queue': ('Queue(100) producer -> consumer', '>= 0.8x gevent'),
-    'event': ('Event ping-pong between 2 greenlets (set/wait/clear)', ''),
-    'pool_map': ('Pool(100).map of a trivial function', ''),
+    'queue': ('Queue(100) producer -> consumer', '>= 0.8x gevent', 100_000),
+    'event': ('Event ping-pong between 2 greenlets (set/wait/clear)', '', 20_000),
+    'pool_map': ('Pool(100).map of a trivial function', '', 10_000),
 }
 
 
@@ -188,7 +190,8 @@ def _name_only_specs(module):
         if fn is None or api is None or not impls:
             raise ValueError('%s: CASES names %r but has no case_%s/_api/IMPLS to run it'
                              % (module.__file__, name, name))
-        description, target = _NAME_ONLY_INFO.get(name, (name, ''))
+        description, target, quick_n = _NAME_ONLY_INFO.get(
+            name, (name, '', getattr(module, 'QUICK_N', 10_000)))
 
         def runner(n, _fn=fn, _impl=None):
             rate, ok = _fn(api(_impl), n)
@@ -197,7 +200,7 @@ def _name_only_specs(module):
         specs.append({
             'name': name, 'description': description, 'unit': units.get(name, 'ops/s'),
             'higher_is_better': True, 'n': getattr(module, 'N', 100_000),
-            'quick_n': getattr(module, 'QUICK_N', 10_000), 'target': target,
+            'quick_n': quick_n, 'target': target,
             'impls': {_IMPL_ALIASES.get(i, i): functools.partial(runner, _impl=i) for i in impls},
         })
     return specs
