@@ -271,3 +271,51 @@ def test_forkpty_child_gets_fresh_hub():
     ''')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == '0'
+
+
+def test_waitpid_falls_back_to_polling_without_pidfd(monkeypatch):
+    monkeypatch.setattr(gos, '_pidfd_open', None)
+    proc = subprocess.Popen(['sleep', '0.2'])
+    ticks = []
+    t = _ticker(ticks)
+    pid, status = gos.waitpid(proc.pid, 0)
+    t.kill()
+    proc.returncode = 0
+    assert pid == proc.pid and status == 0
+    assert len(ticks) >= 5
+
+
+def test_waitpid_wnohang_checks_synchronously():
+    # gevent#966: a patched waitpid(WNOHANG) answered from a cache that only the
+    # hub updated, so a synchronous polling loop never saw the child exit.
+    proc = subprocess.Popen(['sleep', '0.05'])
+    deadline = time.monotonic() + 5
+    result = (0, 0)
+    while result == (0, 0) and time.monotonic() < deadline:
+        result = gos.waitpid(proc.pid, os.WNOHANG)
+        time.sleep(0.01)                 # the real sleep: the hub never runs here
+    proc.returncode = 0
+    assert result[0] == proc.pid
+
+
+def test_parent_thread_pool_is_refused_in_forked_child():
+    proc = _run_script('''
+        import os
+        import gevent_lite.os as gos
+        from gevent_lite.hub import get_hub
+        import gevent_lite.threadpool
+        pool = get_hub().threadpool
+        pool.apply(lambda: None)
+        pid = gos.fork()
+        if pid == 0:
+            try:
+                pool.spawn(lambda: None)
+                code = 3
+            except RuntimeError:
+                code = 0
+            ok = get_hub().threadpool.apply(lambda: 'fresh') == 'fresh'
+            os._exit(code if ok else 4)
+        print(os.WEXITSTATUS(gos.waitpid(pid, 0)[1]))
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '0'

@@ -338,3 +338,17 @@ def test_patched_stdlib_subprocess_waitpid_and_signal_cooperate():
     ''')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ['True'] * 4, proc.stdout + proc.stderr
+
+
+def test_wait_falls_back_to_polling_without_pidfd(monkeypatch):
+    monkeypatch.setattr(gsp, '_pidfd_open', None)
+    ticks = []
+    t = _ticker(ticks)
+    start = time.monotonic()
+    procs = [gsp.Popen(['sleep', '0.3']) for _ in range(5)]
+    jobs = [gevent_lite.spawn(p.wait) for p in procs]
+    gevent_lite.joinall(jobs, timeout=10)
+    t.kill()
+    assert [j.value for j in jobs] == [0] * 5
+    assert time.monotonic() - start < 1.5
+    assert len(ticks) >= 10
