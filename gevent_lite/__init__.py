@@ -48,3 +48,18 @@ def kill(greenlet, exception=GreenletExit, block=True, timeout=None):
 from .signal import signal_handler  # noqa: E402
 
 __all__.append('signal_handler')
+
+
+def _lazy_threadpool_factory(hub):
+    # ``get_hub().threadpool`` works right after ``import gevent_lite`` (gevent
+    # programs use it) without importing the pool module at package import.
+    # monkey imports gevent_lite.threadpool before patching, so the thread
+    # functions it captures are the originals either way.
+    from .threadpool import DEFAULT_SIZE, ThreadPool
+    return ThreadPool(DEFAULT_SIZE, hub)
+
+
+from . import hub as _hub_module  # noqa: E402
+
+if _hub_module._default_threadpool_factory is None:
+    _hub_module._default_threadpool_factory = _lazy_threadpool_factory

@@ -316,3 +316,12 @@ def test_pool_tasks_may_use_green_primitives_after_patch_all():
     ''')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ['slept', 'True'], proc.stderr
+
+
+def test_hub_threadpool_works_right_after_importing_the_package():
+    proc = _run_script('''
+        import gevent_lite
+        print(gevent_lite.get_hub().threadpool.apply(lambda: 'pooled'))
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == 'pooled'
