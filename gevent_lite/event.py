@@ -133,7 +133,9 @@ class _Linkable:
 
     def _park(self, timeout):
         """Park until notified; True if woken, False on timeout."""
-        self._bind()
+        hub = self.hub
+        if hub is None or hub.thread_ident != _get_ident():
+            self._bind()
         if self.ready():
             # Set by another thread between our check and binding the hub.
             return True
@@ -177,7 +179,19 @@ class Event(_Linkable):
     def set(self) -> None:
         """Set the flag and wake every waiter. Callable from any OS thread."""
         self._flag = True
-        self._check_and_notify()
+        hub = self.hub
+        if hub is not None:
+            if hub.thread_ident == _get_ident():
+                # _notify(), inlined: this is the hot path of every set/wait hand-off.
+                lot = self._lot
+                if lot is not None:
+                    self._lot = None
+                    lot.unpark_all(True)
+                if self._links and not self._notify_scheduled:
+                    self._notify_scheduled = True
+                    hub._ready.append((self._notify_links, ()))
+            else:
+                hub.run_callback_threadsafe(self._notify)
 
     def clear(self) -> None:
         """Reset the flag; later ``wait()`` calls block until the next ``set()``."""
@@ -187,8 +201,18 @@ class Event(_Linkable):
         """Block until the flag is set or ``timeout`` seconds pass; return the flag seen."""
         if self._flag:
             return True
-        timeout = _check_timeout(timeout)
-        return self._park(timeout)
+        if timeout is not None:
+            timeout = _check_timeout(timeout)
+        hub = self.hub
+        if hub is None or hub.thread_ident != _get_ident():
+            self._bind()
+            if self._flag:      # set by another thread meanwhile
+                return True
+        lot = self._lot
+        if lot is None:
+            lot = self._lot = ParkingLot()
+        # Park until set(); the lot removes us on timeout or kill.
+        return lot.park(timeout) is not TIMED_OUT
 
     def _reset_internal_locks(self):
         # threading.Thread calls this on its Event after fork; we have nothing to reset.

@@ -140,3 +140,15 @@ def test_greenlet_reusing_an_id_does_not_see_dead_greenlets_attributes():
         del g
         # a fresh greenlet (possibly at the same address) starts empty
         assert raw_greenlet.greenlet(lambda: hasattr(loc, 'mine')).switch() is False
+
+
+def test_creating_many_locals_in_one_greenlet_does_not_pile_up_weakrefs():
+    # gevent#981: each local() created in a greenlet left a callback behind.
+    import weakref
+
+    def f():
+        for _ in range(10000):
+            loc = local()
+            loc.x = 1
+        return weakref.getweakrefcount(raw_greenlet.getcurrent())
+    assert gevent.spawn(f).get(timeout=10) <= 2

@@ -269,3 +269,27 @@ def test_pool_kill_with_timeout_returns():
     assert time.monotonic() - t0 < 1
     g.kill(Timeout, block=True, timeout=1)
     assert g.dead
+
+
+def test_imap_unordered_and_imap_over_empty_iterator_end_at_once():
+    # gevent#138: imap_unordered over an empty iterator hung.
+    p = Pool(3)
+    with Timeout(2):
+        assert list(p.imap_unordered(lambda x: x, iter([]))) == []
+        assert list(p.imap(lambda x: x, [])) == []
+        assert p.map(lambda x: x, []) == []
+
+
+def test_imap_over_a_queue_ended_by_stopiteration_finishes():
+    # gevent#423: Group().imap over a Queue that a producer ends with StopIteration.
+    from gevent_lite.queue import Queue
+    q = Queue()
+
+    def producer():
+        for i in range(5):
+            q.put(i)
+            gevent.sleep(0.001)
+        q.put(StopIteration)
+    gevent.spawn(producer)
+    with Timeout(2):
+        assert list(Group().imap(lambda x: x * 10, q)) == [0, 10, 20, 30, 40]
