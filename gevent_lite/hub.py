@@ -493,34 +493,42 @@ class Hub(greenlet):
         ``socket.timeout('timed out')``). A greenlet already waiting for the same
         event on the same fd makes this raise :class:`ConcurrentObjectUseError`.
         """
-        if not isinstance(fd, int):
-            fd = fd.fileno()
-        if fd < 0:
-            raise ValueError('file descriptor cannot be a negative integer (%d)' % fd)
         watch = self._fds.get(fd)
         if watch is None:
-            watch = self._fds[fd] = _FdWatch()
+            if not isinstance(fd, int):
+                fd = fd.fileno()
+            if fd < 0:
+                raise ValueError('file descriptor cannot be a negative integer (%d)' % fd)
+            watch = self._fds.get(fd)
+            if watch is None:
+                watch = self._fds[fd] = _FdWatch()
         if events & READ and watch.reader is not None:
             raise ConcurrentObjectUseError(
                 'This fd (%d) is already being read by %r' % (fd, watch.reader.greenlet))
         if events & WRITE and watch.writer is not None:
             raise ConcurrentObjectUseError(
                 'This fd (%d) is already being written by %r' % (fd, watch.writer.greenlet))
-        want = watch.mask | events
-        if want != watch.mask:
+        mask = watch.mask
+        if mask | events != mask:
+            # Register (or widen) only when needed: after a wake-up the fd stays
+            # registered, so a busy connection's next wait costs no syscall.
             try:
-                if watch.mask:
-                    self._poller.modify(fd, want)
+                if mask:
+                    self._poller.modify(fd, mask | events)
                 else:
-                    self._poller.register(fd, want)
+                    self._poller.register(fd, events)
             except PermissionError:
                 # Regular files cannot be polled; they are always ready.
                 return events
             except OSError:
-                if not watch.mask and watch.reader is None and watch.writer is None:
+                if not mask and watch.reader is None and watch.writer is None:
                     del self._fds[fd]
                 raise
-            watch.mask = want
+            watch.mask = mask | events
+        current = getcurrent()
+        if current is self:
+            raise BlockingSwitchOutError(
+                'Impossible to call blocking function in the event loop callback')
         waiter = Waiter(self)
         if events & READ:
             watch.reader = waiter
@@ -532,9 +540,12 @@ class Hub(greenlet):
             if timeout_exc is None:
                 timeout_exc = _default_timeout_exc()
             timer = self.call_later(timeout, waiter.throw, timeout_exc)
+        # Park (Waiter.get() inlined: this is the hot path of every socket).
+        waiter.greenlet = current
         try:
-            return waiter.get()
+            return self.switch()
         finally:
+            waiter.greenlet = None
             self._nfd_waiters -= 1
             if timer is not None:
                 timer.cancel()
@@ -722,7 +733,11 @@ class Hub(greenlet):
                         if ev & read_bits:
                             waiter = watch.reader
                             if waiter is not None:
-                                waiter.switch(READ)
+                                # waiter.switch(READ), inlined
+                                g = waiter.greenlet
+                                if g is not None and waiter.value is _UNSET:
+                                    waiter.value = READ
+                                    g.switch(READ)
                             elif watch.mask & READ:
                                 # An event nobody waits for: only now drop the
                                 # registration (see DESIGN: registrations are kept).
