@@ -19,7 +19,7 @@ __version__ = '0.1.0'
 
 from .config import config as _config
 if _config.monitor_thread:
-    # GEVENT_LITE_MONITOR_THREAD_ENABLE / GEVENT_MONITOR_THREAD_ENABLE: every new hub
+    # GEVENT_LITE_MONITOR_THREAD / GEVENT_MONITOR_THREAD_ENABLE: every new hub
     # gets a blocking detector. Imported only when asked for: it costs nothing otherwise.
     from . import monitor as _monitor
     from .hub import new_hub_hooks as _hooks
