@@ -65,13 +65,10 @@ del _name
 
 LockType = Lock
 
-
-def allocate_lock() -> Lock:
-    """A new green :class:`~gevent_lite.lock.Lock` (``_thread.allocate_lock``)."""
-    return Lock()
-
-
-allocate = allocate_lock
+#: ``_thread.allocate_lock()``: a new green Lock. The class itself, not a function, so
+#: that ``locktype = _thread.allocate_lock`` in a class body does not become a method
+#: (the C function never binds either).
+allocate_lock = allocate = Lock
 
 
 def get_ident(gr=None) -> int:
@@ -327,11 +324,20 @@ def exit():
 exit_thread = exit
 
 
+_stack_size = 0
+
+
 def stack_size(size=0) -> int:
-    """Accepted for compatibility (greenlets have no fixed stack); returns 0."""
-    if size and size < 32768:
+    """Remember a "thread stack size" and return the previous one, as ``_thread`` does.
+
+    Greenlets have no fixed stack, so the value changes nothing; sizes the C
+    function rejects (non-zero, below 32 KiB) raise the same ``ValueError``.
+    """
+    global _stack_size
+    if size != 0 and size < 32768:
         raise ValueError('size not valid: %d bytes' % size)
-    return 0
+    old, _stack_size = _stack_size, size
+    return old
 
 
 def interrupt_main(signum=None):

@@ -117,7 +117,8 @@ def test_local_is_per_greenlet():
 
 
 def test_stack_size_is_accepted():
-    assert thread.stack_size() == 0
+    assert thread.stack_size(65536) == 0
+    assert thread.stack_size() == 65536 and thread.stack_size() == 0
     with pytest.raises(ValueError):
         thread.stack_size(100)
 

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 #: module -> (time limit in seconds, quick?)
 MODULES = {
-    'test_select': (120, True), 'test_selectors': (180, True), 'test_thread': (120, True),
+    'test_select': (120, True), 'test_selectors': (240, False), 'test_thread': (120, True),
     'test_queue': (180, True), 'test_timeout': (120, True), 'test_socketserver': (180, True),
     'test_wsgiref': (120, True), 'test_xmlrpc': (180, True), 'test_urllib2_localnet': (180, True),
     'test_httplib': (180, False), 'test_httpservers': (240, False), 'test_ftplib': (240, False),
@@ -41,6 +41,19 @@ try:
     suite = unittest.defaultTestLoader.loadTestsFromName('test.' + name)
 except Exception as exc:
     print('@@RESULT@@' + json.dumps({{'missing': repr(exc)}})); sys.exit(0)
+skip = set({skip!r})
+def prune(s):
+    # Tests known to hang under patching are left out (they are listed as expected failures).
+    out = unittest.TestSuite()
+    for t in s:
+        if isinstance(t, unittest.TestSuite):
+            out.addTest(prune(t))
+        elif t.id() not in skip:
+            out.addTest(t)
+    return out
+nskipped_hang = 0
+if skip:
+    suite = prune(suite)
 class R(unittest.TextTestResult):
     pass
 stream = io.StringIO()
@@ -64,13 +77,13 @@ def load_expected(path=os.path.join(HERE, 'expected_failures.txt')):
     return expected
 
 
-def run_module(name, patched, python=sys.executable, timeout=None):
+def run_module(name, patched, python=sys.executable, timeout=None, hangs=()):
     """Run one module; returns a dict: run/skipped/bad, or hang/missing/crash, plus seconds."""
     timeout = timeout or MODULES.get(name, (300, False))[0]
     env = dict(os.environ, PYTHONPATH=ROOT)
     t0 = time.monotonic()
     try:
-        proc = subprocess.run([python, '-c', CHILD.format(patched=bool(patched), name=name)],
+        proc = subprocess.run([python, '-c', CHILD.format(patched=bool(patched), name=name, skip=sorted(hangs or ()) if patched else [])],
                               capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
     except subprocess.TimeoutExpired:
         return {'hang': True, 'seconds': timeout}
@@ -114,8 +127,16 @@ def main(argv=None):
     unexpected_total = 0
     for name in names:
         un = None if args.patched_only else run_module(name, False, args.python, args.timeout)
-        pa = run_module(name, True, args.python, args.timeout)
-        unexpected = [t for t in pa.get('bad', ()) if t not in expected]
+        hangs = [t for t, why in expected.items() if why.startswith('hang')]
+        pa = run_module(name, True, args.python, args.timeout, hangs)
+        for t in hangs:
+            if t.startswith('test.%s.' % name):
+                if 'run' in pa:
+                    pa['bad'].append(t)
+                    pa['run'] += 1
+        # Unexpected: fails patched, not listed, and did not fail unpatched too (environment).
+        un_bad = set(un.get('bad', ())) if un else set()
+        unexpected = [t for t in pa.get('bad', ()) if t not in expected and t not in un_bad]
         if pa.get('hang') or 'crash' in pa:
             unexpected.append('<module %s: %s>' % (name, describe(pa)))
         unexpected_total += len(unexpected)

@@ -1,0 +1,45 @@
+"""CPython's own test modules under monkey.patch_all(): no unexpected failure, no hang.
+
+Each module runs in a fresh interpreter that patches first (see run_stdlib.py);
+the quick modules run by default, the slow ones only with ``-m slow`` (or
+``GEVENT_LITE_STDLIB_SLOW=1``). Known
+failures are listed, with reasons, in expected_failures.txt.
+"""
+
+import importlib.util
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_stdlib  # noqa: E402
+
+EXPECTED = run_stdlib.load_expected()
+HANGS = [t for t, why in EXPECTED.items() if why.startswith('hang')]
+
+
+def _params():
+    for name, (limit, quick) in run_stdlib.MODULES.items():
+        marks = [] if quick else [pytest.mark.slow]
+        # pytest-timeout's 120 s default would fire before the module's own limit.
+        marks.append(pytest.mark.timeout(limit + 60))
+        yield pytest.param(name, limit, marks=marks, id=name)
+
+
+@pytest.mark.parametrize('name,limit', list(_params()))
+def test_cpython_module_passes_under_patch_all(name, limit, request):
+    quick = run_stdlib.MODULES[name][1]
+    if not quick and 'slow' not in (request.config.getoption('-m') or '') \
+            and not os.environ.get('GEVENT_LITE_STDLIB_SLOW'):
+        pytest.skip('slow CPython module: run with -m slow or GEVENT_LITE_STDLIB_SLOW=1')
+    if importlib.util.find_spec('test.' + name) is None:
+        pytest.skip('test.%s is not installed in this Python' % name)
+    res = run_stdlib.run_module(name, True, timeout=limit, hangs=HANGS)
+    assert not res.get('hang'), '%s hangs under patch_all (> %s s)' % (name, limit)
+    assert 'crash' not in res, res.get('crash')
+    if 'missing' in res:
+        pytest.skip(res['missing'])
+    unexpected = [t for t in res['bad'] if t not in EXPECTED]
+    assert not unexpected, 'unexpected failures under patch_all: %s' % unexpected
+    assert res['run'] > 0
