@@ -10,7 +10,9 @@ Cases (each checks it did all its work):
 
 Every implementation runs in its own subprocess; the implementations are
 interleaved over the rounds (3 by default) so machine noise hits them alike.
-The table shows the median of the rounds and the ratio to gevent.
+The tables show the median of the rounds and the ratio to gevent, once for
+wall-clock rates and once for rates over the process's CPU time (steadier on a
+shared machine, where other processes steal the cores).
 
     python benchmarks/bench_primitives.py            # N=100,000, 3 rounds
     python benchmarks/bench_primitives.py --quick    # N=10,000, 1 round
@@ -104,11 +106,11 @@ def case_queue(api, n):
             total += get()
         got[0] = total
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     api['joinall']([api['spawn'](producer), api['spawn'](consumer)])
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     ok = got[0] == n * (n - 1) // 2
-    return n / dt, ok
+    return n / dt, n / cpu, ok
 
 
 def case_event(api, n):
@@ -129,17 +131,17 @@ def case_event(api, n):
             pong.set()
             count[1] += 1
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     api['joinall']([api['spawn'](a), api['spawn'](b)])
-    dt = time.perf_counter() - t0
-    return n / dt, count == [n, n]
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return n / dt, n / cpu, count == [n, n]
 
 
 def case_pool_map(api, n):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = api['pool_map'](100, _double, range(n))
-    dt = time.perf_counter() - t0
-    return n / dt, len(out) == n and out[-1] == 2 * (n - 1) and out[0] == 0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return n / dt, n / cpu, len(out) == n and out[-1] == 2 * (n - 1) and out[0] == 0
 
 
 def _double(x):
@@ -150,8 +152,8 @@ def child(impl, n):
     api = _api(impl)
     results = {}
     for name in CASES:
-        rate, ok = globals()['case_' + name](api, n)
-        results[name] = {'rate': rate, 'ok': bool(ok)}
+        rate, cpu_rate, ok = globals()['case_' + name](api, n)
+        results[name] = {'rate': rate, 'cpu_rate': cpu_rate, 'ok': bool(ok)}
     return results
 
 
@@ -178,6 +180,23 @@ def _fmt_rate(x):
     return '%.0f' % x
 
 
+def _print_table(title, samples, impls, n, rounds):
+    print('%s: N=%d, %d round(s), median per case; ratio = impl / gevent' % (title, n, rounds))
+    header = '%-10s %-14s' % ('case', 'unit') + ''.join('%16s' % i for i in impls)
+    print(header)
+    print('-' * len(header))
+    for c in CASES:
+        medians = {i: statistics.median(samples[i][c]) if samples[i][c] else None for i in impls}
+        base = medians.get('gevent')
+        cells = []
+        for i in impls:
+            m = medians[i]
+            ratio = ' (%.2fx)' % (m / base) if m and base else ''
+            cells.append('%16s' % (_fmt_rate(m) + ratio))
+        print('%-10s %-14s' % (c, UNITS[c]) + ''.join(cells))
+    print()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--quick', action='store_true', help='N=10,000 and one round')
@@ -197,6 +216,7 @@ def main(argv=None):
     rounds = args.rounds or (1 if args.quick else 3)
     impls = args.impl or list(IMPLS)
     samples = {impl: {c: [] for c in CASES} for impl in impls}
+    cpu_samples = {impl: {c: [] for c in CASES} for impl in impls}
     failed = []
     unavailable = {}
     for r in range(rounds):
@@ -210,22 +230,12 @@ def main(argv=None):
                 continue
             for c in CASES:
                 samples[impl][c].append(res[c]['rate'])
+                cpu_samples[impl][c].append(res[c]['cpu_rate'])
                 if not res[c]['ok']:
                     failed.append((impl, c, r))
 
-    print('N=%d, %d round(s), median per case; ratio = impl / gevent' % (n, rounds))
-    header = '%-10s %-14s' % ('case', 'unit') + ''.join('%16s' % i for i in impls)
-    print(header)
-    print('-' * len(header))
-    for c in CASES:
-        medians = {i: statistics.median(samples[i][c]) if samples[i][c] else None for i in impls}
-        base = medians.get('gevent')
-        cells = []
-        for i in impls:
-            m = medians[i]
-            ratio = ' (%.2fx)' % (m / base) if m and base else ''
-            cells.append('%16s' % (_fmt_rate(m) + ratio))
-        print('%-10s %-14s' % (c, UNITS[c]) + ''.join(cells))
+    for title, table in (('wall-clock', samples), ('CPU time of the process', cpu_samples)):
+        _print_table(title, table, impls, n, rounds)
     for impl, err in unavailable.items():
         print('%s unavailable: %s' % (impl, err))
     for impl, c, r in failed:

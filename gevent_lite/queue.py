@@ -15,11 +15,15 @@ which own FIFO order and the timeout/kill clean-up.
 * A putter parks only when the queue is full. ``get()`` that frees a slot with a
   putter parked *reserves* the slot for the longest-waiting putter and wakes it;
   the putter stores its item when it runs. A reserved slot is not free for
-  newcomers (``_limit`` is lowered), so nobody barges in; a putter that dies
+  newcomers (``_cap`` is lowered), so nobody barges in; a putter that dies
   before it runs passes the reservation on, or gives it back.
 
 The non-blocking path -- item available, or room available and nobody waiting --
-is a handful of attribute reads and one C call; it never touches the hub.
+is a handful of attribute reads and one C call; it never touches the hub. For
+``put`` it is a single comparison, ``len(queue) < _limit``: ``_limit`` equals
+``_cap`` while nobody is parked to get or peek and the queue is open, and is
+forced below any length otherwise (``SimpleQueue._refresh_limit``), so
+those cases take the slow path, which re-checks everything.
 
 ``Queue(0)`` and negative sizes mean unbounded, as in gevent 26.9 (``Queue(0)``
 warns); use :class:`Channel` for a rendezvous. ``Queue`` is joinable
@@ -50,7 +54,7 @@ __all__ = [
 ]
 
 _SHUTDOWN = object()       # handed to parked getters/putters by shutdown()
-_UNBOUNDED = sys.maxsize   # _limit of a queue without maxsize
+_UNBOUNDED = sys.maxsize   # _cap of a queue without maxsize
 
 
 def _deadline(timeout):
@@ -86,6 +90,7 @@ class SimpleQueue:
         '_fput',
         '_getters',
         '_gwait',
+        '_cap',
         '_limit',
         '_maxsize',
         '_peekers',
@@ -104,7 +109,7 @@ class SimpleQueue:
         self._maxsize = maxsize
         # Room for newcomers: maxsize minus slots reserved for woken putters
         # (see the module docstring); effectively infinite when unbounded.
-        self._limit = _UNBOUNDED if maxsize is None else maxsize
+        self._cap = self._limit = _UNBOUNDED if maxsize is None else maxsize
         self.queue = self._create_queue(items)
         self._getters = ParkingLot(self._unclaimed_item)
         self._gwait = self._getters._waiters     # cheap "is a getter parked?" test
@@ -154,16 +159,23 @@ class SimpleQueue:
     def maxsize(self, value):
         if value is not None and value <= 0:
             value = None
-        reserved = (self._maxsize if self._maxsize is not None else _UNBOUNDED) - self._limit
-        if self.is_shutdown:
-            reserved = 0
+        reserved = (self._maxsize if self._maxsize is not None else _UNBOUNDED) - self._cap
         self._maxsize = value
-        self._limit = (_UNBOUNDED if value is None else value) - reserved
+        self._cap = (_UNBOUNDED if value is None else value) - reserved
         if not self.is_shutdown:
-            while self._pwait and len(self.queue) < self._limit:
+            while self._pwait and len(self.queue) < self._cap:
                 if not self._putters.unpark(True):
                     break
-                self._limit -= 1
+                self._cap -= 1
+        self._refresh_limit()
+
+    def _refresh_limit(self):
+        # The fast put path is open (``_limit == _cap``) only while nobody is
+        # parked to get or peek and the queue is not shut down.
+        if self._gwait or self._peekers is not None or self.is_shutdown:
+            self._limit = -_UNBOUNDED
+        else:
+            self._limit = self._cap
 
     def qsize(self) -> int:
         """Number of items in the queue."""
@@ -210,16 +222,8 @@ class SimpleQueue:
         Raises :class:`Full` when non-blocking or timed out, :class:`ShutDown`
         after :meth:`shutdown`.
         """
-        if self._gwait:
-            # A getter is parked, so the queue is empty: hand the item over.
-            if self._getters.unpark(item):
-                self._added()
-                return
         if len(self.queue) < self._limit:
             self._fput(item)
-            self._added()
-            if self._peekers is not None:
-                self._wake_peekers()
             return
         self._put_slow(item, block, timeout)
 
@@ -234,30 +238,33 @@ class SimpleQueue:
     def _put_slow(self, item, block, timeout):
         if self.is_shutdown:
             raise ShutDown
-        if not block:
-            raise Full
-        timeout = _norm_timeout(timeout)
-        # Park until get() reserves a slot for us (or shutdown/timeout).
-        value = self._putters.park(timeout)
-        if value is TIMED_OUT:
-            raise Full
-        if value is _SHUTDOWN:
-            raise ShutDown
-        # A slot was reserved for us: take it back and use it.
-        self._limit += 1
+        if not (self._gwait or len(self.queue) < self._cap):
+            if not block:
+                raise Full
+            timeout = _norm_timeout(timeout)
+            # Park until get() reserves a slot for us (or shutdown/timeout).
+            value = self._putters.park(timeout)
+            if value is TIMED_OUT:
+                raise Full
+            if value is _SHUTDOWN:
+                raise ShutDown
+            # A slot was reserved for us: take it back and use it.
+            self._cap += 1
         if self._gwait and self._getters.unpark(item):
-            pass   # the queue drained meanwhile and a getter waits: give it the item
+            pass   # a getter is parked (so the queue is empty): give it the item
         else:
             self._fput(item)
             if self._peekers is not None:
                 self._wake_peekers()
         self._added()
+        self._refresh_limit()
 
     def _unclaimed_slot(self, value):
         # A putter was woken with a reserved slot but died before it ran, and no
         # other putter waits: the slot is free again.
         if value is not _SHUTDOWN and not self.is_shutdown:
-            self._limit += 1
+            self._cap += 1
+            self._refresh_limit()
 
     # -- get -------------------------------------------------------------------------------
 
@@ -280,8 +287,9 @@ class SimpleQueue:
 
     def _wake_putter(self):
         # A slot just became free: reserve it for the longest-waiting putter.
-        if len(self.queue) < self._limit and self._putters.unpark(True):
-            self._limit -= 1
+        if len(self.queue) < self._cap and self._putters.unpark(True):
+            self._cap -= 1
+            self._refresh_limit()
 
     def _get_slow(self, block, timeout):
         if self.is_shutdown:
@@ -289,8 +297,13 @@ class SimpleQueue:
         if not block:
             raise Empty
         timeout = _norm_timeout(timeout)
-        # Park until put() hands us an item (or shutdown/timeout).
-        value = self._getters.park(timeout)
+        # Park until put() hands us an item (or shutdown/timeout). While we are
+        # parked, puts take the slow path, which hands items over.
+        self._limit = -_UNBOUNDED
+        try:
+            value = self._getters.park(timeout)
+        finally:
+            self._refresh_limit()
         if value is TIMED_OUT:
             raise Empty
         if value is _SHUTDOWN:
@@ -305,6 +318,7 @@ class SimpleQueue:
         self._put_back(item)
         if self._peekers is not None:
             self._wake_peekers()
+        self._refresh_limit()
 
     # -- peek ------------------------------------------------------------------------------
 
@@ -323,9 +337,15 @@ class SimpleQueue:
             lot = self._peekers
             if lot is None:
                 lot = self._peekers = ParkingLot()
+                self._limit = -_UNBOUNDED    # puts must take the slow path, which wakes us
             # Park until an item is stored; a getter may take it first, so re-check.
-            if lot.park(_remaining(deadline)) is TIMED_OUT:
-                raise Empty
+            try:
+                if lot.park(_remaining(deadline)) is TIMED_OUT:
+                    raise Empty
+            finally:
+                if self._peekers is lot and not lot:
+                    self._peekers = None     # we were the last peeker: reopen the fast path
+                self._refresh_limit()
         return self._fpeek()
 
     def peek_nowait(self):
@@ -362,6 +382,7 @@ class SimpleQueue:
         """
         self.is_shutdown = True
         self._limit = -_UNBOUNDED       # every put takes the slow path, which raises
+        self._cap = 0
         if immediate:
             self._drain()
         self._getters.unpark_all(_SHUTDOWN)
@@ -412,14 +433,9 @@ class Queue(SimpleQueue):
         Raises :class:`Full` when non-blocking or timed out, :class:`ShutDown`
         after :meth:`shutdown`.
         """
-        if self._gwait and self._getters.unpark(item):
-            self.unfinished_tasks += 1
-            return
         if len(self.queue) < self._limit:
             self._fput(item)
             self.unfinished_tasks += 1
-            if self._peekers is not None:
-                self._wake_peekers()
             return
         self._put_slow(item, block, timeout)
 

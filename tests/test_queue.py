@@ -409,3 +409,28 @@ def test_channel_killed_getter_item_goes_to_next_get():
     gevent.sleep(0)
     _hub_kill(g, lambda: ch.put('orphan'))
     assert ch.get(timeout=1) == 'orphan'
+
+
+def test_put_after_getter_and_peeker_gave_up_stores_item_normally():
+    q = Queue(2)
+    with pytest.raises(Empty):
+        q.get(timeout=0.01)
+    with pytest.raises(Empty):
+        q.peek(timeout=0.01)
+    q.put(1)
+    q.put(2)
+    assert q.qsize() == 2 and q.full()
+    with pytest.raises(Full):
+        q.put_nowait(3)
+    assert [q.get(), q.get()] == [1, 2]
+
+
+def test_put_while_getter_and_peeker_both_wait():
+    q = Queue()
+    pk = gevent.spawn(q.peek, timeout=1)
+    gt = gevent.spawn(q.get, timeout=1)
+    gevent.sleep(0)
+    q.put('a')       # goes to the getter; the peeker keeps waiting
+    q.put('b')       # stored; wakes the peeker
+    assert gt.get(timeout=1) == 'a' and pk.get(timeout=1) == 'b'
+    assert list(q.queue) == ['b']
