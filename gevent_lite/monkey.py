@@ -446,10 +446,51 @@ def patch_ssl(_ssl_was_imported=None):
     green = _import_green('ssl')
     already = is_module_patched('ssl')
     _patch_green('ssl')
+    _pin_ssl_context_globals()
     if _ssl_was_imported and not already:
         warnings.warn('ssl was imported before patching; SSLContext objects created before this '
                       'point stay blocking', MonkeyPatchWarning, stacklevel=3)
     return green
+
+
+def _pin_ssl_context_globals():
+    """Stop ``SSLContext`` property setters from recursing after ``ssl.SSLContext`` is replaced.
+
+    The stdlib's setters (``options``, ``verify_mode``, ``minimum_version``...)
+    call ``super(SSLContext, SSLContext).<name>.__set__`` with ``SSLContext``
+    looked up in the ``ssl`` module's globals at call time. Once that name is
+    the green subclass, ``super()`` finds the same Python property again and it
+    recurses until ``RecursionError`` -- for every context, including ones made
+    before patching (gevent#1016, #1777). We give each such function of the
+    original class a copy of its globals in which ``SSLContext`` is the
+    original class, so ``super()`` reaches the C descriptors as intended.
+    """
+    import types
+    original = saved.get('ssl', {}).get('SSLContext', _MISSING)
+    if original is _MISSING or not isinstance(original, type):
+        return
+
+    def pin(func):
+        if not isinstance(func, types.FunctionType) or 'SSLContext' not in func.__code__.co_names \
+                or func.__globals__.get('SSLContext') is original:
+            return func
+        g = dict(func.__globals__)
+        g['SSLContext'] = original
+        new = types.FunctionType(func.__code__, g, func.__name__, func.__defaults__, func.__closure__)
+        new.__kwdefaults__ = func.__kwdefaults__
+        new.__qualname__ = func.__qualname__
+        new.__doc__ = func.__doc__
+        return new
+
+    for attr, value in list(vars(original).items()):
+        if isinstance(value, property):
+            fget, fset, fdel = pin(value.fget), pin(value.fset), pin(value.fdel)
+            if (fget, fset, fdel) != (value.fget, value.fset, value.fdel):
+                setattr(original, attr, property(fget, fset, fdel, value.__doc__))
+        elif isinstance(value, types.FunctionType):
+            new = pin(value)
+            if new is not value:
+                setattr(original, attr, new)
 
 
 def patch_select(aggressive=True):

@@ -283,3 +283,24 @@ def test_seed_ten_concurrent_urlopen_against_a_slow_local_server_overlap():
         srv.shutdown()
     ''')
     assert float(out) < 2.0     # the sum would be 5 s
+
+
+def test_ssl_context_setters_do_not_recurse_after_patching_for_old_and_new_contexts():
+    # gevent#1016/#1777: ssl.py's setters call super(SSLContext, SSLContext) with the
+    # module-global name, which patching turns into the green subclass -> RecursionError.
+    pytest.importorskip('gevent_lite.ssl')
+    check('''
+        import ssl, warnings
+        early = ssl.create_default_context()
+        from gevent_lite import monkey
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', monkey.MonkeyPatchWarning)
+            monkey.patch_all()
+        late = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        for ctx in (early, late):
+            ctx.options |= ssl.OP_NO_TLSv1
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+            assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2 and ctx.options & ssl.OP_NO_TLSv1
+    ''')
