@@ -152,12 +152,13 @@ class _ThreadHandle:
     thread's function returns.
     """
 
-    __slots__ = ('__weakref__', '_done', '_greenlet', 'ident')
+    __slots__ = ('ident', '_done', '_greenlet', '_started', '__weakref__')
 
     def __init__(self, ident=None):
         self.ident = ident
         self._done = None
         self._greenlet = None
+        self._started = ident is not None     # handles of running threads are started
 
     def _event(self):
         ev = self._done
@@ -174,9 +175,13 @@ class _ThreadHandle:
         return ev is not None and ev.is_set()
 
     def _set_done(self):
+        if not self._started:
+            raise RuntimeError('thread not started')
         self._event().set()
 
     def join(self, timeout=None):
+        if not self._started:
+            raise RuntimeError('thread not started')
         if self._greenlet is not None and self._greenlet is getcurrent():
             raise RuntimeError('Cannot join current thread')
         timeout = _check_timeout(timeout)
@@ -229,8 +234,12 @@ def _bootstrap(state, function, args, kwargs):
             unraisable = _Unraisable()
             unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback = (
                 exc_type, exc_value, exc_tb)
-            unraisable.err_msg = 'Exception ignored in thread started by'
-            unraisable.object = function
+            if sys.version_info >= (3, 13):
+                unraisable.err_msg = 'Exception ignored in thread started by %r' % (function,)
+                unraisable.object = None
+            else:
+                unraisable.err_msg = 'Exception ignored in thread started by'
+                unraisable.object = function
             hook(unraisable)
         except Exception:   # pragma: no cover - interpreter shutting down
             pass
@@ -280,6 +289,9 @@ def start_joinable_thread(function, handle=None, daemon=True) -> _ThreadHandle:
         handle = _ThreadHandle()
     elif not isinstance(handle, _ThreadHandle):
         raise TypeError('handle must be a green _ThreadHandle, not %r' % (type(handle),))
+    elif handle._started:
+        raise RuntimeError('thread already started')
+    handle._started = True
     _spawn(_GreenThreadState(handle, daemon), function, (), {})
     return handle
 

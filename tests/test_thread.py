@@ -143,6 +143,7 @@ def test_thread_handle_join_of_current_thread_raises():
             errors.append(str(exc))
     holder = [None]
     h = thread._ThreadHandle()
+    h._started = True
     holder[0] = h
     thread._spawn(thread._GreenThreadState(h, True), f, (), {})
     gevent_lite.sleep(0.02)
