@@ -7,32 +7,46 @@ also exported as ``gevent_lite.signal_handler``).
 How it cooperates with the hub
 ------------------------------
 CPython runs a Python signal handler in the main thread, on top of whatever
-frame is executing -- with greenlets, on top of whatever greenlet is current,
-often the hub itself in the middle of its loop. A handler that blocks there
-(``event.wait()``, ``thread.join()``) cannot park (gevent#799), and one that
-switches greenlets would corrupt the loop. So the handler installed with the OS
-is a tiny trampoline: it only hands ``(signum, frame)`` to the hub with
-``run_callback_threadsafe`` (which also writes the hub's wake-up pipe, so a hub
-sleeping in the poller wakes at once), and the hub then starts the user's
-handler in a new greenlet, where it may sleep, wait and switch like any other
-greenlet. An exception it raises is reported by the hub; ``SystemExit`` and
-``KeyboardInterrupt`` reach the main greenlet, as they would reach the main
-thread without gevent_lite.
+frame is executing -- with greenlets, on top of whatever greenlet is current.
+Where that is depends on what the program was doing:
+
+* **The hub, or gevent_lite's own code** (the usual case: the program waits, so
+  the hub sits in the poller; or a greenlet is half-way through parking). A
+  handler that blocked there could not park (gevent#799) and one that switched
+  greenlets would corrupt the loop or a half-registered wait. So the handler
+  installed with the OS is a trampoline that only hands ``(signum, frame)`` to
+  the hub with ``run_callback_threadsafe`` (which also writes the hub's wake-up
+  pipe, so a hub sleeping in the poller wakes at once); the hub then starts the
+  user's handler in a new greenlet, where it may sleep, wait and switch like
+  any other greenlet. An exception it raises is thrown into the main
+  greenlet, which is parked at that moment (so it surfaces from the call the
+  main greenlet waits in, as it would surface from the blocking call of the
+  main thread without gevent_lite).
+* **An ordinary greenlet running user code** (a computation that does not
+  yield). Nothing of ours is half-done there, so the handler runs at once, on
+  top of that code, exactly as the stdlib would run it: an exception it raises
+  propagates into the interrupted code (the classic "SIGALRM handler raises to
+  stop a long computation"), and if it blocks, it parks the interrupted
+  greenlet cooperatively. Deferring it to the hub instead would starve it for
+  as long as the computation runs.
+
+Handlers set with :func:`signal_handler` (gevent's API) always run in a new
+greenlet, as in gevent.
 
 ``SIG_DFL``, ``SIG_IGN`` and ``default_int_handler`` go straight to the OS.
 Installed handlers do not keep the hub alive on their own (as in gevent):
 a program whose only remaining wake-up source is a signal handler gets
 ``LoopExit`` rather than waiting forever.
 
-Handlers run when the hub next gets control, so a greenlet that computes
-without yielding delays them (the stdlib delays them only to the next bytecode).
-
 Nothing here touches SIGCHLD: :mod:`gevent_lite.subprocess` and
 :func:`gevent_lite.os.waitpid` wait for children without it, so a user's SIGCHLD
 handler is never replaced or starved (gevent#857, #622).
 """
 
+import os as _os
 import signal as _signal
+
+from greenlet import getcurrent
 
 from ._stdlib import reexport
 from .hub import get_hub
@@ -56,17 +70,53 @@ class _Trampoline:
         self.previous = previous   # the OS disposition before we took over
 
     def __call__(self, signum, frame):
-        # Runs on top of whatever greenlet is current: only hand over to the hub.
-        get_hub().run_callback_threadsafe(self._dispatch, signum, frame)
+        # Runs on top of whatever greenlet is current (see the module docstring).
+        hub = get_hub()
+        handler = self.handler
+        if handler is not None and _safe_to_run_here(hub, frame):
+            if self.watchers:
+                hub.run_callback_threadsafe(self._dispatch, signum, frame, False)
+            return handler(signum, frame)
+        hub.run_callback_threadsafe(self._dispatch, signum, frame, True)
+        return None
 
-    def _dispatch(self, signum, frame):
+    def _dispatch(self, signum, frame, with_handler):
         # Runs in the hub (a callback): start each handler in its own greenlet,
         # where it may block cooperatively.
         from .greenlet import Greenlet
-        if self.handler is not None:
-            Greenlet(self.handler, signum, frame).start()
+        if with_handler and self.handler is not None:
+            Greenlet(_run_handler, self.handler, signum, frame).start()
         for watcher in list(self.watchers):
             Greenlet(watcher.handle).start()
+
+
+def _run_handler(handler, signum, frame):
+    # The greenlet of a handler deferred to the hub. Without gevent_lite, an
+    # exception from a handler surfaces in the main thread wherever it was --
+    # typically inside the blocking call it was waiting in. Here the main
+    # greenlet is parked in the hub at this point, so deliver it there the same
+    # way a timeout or kill is delivered (thrown in from the hub).
+    try:
+        handler(signum, frame)
+    except BaseException as exc:
+        hub = get_hub()
+        main = hub.parent
+        if main is None or main.dead:
+            raise
+        hub.run_callback(main.throw, exc)
+
+
+_PACKAGE_DIR = _os.path.dirname(_os.path.abspath(__file__)) + _os.sep
+
+
+def _safe_to_run_here(hub, frame):
+    """True if the interrupted code is user code in an ordinary greenlet of this hub."""
+    if frame is None or getcurrent() is hub:
+        return False
+    filename = frame.f_code.co_filename
+    # Interrupted inside gevent_lite (e.g. between registering a wait and
+    # switching to the hub): switching greenlets now could resume the wrong wait.
+    return not _os.path.abspath(filename).startswith(_PACKAGE_DIR)
 
 
 _trampolines = {}     # signum -> _Trampoline currently installed with the OS

@@ -12,30 +12,37 @@ How it cooperates with the hub
   *watcher* greenlet per process. The watcher waits for the child to exit
   without any signal: on Linux it waits for the process's pidfd
   (``os.pidfd_open``) to become readable with ``hub.wait_fd``; elsewhere it
-  polls ``Popen.poll()`` (``waitpid(pid, WNOHANG)``) on hub timers, every 1 ms
-  backing off to 50 ms. We chose this over a SIGCHLD handler on purpose: it
-  reaps only our own child, never replaces or starves a user's SIGCHLD
-  handler, and never steals another library's child status (gevent#857,
-  #622, #452). Any number of greenlets may wait on the same process; when the
-  last one gives up (timeout or kill) the watcher is stopped.
+  polls ``waitpid(pid, WNOHANG)`` on hub timers, every 1 ms backing off to
+  50 ms. We chose this over a SIGCHLD handler on purpose: it reaps only our
+  own child, never replaces or starves a user's SIGCHLD handler, and never
+  steals another library's child status (gevent#857, #622, #452). Any number
+  of greenlets may wait on the same process; when the last one gives up
+  (timeout or kill) the watcher is stopped.
 * ``communicate(input, timeout)`` makes the pipes non-blocking and moves data
   in one greenlet per pipe, each parking on ``hub.wait_fd`` when its pipe is
   not ready. On timeout the partial output is attached to ``TimeoutExpired``
   and the pipe greenlets keep going, so calling ``communicate()`` again
   continues where it stopped, as the stdlib allows.
+* Only the stdlib's two blocking hooks are replaced, ``_wait(timeout)`` and
+  ``_communicate(input, endtime, orig_timeout)`` (both unchanged since 3.3);
+  the public ``wait()``/``communicate()`` stay the stdlib's, so argument
+  checks, the single-pipe fast path and the KeyboardInterrupt handling are
+  exactly the stdlib's. Reaping uses the stdlib's own ``_try_wait`` and
+  ``_handle_exitstatus`` under its ``_waitpid_lock``.
 * ``poll()`` never blocked; it is the stdlib's.
 
 * The ``stdin``/``stdout``/``stderr`` pipe files are cooperative too: after
-  the stdlib has started the child, each pipe fd is moved (``dup``) onto a
-  non-blocking raw file whose ``read``/``readinto``/``write`` park on
-  ``hub.wait_fd`` instead of blocking, wrapped in the same buffering and text
-  layers the stdlib would use (``bufsize``, ``encoding``, ``errors``, line
-  buffering). So ``proc.stdout.readline()`` or ``for line in proc.stdout``
-  let other greenlets run. Consequence, as with gevent: the raw fds are
-  non-blocking, so ``os.read(proc.stdout.fileno(), n)`` may raise
-  ``BlockingIOError`` where the stdlib would block.
+  the stdlib has started the child, each pipe fd is moved (``dup``) onto a raw
+  file whose ``read``/``readinto``/``write`` park on ``hub.wait_fd`` instead
+  of blocking, wrapped in the same buffering and text layers the stdlib would
+  use (``bufsize``, ``encoding``, ``errors``, line buffering). So
+  ``proc.stdout.readline()`` or ``for line in proc.stdout`` let other
+  greenlets run. The fds stay in blocking mode at rest and are switched to
+  non-blocking only around each read or write: the flag is shared with any
+  child the pipe is handed to (``stdin=p1.stdout``), which must not see it.
 """
 
+import errno as _errno
 import io as _io
 import os as _os
 import subprocess as _subprocess
@@ -46,9 +53,9 @@ from ._stdlib import reexport
 from .event import Event
 from .greenlet import Greenlet, joinall
 from .hub import READ, WRITE, get_hub, sleep
-from .os import nb_read, nb_write
 
 _pidfd_open = getattr(_os, 'pidfd_open', None)
+_WNOHANG = getattr(_os, 'WNOHANG', 1)
 _StdPopen = _subprocess.Popen
 PIPE = _subprocess.PIPE
 STDOUT = _subprocess.STDOUT
@@ -66,24 +73,41 @@ def _remaining(endtime):
     return max(endtime - _hubmod.now(), 0.0)
 
 
+def _cooperative(fd, attempt, arg, event):
+    """Run ``attempt(arg)`` with ``fd`` non-blocking; park while it would block.
+
+    The fd is switched to non-blocking only for the syscall and back right
+    after: O_NONBLOCK belongs to the open file description, which a child
+    process shares when the pipe is passed on (``stdin=p1.stdout``), and a
+    child must never find its stdin non-blocking. ``attempt`` returns None
+    (FileIO) or raises BlockingIOError (os.read/os.write) when it would block.
+    """
+    hub = None
+    while True:
+        _os.set_blocking(fd, False)
+        try:
+            result = attempt(arg)
+        except BlockingIOError:
+            result = None
+        finally:
+            _os.set_blocking(fd, True)
+        if result is not None:
+            return result
+        if hub is None:
+            hub = get_hub()
+        hub.wait_fd(fd, event)            # parks until the pipe is ready
+
+
 class _GreenFileIO(_io.FileIO):
-    """A raw file on a non-blocking pipe fd: reads and writes park instead of blocking."""
+    """A raw pipe file whose reads and writes park the greenlet instead of blocking."""
 
     def readinto(self, buffer):
-        while True:
-            n = _io.FileIO.readinto(self, buffer)
-            if n is not None:
-                return n
-            get_hub().wait_fd(self.fileno(), READ)     # parks until readable
+        return _cooperative(self.fileno(), super().readinto, buffer, READ)
 
     def read(self, size=-1):
         if size is None or size < 0:
             return self.readall()
-        while True:
-            data = _io.FileIO.read(self, size)
-            if data is not None:
-                return data
-            get_hub().wait_fd(self.fileno(), READ)
+        return _cooperative(self.fileno(), super().read, size, READ)
 
     def readall(self):
         chunks = []
@@ -94,11 +118,7 @@ class _GreenFileIO(_io.FileIO):
             chunks.append(data)
 
     def write(self, data):
-        while True:
-            n = _io.FileIO.write(self, data)
-            if n is not None:
-                return n
-            get_hub().wait_fd(self.fileno(), WRITE)    # parks until writable
+        return _cooperative(self.fileno(), super().write, data, WRITE)
 
     def close(self):
         if not self.closed:
@@ -117,7 +137,6 @@ def _green_pipe(fileobj, writing, bufsize):
     fd = _os.dup(fileobj.fileno())
     try:
         fileobj.close()
-        _os.set_blocking(fd, False)
         raw = _GreenFileIO(fd, 'wb' if writing else 'rb')
     except BaseException:
         _os.close(fd)
@@ -133,7 +152,7 @@ def _green_pipe(fileobj, writing, bufsize):
 
 
 class Popen(_StdPopen):
-    """``subprocess.Popen`` with cooperative :meth:`wait` and :meth:`communicate`."""
+    """``subprocess.Popen`` whose ``wait()``, ``communicate()`` and pipe files park the greenlet."""
 
     def __init__(self, *args, **kwargs):
         # Set before the stdlib __init__: its __del__ may run if __init__ fails.
@@ -159,16 +178,13 @@ class Popen(_StdPopen):
 
     # -- waiting for exit ----------------------------------------------------------------
 
-    def wait(self, timeout=None):
-        """Wait for the child to exit; return ``returncode``. Parks only the calling greenlet.
+    def _wait(self, timeout):
+        """Wait for exit; parks only the calling greenlet. ``TimeoutExpired`` after ``timeout``.
 
-        Raises ``TimeoutExpired`` after ``timeout`` seconds.
+        This is the hook the stdlib's public ``wait()`` calls (its
+        KeyboardInterrupt handling stays the stdlib's).
         """
-        if timeout is not None:
-            timeout = _hubmod._check_timeout(timeout)
-        if self.returncode is not None:
-            return self.returncode
-        if self.poll() is not None:        # non-blocking attempt first
+        if self._gl_reap():                # non-blocking attempt first
             return self.returncode
         if self._gl_exited is None:
             self._gl_exited = Event()
@@ -178,10 +194,8 @@ class Popen(_StdPopen):
             self._gl_watcher.start()
         self._gl_nwaiters += 1
         try:
-            # Parks until the watcher sees the exit (or the timeout passes).
-            if not exited.wait(timeout):
-                if self.poll() is not None:
-                    return self.returncode
+            # Parks until the watcher saw the exit (or the timeout passes).
+            if not exited.wait(timeout) and not self._gl_reap():
                 raise TimeoutExpired(self.args, timeout)
         finally:
             self._gl_nwaiters -= 1
@@ -192,10 +206,24 @@ class Popen(_StdPopen):
                 watcher.kill(block=False)
         return self.returncode
 
-    def _wait(self, timeout):
-        # The stdlib's private waiting primitive (3.3-3.13); its __exit__ uses it
-        # after a KeyboardInterrupt. Route it to the cooperative wait as well.
-        return self.wait(timeout)
+    def _gl_reap(self):
+        # One waitpid(WNOHANG) for our child, done the way the stdlib's own wait
+        # does it (its lock, _try_wait, _handle_exitstatus), so statuses --
+        # stopped, signalled, already reaped elsewhere -- come out identical.
+        if self.returncode is not None:
+            return True
+        if not self._waitpid_lock.acquire(False):
+            return False                   # another thread is reaping it right now
+        try:
+            if self.returncode is not None:
+                return True
+            pid, sts = self._try_wait(_WNOHANG)
+            if pid == self.pid:
+                self._handle_exitstatus(sts)
+                return True
+            return False
+        finally:
+            self._waitpid_lock.release()
 
     def __exit__(self, exc_type, value, traceback):
         # Pipe greenlets still running (communicate() timed out) must finish
@@ -218,7 +246,7 @@ class Popen(_StdPopen):
                 pidfd = None      # old kernel, seccomp, or already reaped elsewhere
         try:
             delay = 0.001
-            while self.poll() is None:
+            while not self._gl_reap():
                 if pidfd is not None:
                     hub.wait_fd(pidfd, READ)      # readable once the child has exited
                 else:
@@ -232,18 +260,11 @@ class Popen(_StdPopen):
 
     # -- moving data ---------------------------------------------------------------------
 
-    def communicate(self, input=None, timeout=None):
-        """Send ``input`` to stdin, read stdout/stderr to EOF, wait for exit.
-
-        Returns ``(stdout, stderr)``; each is None unless that stream is a PIPE.
-        """
-        if self._communication_started and input:
-            raise ValueError('Cannot send input after starting communication')
-        if timeout is not None:
-            timeout = _hubmod._check_timeout(timeout)
-            endtime = _hubmod.now() + timeout
-        else:
-            endtime = None
+    def _communicate(self, input, endtime, orig_timeout):
+        # The hook the stdlib's public communicate() calls when more than one pipe
+        # is involved or a timeout is given (the single-pipe case reads/writes the
+        # pipe files directly, which are cooperative here). Its KeyboardInterrupt
+        # handling and final wait() stay the stdlib's.
         comm = self._gl_comm
         if comm is None:
             comm = self._gl_comm = self._gl_start_communication(input)
@@ -251,15 +272,15 @@ class Popen(_StdPopen):
         pending = [g for g in greenlets if not g.dead]
         if pending:
             # Parks until every pipe greenlet finished or the deadline passed.
-            joinall(pending, timeout=_remaining(endtime))
+            joinall(pending, timeout=self._remaining_time(endtime))
             if any(not g.dead for g in pending):
-                raise TimeoutExpired(self.args, timeout,
-                                     output=b''.join(out) if out is not None else None,
-                                     stderr=b''.join(err) if err is not None else None)
+                raise TimeoutExpired(self.args, orig_timeout,
+                                     output=b''.join(out) if out else None,
+                                     stderr=b''.join(err) if err else None)
         for g in greenlets:
             if g.exception is not None:
                 raise g.exception
-        self.wait(timeout=_remaining(endtime))
+        self.wait(timeout=self._remaining_time(endtime))
         stdout = b''.join(out) if out is not None else None
         stderr = b''.join(err) if err is not None else None
         if self.text_mode:
@@ -303,16 +324,16 @@ class Popen(_StdPopen):
         try:
             if data:
                 fd = fileobj.fileno()
-                _os.set_blocking(fd, False)
                 view = memoryview(data).cast('B')
                 offset = 0
                 try:
                     while offset < len(view):
-                        offset += nb_write(fd, view[offset:offset + _READ_SIZE])
+                        offset += _cooperative(fd, _write_to(fd), view[offset:offset + _READ_SIZE],
+                                               WRITE)
                 except (BrokenPipeError, ConnectionResetError):
                     pass               # the child stopped reading: like the stdlib, ignore
                 except OSError as e:
-                    if e.errno != 22:  # EINVAL: the stdlib ignores it too (child exited)
+                    if e.errno != _errno.EINVAL:   # the stdlib ignores EINVAL too (child exited)
                         raise
         finally:
             _close(fileobj)
@@ -321,9 +342,9 @@ class Popen(_StdPopen):
     def _gl_drain(fileobj, chunks):
         try:
             fd = fileobj.fileno()
-            _os.set_blocking(fd, False)
+            read = _read_from(fd)
             while True:
-                data = nb_read(fd, _READ_SIZE)
+                data = _cooperative(fd, read, _READ_SIZE, READ)
                 if not data:
                     break
                 chunks.append(data)
@@ -335,6 +356,14 @@ class Popen(_StdPopen):
         enc, errors = encoding
         text = data.decode(enc, errors)
         return text.replace('\r\n', '\n').replace('\r', '\n')
+
+
+def _read_from(fd):
+    return lambda n: _os.read(fd, n)
+
+
+def _write_to(fd):
+    return lambda data: _os.write(fd, data)
 
 
 def _close(fileobj):
@@ -354,6 +383,14 @@ def _close(fileobj):
 
 # -- the convenience functions, as in the stdlib but built on our Popen ------------------
 
+def _popen_class():
+    # After monkey-patching, ``subprocess.Popen`` is our class -- or a subclass
+    # somebody put there (tests do, to record instances); the stdlib's functions
+    # would pick that up through their module global, so we do too.
+    cls = _subprocess.Popen
+    return cls if isinstance(cls, type) and issubclass(cls, Popen) else Popen
+
+
 def run(*popenargs, input=None, capture_output=False, timeout=None, check=False, **kwargs):
     """Run a command and return a ``CompletedProcess``; kills the child on timeout."""
     if input is not None:
@@ -365,7 +402,7 @@ def run(*popenargs, input=None, capture_output=False, timeout=None, check=False,
             raise ValueError('stdout and stderr arguments may not be used with capture_output.')
         kwargs['stdout'] = PIPE
         kwargs['stderr'] = PIPE
-    with Popen(*popenargs, **kwargs) as process:
+    with _popen_class()(*popenargs, **kwargs) as process:
         try:
             stdout, stderr = process.communicate(input, timeout=timeout)
         except TimeoutExpired:
@@ -383,7 +420,7 @@ def run(*popenargs, input=None, capture_output=False, timeout=None, check=False,
 
 def call(*popenargs, timeout=None, **kwargs):
     """Run a command, wait for it, return its exit code (kills it on timeout)."""
-    with Popen(*popenargs, **kwargs) as p:
+    with _popen_class()(*popenargs, **kwargs) as p:
         try:
             return p.wait(timeout=timeout)
         except BaseException:

@@ -352,3 +352,16 @@ def test_wait_falls_back_to_polling_without_pidfd(monkeypatch):
     assert [j.value for j in jobs] == [0] * 5
     assert time.monotonic() - start < 1.5
     assert len(ticks) >= 10
+
+
+def test_pipe_handed_to_another_child_stays_blocking_for_it():
+    # O_NONBLOCK is shared through the open file description: a pipe file of
+    # ours passed as another child's stdin must not make that stdin non-blocking.
+    p1 = gsp.Popen([PY, '-c', 'import time, sys; time.sleep(0.2); sys.stdout.write("data")'],
+                   stdout=gsp.PIPE)
+    p2 = gsp.Popen([PY, '-c', 'import os, sys; sys.stdout.write(str(os.get_blocking(0)) + ":" '
+                    '+ sys.stdin.read())'], stdin=p1.stdout, stdout=gsp.PIPE)
+    p1.stdout.close()
+    out, _ = p2.communicate(timeout=10)
+    assert out == b'True:data'
+    assert p1.wait(timeout=5) == 0
