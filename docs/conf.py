@@ -92,7 +92,10 @@ import queue as _queue  # noqa: E402
 # stdlib's exception classes below are kept because our docstrings link to them.
 from greenlet import getcurrent as _getcurrent  # noqa: E402
 
+# queue.ShutDown exists from Python 3.13; gevent_lite.queue re-exports it there.
 _KEEP_FOREIGN = {_queue.Empty, _queue.Full, _getcurrent}
+if hasattr(_queue, 'ShutDown'):
+    _KEEP_FOREIGN.add(_queue.ShutDown)
 
 
 def _skip_foreign_members(app, what, name, obj, skip, options):

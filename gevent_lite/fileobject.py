@@ -213,8 +213,13 @@ class FileObjectPosix(_Wrapper):
             bufsize = self.default_bufsize
         if bufsize == 0 and not binary:
             raise ValueError("can't have unbuffered text I/O")
+        # An owner object (a Popen pipe, an open file) closes its fd itself: closing the
+        # fd behind its back would make the owner's own close/finalizer hit EBADF, or
+        # worse, close an fd number that was reused meanwhile.
+        self._close_owner = close and self._fobj is not None
         # Validate everything before this: the raw object makes the fd non-blocking.
-        self.fileio = raw = GreenFileDescriptorIO(fileno, 'r' if reading else 'w', closefd=close)
+        self.fileio = raw = GreenFileDescriptorIO(fileno, 'r' if reading else 'w',
+                                                  closefd=close and self._fobj is None)
         if bufsize == 0:
             f = raw
         elif reading:
@@ -227,10 +232,12 @@ class FileObjectPosix(_Wrapper):
         _Wrapper.__init__(self, f)
 
     def close(self):
+        fobj, self._fobj = self._fobj, None
         try:
             self.io.close()
         finally:
-            self._fobj = None
+            if self._close_owner and fobj is not None:
+                fobj.close()
 
 
 class FileObjectThread(_Wrapper):

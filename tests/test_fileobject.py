@@ -243,6 +243,9 @@ def test_subprocess_stdout_pipe_read_cooperatively():
         f = FileObjectPosix(proc.stdout, 'r')
         assert [line.strip() for line in f] == ['0', '1', '2']
         f.close()
+        # Closing the wrapper closes the owner too, through the owner: its own
+        # finalizer must not later hit EBADF on an fd closed behind its back.
+        assert proc.stdout.closed
     finally:
         proc.wait(10)
         ticker.kill()
