@@ -133,7 +133,7 @@ def client_main(port, conns, size, warmup, duration, requests):
     state = {}
     if hasattr(select, 'epoll'):
         ep = select.epoll(conns)
-        for i, s in enumerate(socks):
+        for s in socks:
             ep.register(s.fileno(), select.EPOLLIN)
         poll = ep.poll
     else:  # pragma: no cover - not Linux

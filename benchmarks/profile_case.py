@@ -19,7 +19,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(HERE), HERE]
 
-import run  # after the sys.path line above
+import run  # noqa: E402 (after the sys.path line above)
 
 
 def main(argv=None):

@@ -45,7 +45,7 @@ def kill(greenlet, exception=GreenletExit, block=True, timeout=None):
 
 
 # gevent's signal API (the module gevent_lite.signal is the green ``signal``).
-from .signal import signal_handler  # noqa: E402
+from .signal import signal_handler  # noqa: E402, F401 (exported below)
 
 __all__.append('signal_handler')
 

@@ -9,7 +9,7 @@ from gevent_lite.config import Config, config, settings
 
 @pytest.fixture
 def env(monkeypatch):
-    for name, _default, keys, _doc in settings():
+    for _name, _default, keys, _doc in settings():
         for key in keys:
             monkeypatch.delenv(key, raising=False)
     return monkeypatch
@@ -83,17 +83,17 @@ def test_assignment_wins_over_environment_and_reset_rereads_it(env):
 def test_bad_environment_value_names_the_variable(env):
     env.setenv('GEVENT_LITE_MAX_BLOCKING_TIME', 'abc')
     with pytest.raises(ValueError) as info:
-        Config().max_blocking_time
+        _ = Config().max_blocking_time
     assert str(info.value) == "GEVENT_LITE_MAX_BLOCKING_TIME='abc': expected a number of seconds"
 
 
 def test_bad_gevent_value_names_the_gevent_variable(env):
     env.setenv('GEVENT_MONITOR_THREAD_ENABLE', 'maybe')
     with pytest.raises(ValueError, match="GEVENT_MONITOR_THREAD_ENABLE='maybe': expected a boolean"):
-        Config().monitor_thread
+        _ = Config().monitor_thread
     env.setenv('GEVENT_RESOLVER', 'ares')
     with pytest.raises(ValueError, match="GEVENT_RESOLVER='ares': expected one of thread, block"):
-        Config().resolver
+        _ = Config().resolver
 
 
 @pytest.mark.parametrize('name,value', [
@@ -111,7 +111,7 @@ def test_bad_assignment_is_rejected_with_the_setting_name(env, name, value):
 
 def test_unknown_setting_is_an_attribute_error():
     with pytest.raises(AttributeError, match='no setting'):
-        config.no_such_setting
+        _ = config.no_such_setting
     with pytest.raises(AttributeError, match='no setting'):
         config.no_such_setting = 1
 

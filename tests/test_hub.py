@@ -305,7 +305,7 @@ def test_parking_lot_hands_a_value_on_when_the_woken_waiter_is_killed():
     first.kill(block=False)        # the kill is on its way...
     lot.unpark('permit')           # ...when `first` is handed the value: it never runs
     gevent_lite.sleep(0.01)
-    assert first.dead and got == ['permit'] and unclaimed == []
+    assert first.dead and second.dead and got == ['permit'] and unclaimed == []
     # With nobody left to take it, the value goes back to the owner.
     third = gevent_lite.spawn(lot.park)
     gevent_lite.sleep(0)

@@ -125,8 +125,9 @@ def test_references_captured_before_patching_are_repointed_and_named(tmp_path):
         assert earlylib.sleep is gevent_lite.time.sleep and earlylib.socket is gevent_lite.socket.socket
         assert earlylib.Server.selector_class is gevent_lite.selectors.DefaultSelector
         # the C function in a class body became a (non-binding) green function
-        t0 = time.monotonic(); g = gevent_lite.spawn(earlylib.Server().sleep, 0.2); g2 = gevent_lite.spawn(time.sleep, 0.2)
-        gevent_lite.joinall([g, g2]); assert time.monotonic() - t0 < 0.35 and g.successful()
+        t0 = time.monotonic()
+        g = gevent_lite.spawn(earlylib.Server().sleep, 0.5); g2 = gevent_lite.spawn(time.sleep, 0.5)
+        gevent_lite.joinall([g, g2]); assert time.monotonic() - t0 < 0.9 and g.successful()  # sum: 1 s
         assert earlylib.Server.pause is monkey.get_original('time', 'sleep')
         # the stdlib's own captured selector (socketserver) is repaired silently
         assert socketserver._ServerSelector is gevent_lite.selectors.DefaultSelector
@@ -276,7 +277,8 @@ def test_seed_ten_concurrent_urlopen_against_a_slow_local_server_overlap():
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         url = 'http://127.0.0.1:%d/' % srv.server_address[1]
         t0 = time.monotonic()
-        gs = [gevent_lite.spawn(lambda i: urllib.request.urlopen(url + str(i), timeout=10).read(), i) for i in range(10)]
+        fetch = lambda i: urllib.request.urlopen(url + str(i), timeout=10).read()
+        gs = [gevent_lite.spawn(fetch, i) for i in range(10)]
         gevent_lite.joinall(gs, timeout=10)
         assert [g.value for g in gs] == [b'/%d' % i for i in range(10)], [g.exception for g in gs]
         print(round(time.monotonic() - t0, 2))

@@ -686,7 +686,7 @@ def test_trickling_client_is_dropped_even_though_it_keeps_sending():
             c.sendall(b'GET / HTTP/1.1\r\n')
             t0 = time.monotonic()
             try:
-                for i in range(40):          # one header byte every 0.1 s for up to 4 s
+                for _ in range(40):          # one header byte every 0.1 s for up to 4 s
                     c.sendall(b'X')
                     time.sleep(0.1)
             except OSError:

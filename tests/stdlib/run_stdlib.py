@@ -66,7 +66,9 @@ import os; os._exit(0)   # do not let a leftover thread or greenlet hold the exi
 '''
 
 
-def load_expected(path=os.path.join(HERE, 'expected_failures.txt')):
+def load_expected(path=None):
+    if path is None:
+        path = os.path.join(HERE, 'expected_failures.txt')
     expected = {}
     if os.path.exists(path):
         for line in open(path):
