@@ -20,6 +20,7 @@ the greenlet, and they offer what ``threading.Condition`` needs once
 """
 
 import sys
+from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
 
 from greenlet import getcurrent
 
@@ -35,6 +36,27 @@ def _norm_timeout(blocking, timeout):
     timeout = _check_timeout(timeout)
     if timeout < 0:
         return None if timeout == -1 else 0
+    return timeout
+
+
+def _lock_timeout(blocking, timeout):
+    """``_thread.lock.acquire``'s argument rules, for a ``timeout`` that is not None.
+
+    Returns the timeout for :meth:`Semaphore.acquire`: None (forever), 0 (do not
+    wait) or a positive number. -1 means "no timeout"; a timeout together with
+    ``blocking=False`` and any other negative value raise ``ValueError``, a value
+    above ``threading.TIMEOUT_MAX`` raises ``OverflowError``. Only called when a
+    timeout was passed, so the default ``acquire()`` pays nothing for it.
+    """
+    timeout = _check_timeout(timeout)
+    if timeout == -1:
+        return None if blocking else 0
+    if not blocking:
+        raise ValueError("can't specify a timeout for a non-blocking call")
+    if timeout < 0:
+        raise ValueError('timeout value must be a non-negative number')
+    if timeout > _TIMEOUT_MAX:
+        raise OverflowError('timeout value is too large')
     return timeout
 
 
@@ -252,7 +274,9 @@ class Lock(Semaphore):
     """A non-reentrant lock (``threading.Lock``-shaped) for greenlets.
 
     Releasing an unlocked Lock raises ``RuntimeError``, as ``threading.Lock`` does.
-    Any greenlet may release it (it has no owner).
+    Any greenlet may release it (it has no owner). ``acquire`` checks its
+    arguments as ``_thread.lock.acquire`` does (see :func:`_lock_timeout`);
+    ``timeout=None``, gevent's spelling, also means "no timeout".
     """
 
     __slots__ = ()
@@ -261,14 +285,33 @@ class Lock(Semaphore):
         Semaphore.__init__(self, 1)
 
     def __repr__(self):
-        return '<%s at 0x%x %s waiting=%d>' % (
-            type(self).__name__, id(self), 'locked' if self.locked() else 'unlocked',
-            len(self._acquirers))
+        # Shaped like _thread.lock's: "<unlocked _thread.lock object at 0x...>".
+        cls = type(self)
+        return '<%s %s.%s object waiting=%d at 0x%x>' % (
+            'locked' if self.counter <= 0 else 'unlocked', cls.__module__, cls.__qualname__,
+            len(self._acquirers), id(self))
+
+    def acquire(self, blocking=True, timeout=None) -> bool:
+        """Take the lock; True on success, False if non-blocking or timed out."""
+        if timeout is None:
+            # Semaphore.acquire with nothing to check (the default arguments).
+            if self.counter > 0:
+                self.counter -= 1
+                return True
+            if not blocking:
+                return False
+            return self._lot.park(None) is not TIMED_OUT
+        return Semaphore.acquire(self, blocking, _lock_timeout(blocking, timeout))
 
     def release(self):
         if self.counter >= 1:
             raise RuntimeError('release unlocked lock')
         Semaphore.release(self)
+
+    __enter__ = acquire
+
+    def __exit__(self, typ, val, tb):
+        self.release()
 
     def locked(self) -> bool:
         return self.counter <= 0
@@ -278,7 +321,7 @@ class Lock(Semaphore):
         Semaphore.__init__(self, 1)
 
     # _thread.LockType spellings
-    acquire_lock = Semaphore.acquire
+    acquire_lock = acquire
     release_lock = release
     locked_lock = locked
 
@@ -297,15 +340,26 @@ class RLock:
         self._count = 0
 
     def __repr__(self):
-        return '<%s at 0x%x owner=%r count=%d waiting=%d>' % (
-            type(self).__name__, id(self), self._owner, self._count,
-            len(self._block._acquirers))
+        # Shaped like _thread.RLock's: "<locked _thread.RLock object owner=IDENT count=N at 0x...>";
+        # the owner's ident is id() of its greenlet, what green get_ident() returns there.
+        cls = type(self)
+        owner = self._owner
+        return '<%s %s.%s object owner=%d count=%d waiting=%d at 0x%x>' % (
+            'locked' if owner is not None else 'unlocked', cls.__module__, cls.__qualname__,
+            0 if owner is None else id(owner), self._count, len(self._block._acquirers), id(self))
 
     def statistics(self):
         return {'owner': self._owner, 'count': self._count,
                 'waiting': len(self._block._acquirers)}
 
     def acquire(self, blocking=True, timeout=None) -> bool:
+        """Take the lock, or count one more level if this greenlet owns it.
+
+        The arguments are checked as ``_thread.RLock.acquire`` checks them (see
+        :func:`_lock_timeout`); ``timeout=None`` also means "no timeout".
+        """
+        if timeout is not None:
+            timeout = _lock_timeout(blocking, timeout)
         me = getcurrent()
         if self._owner is me:
             self._count += 1

@@ -224,6 +224,68 @@ def test_lock_release_unlocked_raises_runtime_error():
     assert not lk.locked()
 
 
+@pytest.mark.parametrize('cls', [Lock, RLock])
+def test_lock_and_rlock_acquire_reject_arguments_as_thread_lock_does(cls):
+    import threading
+    lk = cls()
+    with pytest.raises(ValueError):
+        lk.acquire(False, 1)           # a timeout with blocking=False
+    with pytest.raises(ValueError):
+        lk.acquire(timeout=-100)       # negative other than -1
+    with pytest.raises(OverflowError):
+        lk.acquire(timeout=1e100)
+    with pytest.raises(OverflowError):
+        lk.acquire(timeout=threading.TIMEOUT_MAX + 1)
+    with pytest.raises(TypeError):
+        lk.acquire(timeout='soon')
+    assert not lk.locked()             # none of the refused calls took the lock
+    assert lk.acquire(timeout=threading.TIMEOUT_MAX) is True
+    lk.release()
+    assert lk.acquire(False, -1) is True   # -1 is "no timeout", allowed with blocking=False
+    lk.release()
+    assert lk.acquire(True, -1) is True
+    lk.release()
+    assert lk.acquire(timeout=None) is True   # gevent's spelling of "no timeout"
+    lk.release()
+
+
+@pytest.mark.parametrize('cls', [Lock, RLock])
+def test_lock_and_rlock_timed_acquire_waits_then_fails_when_held_elsewhere(cls):
+    lk = cls()
+    holder = gevent.spawn(lk.acquire)
+    holder.join(1)
+    t0 = time.monotonic()
+    assert lk.acquire(timeout=0.05) is False
+    assert 0.03 < time.monotonic() - t0 < 2
+    assert lk.acquire(True, 0) is False
+    assert lk.acquire(False) is False
+
+
+def test_lock_and_rlock_repr_look_like_the_thread_module_ones():
+    import re
+    lk = Lock()
+    assert re.fullmatch(r'<unlocked gevent_lite\.lock\.Lock object waiting=0 at 0x[0-9a-f]+>', repr(lk))
+    lk.acquire()
+    gs = [gevent.spawn(lk.acquire) for _ in range(2)]
+    gevent.sleep(0)
+    assert re.fullmatch(r'<locked gevent_lite\.lock\.Lock object waiting=2 at 0x[0-9a-f]+>', repr(lk))
+    gevent.killall(gs)
+    r = RLock()
+    assert re.fullmatch(r'<unlocked gevent_lite\.lock\.RLock object owner=0 count=0 waiting=0 at 0x[0-9a-f]+>',
+                        repr(r))
+    r.acquire()
+    r.acquire()
+    assert re.fullmatch(r'<locked gevent_lite\.lock\.RLock object owner=%d count=2 waiting=0 at 0x[0-9a-f]+>'
+                        % id(gevent.getcurrent()), repr(r))
+
+
+def test_lock_with_statement_returns_true_like_thread_lock():
+    lk = Lock()
+    with lk as got:
+        assert got is True and lk.locked()
+    assert not lk.locked()
+
+
 # -- RLock --------------------------------------------------------------------------------
 
 def test_rlock_reentrant_for_owner_and_blocks_others():
