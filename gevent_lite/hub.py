@@ -405,6 +405,10 @@ else:
 
 _SYSTEM_ERRORS = (SystemExit, KeyboardInterrupt, SystemError)
 
+#: The OS thread's ident, captured before ``monkey.patch_thread`` can make
+#: ``_thread.get_ident`` per-greenlet: a hub belongs to an OS thread.
+_get_thread_ident = _thread.get_ident
+
 
 class Hub(greenlet):
     """The event loop of one OS thread. Create it with :func:`get_hub`."""
@@ -419,7 +423,7 @@ class Hub(greenlet):
         while root.parent is not None:
             root = root.parent
         greenlet.__init__(self, parent=root)
-        self.thread_ident = _thread.get_ident()
+        self.thread_ident = _get_thread_ident()
         self._ready = deque()            # (callable, args) run in FIFO order
         self._timers = []                # heap of (when, seq, Timer)
         self._seq = _count()
@@ -450,6 +454,10 @@ class Hub(greenlet):
     def run_callback(self, callback, *args):
         """Run ``callback(*args)`` from the hub soon (FIFO). This thread only."""
         self._ready.append((callback, args))
+
+    def run_callback_first(self, callback, *args):
+        """Run ``callback(*args)`` from the hub before anything already queued. This thread only."""
+        self._ready.appendleft((callback, args))
 
     def run_callback_threadsafe(self, callback, *args):
         """Run ``callback(*args)`` in this hub's thread; callable from any OS thread."""

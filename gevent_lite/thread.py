@@ -370,9 +370,8 @@ def interrupt_main(signum=None):
     # A signal interrupts the main thread at once, wherever it waits. Throw into the
     # main greenlet before anything else the hub has queued (such as waking it from
     # the wait it is in), so the interrupt lands where it waits now -- not after it
-    # has run on and possibly finished. (Reaches into hub._ready: the hub has no
-    # public "run this first" call.)
-    hub._ready.appendleft((main.throw, (KeyboardInterrupt,)))
+    # has run on and possibly finished.
+    hub.run_callback_first(main.throw, KeyboardInterrupt)
 
 
 __all__ = [n for n in __implements__ if not n.startswith('_')] + ['error']

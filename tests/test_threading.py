@@ -225,3 +225,25 @@ def test_exit_with_a_thread_blocked_forever_says_so_instead_of_hanging(version):
         threading.Thread(target=lock.acquire, name='stuck-one').start()
     ''', python=PYTHONS[version], timeout=20)
     assert "stuck-one" in res.stderr and 'can never finish' in res.stderr, res.stderr
+
+
+def test_hub_of_an_os_thread_started_after_patching_records_the_os_thread_ident():
+    # The hub belongs to an OS thread: patched (per-greenlet) get_ident must not leak into it.
+    out = check('''
+        from gevent_lite import hub
+        real_start = monkey.get_original('_thread', 'start_new_thread')
+        real_ident = monkey.get_original('_thread', 'get_ident')
+        import _thread, time
+        assert _thread.get_ident is not real_ident
+        assert hub.get_hub().thread_ident == real_ident()
+        seen = []
+        def in_os_thread():
+            seen.append((hub.get_hub().thread_ident, real_ident()))
+        real_start(in_os_thread, ())
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            monkey.get_original('time', 'sleep')(0.01)
+        assert seen and seen[0][0] == seen[0][1], seen
+        print('ok')
+    ''')
+    assert 'ok' in out
