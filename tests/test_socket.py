@@ -576,3 +576,68 @@ def test_send_on_a_full_buffer_parks_instead_of_returning_zero():
     assert a.send(b'y' * 1000) > 0
     a.close()
     b.close()
+
+
+# -- reads after a wait park first (socket.recv's _recv_waits hint) -----------------------
+
+def _waited_short_read(a, b):
+    # a reads in a greenlet, waits (nothing there), then gets a short read: a is marked.
+    reader = gevent_lite.spawn(a.recv, 100)
+    gevent_lite.sleep(0.01)
+    b.sendall(b'x')
+    assert reader.get(timeout=5) == b'x'
+    assert a._recv_waits
+
+
+def test_recv_after_a_waited_short_read_still_gets_data_that_is_already_there():
+    a, b = gsocket.socketpair()
+    with a, b:
+        _waited_short_read(a, b)
+        b.sendall(b'already here')      # arrives before the next recv: no poll saw it
+        with gevent_lite.Timeout(2):
+            assert a.recv(100) == b'already here'
+        b.sendall(b'into')
+        buf = bytearray(100)
+        with gevent_lite.Timeout(2):
+            assert a.recv_into(buf) == 4 and buf[:4] == b'into'
+
+
+def test_nonblocking_recv_never_parks_after_a_waited_read():
+    a, b = gsocket.socketpair()
+    with a, b:
+        _waited_short_read(a, b)
+        a.settimeout(0.0)
+        assert not a._recv_waits
+        with pytest.raises(BlockingIOError):
+            a.recv(10)
+        with pytest.raises(BlockingIOError):
+            a.recv_into(bytearray(10))
+
+
+def test_recv_after_a_waited_read_honours_timeout_and_eof():
+    a, b = gsocket.socketpair()
+    with a, b:
+        _waited_short_read(a, b)
+        a.settimeout(0.2)
+        _waited_short_read(a, b)
+        with pytest.raises(stdsocket.timeout):
+            a.recv(10)
+        b.close()
+        assert a.recv(10) == b''
+
+
+def test_full_read_clears_the_park_first_hint_and_bulk_data_arrives_intact():
+    a, b = gsocket.socketpair()
+    payload = os.urandom(1 << 20)
+    with a, b:
+        _waited_short_read(a, b)
+        b.sendall(b'y' * 10)
+        assert a.recv(10) == b'y' * 10 and not a._recv_waits    # asked 10, got 10
+        sender = gevent_lite.spawn(b.sendall, payload)
+        got = bytearray()
+        while len(got) < len(payload):
+            chunk = a.recv(65536)
+            assert chunk
+            got += chunk
+        sender.get(timeout=5)
+        assert bytes(got) == payload
