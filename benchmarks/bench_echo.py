@@ -386,7 +386,8 @@ CASES = [
          unit='req/s', higher_is_better=True, n=n, quick_n=n // 5,
          target='>= 1.2x gevent', timeout=300,
          impls={impl: _cmd(impl, conns, size) for impl in IMPLS})
-    for conns, size, n in ((50, 64, 200_000), (50, 4096, 200_000), (1000, 64, 200_000))
+    for conns, size, n in ((50, 64, 200_000), (50, 4096, 200_000), (1000, 64, 200_000),
+                           (5000, 64, 200_000))
 ]
 
 
