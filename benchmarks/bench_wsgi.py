@@ -196,12 +196,32 @@ def run_echo(port, seconds, connections=50):
     return float(out.stdout.split()[0]), None
 
 
+def check_response(port):
+    """One keep-alive GET before the load: the server must answer the app's exact
+    body, or the wrk numbers would count something else (wrk checks only statuses)."""
+    import http.client
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+    try:
+        for _ in range(2):
+            conn.request('GET', '/')
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.status != 200 or body != b'Hello, World!':
+                return 'bad response: %d %r' % (resp.status, body[:80])
+    finally:
+        conn.close()
+    return None
+
+
 def measure(impl, seconds):
     proc, port = start_server(impl)
     try:
         time.sleep(0.2)
         if impl.endswith('_echo'):
             return run_echo(port, seconds)
+        error = check_response(port)
+        if error:
+            return None, error
         return run_wrk(port, seconds)
     finally:
         stop_server(proc)
