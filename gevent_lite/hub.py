@@ -39,6 +39,7 @@ import os
 import sys
 import traceback
 from collections import deque
+from contextlib import contextmanager
 from itertools import count as _count, repeat
 from time import monotonic as _monotonic
 
@@ -1089,15 +1090,10 @@ class _Gatherer:
                 self.waiter = None
 
 
-def iwait(objects, timeout=None, count=None):
-    """Yield objects (greenlets, events, results) as they become ready.
-
-    Stops after ``count`` objects or when ``timeout`` seconds have passed.
-    """
-    objects = list(objects) if objects is not None else []
-    total = len(objects) if count is None else min(count, len(objects))
-    if total <= 0:
-        return
+@contextmanager
+def _gathering(objects, timeout):
+    """Link a :class:`_Gatherer` to every object (and a deadline timer) for the
+    body of a ``with``; unlink them all and cancel the timer on every way out."""
     hub = get_hub()
     gatherer = _Gatherer(hub)
     linked = []
@@ -1107,16 +1103,29 @@ def iwait(objects, timeout=None, count=None):
             linked.append(obj)
         if timeout is not None:
             gatherer.timer = hub.call_later(timeout, gatherer._expire)
-        for _ in range(total):
-            gatherer.collect(1)
-            if not gatherer.done:
-                return
-            yield gatherer.done.popleft()
+        yield gatherer
     finally:
         if gatherer.timer is not None:
             gatherer.timer.cancel()
         for obj in linked:
             obj.unlink(gatherer)
+
+
+def iwait(objects, timeout=None, count=None):
+    """Yield objects (greenlets, events, results) as they become ready.
+
+    Stops after ``count`` objects or when ``timeout`` seconds have passed.
+    """
+    objects = list(objects) if objects is not None else []
+    total = len(objects) if count is None else min(count, len(objects))
+    if total <= 0:
+        return
+    with _gathering(objects, timeout) as gatherer:
+        for _ in range(total):
+            gatherer.collect(1)
+            if not gatherer.done:
+                return
+            yield gatherer.done.popleft()
 
 
 def wait(objects=None, timeout=None, count=None):
@@ -1130,22 +1139,9 @@ def wait(objects=None, timeout=None, count=None):
     total = len(objects) if count is None else min(count, len(objects))
     if total <= 0:
         return []
-    hub = get_hub()
-    gatherer = _Gatherer(hub)
-    linked = []
-    try:
-        for obj in objects:
-            obj.rawlink(gatherer)
-            linked.append(obj)
-        if timeout is not None:
-            gatherer.timer = hub.call_later(timeout, gatherer._expire)
+    with _gathering(objects, timeout) as gatherer:
         gatherer.collect(total)
         return list(gatherer.done)[:total]
-    finally:
-        if gatherer.timer is not None:
-            gatherer.timer.cancel()
-        for obj in linked:
-            obj.unlink(gatherer)
 
 
 def reinit(hub=None):
