@@ -61,6 +61,8 @@ nitpick_ignore_regex = [
     # their own) that show up in signatures and module docstrings. Public names of
     # gevent_lite are never ignored.
     (r'py:(class|mod|func|meth|data|attr|obj)', r'gevent_lite(\.\w+)*\._\w+'),
+    # ... also when a docstring names one without its module (``:func:`_lock_timeout```).
+    (r'py:(class|mod|func|meth|data|attr|obj)', r'_\w+'),
     # Python built-in types and exceptions, as they appear in signatures and docstrings.
     (r'py:(class|exc|obj|data|func)', r'(builtins\.)?(None|True|False|int|float|str|bytes|bytearray|'
      r'bool|object|type|tuple|list|dict|set|callable|Callable|Any|Optional|Union|Iterable|Iterator|'

@@ -23,6 +23,7 @@ from operator import index as _index
 
 from . import _stdlib
 from .hub import READ, WRITE, _get_hub_noargs, get_hub
+from .hub import wait_read, wait_readwrite, wait_write  # noqa: F401 (in __implements__)
 from .hub import now as _now
 
 __implements__ = [
@@ -531,21 +532,6 @@ if hasattr(_stdlib_socket, 'fromshare'):  # pragma: no cover - Windows
 
     def fromshare(info):
         return _green(_std_fromshare(info))
-
-
-def wait_read(fileno, timeout=None, timeout_exc=None):
-    """Park until ``fileno`` is readable (``socket.timeout`` after ``timeout``)."""
-    return get_hub().wait_fd(fileno, READ, timeout, timeout_exc)
-
-
-def wait_write(fileno, timeout=None, timeout_exc=None, event=None):
-    """Park until ``fileno`` is writable."""
-    return get_hub().wait_fd(fileno, WRITE, timeout, timeout_exc)
-
-
-def wait_readwrite(fileno, timeout=None, timeout_exc=None, event=None):
-    """Park until ``fileno`` is readable or writable."""
-    return get_hub().wait_fd(fileno, READ | WRITE, timeout, timeout_exc)
 
 
 def cancel_wait(fileno, exc=None):
