@@ -55,8 +55,8 @@ def _lazy_threadpool_factory(hub):
     # programs use it) without importing the pool module at package import.
     # monkey imports gevent_lite.threadpool before patching, so the thread
     # functions it captures are the originals either way.
-    from .threadpool import DEFAULT_SIZE, ThreadPool
-    return ThreadPool(DEFAULT_SIZE, hub)
+    from .threadpool import _default_factory
+    return _default_factory(hub)
 
 
 from . import hub as _hub_module  # noqa: E402

@@ -19,9 +19,11 @@ The lookups call the ``_socket`` C functions, which monkey-patching never
 replaces, so a patched ``socket.getaddrinfo`` that delegates here cannot recurse.
 
 One resolver per hub (``hub.resolver``), so a forked child, which gets a fresh
-hub, also gets a fresh resolver and thread pool. ``GEVENT_LITE_RESOLVER`` (or
-gevent's ``GEVENT_RESOLVER``) chooses the kind: ``thread`` (default) or
-``block``.
+hub, also gets a fresh resolver and thread pool. ``config.resolver`` chooses
+the kind a hub gets: ``thread`` (default) or ``block``; set it in the program
+or with ``GEVENT_LITE_RESOLVER`` (or gevent's ``GEVENT_RESOLVER``). A value
+naming neither raises :class:`ValueError` from :mod:`gevent_lite.config`, naming
+the variable, when the first lookup needs a resolver.
 """
 
 import _socket
@@ -31,11 +33,10 @@ import _socket
 # monkey-patching takes importlib's (then green) module lock in a thread that
 # has no running hub.
 import encodings.idna  # noqa: F401
-import os
 import socket as _stdsocket
-import warnings
 
 from . import threadpool as _threadpool  # noqa: F401 -- registers hub.threadpool
+from .config import config
 from .hub import get_hub
 
 __all__ = ['BlockingResolver', 'Resolver', 'ThreadResolver', 'get_resolver', 'set_resolver']
@@ -162,25 +163,10 @@ _KINDS = {'thread': Resolver, 'block': BlockingResolver}
 
 
 def _resolver_class():
-    name = os.environ.get('GEVENT_LITE_RESOLVER')
-    if name:
-        kind = name.strip().lower()
-        if kind not in _KINDS:
-            raise ValueError('GEVENT_LITE_RESOLVER=%r: expected one of %s'
-                             % (name, ', '.join(sorted(_KINDS))))
-        return _KINDS[kind]
-    name = os.environ.get('GEVENT_RESOLVER')
-    if name:
-        # gevent accepts a comma-separated preference list that may name resolvers
-        # we do not have (ares, dnspython): take the first we know.
-        for kind in name.split(','):
-            kind = kind.strip().lower()
-            if kind in _KINDS:
-                return _KINDS[kind]
-        warnings.warn('GEVENT_RESOLVER=%r names no resolver gevent_lite has (%s); '
-                      'using the thread resolver' % (name, ', '.join(sorted(_KINDS))),
-                      RuntimeWarning, stacklevel=3)
-    return Resolver
+    # config is the one place settings are read: GEVENT_LITE_RESOLVER, then gevent's
+    # GEVENT_RESOLVER (a preference list such as 'ares,thread' picks the first kind we
+    # have); a value naming no kind of ours raises config's ValueError naming the variable.
+    return _KINDS[config.resolver]
 
 
 def get_resolver():

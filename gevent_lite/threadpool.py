@@ -23,9 +23,11 @@ captured from the C modules when this module is imported, and ``_queue``,
 interpreter exit never waits for them (a worker still inside a task when the
 interpreter finalises is simply stopped by it).
 
-Importing this module registers ``ThreadPool(DEFAULT_SIZE, hub)`` as the hub's
-thread-pool factory, so ``get_hub().threadpool`` works afterwards. The hub does
-not import this module itself (floor 1 must not import floor 3).
+Importing this module registers ``ThreadPool(config.threadpool_size, hub)`` as
+the hub's thread-pool factory, so ``get_hub().threadpool`` works afterwards; the
+size is read from :data:`gevent_lite.config.config` each time a hub makes its
+pool (``GEVENT_LITE_THREADPOOL_SIZE``, default :data:`DEFAULT_SIZE`). The hub
+does not import this module itself (floor 1 must not import floor 3).
 """
 
 import _queue
@@ -34,12 +36,14 @@ import os
 from collections import deque
 
 from . import hub as _hubmod
+from .config import config
 from .event import AsyncResult
 from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub
 
 __all__ = ['ThreadPool', 'DEFAULT_SIZE']
 
-#: Size of ``get_hub().threadpool`` (gevent uses 10 as well).
+#: Default of ``config.threadpool_size``, the size of each hub's ``threadpool``
+#: (gevent uses 10 as well).
 DEFAULT_SIZE = 10
 
 # Originals, captured before anybody can monkey-patch them. The green versions
@@ -345,7 +349,9 @@ class ThreadPool:
 
 
 def _default_factory(hub):
-    return ThreadPool(DEFAULT_SIZE, hub)
+    # Read at each hub's first use of its pool, not at import: a program may set
+    # config.threadpool_size (or the environment) after importing gevent_lite.
+    return ThreadPool(config.threadpool_size, hub)
 
 
 _hubmod._default_threadpool_factory = _default_factory

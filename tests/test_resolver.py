@@ -143,10 +143,34 @@ def test_resolver_selected_by_environment(env, expected):
     assert proc.stdout.strip() == expected
 
 
-def test_unknown_resolver_name_is_a_clear_error():
-    proc = _resolver_kind({'GEVENT_LITE_RESOLVER': 'ares'})
+@pytest.mark.parametrize('env', [
+    {'GEVENT_LITE_RESOLVER': 'ares'},
+    {'GEVENT_RESOLVER': 'ares'},                # only resolvers gevent_lite does not have
+    {'GEVENT_RESOLVER': 'ares,dnspython'},
+    {'GEVENT_RESOLVER': 'dns'},
+])
+def test_unknown_resolver_name_is_configs_error_naming_the_variable(env):
+    # The same message gevent_lite.config gives for the setting: the resolver reads
+    # config.resolver and nothing else.
+    (key, value), = env.items()
+    proc = _resolver_kind(env)
     assert proc.returncode != 0
-    assert 'GEVENT_LITE_RESOLVER' in proc.stderr and 'thread' in proc.stderr
+    assert 'ValueError: %s=%r: expected one of thread, block' % (key, value) in proc.stderr, proc.stderr
+
+
+def test_config_resolver_assigned_in_the_program_chooses_the_kind():
+    from gevent_lite import hub as hubmod
+    from gevent_lite.config import config
+    old = hubmod._get_hub_noargs()
+    if old is not None:
+        old.destroy()
+    config.resolver = 'block'
+    try:
+        r = get_resolver()                      # a new hub makes its resolver now
+        assert type(r) is BlockingResolver
+        assert r.getaddrinfo('127.0.0.1', 80) == _std_getaddrinfo('127.0.0.1', 80)
+    finally:
+        config.reset('resolver')
 
 
 def test_forked_child_gets_fresh_resolver_and_pool():

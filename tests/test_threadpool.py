@@ -325,3 +325,44 @@ def test_hub_threadpool_works_right_after_importing_the_package():
     ''')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == 'pooled'
+
+
+def test_hub_pool_size_comes_from_config_threadpool_size():
+    from gevent_lite import hub as hubmod
+    from gevent_lite.config import config, settings
+    assert dict((n, d) for n, d, _k, _doc in settings())['threadpool_size'] == DEFAULT_SIZE
+    old = hubmod._get_hub_noargs()
+    if old is not None:
+        old.destroy()
+    config.threadpool_size = 3
+    try:
+        pool = get_hub().threadpool          # a new hub makes its pool now
+        assert pool.maxsize == 3
+        assert pool.map(lambda x: x * 2, range(6)) == [0, 2, 4, 6, 8, 10]
+    finally:
+        config.reset('threadpool_size')
+
+
+def _pool_size_with_env(env):
+    import os
+    full = {k: v for k, v in os.environ.items() if 'THREADPOOL_SIZE' not in k}
+    full.update(env)
+    return subprocess.run([sys.executable, '-c', textwrap.dedent('''
+        import gevent_lite
+        print(gevent_lite.get_hub().threadpool.maxsize)
+    ''')], capture_output=True, text=True, timeout=20, env=full)
+
+
+def test_environment_variable_sets_the_pool_size_of_a_new_hub():
+    proc = _pool_size_with_env({'GEVENT_LITE_THREADPOOL_SIZE': '3'})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '3'
+    proc = _pool_size_with_env({})
+    assert proc.stdout.strip() == str(DEFAULT_SIZE), proc.stderr
+
+
+def test_bad_pool_size_in_the_environment_is_configs_error_naming_the_variable():
+    proc = _pool_size_with_env({'GEVENT_LITE_THREADPOOL_SIZE': 'ten'})
+    assert proc.returncode != 0
+    assert "ValueError: GEVENT_LITE_THREADPOOL_SIZE='ten': expected a positive integer" in proc.stderr, \
+        proc.stderr
