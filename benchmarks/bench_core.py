@@ -68,9 +68,17 @@ def switch_greenlet(n):
 # --------------------------------------------------------------------------------------
 # (2) sleep(0) between 2 greenlets, n each
 
-def _sleep0_gevent_like(impl, n):
+def _sleep0_gevent_like(impl, n, monitor=False):
     mod = _gevent_like(impl)
     counts = [0, 0]
+    if monitor:
+        # The blocking detector's OS thread (gevent's name for the call): what it
+        # costs a switch-heavy program when it is on. gevent's hub method starts
+        # it only when its config says so.
+        mod.config.monitor_thread = True
+        monitor = mod.get_hub().start_periodic_monitoring_thread()
+        if monitor is None:
+            raise RuntimeError('%s: no monitor thread started' % impl)
 
     def worker(i):
         sleep = mod.sleep
@@ -94,6 +102,14 @@ def sleep0_lite(n):
 
 def sleep0_gevent(n):
     return _sleep0_gevent_like('gevent', n)
+
+
+def sleep0_lite_monitor(n):
+    return _sleep0_gevent_like('lite', n, monitor=True)
+
+
+def sleep0_gevent_monitor(n):
+    return _sleep0_gevent_like('gevent', n, monitor=True)
 
 
 def sleep0_eventlet(n):
@@ -397,6 +413,11 @@ CASES = [
          expected=lambda n: 2 * n, target='>= gevent',
          impls={'lite': sleep0_lite, 'gevent': sleep0_gevent, 'eventlet': sleep0_eventlet,
                 'asyncio': sleep0_asyncio}),
+    dict(name='sleep0_monitor', description='sleep(0) switches, blocking monitor thread off and on',
+         unit='switches/s', higher_is_better=True, n=100_000, quick_n=100_000,
+         expected=lambda n: 2 * n,
+         impls={'lite': sleep0_lite, 'lite_monitor': sleep0_lite_monitor,
+                'gevent': sleep0_gevent, 'gevent_monitor': sleep0_gevent_monitor}),
     dict(name='spawn', description='spawn + join of no-op greenlets',
          unit='greenlets/s', higher_is_better=True, n=100_000, quick_n=30_000,
          target='>= gevent',

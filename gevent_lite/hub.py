@@ -906,6 +906,15 @@ class Hub(greenlet):
     def threadpool(self, value):
         self._threadpool = value
 
+    #: The blocking detector watching this hub, once started (gevent's attribute).
+    periodic_monitoring_thread = None
+
+    def start_periodic_monitoring_thread(self, stream=None):
+        """Start (or return the running) blocking detector for this hub; see
+        :mod:`gevent_lite.monitor`. Call it from the hub's thread."""
+        from .monitor import start_periodic_monitoring_thread
+        return start_periodic_monitoring_thread(self, stream)
+
     def destroy(self, destroy_loop=None):
         """Close the poller and forget this hub; the next get_hub() makes a new one."""
         if self._destroyed:

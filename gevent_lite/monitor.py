@@ -7,11 +7,15 @@ thread, and the hub only regains control when it returns. The monitor is an
 ordinary OS thread, so it keeps running while the hub's thread is stuck.
 
 How it notices. :func:`start_periodic_monitoring_thread` installs a
-``greenlet.settrace`` callback in the hub's thread that counts switches and
-remembers the greenlet switched to. Every ``config.max_blocking_time`` seconds
-the monitor thread compares the counter with its previous reading. No switch
-for a whole period while a greenlet other than the hub is running means that
-greenlet blocked the loop for at least that long. The hub itself is busy only
+``greenlet.settrace`` callback in the hub's thread that records the latest
+switch: the trace function is the C method ``dict.__setitem__`` of a small dict,
+so each switch stores its ``(origin, target)`` tuple under ``'switch'`` (or
+``'throw'``) without running any Python code. Every
+``config.max_blocking_time`` seconds the monitor thread compares those tuples
+with the ones it saw last time (by identity: it holds them, so a new switch is
+always a new object). No switch for a whole period while a greenlet other than
+the hub is running means that greenlet blocked the loop for at least that long;
+the running one is whichever recorded target has no suspended frame. The hub itself is busy only
 while running callbacks; when it sits in the poller (its top frame is the loop
 waiting for I/O or a timer) it is idle, not blocked. A hub callback that blocks
 is reported too, naming the hub.
@@ -28,8 +32,10 @@ checks resident memory (``/proc/self/statm``) every
 ``function(hub)`` periodically in the monitor thread.
 
 Cost. Nothing at all until a monitor is started (no trace function is
-installed). Started, every greenlet switch of the hub's thread calls one small
-Python function; see the performance notes for the measured cost.
+installed). Started, every greenlet switch of the hub's thread makes one C call
+that stores a tuple (a Python wrapper only when another trace function was
+already installed and must be chained); the ``sleep0_monitor`` benchmark case
+measures it.
 
 Lifetime. The thread is started with the *original* ``_thread.start_new_thread``
 (captured before monkey-patching can replace it), so it is a real thread even
@@ -132,11 +138,12 @@ class PeriodicMonitoringThread:
         self._wakeup.acquire()
         self._functions = []             # [function, period, next_due]
         self._idle = _idle_codes()
-        # State shared with the trace function: [switch count, greenlet switched to].
-        # Only the hub's thread writes it; the monitor thread only reads, so no lock.
+        # The trace function's record: {'switch'/'throw': (origin, target)} of the
+        # latest switch. Only the hub's thread writes it (one C call per switch); the
+        # monitor thread only reads it, so no lock.
         current = _greenlet_mod.getcurrent() if _get_ident() == hub.thread_ident else hub.parent
-        self._state = state = [0, current]
-        self._seen_count = 0
+        self._state = state = {'switch': (None, current)}
+        self._seen = self._snapshot()
         self._seen_at = _monotonic()
         self._reported = False
         self._over_memory = False
@@ -152,20 +159,34 @@ class PeriodicMonitoringThread:
 
     @staticmethod
     def _make_trace(state):
-        # Runs on every greenlet switch in the hub's thread, so it is as short as it
-        # can be: a closure over one list, no attribute lookups. Chaining to a
-        # previous trace function is done by a second variant (see _install).
-        def trace(event, args):
-            state[0] += 1
-            state[1] = args[1]
-        return trace
+        # Runs on every greenlet switch in the hub's thread: greenlet calls
+        # trace(event, (origin, target)), and dict.__setitem__ is exactly that
+        # signature, in C -- no Python frame per switch.
+        return state.__setitem__
+
+    def _snapshot(self):
+        state = self._state
+        return state.get('switch'), state.get('throw')
+
+    def _active(self):
+        # The greenlet running now: the target of the latest switch or throw. Of the
+        # (at most two) recorded targets, the running one has no suspended frame.
+        switch, thrown = self._snapshot()
+        candidates = [args[1] for args in (switch, thrown) if args is not None]
+        for g in candidates:
+            if g.gr_frame is None and not g.dead:
+                return g
+        return candidates[0] if candidates else self.hub
 
     def _install(self):
         prev = _gettrace()
         # A trace left behind by a monitor that died with its hub: unwrap it.
-        while getattr(prev, '_gevent_lite_monitor', None) is not None and \
-                prev._gevent_lite_monitor._stopped:
-            prev = prev._gevent_lite_prev
+        while id(prev) in _installed_traces:
+            trace_obj, owner, below = _installed_traces[id(prev)]
+            if trace_obj is not prev or not owner._stopped:
+                break
+            del _installed_traces[id(prev)]
+            prev = below
         trace = self._trace
         if prev is not None:
             inner = trace
@@ -173,8 +194,9 @@ class PeriodicMonitoringThread:
             def trace(event, args, inner=inner, prev=prev):
                 inner(event, args)
                 prev(event, args)
-        trace._gevent_lite_monitor = self
-        trace._gevent_lite_prev = prev
+        # Builtin methods take no attributes and no weak references: remember which
+        # trace objects are ours (and what they chain to) here.
+        _installed_traces[id(trace)] = (trace, self, prev)
         self._prev_trace = prev
         self._installed = trace
         _settrace(trace)
@@ -182,8 +204,12 @@ class PeriodicMonitoringThread:
     def _uninstall(self):
         # Must run in the hub's thread (greenlet trace functions are per thread).
         installed = getattr(self, '_installed', None)
-        if installed is not None and _gettrace() is installed:
-            _settrace(self._prev_trace)
+        if installed is not None:
+            if _gettrace() is installed:
+                _settrace(self._prev_trace)
+            entry = _installed_traces.get(id(installed))
+            if entry is not None and entry[0] is installed:
+                del _installed_traces[id(installed)]
         self._installed = None
 
     # -- lifetime -----------------------------------------------------------------------
@@ -269,17 +295,16 @@ class PeriodicMonitoringThread:
 
     def monitor_blocking(self, hub):
         """Report if the hub's thread has not switched greenlets for a whole period."""
-        state = self._state
-        count = state[0]
+        seen = self._snapshot()
         now = _monotonic()
-        if count != self._seen_count:
-            self._seen_count = count
+        if seen[0] is not self._seen[0] or seen[1] is not self._seen[1]:
+            self._seen = seen     # holding the tuples keeps a new one a new object
             self._seen_at = now
             self._reported = False
             return False
         if self._reported:
             return False      # once per incident
-        active = state[1]
+        active = self._active()
         frames = sys._current_frames()
         frame = frames.get(hub.thread_ident)
         del frames
@@ -288,7 +313,8 @@ class PeriodicMonitoringThread:
             return False
         if active is hub and frame.f_code in self._idle:
             return False      # the hub is waiting in the poller: idle, not blocked
-        if count != state[0]:
+        now_seen = self._snapshot()
+        if now_seen[0] is not seen[0] or now_seen[1] is not seen[1]:
             return False      # it switched while we looked
         self._reported = True
         self.reports += 1
@@ -340,6 +366,10 @@ class PeriodicMonitoringThread:
     def __repr__(self):
         return '<PeriodicMonitoringThread at 0x%x hub=0x%x thread=%s%s>' % (
             id(self), id(self.hub), self.thread_ident, ' stopped' if self._stopped else '')
+
+
+# id(trace object) -> (trace object, its monitor, the trace function it chains to).
+_installed_traces = {}
 
 
 def _notify_safely(event, monitor):

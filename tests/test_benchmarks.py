@@ -73,8 +73,9 @@ def broken_dir(tmp_path):
     return str(tmp_path)
 
 
-def test_core_module_declares_the_five_core_cases_with_lite():
-    assert set(CORE_BY_NAME) == {'switch', 'sleep0', 'spawn', 'timers', 'memory'}
+def test_core_module_declares_the_core_cases_with_lite():
+    assert set(CORE_BY_NAME) == {'switch', 'sleep0', 'sleep0_monitor', 'spawn', 'timers', 'memory'}
+    assert {'lite', 'lite_monitor', 'gevent', 'gevent_monitor'} <= set(CORE_BY_NAME['sleep0_monitor'].impls)
     assert set(CORE_BY_NAME['switch'].impls) == {'greenlet'}
     for name in ('sleep0', 'spawn', 'timers', 'memory'):
         assert {'lite', 'gevent', 'eventlet', 'asyncio'} <= set(CORE_BY_NAME[name].impls)
@@ -249,3 +250,9 @@ def test_checkout_case_runs_for_gevent_lite_through_the_harness(name):
     m = run.measure(case, 'lite', n, timeout=120)
     assert m.ok, m.error
     assert m.done == case.expected(n) and m.value > 0
+
+
+def test_monitor_case_runs_with_the_monitor_thread_started():
+    m = run.measure(CORE_BY_NAME['sleep0_monitor'], 'lite_monitor', 300, timeout=60)
+    assert m.ok, m.error
+    assert m.done == 600 and m.value > 0

@@ -144,7 +144,7 @@ def test_previous_trace_function_is_chained_and_restored():
         m = monitor.start_periodic_monitoring_thread(stream=io.StringIO())
         gevent_lite.sleep(0)
         assert 'switch' in seen
-        assert m._state[0] > 0
+        assert m._state['switch'][1] is not None     # our record is written too
         m.kill()
         assert greenlet.gettrace() is mine
     finally:
@@ -260,3 +260,20 @@ def test_config_monitor_thread_env_with_explicit_start_from_gevent_spelling():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          timeout=30, env=env)
     assert out.stdout.split() == ['True', '0.2'], out.stderr
+
+
+def test_hub_method_starts_the_monitor_once_as_gevent_spells_it():
+    hub = get_hub()
+    buf = io.StringIO()
+    m = hub.start_periodic_monitoring_thread(stream=buf)
+    try:
+        assert hub.periodic_monitoring_thread is m and m.is_alive()
+        assert hub.start_periodic_monitoring_thread() is m      # already running: same one
+        g = gevent_lite.spawn(blocking_function_under_test)
+        g.join(timeout=5)
+        deadline = time.monotonic() + 2
+        while 'blocking_function_under_test' not in buf.getvalue() and time.monotonic() < deadline:
+            gevent_lite.sleep(0.05)
+        assert 'blocking_function_under_test' in buf.getvalue()
+    finally:
+        m.kill()
