@@ -58,14 +58,30 @@ def notify_and_call_entry_points(event):
     group = getattr(event, 'ENTRY_POINT_NAME', None)
     if not group:
         return
-    try:
-        from importlib.metadata import entry_points
-    except ImportError:  # pragma: no cover
-        return
-    eps = entry_points()
-    selected = eps.select(group=group) if hasattr(eps, 'select') else eps.get(group, ())
-    for ep in selected:
+    for ep in _entry_points(group):
         ep.load()(event)
+
+
+_entry_point_groups = None
+
+
+def _entry_points(group):
+    # Scanning the installed distributions costs milliseconds and patch_all sends
+    # two dozen events, so the scan is done once per process and kept by group.
+    global _entry_point_groups
+    if _entry_point_groups is None:
+        try:
+            from importlib.metadata import entry_points
+        except ImportError:  # pragma: no cover
+            _entry_point_groups = {}
+            return ()
+        eps = entry_points()
+        if hasattr(eps, 'select'):      # 3.10+: EntryPoints / SelectableGroups
+            groups = {g: list(eps.select(group=g)) for g in eps.groups if g.startswith('gevent_lite.')}
+        else:  # pragma: no cover - Python 3.9: {group: [entry points]}
+            groups = {g: list(v) for g, v in eps.items() if g.startswith('gevent_lite.')}
+        _entry_point_groups = groups
+    return _entry_point_groups.get(group, ())
 
 
 class _Event:
@@ -172,14 +188,19 @@ class GeventDidPatchEvent(GeventPatchEvent):
 
 
 class GeventWillPatchModuleEvent(GeventWillPatchEvent):
-    """The stdlib module ``module_name`` is about to be patched from ``source``."""
+    """The stdlib module ``module_name`` is about to be patched from ``source``.
 
-    __slots__ = ('module_name',)
+    ``target_item_names`` is the list of names that will be copied from
+    ``source`` into ``target``; a subscriber may edit it in place (with care).
+    """
+
+    __slots__ = ('module_name', 'target_item_names')
     ENTRY_POINT_NAME = 'gevent_lite.plugins.monkey.will_patch_module'
 
-    def __init__(self, module_name, source, target):
+    def __init__(self, module_name, source, target, items=None):
         GeventWillPatchEvent.__init__(self, source, target)
         self.module_name = module_name
+        self.target_item_names = items if items is not None else []
 
 
 class GeventDidPatchModuleEvent(GeventDidPatchEvent):
@@ -193,36 +214,55 @@ class GeventDidPatchModuleEvent(GeventDidPatchEvent):
         self.module_name = module_name
 
 
-class GeventWillPatchAllEvent(GeventWillPatchEvent):
-    """``patch_all`` is starting; ``patch_all_arguments`` maps each option to its value."""
+class _PatchAllFields:
+    # The arguments of the patch_all call, shared by the three patch_all events.
+    __slots__ = ()
+
+    def _set_arguments(self, patch_all_arguments, patch_all_kwargs):
+        self.patch_all_arguments = patch_all_arguments
+        self.patch_all_kwargs = patch_all_kwargs if patch_all_kwargs is not None else {}
+
+    def will_patch_module(self, module_name):
+        """Whether ``patch_all`` was asked to patch ``module_name`` (in this call)."""
+        return bool(self.patch_all_arguments.get(module_name))
+
+
+class GeventWillPatchAllEvent(_PatchAllFields, GeventWillPatchEvent):
+    """``patch_all`` is starting; ``patch_all_arguments`` maps each option to its value.
+
+    Nothing is patched yet. Raising :class:`DoNotPatch` cancels the whole call.
+    """
 
     __slots__ = ('patch_all_arguments', 'patch_all_kwargs')
     ENTRY_POINT_NAME = 'gevent_lite.plugins.monkey.will_patch_all'
 
     def __init__(self, patch_all_arguments, patch_all_kwargs=None):
         GeventWillPatchEvent.__init__(self, None, None)
-        self.patch_all_arguments = patch_all_arguments
-        self.patch_all_kwargs = patch_all_kwargs if patch_all_kwargs is not None else {}
-
-    def will_patch_module(self, module_name):
-        """Whether ``patch_all`` was asked to patch ``module_name``."""
-        return bool(self.patch_all_arguments.get(module_name))
+        self._set_arguments(patch_all_arguments, patch_all_kwargs)
 
 
-class GeventDidPatchBuiltinModulesEvent(GeventDidPatchEvent):
-    """All stdlib modules ``patch_all`` was asked for are patched (plugins not yet)."""
+class GeventDidPatchBuiltinModulesEvent(_PatchAllFields, GeventDidPatchEvent):
+    """All stdlib modules ``patch_all`` was asked for are patched (plugins not yet).
+
+    The time for a plugin to patch a third-party library (with
+    ``monkey.patch_module``).
+    """
 
     __slots__ = ('patch_all_arguments', 'patch_all_kwargs')
     ENTRY_POINT_NAME = 'gevent_lite.plugins.monkey.did_patch_builtins'
 
     def __init__(self, patch_all_arguments, patch_all_kwargs=None):
         GeventDidPatchEvent.__init__(self, None, None)
-        self.patch_all_arguments = patch_all_arguments
-        self.patch_all_kwargs = patch_all_kwargs if patch_all_kwargs is not None else {}
+        self._set_arguments(patch_all_arguments, patch_all_kwargs)
 
 
-class GeventDidPatchAllEvent(GeventDidPatchBuiltinModulesEvent):
-    """``patch_all`` finished."""
+class GeventDidPatchAllEvent(_PatchAllFields, GeventDidPatchEvent):
+    """``patch_all`` finished. A sibling of :class:`GeventDidPatchBuiltinModulesEvent`,
+    not a subclass (as in gevent), so a subscriber testing for either sees it once."""
 
-    __slots__ = ()
+    __slots__ = ('patch_all_arguments', 'patch_all_kwargs')
     ENTRY_POINT_NAME = 'gevent_lite.plugins.monkey.did_patch_all'
+
+    def __init__(self, patch_all_arguments, patch_all_kwargs=None):
+        GeventDidPatchEvent.__init__(self, None, None)
+        self._set_arguments(patch_all_arguments, patch_all_kwargs)

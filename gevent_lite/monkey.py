@@ -51,6 +51,8 @@ import sys
 import sysconfig
 import warnings
 
+from . import events as _events
+
 __all__ = [
     'MonkeyPatchError',
     'MonkeyPatchWarning',
@@ -200,7 +202,28 @@ def patch_module(target_module, source_module, items=None):
     Both may be modules or module names. ``items`` defaults to the source's
     ``__implements__`` (or the names it defines itself); then the source's
     ``__drop__`` names are removed from the target. Returns the names replaced.
+
+    Sends :class:`~gevent_lite.events.GeventWillPatchModuleEvent` before (a
+    subscriber may edit its ``target_item_names`` list, or raise
+    :class:`~gevent_lite.events.DoNotPatch` to skip the module: then nothing
+    changes and ``[]`` is returned) and
+    :class:`~gevent_lite.events.GeventDidPatchModuleEvent` after, as gevent's
+    ``patch_module`` does; a plugin patching a third-party library can use it.
     """
+    try:
+        return _patch_module(target_module, source_module, items)
+    except _events.DoNotPatch:
+        return []
+
+
+def _notify(event):
+    _events.notify_and_call_entry_points(event)
+
+
+def _patch_module(target_module, source_module, items=None, notify_did=True):
+    # patch_module's body; a veto (DoNotPatch from a will-event subscriber) propagates,
+    # so a patcher made of several steps can stop. notify_did=False: the caller sends
+    # the did-event itself once its extra work (repairs) is done.
     if isinstance(target_module, str):
         target_module = importlib.import_module(target_module)
     if isinstance(source_module, str):
@@ -208,6 +231,9 @@ def patch_module(target_module, source_module, items=None):
     default = items is None
     if default:
         items = _implemented(source_module, target_module)
+    items = list(items)
+    _notify(_events.GeventWillPatchModuleEvent(target_module.__name__, source_module, target_module,
+                                               items))
     changed = []
     for name in items:
         try:
@@ -222,15 +248,37 @@ def patch_module(target_module, source_module, items=None):
         for name in getattr(source_module, '__drop__', ()):
             # A captured EpollSelector can become our selector; a captured epoll cannot.
             _remove_item(target_module, name, instead if name.endswith('Selector') else None)
+    if notify_did:
+        _did_patch(target_module, source_module)
     return changed
+
+
+def _did_patch(target_module, source_module):
+    if isinstance(target_module, str):
+        target_module = sys.modules[target_module]
+    _notify(_events.GeventDidPatchModuleEvent(target_module.__name__, source_module, target_module))
 
 
 def _patch_green(name, items=None, target=None):
     green = _import_green(name)
     target = target or getattr(green, '__target__', name)
-    changed = patch_module(target, green, items)
+    changed = _patch_module(target, green, items, notify_did=False)
     _repair_references()
+    _did_patch(target, green)
     return changed
+
+
+def _vetoable(patcher):
+    """A patcher that a will-patch subscriber can veto (DoNotPatch): it then returns None."""
+    import functools
+
+    @functools.wraps(patcher)
+    def patch(*args, **kwargs):
+        try:
+            return patcher(*args, **kwargs)
+        except _events.DoNotPatch:
+            return None
+    return patch
 
 
 # ------------------------------------------------------------------------------------------
@@ -421,23 +469,28 @@ def _prepare():
     hub.get_hub()
 
 
+@_vetoable
 def patch_socket(dns=True, aggressive=True):
     """Green ``socket``: blocking calls park the greenlet; ``dns=False`` keeps stdlib lookups."""
     _prepare()
     green = _import_green('socket')
     items = [n for n in green.__implements__ if dns or n not in _DNS_NAMES]
-    patch_module('socket', green, items)
+    _patch_module('socket', green, items, notify_did=False)
     _repair_references()
+    _did_patch('socket', green)
 
 
+@_vetoable
 def patch_dns():
     """Host-name lookups (``socket.getaddrinfo`` & co.) through the resolver's thread pool."""
     _prepare()
     green = _import_green('socket')
-    patch_module('socket', green, [n for n in _DNS_NAMES if hasattr(green, n)])
+    _patch_module('socket', green, [n for n in _DNS_NAMES if hasattr(green, n)], notify_did=False)
     _repair_references()
+    _did_patch('socket', green)
 
 
+@_vetoable
 def patch_ssl(_ssl_was_imported=None):
     """Green ``ssl``. Warns if ``ssl`` had been imported before (contexts made then stay blocking)."""
     if _ssl_was_imported is None:
@@ -445,8 +498,10 @@ def patch_ssl(_ssl_was_imported=None):
     _prepare()
     green = _import_green('ssl')
     already = is_module_patched('ssl')
-    _patch_green('ssl')
+    _patch_module('ssl', green, notify_did=False)
+    _repair_references()
     _pin_ssl_context_globals()
+    _did_patch('ssl', green)
     if _ssl_was_imported and not already:
         warnings.warn('ssl was imported before patching; SSLContext objects created before this '
                       'point stay blocking', MonkeyPatchWarning, stacklevel=3)
@@ -493,6 +548,7 @@ def _pin_ssl_context_globals():
                 setattr(original, attr, new)
 
 
+@_vetoable
 def patch_select(aggressive=True):
     """Green ``select.select``/``poll`` and ``selectors``; epoll/kqueue/devpoll are removed."""
     _prepare()
@@ -503,30 +559,35 @@ def patch_select(aggressive=True):
         pass
 
 
+@_vetoable
 def patch_time():
     """``time.sleep`` parks the greenlet."""
     _prepare()
     _patch_green('time')
 
 
+@_vetoable
 def patch_os():
     """Green ``os.fork`` (fresh hub in the child) and ``os.waitpid``."""
     _prepare()
     _patch_green('os')
 
 
+@_vetoable
 def patch_subprocess():
     """Green ``subprocess`` (``Popen.wait``/``communicate`` park the greenlet)."""
     _prepare()
     _patch_green('subprocess')
 
 
+@_vetoable
 def patch_signal():
     """Green ``signal`` (handlers run in the hub)."""
     _prepare()
     _patch_green('signal')
 
 
+@_vetoable
 def patch_queue():
     """Replace the C ``queue.SimpleQueue`` (its ``get`` would block the hub) by a green one.
 
@@ -537,6 +598,7 @@ def patch_queue():
     _patch_green('queue_stdlib')
 
 
+@_vetoable
 def patch_thread(threading=True, _threading_local=True, Event=True, logging=True,
                  existing_locks=True, _warnings=None):
     """Green ``_thread`` and ``threading``: threads are greenlets, locks park greenlets.
@@ -544,8 +606,14 @@ def patch_thread(threading=True, _threading_local=True, Event=True, logging=True
     ``threading.Thread``/``Condition``/``Event``/``Semaphore``/``Barrier``/
     ``Timer`` stay the stdlib's classes; they cooperate because the ``_thread``
     functions under them are green (see :mod:`gevent_lite.threading`).
-    ``Event`` is accepted for gevent compatibility (``threading.Event`` is
-    already cooperative). ``logging=True`` re-creates logging's locks;
+    ``Event`` is accepted for gevent's signature and ignored: gevent's
+    ``Event=True`` (its default) replaces ``threading.Event`` by
+    ``gevent.event.Event`` so that waiting on it parks the greenlet; here
+    ``threading.Event`` already does, being built on the green ``Condition``
+    and ``Lock``, and keeping the stdlib class keeps what a replacement would
+    break: subclasses and ``isinstance`` checks against the class captured
+    before patching, the private ``_cond``/``_flag`` some code touches, and
+    ``wait()``'s exact stdlib behaviour. ``logging=True`` re-creates logging's locks;
     ``existing_locks=True`` replaces unlocked native locks held in module globals.
     Threads already running stay OS threads: a :class:`MonkeyPatchWarning` names them.
     """
@@ -562,12 +630,18 @@ def patch_thread(threading=True, _threading_local=True, Event=True, logging=True
             warnings.warn('threads were started before patching and stay real OS threads: %s'
                           % ', '.join(repr(t.name) for t in running), MonkeyPatchWarning, stacklevel=3)
 
-    patch_module('_thread', green_thread)
+    # A veto of '_thread' skips the whole patcher (green threading needs it); a veto
+    # of 'threading' skips only that module.
+    _patch_module('_thread', green_thread, notify_did=False)
     if threading:
-        patch_module('threading', green_threading)
-        for name, value in compat.private_items(threading_mod).items():
-            _patch_item(threading_mod, name, value)
-        compat.rekey_main_thread(threading_mod)
+        try:
+            _patch_module('threading', green_threading, notify_did=False)
+        except _events.DoNotPatch:
+            threading = False
+        else:
+            for name, value in compat.private_items(threading_mod).items():
+                _patch_item(threading_mod, name, value)
+            compat.rekey_main_thread(threading_mod)
     if _threading_local:
         import _threading_local as tl
         _patch_item(tl, 'local', green_threading.local)
@@ -576,6 +650,9 @@ def patch_thread(threading=True, _threading_local=True, Event=True, logging=True
     if existing_locks:
         _repair_native_locks()
     _repair_references()
+    _did_patch('_thread', green_thread)
+    if threading:
+        _did_patch('threading', green_threading)
 
 
 class _GreenReader:
@@ -610,16 +687,33 @@ class _GreenReader:
         return line
 
 
+@_vetoable
 def patch_sys(stdin=True, stdout=True, stderr=True):
-    """Reads from ``sys.stdin`` (and the other std streams) run in the thread pool."""
+    """Reads from ``sys.stdin`` run in the hub's thread pool; stdout and stderr stay as they are.
+
+    ``sys.stdin`` becomes a proxy whose ``read``/``readline``/``readlines``
+    (and iteration) run in a worker thread while the calling greenlet parks,
+    so a program waiting for a line of input keeps serving its other
+    greenlets. Everything else is the original stream's.
+
+    ``stdout`` and ``stderr`` are accepted for gevent's signature and change
+    nothing, as in gevent, whose ``patch_sys`` does nothing at all on Python 3
+    since it found that the interpreter's final flush of thread-pool-backed
+    std streams at exit hangs. There is nothing to read from them, and a proxy
+    in their place would only hand libraries that inspect or replace
+    ``sys.stdout`` something other than the real stream. Writes to a terminal
+    or to a pipe with a live reader do not block for long; a program that
+    writes much to a slow pipe should wrap that pipe in
+    :data:`gevent_lite.fileobject.FileObject` instead.
+    """
     _prepare()
     import types
     fake = types.ModuleType('gevent_lite._sys_streams')
-    names = [n for n, want in (('stdin', stdin), ('stdout', stdout), ('stderr', stderr))
-             if want and getattr(sys, n, None) is not None and not isinstance(getattr(sys, n), _GreenReader)]
-    for name in names:
-        setattr(fake, name, _GreenReader(getattr(sys, name)))
-    patch_module(sys, fake, names)
+    names = []
+    if stdin and getattr(sys, 'stdin', None) is not None and not isinstance(sys.stdin, _GreenReader):
+        fake.stdin = _GreenReader(sys.stdin)
+        names.append('stdin')
+    _patch_module(sys, fake, names)
 
 
 _ALL_ORDER = ('os', 'time', 'thread', 'sys', 'socket', 'select', 'ssl', 'subprocess', 'signal', 'queue')
@@ -631,13 +725,34 @@ def patch_all(socket=True, dns=True, time=True, select=True, thread=True, os=Tru
 
     Green modules that do not exist are skipped and listed in :data:`unavailable`.
     Extra keyword arguments go to the individual patchers (``threading=``,
-    ``logging=``, ``existing_locks=``, ``aggressive=``...).
+    ``logging=``, ``existing_locks=``, ``Event=``...) and to the events.
+
+    Events, as gevent sends them (:mod:`gevent_lite.events`):
+    :class:`~gevent_lite.events.GeventWillPatchAllEvent` first (a subscriber
+    raising :class:`~gevent_lite.events.DoNotPatch` cancels everything:
+    ``patch_all`` returns False), then a will/did pair of module events per
+    stdlib module patched (a veto skips that module),
+    :class:`~gevent_lite.events.GeventDidPatchBuiltinModulesEvent` (the time
+    for a plugin to patch a third-party library) and
+    :class:`~gevent_lite.events.GeventDidPatchAllEvent`.
+
+    Calling it again patches only what the earlier calls did not (the union of
+    all the calls' true arguments, as in gevent); a call that adds nothing does
+    nothing and sends no events.
     """
     import sys as _sys
-    ssl_was_imported = 'ssl' in _sys.modules and not is_module_patched('ssl')
-    _prepare()
-    want = dict(socket=socket, time=time, select=select, thread=thread, os=os, ssl=ssl,
+    args = dict(socket=socket, dns=dns, time=time, select=select, thread=thread, os=os, ssl=ssl,
                 subprocess=subprocess, sys=sys, queue=queue, signal=signal)
+    new = {name for name, value in args.items() if value and not _patch_all_done.get(name)}
+    if not new:
+        return True
+    ssl_was_imported = 'ssl' in _sys.modules and not is_module_patched('ssl')
+    arguments = {name: name in new for name in args}
+    try:
+        _notify(_events.GeventWillPatchAllEvent(dict(arguments), dict(kwargs)))
+    except _events.DoNotPatch:
+        return False
+    _prepare()
     thread_kw = {k: kwargs[k] for k in ('threading', '_threading_local', 'Event', 'logging',
                                         'existing_locks') if k in kwargs}
     calls = {
@@ -652,16 +767,26 @@ def patch_all(socket=True, dns=True, time=True, select=True, thread=True, os=Tru
         'signal': lambda: patch_signal(),
         'queue': lambda: patch_queue(),
     }
+    if 'dns' in new and 'socket' not in new and socket:
+        calls['socket'] = lambda: patch_dns()      # socket was patched earlier with dns=False
+        new.add('socket')
     for name in _ALL_ORDER:
-        if not want[name]:
+        if name not in new:
             continue
         try:
             calls[name]()
-        except MonkeyPatchError as exc:
+        except MonkeyPatchError:
             if name not in unavailable:
                 unavailable.append(name)
-            _ = exc
+    for name in new:
+        _patch_all_done[name] = True
+    _notify(_events.GeventDidPatchBuiltinModulesEvent(dict(arguments), dict(kwargs)))
+    _notify(_events.GeventDidPatchAllEvent(dict(arguments), dict(kwargs)))
     return True
+
+
+#: patch_all argument name -> True once a patch_all call patched it.
+_patch_all_done = {}
 
 
 # ------------------------------------------------------------------------------------------

@@ -61,7 +61,14 @@ def test_event_classes_have_gevents_names_and_fields():
     assert isinstance(did, events.GeventDidPatchEvent)
     will_all = events.GeventWillPatchAllEvent({'socket': True, 'ssl': False}, {})
     assert will_all.will_patch_module('socket') and not will_all.will_patch_module('ssl')
-    assert isinstance(events.GeventDidPatchAllEvent({}, {}), events.GeventDidPatchBuiltinModulesEvent)
+    # Siblings, as in gevent: a subscriber testing for the builtins event must not also
+    # take the did-patch-all event that follows it for a second one.
+    did_all = events.GeventDidPatchAllEvent({'socket': True}, {'x': 1})
+    assert not isinstance(did_all, events.GeventDidPatchBuiltinModulesEvent)
+    assert isinstance(did_all, events.GeventDidPatchEvent)
+    assert did_all.will_patch_module('socket') and did_all.patch_all_kwargs == {'x': 1}
+    will_mod = events.GeventWillPatchModuleEvent('time', 'src', 'tgt', ['sleep'])
+    assert will_mod.target_item_names == ['sleep']
     assert issubclass(events.DoNotPatch, BaseException)
 
 

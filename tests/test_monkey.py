@@ -200,6 +200,65 @@ def test_patch_sys_reads_stdin_without_blocking_other_greenlets():
     assert out.split() == ['hello', 'True']
 
 
+
+def test_patch_sys_leaves_stdout_and_stderr_the_real_streams_as_gevent_does():
+    # gevent's patch_sys does nothing on Python 3 (a thread-pool-backed stdout hung the
+    # final flush at exit). Ours wraps stdin only; stdout/stderr are accepted and ignored,
+    # so writes, their type, and a large flush at exit behave as without patching.
+    code = textwrap.dedent('''
+        import io, sys
+        out, err = sys.stdout, sys.stderr
+        from gevent_lite import monkey
+        monkey.patch_all(sys=True)
+        monkey.patch_sys(stdin=True, stdout=True, stderr=True)
+        assert sys.stdout is out and sys.stderr is err, (sys.stdout, sys.stderr)
+        assert type(sys.stdout) is io.TextIOWrapper and type(sys.stderr) is io.TextIOWrapper
+        assert sys.stdin is not sys.__stdin__ and sys.stdin.fileno() == 0
+        assert monkey.is_object_patched('sys', 'stdin')
+        assert not monkey.is_object_patched('sys', 'stdout') and not monkey.is_object_patched('sys', 'stderr')
+        sys.stderr.write('to stderr\\n')
+        sys.stdout.write('x' * 1000000 + '\\n')   # left buffered: flushed at exit
+    ''')
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    res = subprocess.run([sys.executable, '-c', code], stdin=subprocess.DEVNULL, capture_output=True,
+                         text=True, env=env, timeout=30)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == 'x' * 1000000 + '\n'
+    assert res.stderr == 'to stderr\n'
+
+
+@pytest.mark.parametrize('event_flag', [True, False])
+def test_patch_thread_event_flag_keeps_the_stdlib_event_which_parks_only_its_greenlet(event_flag):
+    # gevent's Event=True swaps in gevent.event.Event; ours keeps threading.Event (built on
+    # the green Condition) either way, and waiting on it still lets other greenlets run.
+    out = check('''
+        import threading
+        stdlib_event = threading.Event
+        from gevent_lite import monkey
+        monkey.patch_all(Event=%r)
+        import time, gevent_lite
+        assert threading.Event is stdlib_event and threading.Event.__module__ == 'threading'
+        assert not monkey.is_object_patched('threading', 'Event')
+        ev = threading.Event()
+        ticks = []
+        def ticker():
+            while not ev.is_set():
+                ticks.append(1); time.sleep(0.02)
+        gevent_lite.spawn(ticker)
+        gevent_lite.spawn_later(0.3, ev.set)
+        t0 = time.monotonic()
+        assert ev.wait(5) is True
+        waited = time.monotonic() - t0
+        # a real OS thread (the hub's pool) may set it too
+        ev2 = threading.Event()
+        real_sleep = monkey.get_original('time', 'sleep')
+        gevent_lite.get_hub().threadpool.spawn(lambda: (real_sleep(0.1), ev2.set()))
+        assert ev2.wait(5) is True
+        print(round(waited, 2), len(ticks) >= 5)
+    ''' % event_flag)
+    waited, ticked = out.split()
+    assert 0.2 < float(waited) < 2.0 and ticked == 'True', out
+
 # ---------------------------------------------------------------------------------------
 # The seed programs
 
