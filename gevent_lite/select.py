@@ -7,6 +7,13 @@ writer of every fd, woken by the first ready fd or the timeout. It then asks the
 OS again without blocking. The poller is level-triggered and the re-check happens
 after the wake-up, so a readiness that arrives at any moment is never lost.
 
+A loop that polls fds which are always ready (a writable socket, as in an
+``asyncore`` or hand-written event loop running in a green "thread") would never
+park, and so would starve every other greenlet -- with OS threads it only burns
+CPU. So every :data:`_YIELD_EVERY` consecutive calls that were answered without
+parking, the call yields to the hub once (``sleep(0)``: other ready greenlets run
+and the hub polls) before it asks the OS; any call that parks resets the count.
+
 ``epoll``, ``kqueue`` and ``devpoll`` are deliberately not re-exported: a library
 that looks for them falls back to ``poll``/``select``, which cooperate. Every
 other name of the stdlib module is re-exported unchanged. The exceptional list
@@ -20,6 +27,7 @@ import select as _stdlib_select
 from . import _stdlib
 from .hub import READ, WRITE, get_hub
 from .hub import now as _now
+from .hub import sleep as _sleep
 
 __implements__ = ['select', 'poll']
 __stdlib__ = _stdlib_select
@@ -36,6 +44,23 @@ _POLLPRI = getattr(_stdlib_select, 'POLLPRI', 2)
 _POLLOUT = getattr(_stdlib_select, 'POLLOUT', 4)
 _READ_MASK = _POLLIN | _POLLPRI | getattr(_stdlib_select, 'POLLRDNORM', 0)
 _WRITE_MASK = _POLLOUT | getattr(_stdlib_select, 'POLLWRNORM', 0)
+
+#: Calls answered without parking, in a row, after which one call yields first.
+_YIELD_EVERY = 50
+_unparked = [0]    # consecutive calls (of any greenlet) that did not park
+
+
+def _fair():
+    # Count a call that is about to be answered without parking; every
+    # _YIELD_EVERY such calls, let the other greenlets run first. Returns True
+    # when it yielded (the caller must ask the OS again: things changed).
+    n = _unparked[0] + 1
+    if n < _YIELD_EVERY:
+        _unparked[0] = n
+        return False
+    _unparked[0] = 0
+    _sleep(0)
+    return True
 
 
 def _fileno(obj):
@@ -74,7 +99,12 @@ def select(rlist, wlist, xlist, timeout=None):
     # The non-blocking check also validates every object exactly as the stdlib does.
     ready = _original_select(rlist, wlist, xlist, 0)
     if ready[0] or ready[1] or ready[2] or timeout == 0:
-        return ready
+        if not _fair():
+            return ready
+        ready = _original_select(rlist, wlist, xlist, 0)
+        if ready[0] or ready[1] or ready[2] or timeout == 0:
+            return ready
+    _unparked[0] = 0
     wanted = {}
     for obj in rlist:
         fd = _fileno(obj)
@@ -128,7 +158,12 @@ if _original_poll is not None:
                 timeout = None if timeout < 0 else timeout / 1000.0
             ready = self._poll.poll(0)
             if ready or timeout == 0:
-                return ready
+                if not _fair():
+                    return ready
+                ready = self._poll.poll(0)
+                if ready or timeout == 0:
+                    return ready
+            _unparked[0] = 0
             wanted = []
             for fd, mask in self._fds.items():
                 events = (READ if mask & _READ_MASK else 0) | (WRITE if mask & _WRITE_MASK else 0)

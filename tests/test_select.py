@@ -230,3 +230,51 @@ def test_select_on_an_fd_another_greenlet_reads_fails_fast_instead_of_hanging():
     assert reader.get(timeout=2) == b'x'
     a.close()
     b.close()
+
+
+# -- loops that never park ----------------------------------------------------------
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize('how', ['select', 'select0', 'poll', 'poll0'])
+def test_a_loop_over_always_ready_fds_lets_other_greenlets_run(how):
+    # An asyncore-style loop in a green "thread" polls a socket that is always
+    # writable (test_ftplib's TLS server): select()/poll() never need to park, so
+    # without a periodic yield the loop would starve the greenlet it waits for.
+    a, b = pair()
+    done = []
+
+    def busy_loop():
+        p = gselect.poll()
+        p.register(a, gselect.POLLOUT)
+        while not done:
+            if how == 'select':
+                assert gselect.select([], [a], [], 0.1)[1] == [a]
+            elif how == 'select0':
+                gselect.select([a], [], [], 0)
+            elif how == 'poll':
+                assert p.poll(100)
+            else:
+                p.poll(0)
+
+    loop = gevent_lite.spawn(busy_loop)
+    gevent_lite.sleep(0.01)          # the loop is running now
+    b.send(b'x')                     # parks nothing; the main greenlet must get back
+    gevent_lite.sleep(0.01)
+    done.append(True)
+    loop.get(timeout=5)
+    a.close()
+    b.close()
+
+
+def test_select_on_ready_fds_yields_rarely_not_every_call():
+    # The fairness yield costs one switch per many calls, not one per call.
+    a, b = pair()
+    switches = []
+    other = gevent_lite.spawn(lambda: [switches.append(1) or gevent_lite.sleep(0) for _ in range(10000)])
+    gevent_lite.sleep(0)
+    for _ in range(gselect._YIELD_EVERY * 10):
+        gselect.select([], [a], [], 1)
+    assert 5 <= len(switches) <= 15
+    other.kill()
+    a.close()
+    b.close()
