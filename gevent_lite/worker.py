@@ -8,7 +8,8 @@ calls ``self.notify()`` at least twice per ``timeout`` (so the arbiter does not
 kill a busy but healthy worker) and watches ``self.alive``, which gunicorn's
 SIGTERM handler clears. Then the worker shuts down gracefully: it stops
 accepting, closes idle keep-alive connections, gives in-flight requests up to
-``graceful_timeout`` seconds and kills what is left. ``max_requests`` and a
+``graceful_timeout`` seconds and kills what is left, still notifying the
+arbiter at the same rate while it waits. ``max_requests`` and a
 changed parent pid end the worker the same way; code reload (``--reload``) is
 gunicorn's own (the base class's reloader).
 
@@ -88,8 +89,7 @@ class GeventLiteWorker(_GunicornWorker):
             server = self._make_server(listener, self.cfg.worker_connections)
             server.start()
             servers.append(server)
-        interval = min(self.heartbeat_interval, max(0.05, self.timeout / 2.0)) \
-            if self.timeout else self.heartbeat_interval
+        interval = self._heartbeat_period()
         try:
             while self.alive:
                 self.notify()
@@ -101,13 +101,31 @@ class GeventLiteWorker(_GunicornWorker):
         finally:
             self._shutdown(servers)
 
+    def _heartbeat_period(self):
+        # At least twice per arbiter timeout, at most heartbeat_interval apart.
+        if self.timeout:
+            return min(self.heartbeat_interval, max(0.05, self.timeout / 2.0))
+        return self.heartbeat_interval
+
     def _shutdown(self, servers):
-        from .greenlet import spawn, joinall
+        from .greenlet import joinall, spawn
+        from .hub import now
         # Stop accepting everywhere first, then drain all servers in parallel.
         for server in servers:
             server.close()
         self.notify()
         stoppers = [spawn(server.stop, self.cfg.graceful_timeout) for server in servers]
-        joinall(stoppers, timeout=self.cfg.graceful_timeout + 2)
-        self.notify()
+        # Keep the heartbeat going while requests drain: when the worker ends itself
+        # (max_requests, parent changed) the arbiter's main loop still kills a worker
+        # that stays silent for --timeout, which may be shorter than graceful_timeout.
+        interval = self._heartbeat_period()
+        deadline = now() + self.cfg.graceful_timeout + 2
+        while True:
+            left = deadline - now()
+            if left <= 0:
+                break
+            joinall(stoppers, timeout=min(interval, left))
+            self.notify()
+            if all(stopper.ready() for stopper in stoppers):
+                break
         sys.stdout.flush()

@@ -148,3 +148,21 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path):
         assert server.proc.returncode == 0
     finally:
         server.stop()
+
+
+def test_worker_keeps_heartbeating_while_draining_a_request_longer_than_timeout(tmp_path):
+    # max_requests makes the worker itself start its graceful shutdown while the
+    # arbiter keeps running its main loop, which kills a worker that stays silent
+    # for --timeout (2 s). The in-flight request takes 4 s: the drain must notify.
+    server = Gunicorn(tmp_path, '-w', '1', '--timeout', '2', '--graceful-timeout', '10',
+                      '--max-requests', '2', '--max-requests-jitter', '0')
+    try:
+        # Gunicorn() already made request 1 (wait_ready); this is request 2.
+        status, body = server.get('/?4.0', timeout=15)
+        assert status == 200 and body.isdigit(), (status, body)
+        time.sleep(0.5)
+        log = ''.join(server.log)
+        assert 'WORKER TIMEOUT' not in log, log
+        assert 'Autorestarting worker after current request' in log, log
+    finally:
+        server.stop()
