@@ -125,8 +125,18 @@ class SSLSocket(_OrigSSLSocket, _gsocket.socket):
                     raise
                 early = b''
             if early:
-                self.close()
-                raise _SSLError(_errno.ENOTCONN, 'Closed before TLS handshake with data in recv buffer.')
+                reason = 'Closed before TLS handshake with data in recv buffer.'
+                error = _SSLError(_errno.ENOTCONN, reason)
+                error.reason = reason     # the attributes _ssl.c always sets
+                error.library = None
+                try:
+                    self.close()
+                except OSError:
+                    pass
+                try:
+                    raise error
+                finally:
+                    error = None          # no frame <-> traceback cycle
         self._connected = connected
         if connected:
             try:

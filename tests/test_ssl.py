@@ -3,6 +3,7 @@
 import shutil
 import socket as stdsocket
 import ssl as stdssl
+import struct
 import subprocess
 import sys
 import threading
@@ -381,3 +382,24 @@ def test_explicit_handshake_and_ragged_eof_handling(cert):
         c.close()
     server.kill()
     srv.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='Linux keeps the data of a reset peer readable')
+def test_plaintext_then_reset_before_the_handshake_raises_sslerror_with_reason(cert):
+    # CPython gh-108310: bytes queued by a peer that then reset the connection
+    # must not pass for TLS data; the SSLError carries .reason/.library as _ssl's do.
+    raw = gsocket.socket()
+    raw.bind(('127.0.0.1', 0))
+    raw.listen(1)
+    client = gsocket.create_connection(raw.getsockname(), timeout=5)
+    conn, _ = raw.accept()
+    client.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_LINGER, struct.pack('ii', 1, 0))
+    client.send(b'DELETE /data HTTP/1.0\r\n\r\n')
+    client.close()    # RST
+    gevent_lite.sleep(0.05)
+    with pytest.raises(gssl.SSLError) as info:
+        server_context(cert).wrap_socket(conn, server_side=True)
+    assert 'before TLS handshake with data' in info.value.args[1]
+    assert 'before TLS handshake with data' in info.value.reason
+    assert info.value.args[0] != 0 and info.value.library is None
+    raw.close()
