@@ -51,7 +51,7 @@ from .hub import get_hub, now as _now, READ, WRITE
 from .server import StreamServer
 
 __all__ = ['WSGIServer', 'WSGIHandler', 'Input', 'LoggingLogAdapter', 'FileWrapper',
-           'ClientBodyError', 'Environ']
+           'ClientBodyError']
 
 _raw_recv = _socket.socket.recv
 _raw_send = _socket.socket.send
@@ -157,11 +157,6 @@ class FileWrapper:
             if not data:
                 return
             yield data
-
-
-class Environ(dict):
-    """The environ dict type (a plain dict; a subclass so servers can tag it)."""
-    __slots__ = ()
 
 
 class Input:
@@ -411,7 +406,6 @@ class WSGIHandler:
     #: Seconds to receive a whole request head / each wait for body or send progress.
     request_timeout: Optional[float] = 60.0
     server_version = 'gevent_lite/0.1 Python/%d.%d' % sys.version_info[:2]
-    protocol_version = 'HTTP/1.1'
 
     def __init__(self, sock, address, server):
         self.socket = sock

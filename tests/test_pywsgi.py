@@ -841,3 +841,116 @@ def test_bad_constructor_arguments_raise_clear_errors():
         WSGIServer(('127.0.0.1', 0), hello, request_timeout=0)
     with pytest.raises(ValueError, match='port'):
         WSGIServer('127.0.0.1:notaport', hello)
+
+
+# --------------------------------------------------------------------------------------
+# TLS (WSGIServer with certfile/keyfile or ssl_context; a self-signed certificate)
+
+@pytest.fixture(scope='module')
+def tls_cert(tmp_path_factory):
+    import shutil
+    if shutil.which('openssl') is None:
+        pytest.skip('the openssl command is needed to make a test certificate')
+    d = tmp_path_factory.mktemp('tls')
+    certfile, keyfile = str(d / 'cert.pem'), str(d / 'key.pem')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyfile,
+                    '-out', certfile, '-days', '2', '-subj', '/CN=localhost'],
+                   check=True, capture_output=True, timeout=60)
+    return certfile, keyfile
+
+
+def _unverified_client_context():
+    import ssl
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def tls_app(environ, start_response):
+    body = environ['wsgi.input'].read()
+    delay = float(environ.get('QUERY_STRING') or 0)
+    if delay:
+        gevent.sleep(delay)
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [environ['wsgi.url_scheme'].encode(), b' ', str(len(body)).encode(), b' ',
+            body[-3:], b' ', environ['PATH_INFO'].encode()]
+
+
+def test_tls_server_from_certfile_and_keyfile_serves_keep_alive_requests_and_large_bodies(tls_cert):
+    certfile, keyfile = tls_cert
+    big = os.urandom(1 << 20)[:-3] + b'end'      # 1 MB: many partial TLS reads and writes
+
+    def client(port):
+        c = http.client.HTTPSConnection('127.0.0.1', port, timeout=10,
+                                        context=_unverified_client_context())
+        out = []
+        try:
+            for path, body in (('/one', b''), ('/two', big), ('/three', b'abc')):
+                c.request('POST', path, body=body)
+                r = c.getresponse()
+                out.append((r.status, r.read()))
+            out.append(c.sock.version())
+        finally:
+            c.close()
+        return out
+
+    with Serve(tls_app, certfile=certfile, keyfile=keyfile) as s:
+        assert s.server.ssl_enabled
+        one, two, three, version = in_thread(lambda: client(s.port), timeout=20)
+    assert one == (200, b'https 0  /one')
+    assert two == (200, b'https %d end /two' % len(big))
+    assert three == (200, b'https 3 abc /three')
+    assert version.startswith('TLS')
+
+
+def test_tls_server_from_ssl_context_serves_ten_slow_clients_concurrently(tls_cert):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*tls_cert)
+
+    def get(port, i):
+        c = http.client.HTTPSConnection('127.0.0.1', port, timeout=10,
+                                        context=_unverified_client_context())
+        try:
+            c.request('GET', '/c%d?0.5' % i)
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    def ten_clients(port):
+        results = [None] * 10
+        threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, get(port, i)))
+                   for i in range(10)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(15)
+        return results, time.monotonic() - t0
+
+    with Serve(tls_app, ssl_context=ctx) as s:
+        results, elapsed = in_thread(lambda: ten_clients(s.port), timeout=30)
+    assert results == [(200, b'https 0  /c%d' % i) for i in range(10)], results
+    assert elapsed < 2.5, elapsed        # ten 0.5 s handlers at once, not 5 s
+
+
+def test_tls_server_survives_a_plain_http_client_and_keeps_serving_tls(tls_cert):
+    certfile, keyfile = tls_cert
+
+    def clients(port):
+        plain = raw(port, b'GET / HTTP/1.1\r\nHost: x\r\n\r\n', timeout=5)
+        c = http.client.HTTPSConnection('127.0.0.1', port, timeout=10,
+                                        context=_unverified_client_context())
+        try:
+            c.request('GET', '/after')
+            r = c.getresponse()
+            return plain, (r.status, r.read())
+        finally:
+            c.close()
+
+    with Serve(tls_app, certfile=certfile, keyfile=keyfile, error_log=io.StringIO()) as s:
+        plain, after = in_thread(lambda: clients(s.port), timeout=20)
+    assert not plain.startswith(b'HTTP/1.1 200'), plain     # no plaintext answer on a TLS port
+    assert after == (200, b'https 0  /after')
