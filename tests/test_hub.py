@@ -428,3 +428,33 @@ def test_monitor_thread_enabled_by_environment_starts_with_each_new_hub():
     quiet = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
                            text=True, timeout=60)
     assert quiet.returncode == 0 and 'appears to be blocked' not in quiet.stderr
+
+
+def test_greenlets_looping_on_sleep_0_do_not_starve_io_or_timers():
+    # gevent#1071/#202: callbacks re-added by sleep(0) wait for the next loop
+    # iteration, and every iteration polls, so I/O and timers still get their turn.
+    a, b = socket.socketpair()
+    stop = []
+    spins = [0]
+
+    def spinner():
+        while not stop:
+            spins[0] += 1
+            gevent_lite.sleep(0)
+
+    spinners = [gevent_lite.spawn(spinner) for _ in range(3)]
+    try:
+        reader = gevent_lite.spawn(lambda: (gevent_lite.hub.wait_read(a.fileno()), a.recv(10))[1])
+        timer_fired = gevent_lite.spawn(gevent_lite.sleep, 0.05)
+        gevent_lite.sleep(0.01)
+        b.send(b'ping')
+        t0 = time.monotonic()
+        assert reader.get(timeout=2) == b'ping'
+        timer_fired.join(timeout=2)
+        assert timer_fired.dead and time.monotonic() - t0 < 1.0
+        assert spins[0] > 10            # the spinners ran all along
+    finally:
+        stop.append(True)
+        gevent_lite.joinall(spinners, timeout=2)
+        a.close()
+        b.close()

@@ -142,3 +142,14 @@ def test_timeout_in_one_greenlet_does_not_touch_another():
 
     gevent_lite.joinall([gevent_lite.spawn(short), gevent_lite.spawn(long)])
     assert results == ['short timed out', 'long finished']
+
+
+def test_cancel_then_start_again_restarts_the_countdown():
+    # gevent#1890: re-arming a Timeout with cancel()+start() must push the deadline
+    # back each time, not leave the first timer armed.
+    with Timeout(0.5) as timeout:
+        for _ in range(8):                 # 0.8 s in all, never 0.5 s between re-arms
+            gevent_lite.sleep(0.1)
+            timeout.cancel()
+            timeout.start()
+    assert not timeout.pending             # the with-block cancelled the last one
