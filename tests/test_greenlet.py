@@ -375,3 +375,29 @@ def test_spawning_stack_is_captured_only_when_enabled():
     finally:
         Greenlet.capture_spawning_stack = False
     assert any('test_greenlet.py' in frame.filename for frame in g.spawning_stack)
+
+
+def test_killall_of_not_started_greenlets_means_they_never_run():
+    # gevent#1473: killall must stop fresh greenlets as kill() does (#330).
+    ran = []
+    gs = [gevent_lite.spawn(ran.append, i) for i in range(3)]
+    gevent_lite.killall(gs)
+    gevent_lite.sleep(0.02)
+    assert ran == [] and all(g.dead for g in gs)
+    gs = [gevent_lite.spawn(ran.append, i) for i in range(3)]
+    gevent_lite.killall(gs, block=False)
+    gevent_lite.sleep(0.02)
+    assert ran == [] and all(g.dead for g in gs)
+
+
+def test_greenlet_killed_with_an_exception_is_not_successful():
+    # gevent#607: killed with an exception (started or not) means failed, and get() raises it.
+    started = gevent_lite.spawn(gevent_lite.sleep, 5)
+    gevent_lite.sleep(0)
+    fresh = gevent_lite.spawn(gevent_lite.sleep, 5)
+    for g in (fresh, started):
+        g.kill(ZeroDivisionError)
+        assert g.dead and not g.successful()
+        assert isinstance(g.exception, ZeroDivisionError)
+        with pytest.raises(ZeroDivisionError):
+            g.get()
