@@ -61,6 +61,19 @@ def _seconds(value):
     return v
 
 
+def _seconds_or_never(value):
+    """Positive seconds, or a negative number (gevent's -1) for "never": returned as -1.0."""
+    if isinstance(value, bool):
+        raise ValueError('expected a number of seconds (or -1 for never)')
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError('expected a number of seconds (or -1 for never)') from None
+    if v != v or v == 0 or v == float('inf'):
+        raise ValueError('expected a positive, finite number of seconds (or -1 for never)')
+    return -1.0 if v < 0 else v
+
+
 def _positive_int(value):
     if isinstance(value, bool):
         raise ValueError('expected a positive integer')
@@ -137,8 +150,9 @@ _SETTINGS = {
         _positive_int, 10, None,
         'Maximum number of worker threads of each hub thread pool.'),
     'threadpool_idle_task_timeout': (
-        _seconds, 5.0, 'GEVENT_THREADPOOL_IDLE_TASK_TIMEOUT',
-        'Seconds an idle thread-pool worker waits for work before it exits.'),
+        _seconds_or_never, 5.0, 'GEVENT_THREADPOOL_IDLE_TASK_TIMEOUT',
+        "Seconds an idle worker of a hub's thread pool waits for work before it exits; "
+        "-1: never."),
     'fileobject': (
         _choice('posix', 'thread', 'block'), 'posix', 'GEVENT_FILE',
         "Which class gevent_lite.fileobject.FileObject is: 'posix', 'thread' or 'block'."),

@@ -24,9 +24,10 @@ interpreter exit never waits for them (a worker still inside a task when the
 interpreter finalises is simply stopped by it).
 
 Importing this module registers ``ThreadPool(config.threadpool_size, hub)`` as
-the hub's thread-pool factory, so ``get_hub().threadpool`` works afterwards; the
-size is read from :data:`gevent_lite.config.config` each time a hub makes its
-pool (``GEVENT_LITE_THREADPOOL_SIZE``, default :data:`DEFAULT_SIZE`). The hub
+the hub's thread-pool factory, so ``get_hub().threadpool`` works afterwards; its
+size and idle timeout are read from :data:`gevent_lite.config.config` each time
+a hub makes its pool (``config.threadpool_size``, default :data:`DEFAULT_SIZE`;
+``config.threadpool_idle_task_timeout``, default 5 s). The hub
 does not import this module itself (floor 1 must not import floor 3).
 """
 
@@ -61,16 +62,27 @@ class ThreadPool:
     """``maxsize`` OS threads running blocking calls for the greenlets of one hub.
 
     Workers are started on demand (when a task is queued and no worker is
-    idle), up to :attr:`maxsize`. ``len(pool)`` is the number of tasks
-    submitted whose result has not been delivered yet.
+    idle), up to :attr:`maxsize`. With a positive ``idle_task_timeout`` a worker
+    that waits that many seconds for work exits, down to the number last set
+    with :attr:`size`; a negative one (the default, as in gevent) keeps workers
+    for good. The hub's pool gets ``config.threadpool_idle_task_timeout`` (5 s).
+    ``len(pool)`` is the number of tasks submitted whose result has not been
+    delivered yet.
     """
 
-    def __init__(self, maxsize: int, hub=None):
+    def __init__(self, maxsize: int, hub=None, idle_task_timeout: float = -1):
         self._check_size(maxsize, 'maxsize')
         if maxsize < 1:
             raise ValueError('maxsize must be at least 1, not %r' % (maxsize,))
+        if isinstance(idle_task_timeout, bool) or not isinstance(idle_task_timeout, (int, float)) \
+                or idle_task_timeout != idle_task_timeout or idle_task_timeout == 0:
+            raise ValueError('idle_task_timeout must be a number of seconds (negative: never), '
+                             'not %r' % (idle_task_timeout,))
         self.hub = hub if hub is not None else get_hub()
         self._maxsize = maxsize
+        # None: wait for work forever (C SimpleQueue.get with no timeout).
+        self._idle_task_timeout = float(idle_task_timeout) if 0 < idle_task_timeout < float('inf') else None
+        self._floor = 0                  # workers that do not retire when idle (size setter)
         self._queue = _SimpleQueue()
         self._lock = _allocate_lock()    # guards the worker counters below
         self._nthreads = 0               # live worker threads
@@ -124,6 +136,7 @@ class ThreadPool:
         if value > self._maxsize:
             raise ValueError('size (%d) must not exceed maxsize (%d)' % (value, self._maxsize))
         delta = value - self.size
+        self._floor = value
         if delta > 0:
             for _ in range(delta):
                 self._start_worker()
@@ -300,16 +313,36 @@ class ThreadPool:
         self._workers.add(me)
         queue_get = self._queue.get
         lock = self._lock
+        idle_timeout = self._idle_task_timeout
+        retired = False                  # counted out already, under the lock
         try:
             while True:
                 with lock:
                     self._nidle += 1
                 try:
                     # A real blocking get in a real thread: releases the GIL.
-                    item = queue_get()
-                finally:
+                    item = queue_get(True, idle_timeout)
+                except _queue.Empty:
+                    # Idle for idle_timeout: retire, unless a queued task counts on
+                    # this worker (spawn() starts a thread only when the queued tasks
+                    # outnumber the idle workers, and checks under the same lock), a
+                    # _STOP sentinel is on its way to some worker, or the pool would
+                    # drop below the size last set. The counters change together.
+                    with lock:
+                        if (self._nqueued < self._nidle and not self._nstopping
+                                and self._nthreads > self._floor):
+                            self._nidle -= 1
+                            self._nthreads -= 1
+                            retired = True
+                            return
+                        self._nidle -= 1
+                    continue
+                except BaseException:
                     with lock:
                         self._nidle -= 1
+                    raise
+                with lock:
+                    self._nidle -= 1
                 if item is _STOP:
                     with lock:
                         self._nstopping -= 1
@@ -331,8 +364,9 @@ class ThreadPool:
                 del result, value
         finally:
             self._workers.discard(me)
-            with lock:
-                self._nthreads -= 1
+            if not retired:
+                with lock:
+                    self._nthreads -= 1
 
     def _deliver(self, result, ok, value):
         # Runs in the hub's thread, as a callback.
@@ -351,7 +385,7 @@ class ThreadPool:
 def _default_factory(hub):
     # Read at each hub's first use of its pool, not at import: a program may set
     # config.threadpool_size (or the environment) after importing gevent_lite.
-    return ThreadPool(config.threadpool_size, hub)
+    return ThreadPool(config.threadpool_size, hub, config.threadpool_idle_task_timeout)
 
 
 _hubmod._default_threadpool_factory = _default_factory

@@ -137,3 +137,13 @@ def test_config_module_imports_nothing_from_gevent_lite():
                          timeout=60, check=True).stdout.splitlines()
     assert out[0] == '[]'
     assert float(out[1]) > 0
+
+
+def test_threadpool_idle_task_timeout_takes_gevents_minus_one_for_never(env):
+    env.setenv('GEVENT_THREADPOOL_IDLE_TASK_TIMEOUT', '-1')
+    assert Config().threadpool_idle_task_timeout == -1.0
+    env.setenv('GEVENT_THREADPOOL_IDLE_TASK_TIMEOUT', '2.5')
+    assert Config().threadpool_idle_task_timeout == 2.5
+    env.setenv('GEVENT_THREADPOOL_IDLE_TASK_TIMEOUT', '0')
+    with pytest.raises(ValueError, match="GEVENT_THREADPOOL_IDLE_TASK_TIMEOUT='0'"):
+        _ = Config().threadpool_idle_task_timeout
