@@ -45,8 +45,6 @@ PRIVATE_NAMES = {
     '_thread_shutdown': (lambda t: _green_thread._shutdown, '3.13'),
     # 3.13: threading.Lock is this class
     '_LockType': (lambda t: Lock, '3.13'),
-    # 3.13: _MainThread() asks it for the main thread's ident
-    '_get_main_thread_ident': (lambda t: _green_thread._get_main_thread_ident, '3.13'),
     # 3.13: a real thread-local on which each _DummyThread parks its cleanup object;
     # with one real local per OS thread every new greenlet dummy evicted the previous one
     '_thread_local_info': (lambda t: _green_thread._local(), '3.13'),
@@ -112,27 +110,29 @@ def _green_dummy_thread_class(threading):
 
 
 def rekey_main_thread(threading):
-    """Make ``current_thread()`` in the main greenlet return ``threading.main_thread()``.
+    """Make sure ``current_thread()`` in the main greenlet returns ``threading.main_thread()``.
 
     ``threading._active`` maps idents to Thread objects; the main thread was
-    registered under the OS thread ident, but after patching ``get_ident`` is the
-    main greenlet's. 3.13 also gets a green handle, so another greenlet can
-    ``join`` the main thread without blocking the OS thread.
+    registered under the OS thread's ident, which green ``get_ident`` keeps for
+    the root greenlet of each OS thread -- so normally nothing moves. (If
+    patching runs in a greenlet that is not the root, the main thread is
+    re-registered under that greenlet's ident.) 3.13 also gets a green handle,
+    so another greenlet can ``join`` the main thread without blocking the OS
+    thread.
     """
     main = threading._main_thread             # 3.9 - 3.13
-    new = _green_thread._get_main_thread_ident()
+    new = _green_thread.get_ident()
     old = main._ident                          # 3.9 - 3.13
-    if old == new:
-        return
-    with threading._active_limbo_lock:         # 3.9 - 3.13
-        active = threading._active             # 3.9 - 3.13
-        if active.get(old) is main:
-            del active[old]
-        active[new] = main
-        main._ident = new
-    if hasattr(main, '_handle'):               # 3.13: Thread._handle
-        handle = _green_thread._ThreadHandle(new)
-        main._handle = handle
+    if old != new and main is threading._active.get(old):   # 3.9 - 3.13: ident -> Thread
+        with threading._active_limbo_lock:     # 3.9 - 3.13
+            active = threading._active
+            if active.get(old) is main:
+                del active[old]
+            active[new] = main
+            main._ident = new
+    handle = getattr(main, '_handle', None)    # 3.13: Thread._handle
+    if handle is not None and not isinstance(handle, _green_thread._ThreadHandle):
+        main._handle = _green_thread._ThreadHandle(main._ident)
 
 
 def existing_threads(threading):

@@ -11,7 +11,8 @@ names ``threading`` captured from it at import). After that:
   ``gevent_lite.lock`` locks: waiting for them parks only the greenlet, on the
   lock's ``ParkingLot``;
 * :func:`get_ident` is unique per greenlet (``id(getcurrent())``, as gevent),
-  so ``threading.current_thread()`` tells greenlets apart;
+  so ``threading.current_thread()`` tells greenlets apart; the root greenlet
+  of each OS thread keeps the thread's real ident;
 * ``_local`` is greenlet-local storage.
 
 How this cooperates with the hub: a green thread is a raw greenlet whose parent
@@ -33,7 +34,7 @@ from greenlet import getcurrent
 from greenlet import greenlet as _greenlet
 
 from .event import Event
-from .hub import _check_timeout, get_hub
+from .hub import _check_timeout, _get_hub_noargs, get_hub
 from .lock import Lock, RLock  # noqa: F401  (RLock is re-exported: _thread.RLock)
 
 __target__ = '_thread'
@@ -50,7 +51,7 @@ if hasattr(_real_thread, '_set_sentinel'):          # 3.9 - 3.12 (gone in 3.13)
     __implements__.append('_set_sentinel')
 if hasattr(_real_thread, 'start_joinable_thread'):  # 3.13+
     __implements__ += ['start_joinable_thread', '_ThreadHandle', '_make_thread_handle',
-                       '_shutdown', '_get_main_thread_ident']
+                       '_shutdown']
 
 # Re-exported unchanged: real errors, native ids, the interpreter checks.
 error = _real_thread.error
@@ -72,16 +73,27 @@ allocate_lock = allocate = Lock
 
 
 def get_ident(gr=None) -> int:
-    """An integer unique among live greenlets: ``id`` of the current greenlet."""
-    return id(getcurrent() if gr is None else gr)
+    """An integer unique among live green threads of this process.
 
-
-def _get_main_thread_ident() -> int:
-    """The ident of the main (root) greenlet of this OS thread."""
-    g = getcurrent()
-    while g.parent is not None:
-        g = g.parent
-    return id(g)
+    A greenlet's ident is its ``id`` (as in gevent), except the root greenlet of
+    each OS thread, whose ident is that thread's real one: the main thread keeps
+    the ident ``threading`` registered it under at import, and real threads that
+    were started before patching find themselves in ``threading._active`` (their
+    ``_delete`` at exit, ``current_thread()``) and in ``threading.excepthook``'s
+    "Exception in thread <ident>".
+    """
+    if gr is None:
+        gr = getcurrent()
+        if gr.parent is None:
+            return _original_get_ident()
+        return id(gr)
+    if gr.parent is None:
+        g = getcurrent()
+        while g.parent is not None:
+            g = g.parent
+        if g is gr:                  # this OS thread's root greenlet
+            return _original_get_ident()
+    return id(gr)
 
 
 class _fallback_local:
@@ -352,19 +364,40 @@ def stack_size(size=0) -> int:
     return old
 
 
+def _original_interrupt(signum):
+    if sys.version_info >= (3, 10):
+        return _original_interrupt_main(signum)
+    return _original_interrupt_main()
+
+
 def interrupt_main(signum=None):
-    """Raise ``KeyboardInterrupt`` in the main greenlet (from any greenlet of its hub)."""
+    """Simulate ``signum`` (default SIGINT) arriving in the main thread.
+
+    From a greenlet of the main OS thread: with SIGINT's default handler,
+    ``KeyboardInterrupt`` is raised in the main greenlet (at once if that is the
+    caller, else thrown in where it waits); a Python handler runs at once if the
+    caller is the main greenlet. Everything else (another OS thread, SIG_IGN,
+    SIG_DFL, a handler while another greenlet calls) goes through the real
+    ``_thread.interrupt_main``, i.e. the signal machinery.
+    """
     import signal as _signal
+    import threading as _threading
     if signum is None:
         signum = _signal.SIGINT
     handler = _signal.getsignal(signum)
-    if signum != _signal.SIGINT or handler is not _signal.default_int_handler:
-        # Not the default SIGINT behaviour: let the real runtime simulate the signal.
-        if sys.version_info >= (3, 10):
-            return _original_interrupt_main(signum)
-        return _original_interrupt_main()
-    hub = get_hub()
+    hub = _get_hub_noargs()
+    if hub is None or _original_get_ident() != _threading.main_thread().ident:
+        return _original_interrupt(signum)
     main = hub.parent
+    if signum != _signal.SIGINT or handler is not _signal.default_int_handler:
+        if callable(handler) and getcurrent() is main:
+            # A Python handler, and we are the main thread: CPython would run it at
+            # the very next bytecode, on top of our caller. Do that -- the simulated
+            # signal would be noticed inside gevent_lite's code, where the green
+            # signal module defers handlers to the hub.
+            handler(signum, sys._getframe(1))
+            return None
+        return _original_interrupt(signum)
     if getcurrent() is main:
         raise KeyboardInterrupt
     # A signal interrupts the main thread at once, wherever it waits. Throw into the

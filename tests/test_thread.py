@@ -38,7 +38,12 @@ def test_get_ident_differs_per_greenlet_and_matches_start_new_thread():
     ident = thread.start_new_thread(f, ('a',))
     gevent_lite.sleep(0.01)
     assert seen['a'] == ident
-    assert thread.get_ident() == id(getcurrent()) != ident
+    # The root greenlet of the OS thread keeps the thread's real ident.
+    assert thread.get_ident() == thread._original_get_ident() != ident
+    assert thread.get_ident(getcurrent()) == thread.get_ident()
+    g = gevent_lite.spawn(lambda: thread.get_ident())
+    g.join()
+    assert g.value == id(g) == thread.get_ident(g)
 
 
 def test_allocate_lock_parks_only_the_greenlet():

@@ -247,3 +247,88 @@ def test_hub_of_an_os_thread_started_after_patching_records_the_os_thread_ident(
         print('ok')
     ''')
     assert 'ok' in out
+
+
+def test_real_thread_started_before_patching_ends_and_exits_cleanly():
+    # Its threading bookkeeping (_delete at exit, current_thread) uses the patched
+    # get_ident from inside the real thread: the root greenlet keeps the real ident.
+    res = run_patched('''
+        import threading, time, warnings
+        warnings.simplefilter('ignore')
+        seen = []
+        t = threading.Thread(target=lambda: (time.sleep(0.3), seen.append(threading.current_thread())))
+        t.start()
+        from gevent_lite import monkey
+        monkey.patch_all()
+        t.join()
+        assert not t.is_alive() and seen == [t], seen
+        assert threading.current_thread() is threading.main_thread()
+        print('ok')
+    ''', patch='pass')
+    assert res.returncode == 0 and 'ok' in res.stdout, res.stderr
+    assert res.stderr == '', res.stderr
+
+
+def test_excepthook_without_thread_names_the_current_ident():
+    out = check('''
+        import sys, threading, io
+        err = io.StringIO()
+        sys.stderr, real = err, sys.stderr
+        try:
+            try:
+                raise ValueError('bug')
+            except ValueError:
+                threading.excepthook(threading.ExceptHookArgs([*sys.exc_info(), None]))
+        finally:
+            sys.stderr = real
+        assert 'Exception in thread %d:' % threading.get_ident() in err.getvalue(), err.getvalue()
+        print('ok')
+    ''')
+    assert 'ok' in out
+
+
+def test_interrupt_main_runs_a_python_handler_at_once_in_the_main_greenlet():
+    # CPython runs the handler at the caller's next bytecode; the green signal module
+    # must not defer it to the hub (its exception would land in a later wait).
+    out = check('''
+        import _thread, signal, time
+        def handler(signum, frame):
+            raise ZeroDivisionError(signum)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+            old = signal.signal(signum, handler)
+            try:
+                _thread.interrupt_main(signum)
+            except ZeroDivisionError as e:
+                assert e.args == (signum,), e.args
+            else:
+                raise AssertionError('handler did not run at once')
+            finally:
+                signal.signal(signum, old)
+        time.sleep(0.05)      # nothing left over to be thrown in later
+        print('ok')
+    ''')
+    assert 'ok' in out
+
+
+def test_interrupt_main_from_a_real_os_thread_interrupts_the_main_thread_not_itself():
+    # As without patching: the simulated SIGINT is noticed by the main thread when it
+    # next runs Python code (it does not cut a sleep short); the calling thread goes on.
+    out = check('''
+        import signal, time, _thread
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        real_start = monkey.get_original('_thread', 'start_new_thread')
+        real_sleep = monkey.get_original('time', 'sleep')
+        caller = []
+        def worker():
+            real_sleep(0.1)
+            _thread.interrupt_main()
+            caller.append('returned')
+        real_start(worker, ())
+        try:
+            time.sleep(0.5)
+            for _ in range(100):
+                time.sleep(0.01)
+        except KeyboardInterrupt:
+            print('interrupted', caller)
+    ''')
+    assert "interrupted ['returned']" in out
