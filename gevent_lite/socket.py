@@ -62,6 +62,10 @@ _send = _realsocket.send
 _fileno = _realsocket.fileno
 
 
+#: The smallest listen() backlog of a green socket (see socket.listen).
+_MIN_BACKLOG = 128
+
+
 def _timeout_exc():
     return _timeout_error('timed out')
 
@@ -336,6 +340,24 @@ class socket(_stdsocket):
         # the kernel how it went.
         self._wait(WRITE)
         return _realsocket.getsockopt(self, _stdlib_socket.SOL_SOCKET, _stdlib_socket.SO_ERROR)
+
+    def listen(self, *args):
+        # A green server accepts only when the hub runs its greenlet, so a burst of
+        # connects from greenlets of the same process (twenty clients spawned at
+        # once) all arrive before its first accept. A small backlog -- socketserver's
+        # request_queue_size is 5 -- then overflows: the kernel drops the extra SYNs,
+        # so those clients stall a second for the retransmit, and with syncookies some
+        # are reset. Threads accept while the others connect and rarely see this. So a
+        # positive backlog below _MIN_BACKLOG is raised to it (the kernel still caps it
+        # at net.core.somaxconn); 0 and the default are left alone.
+        if args:
+            try:
+                backlog = _index(args[0])
+            except TypeError:
+                backlog = None          # let the C layer word the error
+            if backlog is not None and 0 < backlog < _MIN_BACKLOG:
+                args = (_MIN_BACKLOG,) + args[1:]
+        _realsocket.listen(self, *args)
 
     def accept(self):
         try:

@@ -270,10 +270,7 @@ def test_seed_threading_xmlrpc_server_answers_20_concurrent_calls_despite_half_s
         from xmlrpc.server import SimpleXMLRPCServer
         import gevent_lite
         class Server(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
-            daemon_threads = True
-            # With the default backlog of 5, 20 simultaneous connects overflow the accept
-            # queue and some clients get ECONNRESET here (real threads only see SYN retries).
-            request_queue_size = 64
+            daemon_threads = True     # socketserver's own backlog (5) as the seed has it
         srv = Server(('127.0.0.1', 0), logRequests=False)
         srv.register_function(lambda x: (time.sleep(0.2), x * 2)[1], 'double')
         threading.Thread(target=srv.serve_forever, daemon=True).start()

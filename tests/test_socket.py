@@ -641,3 +641,34 @@ def test_full_read_clears_the_park_first_hint_and_bulk_data_arrives_intact():
             got += chunk
         sender.get(timeout=5)
         assert bytes(got) == payload
+
+
+def test_small_listen_backlog_takes_a_burst_of_greenlet_connects_without_stalls():
+    # socketserver listens with a backlog of 5; under greenlets all these connects
+    # arrive before the server's first accept. Dropped SYNs would cost each a 1 s
+    # retransmit (or a reset); the green listen() keeps a queue large enough.
+    srv = gsocket.socket()
+    srv.bind(('127.0.0.1', 0))
+    srv.listen(5)
+    port = srv.getsockname()[1]
+
+    def serve():
+        while True:
+            conn, _ = srv.accept()
+            gevent_lite.spawn(echo_handler, conn)
+
+    def client(i):
+        with gsocket.create_connection(('127.0.0.1', port), timeout=5) as c:
+            c.sendall(b'%d' % i)
+            return c.recv(100)
+
+    server = gevent_lite.spawn(serve)
+    try:
+        t0 = time.monotonic()
+        clients = [gevent_lite.spawn(client, i) for i in range(60)]
+        gevent_lite.joinall(clients, timeout=10)
+        assert [c.value for c in clients] == [b'%d' % i for i in range(60)]
+        assert time.monotonic() - t0 < 0.9        # no client waited for a SYN retransmit
+    finally:
+        server.kill()
+        srv.close()
