@@ -49,7 +49,8 @@ PRIVATE_NAMES = {
     # with one real local per OS thread every new greenlet dummy evicted the previous one
     '_thread_local_info': (lambda t: _green_thread._local(), '3.13'),
     # current_thread() in a greenlet not started through Thread creates one (3.9 - 3.13);
-    # ours leaves threading._active when its greenlet ends
+    # ours leaves threading._active when its greenlet ends (3.9 - 3.12 keep the dummies of
+    # _thread.start_new_thread green threads, as they keep those of foreign OS threads)
     '_DummyThread': (lambda t: _green_dummy_thread_class(t), '3.9-3.13'),
     # called by the interpreter at exit (3.9 - 3.13): see make_shutdown()
     '_shutdown': (lambda t: make_shutdown(t, t._shutdown), '3.9-3.13'),
@@ -68,6 +69,10 @@ def private_items(threading):
 _dummy_classes = {}
 
 
+class _InertDummyTracker:
+    """What a 3.13 ``threading._DeleteDummyThreadOnDel`` becomes for our dummies: no ``__del__``."""
+
+
 def _green_dummy_thread_class(threading):
     """A ``threading._DummyThread`` that leaves ``threading._active`` with its greenlet.
 
@@ -83,6 +88,10 @@ def _green_dummy_thread_class(threading):
         return cls
     active = threading._active               # 3.9 - 3.13: ident -> Thread
     limbo_lock = threading._active_limbo_lock  # 3.9 - 3.13: guards _active
+    # 3.13 forgets a foreign thread's dummy when the thread ends (this class exists);
+    # 3.9 - 3.12 keep it for ever, and CPython's tests check that they do.
+    stdlib_forgets = hasattr(threading, '_DeleteDummyThreadOnDel')
+    green_threads = _green_thread._running
 
     class _DummyThread(base):
         _gevent_lite_green = True
@@ -90,6 +99,24 @@ def _green_dummy_thread_class(threading):
         def __init__(self):
             base.__init__(self)
             ident = self._ident              # 3.9 - 3.13: set by Thread._set_ident()
+            if not stdlib_forgets and ident in green_threads:
+                # A green thread started with _thread.start_new_thread is what
+                # CPython calls a foreign thread: keep its dummy as 3.9 - 3.12 do.
+                # (Greenlets of spawn() and pools, the many short-lived ones, still
+                # leave with their greenlet below.)
+                return
+            if stdlib_forgets:
+                # 3.13: base.__init__ parked a _DeleteDummyThreadOnDel in the
+                # (green) threading._thread_local_info; its __del__ would run when
+                # the greenlet's local dies -- at interpreter exit for greenlets
+                # still alive then, after threading's globals are gone ("Exception
+                # ignored ... NoneType ... context manager"). We forget the dummy
+                # ourselves (below), so make that tracker inert and drop it.
+                info = threading._thread_local_info          # 3.13
+                tracker = getattr(info, '_track_dummy_thread_ref', None)   # 3.13
+                if tracker is not None and getattr(tracker, '_dummy_thread', None) is self:
+                    tracker.__class__ = _InertDummyTracker
+                    del info._track_dummy_thread_ref
             me = weakref.ref(self)
 
             def forget(_unused, ident=ident, me=me):

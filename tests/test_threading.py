@@ -64,6 +64,38 @@ def test_current_thread_in_main_and_spawned_threads_no_dummy_left():
     ''')
 
 
+@pytest.mark.parametrize('version', sorted(PYTHONS))
+def test_dummy_of_a_start_new_thread_green_thread_lives_as_long_as_the_stdlib_keeps_it(version):
+    # _thread.start_new_thread greenlets are "foreign threads": 3.9 - 3.12 keep their
+    # dummy in threading._active for ever, 3.13 drops it when the thread ends.
+    out = check('''
+        import _thread, sys, threading, gc, gevent_lite
+        done = threading.Event()
+        def f():
+            threading.current_thread()
+            done.set()
+        tid = _thread.start_new_thread(f, ())
+        done.wait()
+        gevent_lite.sleep(0.01)
+        gc.collect()
+        dummy = threading._active.get(tid)
+        if sys.version_info < (3, 13):
+            assert isinstance(dummy, threading._DummyThread) and dummy.is_alive(), dummy
+            del threading._active[tid]
+        else:
+            assert dummy is None, dummy
+        # Spawned greenlets' dummies still go with them, on every version.
+        gs = [gevent_lite.spawn(threading.current_thread) for _ in range(50)]
+        gevent_lite.joinall(gs)
+        del gs
+        gevent_lite.sleep(0.01)
+        gc.collect()
+        assert threading.active_count() == 1, threading.enumerate()
+        print('ok')
+    ''', python=PYTHONS[version])
+    assert 'ok' in out
+
+
 def test_join_timeout_is_alive_and_daemon():
     check('''
         import threading, time
@@ -332,3 +364,20 @@ def test_interrupt_main_from_a_real_os_thread_interrupts_the_main_thread_not_its
             print('interrupted', caller)
     ''')
     assert "interrupted ['returned']" in out
+
+
+@pytest.mark.parametrize('version', sorted(PYTHONS))
+def test_exit_with_greenlets_that_logged_still_alive_prints_nothing(version):
+    # 3.13's dummy-thread tracker used to run its __del__ after threading's globals
+    # were torn down at exit, once per greenlet that had called current_thread().
+    res = run_patched('''
+        import logging, gevent_lite
+        logging.basicConfig(format='%(threadName)s %(message)s')
+        def f():
+            logging.warning('hi')
+            gevent_lite.sleep(100)
+        gs = [gevent_lite.spawn(f) for _ in range(3)]
+        gevent_lite.sleep(0.05)
+    ''', python=PYTHONS[version], timeout=20)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count('Dummy-') == 3 and 'Exception ignored' not in res.stderr, res.stderr
