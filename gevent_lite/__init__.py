@@ -18,13 +18,19 @@ from .greenlet import Greenlet, spawn, spawn_later, spawn_raw, joinall, killall
 __version__ = '0.1.0'
 
 from .config import config as _config
-if _config.monitor_thread:
-    # GEVENT_LITE_MONITOR_THREAD / GEVENT_MONITOR_THREAD_ENABLE: every new hub
-    # gets a blocking detector. Imported only when asked for: it costs nothing otherwise.
-    from . import monitor as _monitor
-    from .hub import new_hub_hooks as _hooks
-    _hooks.append(_monitor.start_periodic_monitoring_thread)
-    del _monitor, _hooks
+from .hub import new_hub_hooks as _new_hub_hooks
+
+
+def _monitor_new_hub(hub):
+    # config.monitor_thread (GEVENT_LITE_MONITOR_THREAD / GEVENT_MONITOR_THREAD_ENABLE,
+    # or an assignment in the program) is read as each hub is made, so it applies to
+    # every hub created after it is set. The monitor module is imported only then.
+    if _config.monitor_thread:
+        from .monitor import start_periodic_monitoring_thread
+        start_periodic_monitoring_thread(hub)
+
+
+_new_hub_hooks.append(_monitor_new_hub)
 
 __all__ = [
     'Greenlet', 'GreenletExit', 'spawn', 'spawn_later', 'spawn_raw', 'joinall',

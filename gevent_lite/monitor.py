@@ -44,7 +44,7 @@ interpreter alive. It stops on :meth:`PeriodicMonitoringThread.kill`, or within
 one period after its hub is destroyed.
 
 Enable it with ``config.monitor_thread = True`` (or
-``GEVENT_LITE_MONITOR_THREAD_ENABLE=1`` / gevent's
+``GEVENT_LITE_MONITOR_THREAD=1`` / gevent's
 ``GEVENT_MONITOR_THREAD_ENABLE=1``) before the hub is created, or call
 :func:`start_periodic_monitoring_thread` from the hub's thread at any time.
 """

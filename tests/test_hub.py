@@ -424,7 +424,7 @@ def test_monitor_thread_enabled_by_environment_starts_with_each_new_hub():
     assert out.stderr.count('appears to be blocked') == 1
     assert 'blocks_the_hub' in out.stderr
     env.pop('GEVENT_MONITOR_THREAD_ENABLE')
-    env.pop('GEVENT_LITE_MONITOR_THREAD_ENABLE', None)
+    env.pop('GEVENT_LITE_MONITOR_THREAD', None)
     quiet = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
                            text=True, timeout=60)
     assert quiet.returncode == 0 and 'appears to be blocked' not in quiet.stderr
@@ -458,3 +458,23 @@ def test_greenlets_looping_on_sleep_0_do_not_starve_io_or_timers():
         gevent_lite.joinall(spinners, timeout=2)
         a.close()
         b.close()
+
+
+def test_monitor_thread_set_in_the_program_applies_to_hubs_made_afterwards():
+    import subprocess
+    import sys
+    code = (
+        'import time, gevent_lite\n'
+        'from gevent_lite.config import config\n'
+        'config.monitor_thread = True\n'
+        'def blocks_the_hub(): time.sleep(0.3)\n'
+        'gevent_lite.spawn(blocks_the_hub).join()\n'
+        'gevent_lite.sleep(0.2)\n'
+    )
+    env = dict(os.environ)
+    for name in ('GEVENT_MONITOR_THREAD_ENABLE', 'GEVENT_LITE_MONITOR_THREAD'):
+        env.pop(name, None)
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count('appears to be blocked') == 1 and 'blocks_the_hub' in out.stderr
