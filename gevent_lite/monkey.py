@@ -7,6 +7,8 @@ stdlib module it targets (its ``__target__``), after saving the originals in
 :data:`saved`; :func:`get_original` returns them. Every patcher is idempotent.
 A patcher whose green module does not exist raises :class:`MonkeyPatchError`;
 :func:`patch_all` patches what exists and lists the rest in :data:`unavailable`.
+Patching sends gevent's will/did events to :mod:`gevent_lite.events`
+subscribers, who may veto a module or all of it (see :func:`patch_all`).
 
 How it cooperates with the hub: after patching, every blocking stdlib call
 (socket I/O, ``time.sleep``, ``select``, lock acquisition, ``Thread.join``,
@@ -550,9 +552,15 @@ def _pin_ssl_context_globals():
 
 @_vetoable
 def patch_select(aggressive=True):
-    """Green ``select.select``/``poll`` and ``selectors``; epoll/kqueue/devpoll are removed."""
+    """Green ``select.select``/``poll`` and ``selectors``; epoll/kqueue/devpoll are removed.
+
+    Two modules, two pairs of events: a veto of one leaves the other patched.
+    """
     _prepare()
-    _patch_green('select')
+    try:
+        _patch_green('select')
+    except _events.DoNotPatch:
+        pass
     try:
         _patch_green('selectors')
     except MonkeyPatchError:

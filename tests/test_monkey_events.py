@@ -165,3 +165,19 @@ def test_patch_all_with_sys_sends_the_sys_module_events():
         monkey.patch_all(sys=True)
         assert ('GeventWillPatchModuleEvent', 'sys') in seen and ('GeventDidPatchModuleEvent', 'sys') in seen
     ''')
+
+
+def test_vetoing_select_still_patches_selectors():
+    check('''
+        import select, selectors
+        orig = {'select': select.select, 'default': selectors.DefaultSelector}
+        def veto_select(event):
+            if isinstance(event, events.GeventWillPatchModuleEvent) and event.module_name == 'select':
+                raise events.DoNotPatch
+        events.subscribers.append(veto_select)
+        monkey.patch_select()
+        assert select.select is orig['select'] and not monkey.is_module_patched('select')
+        assert selectors.DefaultSelector is not orig['default']
+        assert seen == [('GeventWillPatchModuleEvent', 'select'), ('GeventWillPatchModuleEvent', 'selectors'),
+                        ('GeventDidPatchModuleEvent', 'selectors')], seen
+    ''')
