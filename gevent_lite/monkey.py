@@ -89,6 +89,21 @@ class MonkeyPatchError(ImportError):
     """A patcher was asked for but its green module does not exist (yet)."""
 
 
+def _warn(message):
+    """Issue a MonkeyPatchWarning pointing at the program's line that asked for patching.
+
+    The patchers nest (patch_all -> patch_thread -> repairs) and the depth differs
+    between paths, so instead of a fixed stacklevel the warning goes to the first
+    frame outside this module.
+    """
+    frame = sys._getframe(1)
+    level = 2
+    while frame is not None and frame.f_globals.get('__name__') == __name__:
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, MonkeyPatchWarning, stacklevel=level)
+
+
 #: ``{module_name: {item_name: original}}``; ``_MISSING`` when the item did not exist.
 saved = {}
 #: ``[(module_name, attribute, original, green)]`` references re-pointed by the repair scan.
@@ -345,9 +360,8 @@ def _repair_references():
             elif isinstance(value, type) and getattr(value, '__module__', None) == modname:
                 _repair_class(modname, mod, attr, value, reported, unrepairable)
     if reported:
-        warnings.warn('these references were captured before monkey-patching and now point at the '
-                      'green objects: %s. Patch earlier to avoid this.' % ', '.join(reported),
-                      MonkeyPatchWarning, stacklevel=4)
+        _warn('these references were captured before monkey-patching and now point at the '
+                      'green objects: %s. Patch earlier to avoid this.' % ', '.join(reported))
     if unrepairable:
         _warn_unrepairable(unrepairable)
 
@@ -359,9 +373,9 @@ def _warn_unrepairable(items):
     new = [i for i in items if i not in _warned_unrepairable]
     _warned_unrepairable.update(new)
     if new:
-        warnings.warn('these references to blocking originals were captured before monkey-patching '
+        _warn('these references to blocking originals were captured before monkey-patching '
                       'and cannot be replaced; they will block the hub: %s' % ', '.join(
-                          '%s.%s (%s)' % item for item in new), MonkeyPatchWarning, stacklevel=4)
+                          '%s.%s (%s)' % item for item in new))
 
 
 def _repair_class(modname, mod, clsname, cls, reported, unrepairable):
@@ -428,13 +442,11 @@ def _repair_native_locks():
             if not _is_stdlib(modname, mod):
                 reported.append('%s.%s' % (modname, attr))
     if reported:
-        warnings.warn('these locks were created before monkey-patching and were replaced by green '
-                      'locks: %s. Patch earlier to avoid this.' % ', '.join(reported),
-                      MonkeyPatchWarning, stacklevel=4)
+        _warn('these locks were created before monkey-patching and were replaced by green '
+                      'locks: %s. Patch earlier to avoid this.' % ', '.join(reported))
     if held:
-        warnings.warn('these native locks were held while monkey-patching and stay native '
-                      '(a greenlet waiting on them blocks every greenlet): %s' % ', '.join(held),
-                      MonkeyPatchWarning, stacklevel=4)
+        _warn('these native locks were held while monkey-patching and stay native '
+                      '(a greenlet waiting on them blocks every greenlet): %s' % ', '.join(held))
 
 
 def _repair_logging():
@@ -505,8 +517,8 @@ def patch_ssl(_ssl_was_imported=None):
     _pin_ssl_context_globals()
     _did_patch('ssl', green)
     if _ssl_was_imported and not already:
-        warnings.warn('ssl was imported before patching; SSLContext objects created before this '
-                      'point stay blocking', MonkeyPatchWarning, stacklevel=3)
+        _warn('ssl was imported before patching; SSLContext objects created before this '
+                      'point stay blocking')
     return green
 
 
@@ -635,8 +647,8 @@ def patch_thread(threading=True, _threading_local=True, Event=True, logging=True
     if threading and not is_object_patched('threading', 'get_ident'):
         running = compat.existing_threads(threading_mod)
         if running:
-            warnings.warn('threads were started before patching and stay real OS threads: %s'
-                          % ', '.join(repr(t.name) for t in running), MonkeyPatchWarning, stacklevel=3)
+            _warn('threads were started before patching and stay real OS threads: %s'
+                          % ', '.join(repr(t.name) for t in running))
 
     # A veto of '_thread' skips the whole patcher (green threading needs it); a veto
     # of 'threading' skips only that module.

@@ -181,3 +181,28 @@ def test_vetoing_select_still_patches_selectors():
         assert seen == [('GeventWillPatchModuleEvent', 'select'), ('GeventWillPatchModuleEvent', 'selectors'),
                         ('GeventDidPatchModuleEvent', 'selectors')], seen
     ''')
+
+
+def test_patching_warnings_point_at_the_programs_patch_call(tmp_path):
+    # The patchers nest differently on each path (patch_all -> patch_thread -> repairs),
+    # so each warning names the first frame outside gevent_lite.monkey: the program's line.
+    script = tmp_path / 'late.py'
+    script.write_text(textwrap.dedent('''
+        import ssl, threading, time, warnings
+        from selectors import DefaultSelector
+        warnings.simplefilter('always')
+        t = threading.Thread(target=time.sleep, args=(0.5,)); t.start()
+        from gevent_lite import monkey
+        monkey.patch_all()
+        monkey.patch_ssl()
+    '''))
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60, env=env, cwd=str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    lines = [line for line in res.stderr.splitlines() if 'MonkeyPatchWarning' in line]
+    assert any('ssl was imported before patching' in line for line in lines), res.stderr
+    assert any('threads were started before patching' in line for line in lines), res.stderr
+    assert any('__main__.DefaultSelector' in line for line in lines), res.stderr
+    for line in lines:
+        assert line.startswith('%s:7: MonkeyPatchWarning' % script), res.stderr
