@@ -137,29 +137,19 @@ def _green_dummy_thread_class(threading):
 
 
 def rekey_main_thread(threading):
-    """Make sure ``current_thread()`` in the main greenlet returns ``threading.main_thread()``.
+    """Keep ``threading.main_thread()`` right for the main greenlet after patching.
 
-    ``threading._active`` maps idents to Thread objects; the main thread was
-    registered under the OS thread's ident, which green ``get_ident`` keeps for
-    the root greenlet of each OS thread -- so normally nothing moves. (If
-    patching runs in a greenlet that is not the root, the main thread is
-    re-registered under that greenlet's ident.) 3.13 also gets a green handle,
-    so another greenlet can ``join`` the main thread without blocking the OS
-    thread.
+    ``threading._active`` maps idents to Thread objects, and the main thread was
+    registered under the OS thread's ident at import. Green ``get_ident`` keeps
+    that ident for the root greenlet of each OS thread, so the main greenlet
+    still finds it and nothing is re-keyed (whichever greenlet patches). 3.13
+    also gets a green handle, so another greenlet can ``join`` the main thread
+    without blocking the OS thread.
     """
     main = threading._main_thread             # 3.9 - 3.13
-    new = _green_thread.get_ident()
-    old = main._ident                          # 3.9 - 3.13
-    if old != new and main is threading._active.get(old):   # 3.9 - 3.13: ident -> Thread
-        with threading._active_limbo_lock:     # 3.9 - 3.13
-            active = threading._active
-            if active.get(old) is main:
-                del active[old]
-            active[new] = main
-            main._ident = new
     handle = getattr(main, '_handle', None)    # 3.13: Thread._handle
     if handle is not None and not isinstance(handle, _green_thread._ThreadHandle):
-        main._handle = _green_thread._ThreadHandle(main._ident)
+        main._handle = _green_thread._ThreadHandle(main._ident)   # 3.9 - 3.13: Thread._ident
 
 
 def existing_threads(threading):

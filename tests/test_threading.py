@@ -381,3 +381,16 @@ def test_exit_with_greenlets_that_logged_still_alive_prints_nothing(version):
     ''', python=PYTHONS[version], timeout=20)
     assert res.returncode == 0, res.stderr
     assert res.stderr.count('Dummy-') == 3 and 'Exception ignored' not in res.stderr, res.stderr
+
+
+def test_patching_from_a_spawned_greenlet_leaves_the_main_thread_to_the_main_greenlet():
+    out = check('''
+        import threading, gevent_lite
+        g = gevent_lite.spawn(monkey.patch_all)
+        g.join()
+        assert g.successful(), g.exception
+        assert threading.current_thread() is threading.main_thread()
+        assert threading.main_thread().ident == threading.get_ident()
+        print('ok')
+    ''', patch='pass')
+    assert 'ok' in out
