@@ -6,7 +6,8 @@ non-blocking at the OS level; the timeout the user sets (``settimeout``,
 tried first, and only on ``EAGAIN`` does the greenlet park in
 ``hub.wait_fd(fd, READ|WRITE, timeout)`` while the hub runs other greenlets, then
 retries. A timeout of 0 raises ``BlockingIOError`` instead of parking, exactly as
-the stdlib does; a positive timeout raises ``socket.timeout('timed out')``.
+the stdlib does (and so does ``MSG_DONTWAIT`` on a blocking socket); a positive
+timeout raises ``socket.timeout('timed out')``.
 
 ``close()`` tells the hub (``cancel_wait``) before the fd is closed, so a greenlet
 parked on the socket gets ``OSError(EBADF)`` instead of hanging on a number the OS
@@ -54,6 +55,7 @@ _AF_INET = _socket.AF_INET
 _AF_INET6 = getattr(_socket, 'AF_INET6', None)
 _GLOBAL_DEFAULT_TIMEOUT = _stdlib_socket._GLOBAL_DEFAULT_TIMEOUT
 _CONNECT_PENDING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EALREADY)
+_MSG_DONTWAIT = getattr(_socket, 'MSG_DONTWAIT', 0)
 
 # Unbound C methods: calling ``_recv(self, n)`` skips attribute lookup on the hot path.
 _recv = _realsocket.recv
@@ -68,6 +70,22 @@ _MIN_BACKLOG = 128
 
 def _timeout_exc():
     return _timeout_error('timed out')
+
+
+def _eagain_is_the_answer(timeout, args, index):
+    # Called only after an EAGAIN: does the stdlib raise it instead of waiting?
+    # With a timeout of 0, always; on a blocking socket (timeout None), when the
+    # flags argument ``args[index]`` has MSG_DONTWAIT (the C layer sends without
+    # polling first, so the flag decides). With a positive timeout the stdlib
+    # polls and retries whatever the flags say, and so do we.
+    if timeout == 0.0:
+        return True
+    if timeout is not None or len(args) <= index:
+        return False
+    try:
+        return bool(_index(args[index]) & _MSG_DONTWAIT)
+    except TypeError:
+        return False     # sendto(data, address): the address is where flags would be
 
 
 class socket(_stdsocket):
@@ -103,6 +121,8 @@ class socket(_stdsocket):
                 value = float(_index(value))
             if value < 0:
                 raise ValueError('Timeout value out of range')
+        # (Unlike the stdlib's, no syscall: an fd closed behind our back is not
+        # reported here -- settimeout is called per request by servers.)
         self._timeout = value
         self._recv_waits = False
 
@@ -110,6 +130,9 @@ class socket(_stdsocket):
         return self._timeout
 
     def setblocking(self, flag):
+        # The fd stays non-blocking; this syscall (the stdlib's makes it too)
+        # raises OSError for an fd that is no longer valid, as the stdlib does.
+        _realsocket.setblocking(self, False)
         self._timeout = None if flag else 0.0
         self._recv_waits = False
 
@@ -134,12 +157,13 @@ class socket(_stdsocket):
                 raise _timeout_exc()
             get_hub().wait_fd(_fileno(self), event, timeout, _timeout_exc())
 
-    def _io(self, method, event, *args):
-        # Generic "try, park on EAGAIN, retry" for the less hot calls.
+    def _io(self, method, event, flags_at, *args):
+        # Generic "try, park on EAGAIN, retry" for the less hot calls. The flags
+        # argument is args[flags_at]: with MSG_DONTWAIT the EAGAIN is raised.
         try:
             return method(self, *args)
         except BlockingIOError:
-            if self._timeout == 0.0:
+            if _eagain_is_the_answer(self._timeout, args, flags_at):
                 raise
         return self._retry(method, event, args)
 
@@ -186,7 +210,7 @@ class socket(_stdsocket):
             try:
                 return _recv(self, *args)
             except BlockingIOError:
-                if self._timeout == 0.0:
+                if self._timeout == 0.0 or (args[1:] and _eagain_is_the_answer(self._timeout, args, 1)):
                     raise
             data = self._retry(_recv, READ, args)
             if len(args) != 1:
@@ -201,7 +225,7 @@ class socket(_stdsocket):
             try:
                 return _recv_into(self, buffer, *args)
             except BlockingIOError:
-                if self._timeout == 0.0:
+                if self._timeout == 0.0 or (args[1:] and _eagain_is_the_answer(self._timeout, args, 1)):
                     raise
             n = self._retry(_recv_into, READ, (buffer,) + args)
             if args:
@@ -213,17 +237,17 @@ class socket(_stdsocket):
         return n
 
     def recvfrom(self, *args):
-        return self._io(_realsocket.recvfrom, READ, *args)
+        return self._io(_realsocket.recvfrom, READ, 1, *args)
 
     def recvfrom_into(self, *args):
-        return self._io(_realsocket.recvfrom_into, READ, *args)
+        return self._io(_realsocket.recvfrom_into, READ, 2, *args)
 
     if hasattr(_realsocket, 'recvmsg'):
         def recvmsg(self, *args):
-            return self._io(_realsocket.recvmsg, READ, *args)
+            return self._io(_realsocket.recvmsg, READ, 2, *args)
 
         def recvmsg_into(self, *args):
-            return self._io(_realsocket.recvmsg_into, READ, *args)
+            return self._io(_realsocket.recvmsg_into, READ, 2, *args)
 
     # -- sending --------------------------------------------------------------------
 
@@ -231,22 +255,23 @@ class socket(_stdsocket):
         try:
             return _send(self, *args)
         except BlockingIOError:
-            if self._timeout == 0.0:
+            if self._timeout == 0.0 or (args[1:] and _eagain_is_the_answer(self._timeout, args, 1)):
                 raise
         return self._retry(_send, WRITE, args)
 
     def sendto(self, *args):
-        return self._io(_realsocket.sendto, WRITE, *args)
+        # sendto(data, address) or sendto(data, flags, address)
+        return self._io(_realsocket.sendto, WRITE, 1 if len(args) > 2 else 99, *args)
 
     if hasattr(_realsocket, 'sendmsg'):
         def sendmsg(self, *args):
-            return self._io(_realsocket.sendmsg, WRITE, *args)
+            return self._io(_realsocket.sendmsg, WRITE, 2, *args)
 
     def sendall(self, data, flags=0):
         try:
             sent = _send(self, data, flags)
         except BlockingIOError:
-            if self._timeout == 0.0:
+            if self._timeout == 0.0 or (flags and _eagain_is_the_answer(self._timeout, (flags,), 0)):
                 raise
             sent = 0
         else:
@@ -262,7 +287,7 @@ class socket(_stdsocket):
                     sent += _send(self, chunk[sent:], flags)
                     continue
                 except BlockingIOError:
-                    if timeout == 0.0:
+                    if timeout == 0.0 or (flags and _eagain_is_the_answer(timeout, (flags,), 0)):
                         raise
                 self._wait(WRITE, None if deadline is None else deadline - _now())
 
@@ -479,6 +504,11 @@ def gethostbyaddr(ip_address):
 
 def getnameinfo(sockaddr, flags):
     """``socket.getnameinfo`` through the green resolver."""
+    if not isinstance(sockaddr, tuple):
+        # The C function's error, at once; the traceback keeps this frame, which
+        # must not keep the caller's argument alive (CPython checks the refcount).
+        del sockaddr
+        raise TypeError('getnameinfo() argument 1 must be a tuple')
     resolver = _resolver()
     if resolver is None:
         return _std_getnameinfo(sockaddr, flags)
@@ -490,10 +520,16 @@ def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=N
     """Connect to ``(host, port)`` trying each address in turn; return a green socket."""
     host, port = address
     exceptions = []
+    # After patching, stdlib ``socket.socket`` is our class; if it has been
+    # replaced since by a subclass of it (a test's mock, an application's
+    # subclass), build that, as the stdlib's create_connection would.
+    cls = _stdlib_socket.socket
+    if cls is not socket and not (isinstance(cls, type) and issubclass(cls, socket)):
+        cls = socket
     for family, type_, proto, _canon, sockaddr in getaddrinfo(host, port, 0, _stdlib_socket.SOCK_STREAM):
         sock = None
         try:
-            sock = socket(family, type_, proto)
+            sock = cls(family, type_, proto)
             if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
                 sock.settimeout(timeout)
             if source_address:

@@ -672,3 +672,103 @@ def test_small_listen_backlog_takes_a_burst_of_greenlet_connects_without_stalls(
     finally:
         server.kill()
         srv.close()
+
+
+# -- stdlib details CPython's test_socket checks under patching ---------------------
+
+@pytest.mark.timeout(20)
+@pytest.mark.skipif(not hasattr(stdsocket, 'MSG_DONTWAIT'), reason='needs MSG_DONTWAIT')
+def test_msg_dontwait_on_a_blocking_socket_raises_at_once_instead_of_parking():
+    DW = gsocket.MSG_DONTWAIT
+    a, b = gsocket.socketpair()
+    assert a.gettimeout() is None
+    reads = [lambda: a.recv(10, DW), lambda: a.recv_into(bytearray(10), 10, DW),
+             lambda: a.recvfrom(10, DW), lambda: a.recvfrom_into(bytearray(10), 10, DW)]
+    if hasattr(a, 'recvmsg'):
+        reads += [lambda: a.recvmsg(10, 0, DW), lambda: a.recvmsg_into([bytearray(10)], 0, DW)]
+    for read in reads:
+        with pytest.raises(BlockingIOError):
+            read()
+    # Fill the send buffer: the next MSG_DONTWAIT send must raise, not park.
+    writes = [lambda: b.send(b'x' * 65536, DW), lambda: b.sendall(b'x' * 65536, DW)]
+    if hasattr(b, 'sendmsg'):
+        writes.append(lambda: b.sendmsg([b'x' * 65536], [], DW))
+    for write in writes:
+        with pytest.raises(BlockingIOError):
+            while True:
+                write()
+    # ... also when sendall() got part of the data out first.
+    c, d = gsocket.socketpair()
+    with pytest.raises(BlockingIOError):
+        c.sendall(b'x' * (1 << 22), DW)
+    c.close()
+    d.close()
+    # Without the flag a blocking socket still parks until there is data.
+    c, d = gsocket.socketpair()
+    reader = gevent_lite.spawn(c.recv, 10)
+    gevent_lite.sleep(0.05)
+    assert not reader.dead
+    d.send(b'y')
+    assert reader.get(timeout=5) == b'y'
+    c.close()
+    d.close()
+    a.close()
+    b.close()
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.skipif(not hasattr(stdsocket, 'MSG_DONTWAIT'), reason='needs MSG_DONTWAIT')
+def test_msg_dontwait_with_a_timeout_waits_like_the_stdlib():
+    # The C layer polls before each try when the socket has a timeout, so the
+    # flag does not matter there: it times out.
+    a, b = gsocket.socketpair()
+    a.settimeout(0.2)
+    start = time.monotonic()
+    with pytest.raises(gsocket.timeout):
+        a.recv(10, gsocket.MSG_DONTWAIT)
+    assert 0.15 <= time.monotonic() - start < 2.0
+    a.close()
+    b.close()
+
+
+def test_setblocking_on_an_invalid_fd_raises_oserror():
+    first = gsocket.socket()
+    sock = gsocket.socket(fileno=first.fileno())
+    first.close()
+    try:
+        for call in (lambda: sock.setblocking(False), lambda: sock.setblocking(True)):
+            with pytest.raises(OSError) as info:
+                call()
+            assert info.value.errno == errno.EBADF
+    finally:
+        sock.detach()
+
+
+def test_create_connection_builds_whatever_subclass_stdlib_socket_socket_now_is(monkeypatch):
+    # CPython's test_create_connection_timeout swaps socket.socket for a mock
+    # (a subclass of the patched class) and expects create_connection to use it.
+    class Refusing(gsocket.socket):
+        def connect(self, address):
+            raise TimeoutError('timed out')
+
+    srv, port = listener()
+    monkeypatch.setattr(stdsocket, 'socket', Refusing)
+    with pytest.raises(TimeoutError):
+        gsocket.create_connection(('127.0.0.1', port))
+    # The stdlib's own class (not ours, e.g. unpatched) is not used: still green.
+    monkeypatch.setattr(stdsocket, 'socket', gsocket._stdsocket)
+    with gsocket.create_connection(('127.0.0.1', port), timeout=5) as conn:
+        assert type(conn) is gsocket.socket
+    srv.close()
+
+
+def test_getnameinfo_with_a_bad_address_raises_typeerror_without_keeping_it_alive():
+    name = 'some-string-%d' % os.getpid()
+    before = sys.getrefcount(name)
+    try:
+        gsocket.getnameinfo(name, 0)
+    except TypeError as exc:
+        assert 'must be a tuple' in str(exc)
+        assert sys.getrefcount(name) == before
+    else:
+        pytest.fail('no TypeError')
