@@ -93,9 +93,15 @@ def select(rlist, wlist, xlist, timeout=None):
     Same arguments, results and errors as the stdlib's; parks only this greenlet.
     """
     timeout = _select_timeout(timeout)
-    rlist = list(rlist)
-    wlist = list(wlist)
-    xlist = list(xlist)
+    # Lists and tuples go to the C select as they are: it reads them while it
+    # calls fileno(), which may change them (CPython's test_select_mutated).
+    # Other iterables are read once, into lists, as they are used again.
+    if type(rlist) is not list and type(rlist) is not tuple:
+        rlist = list(rlist)
+    if type(wlist) is not list and type(wlist) is not tuple:
+        wlist = list(wlist)
+    if type(xlist) is not list and type(xlist) is not tuple:
+        xlist = list(xlist)
     # The non-blocking check also validates every object exactly as the stdlib does.
     ready = _original_select(rlist, wlist, xlist, 0)
     if ready[0] or ready[1] or ready[2] or timeout == 0:
@@ -105,6 +111,11 @@ def select(rlist, wlist, xlist, timeout=None):
         if ready[0] or ready[1] or ready[2] or timeout == 0:
             return ready
     _unparked[0] = 0
+    # Parking: from here on the objects are the ones given now, as for the C
+    # select, which reads the lists once; another greenlet may change them.
+    rlist = list(rlist)
+    wlist = list(wlist)
+    xlist = list(xlist)
     wanted = {}
     for obj in rlist:
         fd = _fileno(obj)
@@ -125,13 +136,21 @@ def select(rlist, wlist, xlist, timeout=None):
 
 if _original_poll is not None:
     class poll:
-        """A green ``select.poll``: register fds, then ``poll(timeout_ms)`` parks cooperatively."""
+        """A green ``select.poll``: register fds, then ``poll(timeout_ms)`` parks cooperatively.
+
+        ``poll()`` returns an object of a private subclass whose type, like the
+        stdlib's ``type(select.poll())``, cannot be instantiated; ``poll`` stays a
+        class (not a function as in the stdlib) so that it never binds as a method
+        when stored on a class (``PollSelector._selector_cls``).
+        """
 
         __slots__ = ('_fds', '_poll')
 
-        def __init__(self):
+        def __new__(cls):
+            self = _object_new(_PollObject)
             self._fds = {}                 # fd -> event mask, as registered
             self._poll = _original_poll()  # the same registrations, for non-blocking checks
+            return self
 
         def register(self, fd, eventmask=_POLLIN | _POLLPRI | _POLLOUT):
             fd = _fileno(fd)
@@ -180,6 +199,16 @@ if _original_poll is not None:
 
         def __repr__(self):
             return '<gevent_lite.select.poll fds=%r>' % sorted(self._fds)
+
+    _object_new = object.__new__
+
+    class _PollObject(poll):
+        """The type of the objects :class:`poll` returns: not to be instantiated."""
+
+        __slots__ = ()
+
+        def __new__(cls, *args, **kwargs):
+            raise TypeError("cannot create '%s.%s' instances" % (cls.__module__, cls.__name__))
 else:  # pragma: no cover - Windows
     __implements__.remove('poll')
 

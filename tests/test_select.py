@@ -278,3 +278,43 @@ def test_select_on_ready_fds_yields_rarely_not_every_call():
     other.kill()
     a.close()
     b.close()
+
+
+# -- details CPython's test_select checks --------------------------------------------
+
+def test_select_reads_a_list_that_fileno_mutates_as_the_c_select_does():
+    a, b = pair()
+    objs = []
+
+    class Shrinking:
+        def fileno(self):
+            del objs[-1]
+            return a.fileno()
+
+    objs[:] = [Shrinking()] * 10
+    # The C select reads the list as it goes: 5 calls, 5 objects left, 5 ready.
+    assert gselect.select([], objs, [], 5) == ([], objs[:5], [])
+    assert len(objs) == 5
+    a.close()
+    b.close()
+
+
+@pytest.mark.timeout(20)
+def test_select_takes_iterators_also_when_it_parks():
+    a, b = pair()
+    gevent_lite.spawn_later(0.05, b.send, b'x')
+    r, w, x = gselect.select(iter([a]), (s for s in []), iter(()), 5)
+    assert r == [a] and w == [] and x == []
+    a.close()
+    b.close()
+
+
+def test_the_type_of_poll_objects_cannot_be_instantiated():
+    p = gselect.poll()
+    assert isinstance(p, gselect.poll)
+    with pytest.raises(TypeError, match="cannot create '.*' instances"):
+        type(p)()
+
+    class Holder:                # poll stays a class: stored on a class it does not bind
+        factory = gselect.poll
+    assert isinstance(Holder().factory(), gselect.poll)
