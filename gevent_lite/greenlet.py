@@ -9,8 +9,11 @@ that a link wakes. Each greenlet starts with a copy of the spawner's
 ``contextvars`` context, as asyncio tasks do.
 """
 
+from __future__ import annotations
+
 import sys
 import traceback
+from typing import Any, Callable, Iterable
 from functools import partial
 from weakref import ref as _weakref
 from contextvars import copy_context
@@ -50,7 +53,7 @@ class Greenlet(greenlet):
     _name = None
     _ident = None
 
-    def __init__(self, run=None, *args, **kwargs):
+    def __init__(self, run: Callable[..., Any] | None = None, *args: Any, **kwargs: Any) -> None:
         hub = get_hub()
         greenlet.__init__(self, None, hub)
         if run is not None:
@@ -150,11 +153,11 @@ class Greenlet(greenlet):
     def __bool__(self):
         return self._start_state in (_SCHEDULED, _RUNNING) and not _dead_greenlet_dead(self)
 
-    def ready(self):
+    def ready(self) -> bool:
         """True when the greenlet has finished (returned, raised or was killed)."""
         return self.dead or self._exc_info is not None
 
-    def successful(self):
+    def successful(self) -> bool:
         """True when it finished without raising (a kill counts as success, as in gevent)."""
         return self.ready() and self._exc_info is None
 
@@ -170,13 +173,13 @@ class Greenlet(greenlet):
 
     # -- starting -----------------------------------------------------------------------
 
-    def start(self):
+    def start(self) -> None:
         """Schedule the greenlet to run in the next hub iteration."""
         if self._start_state == _NEW:
             self._start_state = _SCHEDULED
             self._hub._ready.append((self.switch, ()))
 
-    def start_later(self, seconds):
+    def start_later(self, seconds: float) -> None:
         """Schedule the greenlet to run after ``seconds``."""
         if self._start_state == _NEW:
             self._start_state = _SCHEDULED
@@ -225,7 +228,7 @@ class Greenlet(greenlet):
 
     # -- links --------------------------------------------------------------------------
 
-    def rawlink(self, callback):
+    def rawlink(self, callback: Callable[[Any], Any]) -> None:
         """Call ``callback(self)`` from the hub when the greenlet finishes."""
         if not callable(callback):
             raise TypeError('Expected callable: %r' % (callback,))
@@ -236,13 +239,13 @@ class Greenlet(greenlet):
         if len(links) == 1 and self.ready():
             self._hub._ready.append((self._notify_links, ()))
 
-    def link(self, callback, SpawnedLink=None):
+    def link(self, callback: Callable[[Any], Any], SpawnedLink: Any = None) -> None:
         """Call ``callback(self)`` in a new greenlet when this one finishes."""
         if not callable(callback):
             raise TypeError('Expected callable: %r' % (callback,))
         self.rawlink(_SpawnedLink(callback))
 
-    def unlink(self, callback):
+    def unlink(self, callback: Callable[[Any], Any]) -> None:
         """Remove a callback added by link/rawlink; unknown callbacks are ignored."""
         links = self._links
         for i, link in enumerate(links):
@@ -250,15 +253,15 @@ class Greenlet(greenlet):
                 del links[i]
                 return
 
-    def unlink_all(self):
+    def unlink_all(self) -> None:
         if self._links:
             del self._links[:]
 
-    def link_value(self, callback):
+    def link_value(self, callback: Callable[[Any], Any]) -> None:
         """Like :meth:`link`, but only if the greenlet finished without an exception."""
         self.rawlink(_SpawnedLink(callback, _SpawnedLink.ON_SUCCESS))
 
-    def link_exception(self, callback):
+    def link_exception(self, callback: Callable[[Any], Any]) -> None:
         """Like :meth:`link`, but only if the greenlet raised."""
         self.rawlink(_SpawnedLink(callback, _SpawnedLink.ON_ERROR))
 
@@ -290,11 +293,11 @@ class Greenlet(greenlet):
                 timer.cancel()
             self.unlink(waiter.switch)
 
-    def join(self, timeout=None):
+    def join(self, timeout: float | None = None) -> None:
         """Wait until the greenlet finishes or ``timeout`` passes. Returns None."""
         self._wait_done(timeout)
 
-    def get(self, block=True, timeout=None):
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Return the greenlet's result, re-raising its exception.
 
         With ``block=False``, or when ``timeout`` passes first, raise :class:`~gevent_lite.timeout.Timeout`.
@@ -311,7 +314,7 @@ class Greenlet(greenlet):
 
     # -- killing ------------------------------------------------------------------------
 
-    def kill(self, exception=GreenletExit, block=True, timeout=None):
+    def kill(self, exception: Any = GreenletExit, block: bool = True, timeout: float | None = None) -> None:
         """Raise ``exception`` in the greenlet; by default wait for it to die.
 
         Killing a greenlet that has not started yet means it never runs.
@@ -381,21 +384,21 @@ class _SpawnedLink:
 
 # -- module functions ----------------------------------------------------------------------
 
-def spawn(function, *args, **kwargs):
+def spawn(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
     """Create a :class:`Greenlet` for ``function(*args, **kwargs)`` and start it."""
     g = Greenlet(function, *args, **kwargs)
     g.start()
     return g
 
 
-def spawn_later(seconds, function, *args, **kwargs):
+def spawn_later(seconds: float, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
     """Like :func:`spawn`, but start after ``seconds``."""
     g = Greenlet(function, *args, **kwargs)
     g.start_later(seconds)
     return g
 
 
-def spawn_raw(function, *args, **kwargs):
+def spawn_raw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> greenlet:
     """Start a plain ``greenlet.greenlet`` (no result, no links): the cheapest spawn."""
     if not callable(function):
         raise TypeError('function must be callable')
@@ -409,7 +412,8 @@ def spawn_raw(function, *args, **kwargs):
     return g
 
 
-def joinall(greenlets, timeout=None, raise_error=False, count=None):
+def joinall(greenlets: Iterable[Any], timeout: float | None = None, raise_error: bool = False,
+            count: int | None = None) -> list:
     """Wait for the greenlets to finish; return the list of those that did.
 
     With ``raise_error=True``, raise the exception of the first one that fails.
@@ -427,7 +431,8 @@ def joinall(greenlets, timeout=None, raise_error=False, count=None):
     return done
 
 
-def killall(greenlets, exception=GreenletExit, block=True, timeout=None):
+def killall(greenlets: Iterable[Any], exception: Any = GreenletExit, block: bool = True,
+            timeout: float | None = None) -> None:
     """Kill every greenlet in ``greenlets``; by default wait for them to die."""
     greenlets = list(greenlets)
     if not greenlets:

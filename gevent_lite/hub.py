@@ -31,6 +31,8 @@ Only this module knows the poller. Everything else asks the hub to wait for
 "fd readable", "fd writable", "time passed" or "someone woke me".
 """
 
+from __future__ import annotations
+
 import errno
 import gc
 import heapq
@@ -38,6 +40,7 @@ import math
 import os
 import sys
 import traceback
+from typing import Any, Callable, Iterable, Iterator
 from collections import deque
 from contextlib import contextmanager
 from itertools import count as _count, repeat
@@ -123,7 +126,7 @@ class Waiter:
         v = self.value
         return v is not _UNSET and v is not _THROWN
 
-    def get(self):
+    def get(self) -> Any:
         """Park the current greenlet until the ticket is woken; return the value."""
         value = self.value
         if value is not _UNSET:
@@ -144,7 +147,7 @@ class Waiter:
             # Disarm on every path, so a late wake-up finds nobody to resume.
             self.greenlet = None
 
-    def switch(self, value=None):
+    def switch(self, value: Any = None) -> None:
         """Wake the parked greenlet now with ``value``. Call only from the hub."""
         g = self.greenlet
         if g is not None and self.value is _UNSET:
@@ -161,7 +164,7 @@ class Waiter:
             self.value = _THROWN
             g.throw(*exc)
 
-    def wake(self, value=None):
+    def wake(self, value: Any = None) -> bool:
         """Deliver ``value`` from any greenlet of this thread; resume from the hub.
 
         Returns False if the ticket had already been woken.
@@ -209,7 +212,7 @@ class ParkingLot:
     def statistics(self):
         return {'waiting': len(self._waiters)}
 
-    def park(self, timeout=None, timeout_exc=None):
+    def park(self, timeout: float | None = None, timeout_exc: Any = None) -> Any:
         """Park until unparked; return the value handed over.
 
         On timeout raise ``timeout_exc`` (an exception instance or class), or
@@ -242,7 +245,7 @@ class ParkingLot:
                 except ValueError:
                     pass
 
-    def unpark(self, value=True):
+    def unpark(self, value: Any = True) -> bool:
         """Wake the longest-waiting greenlet with ``value``. Returns False if none waits."""
         waiters = self._waiters
         while waiters:
@@ -250,7 +253,7 @@ class ParkingLot:
                 return True
         return False
 
-    def unpark_all(self, value=True):
+    def unpark_all(self, value: Any = True) -> int:
         """Wake every parked greenlet with ``value``; returns how many were woken."""
         n = 0
         waiters = self._waiters
@@ -452,15 +455,15 @@ class Hub(greenlet):
 
     # -- scheduling ---------------------------------------------------------------------
 
-    def run_callback(self, callback, *args):
+    def run_callback(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback(*args)`` from the hub soon (FIFO). This thread only."""
         self._ready.append((callback, args))
 
-    def run_callback_first(self, callback, *args):
+    def run_callback_first(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback(*args)`` from the hub before anything already queued. This thread only."""
         self._ready.appendleft((callback, args))
 
-    def run_callback_threadsafe(self, callback, *args):
+    def run_callback_threadsafe(self, callback: Callable[..., Any], *args: Any) -> None:
         """Run ``callback(*args)`` in this hub's thread; callable from any OS thread."""
         self._threadsafe.append((callback, args))
         if not self._wake_pending:
@@ -470,7 +473,7 @@ class Hub(greenlet):
             except (BlockingIOError, OSError):
                 pass  # pipe full (a wake-up is pending anyway) or hub destroyed
 
-    def call_later(self, seconds, callback, *args, ref=True):
+    def call_later(self, seconds: float, callback: Callable[..., Any], *args: Any, ref: bool = True) -> Timer:
         """Call ``callback(*args)`` from the hub after ``seconds``; returns a :class:`Timer`.
 
         ``ref=False`` timers do not keep :meth:`join` from returning.
@@ -495,7 +498,7 @@ class Hub(greenlet):
 
     # -- waiting for fds ----------------------------------------------------------------
 
-    def wait_fd(self, fd, events, timeout=None, timeout_exc=None):
+    def wait_fd(self, fd: Any, events: int, timeout: float | None = None, timeout_exc: Any = None) -> int:
         """Park the current greenlet until ``fd`` is ready for ``events`` (READ|WRITE).
 
         Returns the ready events. On timeout raises ``timeout_exc`` (default:
@@ -563,7 +566,7 @@ class Hub(greenlet):
             if watch.writer is waiter:
                 watch.writer = None
 
-    def cancel_wait(self, fd, exc=None):
+    def cancel_wait(self, fd: int, exc: BaseException | None = None) -> None:
         """Forget ``fd`` (call it before closing the fd) and wake its waiters with ``exc``.
 
         Greenlets parked on the fd get ``exc`` (default: ``OSError(EBADF)``)
@@ -587,7 +590,7 @@ class Hub(greenlet):
 
     close_fd = cancel_wait
 
-    def wait_fds(self, pairs, timeout=None):
+    def wait_fds(self, pairs: Iterable[tuple[int, int]], timeout: float | None = None) -> bool:
         """Park until one of several fds is ready; for green ``select``/``poll``.
 
         ``pairs`` is an iterable of ``(fd, events)``. One :class:`Waiter` is
@@ -872,7 +875,7 @@ class Hub(greenlet):
 
     # -- lifetime -------------------------------------------------------------------------
 
-    def join(self, timeout=None):
+    def join(self, timeout: float | None = None) -> bool:
         """Run the loop from the main greenlet until it has no work left.
 
         Returns True when the loop ran out of work, False if ``timeout`` expired.
@@ -961,7 +964,7 @@ _default_threadpool_factory = None
 _state = _thread._local()
 
 
-def get_hub():
+def get_hub() -> Hub:
     """Return the hub of the current OS thread, creating it on first use."""
     try:
         return _state.hub
@@ -989,7 +992,7 @@ def set_hub(hub):
 # --------------------------------------------------------------------------------------
 # Waiting, for everybody
 
-def sleep(seconds=0, ref=True):
+def sleep(seconds: float = 0, ref: bool = True) -> None:
     """Park the current greenlet for ``seconds``.
 
     ``sleep(0)`` (or a negative value, as gevent treats it) lets every greenlet
@@ -1031,7 +1034,7 @@ def _noop(*args):
     pass
 
 
-def idle(priority=0):
+def idle(priority: int = 0) -> None:
     """Park until the loop is idle: no callbacks are pending."""
     hub = get_hub()
     waiter = Waiter(hub)
@@ -1046,17 +1049,18 @@ def idle(priority=0):
                 pass
 
 
-def wait_read(fileno, timeout=None, timeout_exc=None):
+def wait_read(fileno: Any, timeout: float | None = None, timeout_exc: Any = None) -> int:
     """Park until ``fileno`` is readable."""
     return get_hub().wait_fd(fileno, READ, timeout, timeout_exc)
 
 
-def wait_write(fileno, timeout=None, timeout_exc=None, event=None):
+def wait_write(fileno: Any, timeout: float | None = None, timeout_exc: Any = None, event: Any = None) -> int:
     """Park until ``fileno`` is writable."""
     return get_hub().wait_fd(fileno, WRITE, timeout, timeout_exc)
 
 
-def wait_readwrite(fileno, timeout=None, timeout_exc=None, event=None):
+def wait_readwrite(fileno: Any, timeout: float | None = None, timeout_exc: Any = None,
+                   event: Any = None) -> int:
     """Park until ``fileno`` is readable or writable."""
     return get_hub().wait_fd(fileno, READ | WRITE, timeout, timeout_exc)
 
@@ -1120,7 +1124,8 @@ def _gathering(objects, timeout):
             obj.unlink(gatherer)
 
 
-def iwait(objects, timeout=None, count=None):
+def iwait(objects: Iterable[Any] | None, timeout: float | None = None,
+          count: int | None = None) -> Iterator[Any]:
     """Yield objects (greenlets, events, results) as they become ready.
 
     Stops after ``count`` objects or when ``timeout`` seconds have passed.
@@ -1137,7 +1142,8 @@ def iwait(objects, timeout=None, count=None):
             yield gatherer.done.popleft()
 
 
-def wait(objects=None, timeout=None, count=None):
+def wait(objects: Iterable[Any] | None = None, timeout: float | None = None,
+         count: int | None = None) -> Any:
     """Wait for ``objects`` to become ready; return the list of ready ones.
 
     With ``objects=None``, run the hub until it has no work (or ``timeout``).
@@ -1153,7 +1159,7 @@ def wait(objects=None, timeout=None, count=None):
         return list(gatherer.done)[:total]
 
 
-def reinit(hub=None):
+def reinit(hub: Hub | None = None) -> None:
     """Give the current process a fresh hub after ``fork()``.
 
     The child starts with a new poller, wake-up pipe and empty run queue; the

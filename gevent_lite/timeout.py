@@ -8,6 +8,10 @@ through. Cancelling (leaving the ``with`` block) cancels the timer, so a timeout
 never fires into code that has moved on.
 """
 
+from __future__ import annotations
+
+from typing import Any, Callable
+
 from greenlet import getcurrent
 
 from .hub import get_hub, _check_timeout
@@ -29,7 +33,8 @@ class Timeout(BaseException):
     interrupts does not swallow it.
     """
 
-    def __init__(self, seconds=None, exception=None, ref=True, priority=-1):
+    def __init__(self, seconds: float | None = None, exception: Any = None, ref: bool = True,
+                 priority: int = -1) -> None:
         BaseException.__init__(self)
         self.seconds = _check_timeout(seconds)
         self.exception = exception
@@ -47,7 +52,8 @@ class Timeout(BaseException):
         self.timer = get_hub().call_later(self.seconds, self._fire, getcurrent(), ref=self._ref)
 
     @classmethod
-    def start_new(cls, timeout=None, exception=None, ref=True):
+    def start_new(cls, timeout: float | Timeout | None = None, exception: Any = None,
+                  ref: bool = True) -> Timeout:
         """Create and start a Timeout; a Timeout instance passed in is started as is."""
         if isinstance(timeout, Timeout):
             if not timeout.pending:
@@ -154,7 +160,7 @@ class _DummyTimeout:
 _DUMMY = _DummyTimeout()
 
 
-def with_timeout(seconds, function, *args, **kwds):
+def with_timeout(seconds: float | None, function: Callable[..., Any], *args: Any, **kwds: Any) -> Any:
     """Call ``function(*args, **kwds)`` with a :class:`Timeout` of ``seconds``.
 
     If it times out, return ``timeout_value`` when that keyword was given,
