@@ -100,46 +100,44 @@ class SSLSocket(_OrigSSLSocket, _gsocket.socket):
         self = cls.__new__(cls)
         _gsocket.socket.__init__(self, sock.family, sock.type, sock.proto, sock.fileno())
         sock.detach()
-        self._timeout = timeout
-        self._context = context
-        self._session = session
-        self._closed = False
-        self._sslobj = None
-        self.server_side = server_side
-        self.server_hostname = context._encode_hostname(server_hostname)
-        self.do_handshake_on_connect = do_handshake_on_connect
-        self.suppress_ragged_eofs = suppress_ragged_eofs
+        # From here on the fd is ours: any error closes it (as in CPython 3.13;
+        # a bad server_hostname used to leak it with a ResourceWarning).
         try:
-            self.getpeername()
-            connected = True
-        except OSError as exc:
-            if exc.errno != _errno.ENOTCONN:
-                raise
-            connected = False
-            # Bytes queued on a not-yet-connected socket must not later pass for
-            # TLS-protected data (CPython gh-108310).
+            self._timeout = timeout
+            self._context = context
+            self._session = session
+            self._closed = False
+            self._sslobj = None
+            self.server_side = server_side
+            self.server_hostname = context._encode_hostname(server_hostname)
+            self.do_handshake_on_connect = do_handshake_on_connect
+            self.suppress_ragged_eofs = suppress_ragged_eofs
             try:
-                early = _realsocket.recv(self, 1)
-            except OSError as exc2:
-                if exc2.errno not in (_errno.ENOTCONN, _errno.EINVAL, _errno.EAGAIN):
+                self.getpeername()
+                connected = True
+            except OSError as exc:
+                if exc.errno != _errno.ENOTCONN:
                     raise
-                early = b''
-            if early:
-                reason = 'Closed before TLS handshake with data in recv buffer.'
-                error = _SSLError(_errno.ENOTCONN, reason)
-                error.reason = reason     # the attributes _ssl.c always sets
-                error.library = None
+                connected = False
+                # Bytes queued on a not-yet-connected socket must not later pass for
+                # TLS-protected data (CPython gh-108310).
                 try:
-                    self.close()
-                except OSError:
-                    pass
-                try:
-                    raise error
-                finally:
-                    error = None          # no frame <-> traceback cycle
-        self._connected = connected
-        if connected:
-            try:
+                    early = _realsocket.recv(self, 1)
+                except OSError as exc2:
+                    if exc2.errno not in (_errno.ENOTCONN, _errno.EINVAL, _errno.EAGAIN):
+                        raise
+                    early = b''
+                if early:
+                    reason = 'Closed before TLS handshake with data in recv buffer.'
+                    error = _SSLError(_errno.ENOTCONN, reason)
+                    error.reason = reason     # the attributes _ssl.c always sets
+                    error.library = None
+                    try:
+                        raise error
+                    finally:
+                        error = None          # no frame <-> traceback cycle
+            self._connected = connected
+            if connected:
                 self._sslobj = context._wrap_socket(
                     self, server_side, self.server_hostname, owner=self, session=session)
                 if do_handshake_on_connect:
@@ -147,9 +145,12 @@ class SSLSocket(_OrigSSLSocket, _gsocket.socket):
                         raise ValueError('do_handshake_on_connect should not be specified '
                                          'for non-blocking sockets')
                     self.do_handshake()
-            except (OSError, ValueError):
+        except BaseException:
+            try:
                 self.close()
-                raise
+            except OSError:
+                pass
+            raise
         return self
 
     def _ssl_io(self, func, *args):

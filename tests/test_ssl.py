@@ -1,5 +1,6 @@
 """gevent_lite.ssl: TLS over green sockets on 127.0.0.1, both sides, timeouts, non-blocking."""
 
+import os
 import shutil
 import socket as stdsocket
 import ssl as stdssl
@@ -403,3 +404,21 @@ def test_plaintext_then_reset_before_the_handshake_raises_sslerror_with_reason(c
     assert 'before TLS handshake with data' in info.value.reason
     assert info.value.args[0] != 0 and info.value.library is None
     raw.close()
+
+
+def test_wrap_socket_with_a_bad_server_hostname_closes_the_socket_it_took(cert):
+    # CPython 3.13's test_check_hostname_idn: the UnicodeError must not leak the fd
+    # (a ResourceWarning) that wrap_socket took over from the plain socket.
+    import gc
+    import warnings
+    for bad, exc in (('.pythontest.net', UnicodeError), (b'k\xf6nig.idn.example', UnicodeDecodeError)):
+        raw = gsocket.socket()
+        fd = raw.fileno()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            with pytest.raises(exc):
+                client_context(cert).wrap_socket(raw, server_hostname=bad)
+            gc.collect()
+        assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+        with pytest.raises(OSError):
+            os.fstat(fd)
