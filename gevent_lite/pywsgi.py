@@ -24,6 +24,8 @@ Timeouts (slowloris): ``request_timeout`` (seconds, default 60) bounds the time
 to receive a complete request head -- from the moment the handler starts waiting
 for it, so it also bounds how long an idle keep-alive connection is kept -- and
 every single wait for body bytes or for the client to accept response bytes.
+On a TLS server it also bounds the whole handshake, so a client that connects
+and never speaks TLS is dropped after it, as a silent plain-HTTP client is.
 Pass ``request_timeout=None`` to disable, or set ``WSGIHandler.request_timeout``.
 
 Responses: the status line, headers and the first body chunk go out in one
@@ -49,6 +51,7 @@ import _socket
 from . import socket as _gsocket
 from .hub import get_hub, now as _now, READ, WRITE
 from .server import StreamServer
+from .timeout import Timeout
 
 __all__ = ['WSGIServer', 'WSGIHandler', 'Input', 'LoggingLogAdapter', 'FileWrapper',
            'ClientBodyError']
@@ -982,6 +985,20 @@ class WSGIServer(StreamServer):
 
     def application(self, environ, start_response):
         raise NotImplementedError('pass an application to WSGIServer')
+
+    def wrap_socket(self, sock):
+        # The TLS handshake comes before the request head and would otherwise have
+        # no deadline: a client that connects and stays silent (TLS slowloris) would
+        # hold its greenlet, its fd and a pool slot for good. The whole handshake
+        # gets request_timeout; running out raises socket.timeout (an OSError), on
+        # which the connection's greenlet closes the socket without an answer.
+        timeout = self.request_timeout
+        if timeout is _DEFAULT:
+            timeout = self.handler_class.request_timeout
+        if timeout is None:
+            return StreamServer.wrap_socket(self, sock)
+        with Timeout(timeout, _socket.timeout('TLS handshake timed out')):
+            return StreamServer.wrap_socket(self, sock)
 
     def pre_start(self):
         StreamServer.pre_start(self)

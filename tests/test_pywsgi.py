@@ -954,3 +954,34 @@ def test_tls_server_survives_a_plain_http_client_and_keeps_serving_tls(tls_cert)
         plain, after = in_thread(lambda: clients(s.port), timeout=20)
     assert not plain.startswith(b'HTTP/1.1 200'), plain     # no plaintext answer on a TLS port
     assert after == (200, b'https 0  /after')
+
+
+def test_tls_handshake_is_bounded_by_request_timeout_so_silent_clients_are_dropped(tls_cert):
+    # A client that connects and never starts TLS must not hold its greenlet, fd and
+    # pool slot for good (TLS slowloris); a real client is served meanwhile.
+    certfile, keyfile = tls_cert
+
+    def clients(port):
+        silent = socket.create_connection(('127.0.0.1', port), timeout=10)
+        t0 = time.monotonic()
+        c = http.client.HTTPSConnection('127.0.0.1', port, timeout=10,
+                                        context=_unverified_client_context())
+        try:
+            c.request('GET', '/meanwhile')
+            r = c.getresponse()
+            served = (r.status, r.read())
+        finally:
+            c.close()
+        try:
+            dropped = silent.recv(100)               # b'' once the server closes it
+        except ConnectionResetError:
+            dropped = b''
+        finally:
+            silent.close()
+        return served, dropped, time.monotonic() - t0
+
+    with Serve(tls_app, certfile=certfile, keyfile=keyfile, request_timeout=0.5) as s:
+        served, dropped, elapsed = in_thread(lambda: clients(s.port), timeout=20)
+    assert served == (200, b'https 0  /meanwhile')
+    assert dropped == b''
+    assert 0.3 < elapsed < 5.0, elapsed          # after about request_timeout, not never
