@@ -3,7 +3,9 @@
 Each worker process monkey-patches the stdlib (``gevent_lite.monkey.patch_all``,
 when that module is present), then serves every listener gunicorn gave it with a
 :class:`gevent_lite.pywsgi.WSGIServer` whose spawn pool holds
-``worker_connections`` greenlets. The main greenlet becomes the heartbeat: it
+``worker_connections`` greenlets, over TLS when gunicorn is given
+``--certfile``/``--keyfile`` (the SSL options make one ``SSLContext``, as for
+gunicorn's own workers). The main greenlet becomes the heartbeat: it
 calls ``self.notify()`` at least twice per ``timeout`` (so the arbiter does not
 kill a busy but healthy worker) and watches ``self.alive``, which gunicorn's
 SIGTERM handler clears. Then the worker shuts down gracefully: it stops
@@ -67,12 +69,25 @@ class GeventLiteWorker(_GunicornWorker):
         errors = LoggingLogAdapter(self.log.error_log, 40)
         environ = {'SERVER_SOFTWARE': 'gunicorn/gevent_lite'}
         server = WSGIServer(sock, self._app, spawn=pool_size, log=access, error_log=errors,
-                            environ=environ)
+                            environ=environ, **self._ssl_args())
         if self.cfg.workers > 1:
             # Several processes share the listener: take one connection per
             # wake-up so an idle sibling gets its share.
             server.max_accept = 1
         return server
+
+    def _ssl_args(self):
+        # gunicorn's --certfile/--keyfile/--ca-certs/--cert-reqs/--ciphers (and a
+        # ssl_context hook in its config file) as one SSLContext, the way gunicorn's
+        # own workers build it; older gunicorns without gunicorn.sock.ssl_context
+        # get the certificate and key only.
+        if not self.cfg.is_ssl:
+            return {}
+        try:
+            from gunicorn.sock import ssl_context
+        except ImportError:  # pragma: no cover - gunicorn < 21
+            return {'certfile': self.cfg.certfile, 'keyfile': self.cfg.keyfile}
+        return {'ssl_context': ssl_context(self.cfg)}
 
     def _app(self, environ, start_response):
         # Count requests for max_requests, then hand over to the application.

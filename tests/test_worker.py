@@ -24,12 +24,15 @@ APP = textwrap.dedent('''
         if delay:
             time.sleep(delay)          # patched: parks only this greenlet
         start_response('200 OK', [('Content-Type', 'text/plain')])
+        if environ['PATH_INFO'] == '/scheme':
+            return [environ['wsgi.url_scheme'].encode()]
         return [str(os.getpid()).encode()]
 ''')
 
 
 class Gunicorn:
-    def __init__(self, tmp_path, *args):
+    def __init__(self, tmp_path, *args, https=False):
+        self.https = https
         (tmp_path / 'slowapp.py').write_text(APP)
         env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + str(tmp_path))
         self.proc = subprocess.Popen(
@@ -38,20 +41,24 @@ class Gunicorn:
             cwd=str(tmp_path), env=env, stderr=subprocess.PIPE, text=True)
         self.log = []
         self.port = None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            self.log.append(line)
-            m = re.search(r'Listening at: http://127\.0\.0\.1:(\d+)', line)
-            if m:
-                self.port = int(m.group(1))
-            if self.port and 'Booting worker' in line:
-                break
-        assert self.port, ''.join(self.log)
-        threading.Thread(target=self._drain, daemon=True).start()
-        self.wait_ready()
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                line = self.proc.stderr.readline()
+                if not line:
+                    break
+                self.log.append(line)
+                m = re.search(r'Listening at: https?://127\.0\.0\.1:(\d+)', line)
+                if m:
+                    self.port = int(m.group(1))
+                if self.port and 'Booting worker' in line:
+                    break
+            assert self.port, ''.join(self.log)
+            threading.Thread(target=self._drain, daemon=True).start()
+            self.wait_ready()
+        except BaseException:
+            self.stop()                 # never leave an arbiter behind a failed start
+            raise
 
     def _drain(self):
         for line in self.proc.stderr:
@@ -67,7 +74,14 @@ class Gunicorn:
         raise AssertionError('gunicorn never answered:\n' + ''.join(self.log))
 
     def get(self, path, timeout=10):
-        c = http.client.HTTPConnection('127.0.0.1', self.port, timeout=timeout)
+        if self.https:
+            import ssl
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            c = http.client.HTTPSConnection('127.0.0.1', self.port, timeout=timeout, context=ctx)
+        else:
+            c = http.client.HTTPConnection('127.0.0.1', self.port, timeout=timeout)
         try:
             c.request('GET', path)
             r = c.getresponse()
@@ -164,5 +178,28 @@ def test_worker_keeps_heartbeating_while_draining_a_request_longer_than_timeout(
         log = ''.join(server.log)
         assert 'WORKER TIMEOUT' not in log, log
         assert 'Autorestarting worker after current request' in log, log
+    finally:
+        server.stop()
+
+
+def test_certfile_and_keyfile_make_the_worker_serve_https(tmp_path):
+    # gunicorn's --certfile/--keyfile must reach the server (they were ignored: the
+    # worker served plain HTTP on the port meant for HTTPS).
+    import shutil
+    if shutil.which('openssl') is None:
+        pytest.skip('the openssl command is needed to make a test certificate')
+    certfile, keyfile = str(tmp_path / 'cert.pem'), str(tmp_path / 'key.pem')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyfile,
+                    '-out', certfile, '-days', '2', '-subj', '/CN=localhost'],
+                   check=True, capture_output=True, timeout=60)
+    server = Gunicorn(tmp_path, '-w', '1', '--certfile', certfile, '--keyfile', keyfile, https=True)
+    try:
+        assert server.get('/scheme') == (200, b'https')
+        results, elapsed = concurrent_gets(server, '/?0.5', 10)
+        assert all(r is not None and r[0] == 200 for r in results), results
+        assert elapsed < 4, elapsed
+        server.https = False
+        with pytest.raises((http.client.HTTPException, ConnectionError, OSError)):
+            server.get('/scheme', timeout=5)        # no plaintext answer on the TLS port
     finally:
         server.stop()
