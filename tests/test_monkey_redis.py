@@ -211,3 +211,37 @@ def test_pipeline_and_pubsub_round_trips_return_the_right_values(redis_port):
         print('ok')
     ''', redis_port)
     assert out.strip() == 'ok'
+
+
+def test_socket_timeout_fires_in_its_own_greenlet_while_the_others_keep_working(redis_port):
+    # redis-py's socket_timeout is a green socket timeout after patching: a BLPOP that
+    # would wait 5 s in the server raises TimeoutError after 0.3 s, and while it waits
+    # another greenlet's commands go through on their own connection. (No retries:
+    # redis-py 6+ retries a timed-out command with backoff by default, ~7 s in all.)
+    out = run_patched('''
+        import time, redis, gevent_lite
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+        def stuck():
+            r = redis.Redis(host='127.0.0.1', port=PORT, socket_timeout=0.3, retry=Retry(NoBackoff(), 0))
+            t0 = time.monotonic()
+            try:
+                r.blpop(['gl:never'], timeout=5)
+            except redis.TimeoutError:
+                return time.monotonic() - t0
+            return 'no timeout'
+        def busy():
+            r = redis.Redis(host='127.0.0.1', port=PORT)
+            done = 0
+            for i in range(10):
+                assert r.set('gl:busy', i) and r.get('gl:busy') == b'%d' % i
+                done += 1
+                time.sleep(0.02)
+            return done
+        g1, g2 = gevent_lite.spawn(stuck), gevent_lite.spawn(busy)
+        gevent_lite.joinall([g1, g2], timeout=10, raise_error=True)
+        print(g1.value, g2.value)
+    ''', redis_port)
+    waited, done = out.split()
+    assert 0.2 < float(waited) < 2.0, out
+    assert done == '10', out

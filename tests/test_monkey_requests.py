@@ -30,11 +30,14 @@ class SlowHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         time.sleep(DELAY)                  # a real sleep in this request's OS thread
         body = ('%s from %d' % (self.path, self.client_address[1])).encode()
-        self.send_response(200)
-        self.send_header('Content-Type', 'text/plain')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(200)
+            self.send_header('Content-Type', 'text/plain')
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except ConnectionError:             # a client that timed out has gone
+            self.close_connection = True
 
     def log_message(self, *args):
         pass
@@ -115,3 +118,23 @@ def test_one_session_shared_by_ten_greenlets_overlaps_and_reuses_its_connections
     assert float(first) < 2.0 and float(second) < 2.0, out
     assert int(nports) == 10, out         # ten requests in flight at once: ten connections
     assert reused == 'True', out
+
+
+def test_read_timeouts_fire_per_greenlet_without_waiting_for_the_slow_server(slow_server):
+    out = run_patched('''
+        import time, requests, gevent_lite
+        def fetch(i):
+            t0 = time.monotonic()
+            try:
+                requests.get('%s/t/%d' % (BASE, i), timeout=(5, 0.2))
+            except requests.exceptions.ReadTimeout:
+                return time.monotonic() - t0
+            return 'answered'
+        t0 = time.monotonic()
+        jobs = [gevent_lite.spawn(fetch, i) for i in range(10)]
+        gevent_lite.joinall(jobs, timeout=20, raise_error=True)
+        print(time.monotonic() - t0, max(j.value for j in jobs))
+    ''', slow_server)
+    total, slowest = map(float, out.split())
+    assert slowest < 0.45, out         # each gave up after its 0.2 s, not the server's 0.5 s
+    assert total < 1.5, out            # and they waited together
