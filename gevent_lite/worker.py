@@ -11,7 +11,9 @@ kill a busy but healthy worker) and watches ``self.alive``, which gunicorn's
 SIGTERM handler clears. Then the worker shuts down gracefully: it stops
 accepting, closes idle keep-alive connections, gives in-flight requests up to
 ``graceful_timeout`` seconds and kills what is left, still notifying the
-arbiter at the same rate while it waits. ``max_requests`` and a
+arbiter at the same rate while it waits. SIGQUIT and SIGINT (gunicorn's quick
+shutdown, whose handler ends in ``sys.exit``) kill the in-flight requests at
+once instead. ``max_requests`` and a
 changed parent pid end the worker the same way; code reload (``--reload``) is
 gunicorn's own (the base class's reloader).
 
@@ -105,6 +107,7 @@ class GeventLiteWorker(_GunicornWorker):
             server.start()
             servers.append(server)
         interval = self._heartbeat_period()
+        graceful = True
         try:
             while self.alive:
                 self.notify()
@@ -113,8 +116,13 @@ class GeventLiteWorker(_GunicornWorker):
                     break
                 # Park the main greenlet; the servers' greenlets run meanwhile.
                 sleep(interval)
+        except (SystemExit, KeyboardInterrupt):
+            # gunicorn's SIGQUIT/SIGINT handler (handle_quit) ends in sys.exit: a
+            # quick shutdown, which must not wait graceful_timeout for requests.
+            graceful = False
+            raise
         finally:
-            self._shutdown(servers)
+            self._shutdown(servers, graceful)
 
     def _heartbeat_period(self):
         # At least twice per arbiter timeout, at most heartbeat_interval apart.
@@ -122,19 +130,21 @@ class GeventLiteWorker(_GunicornWorker):
             return min(self.heartbeat_interval, max(0.05, self.timeout / 2.0))
         return self.heartbeat_interval
 
-    def _shutdown(self, servers):
+    def _shutdown(self, servers, graceful=True):
         from .greenlet import joinall, spawn
         from .hub import now
-        # Stop accepting everywhere first, then drain all servers in parallel.
+        # Stop accepting everywhere first, then drain all servers in parallel
+        # (quick shutdown: kill the handlers at once instead).
         for server in servers:
             server.close()
         self.notify()
-        stoppers = [spawn(server.stop, self.cfg.graceful_timeout) for server in servers]
+        drain = self.cfg.graceful_timeout if graceful else 0
+        stoppers = [spawn(server.stop, drain) for server in servers]
         # Keep the heartbeat going while requests drain: when the worker ends itself
         # (max_requests, parent changed) the arbiter's main loop still kills a worker
         # that stays silent for --timeout, which may be shorter than graceful_timeout.
         interval = self._heartbeat_period()
-        deadline = now() + self.cfg.graceful_timeout + 2
+        deadline = now() + drain + 2
         while True:
             left = deadline - now()
             if left <= 0:

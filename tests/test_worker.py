@@ -203,3 +203,29 @@ def test_certfile_and_keyfile_make_the_worker_serve_https(tmp_path):
             server.get('/scheme', timeout=5)        # no plaintext answer on the TLS port
     finally:
         server.stop()
+
+
+def test_sigint_is_a_quick_shutdown_that_does_not_wait_for_in_flight_requests(tmp_path):
+    # gunicorn: TERM is graceful, INT/QUIT are quick (the arbiter sends QUIT to its
+    # workers, whose handler ends in sys.exit). A 5 s request must not hold the exit.
+    server = Gunicorn(tmp_path, '-w', '1', '--graceful-timeout', '10')
+    try:
+        box = {}
+
+        def slow():
+            try:
+                box['result'] = server.get('/?5.0')
+            except (http.client.HTTPException, OSError) as exc:
+                box['error'] = exc
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        server.proc.send_signal(signal.SIGINT)
+        server.proc.wait(15)
+        elapsed = time.monotonic() - t0
+        t.join(10)
+        assert elapsed < 3.0, ('quick shutdown took %.1f s' % elapsed, ''.join(server.log))
+        assert 'error' in box, box          # the request was cut off, not answered
+    finally:
+        server.stop()
