@@ -15,7 +15,8 @@ parking, the call yields to the hub once (``sleep(0)``: other ready greenlets ru
 and the hub polls) before it asks the OS; any call that parks resets the count.
 
 ``epoll``, ``kqueue`` and ``devpoll`` are deliberately not re-exported: a library
-that looks for them falls back to ``poll``/``select``, which cooperate. Every
+that looks for them falls back to ``poll``/``select``, which cooperate (the
+private ``_epoll`` serves ``gevent_lite.selectors.EpollSelector`` only). Every
 other name of the stdlib module is re-exported unchanged. The exceptional list
 (``xlist``) of ``select`` is reported when ready but does not wake a parked
 greenlet on its own (as in gevent): waiting on it would spin on readable sockets.
@@ -23,9 +24,10 @@ greenlet on its own (as in gevent): waiting on it would spin on readable sockets
 
 import math as _math
 import select as _stdlib_select
+from operator import index as _index
 
 from . import _stdlib
-from .hub import READ, WRITE, get_hub
+from .hub import READ, WRITE, _get_hub_noargs, get_hub
 from .hub import now as _now
 from .hub import sleep as _sleep
 
@@ -37,6 +39,8 @@ __drop__ = ['epoll', 'kqueue', 'kevent', 'devpoll']
 
 _original_select = _stdlib_select.select
 _original_poll = getattr(_stdlib_select, 'poll', None)
+# Captured now, before patch_select removes select.epoll; used by _epoll only.
+_original_epoll = getattr(_stdlib_select, 'epoll', None)
 error = _stdlib_select.error
 
 _POLLIN = getattr(_stdlib_select, 'POLLIN', 1)
@@ -211,6 +215,86 @@ if _original_poll is not None:
             raise TypeError("cannot create '%s.%s' instances" % (cls.__module__, cls.__name__))
 else:  # pragma: no cover - Windows
     __implements__.remove('poll')
+
+
+if _original_epoll is not None:
+    class _epoll:
+        """A cooperative stand-in for a ``select.epoll`` object (for ``selectors.EpollSelector``).
+
+        It owns a real epoll fd; ``poll()`` asks it without blocking, and when
+        nothing is ready parks the greenlet on the epoll fd itself -- readable
+        whenever one of its registered fds has an event -- then asks again. One
+        fd for the hub to watch, however many the selector has registered.
+        ``select.epoll`` itself stays removed by patching (not subclassable, and a
+        library that finds no epoll falls back to :class:`poll`).
+        """
+
+        __slots__ = ('_ep',)
+
+        def __init__(self, sizehint=-1, flags=0):
+            self._ep = _original_epoll(sizehint, flags)
+
+        @property
+        def closed(self):
+            return self._ep.closed
+
+        def fileno(self):
+            return self._ep.fileno()
+
+        def register(self, fd, eventmask=_stdlib_select.EPOLLIN | _stdlib_select.EPOLLPRI
+                     | _stdlib_select.EPOLLOUT):
+            self._ep.register(fd, eventmask)
+
+        def modify(self, fd, eventmask):
+            self._ep.modify(fd, eventmask)
+
+        def unregister(self, fd):
+            self._ep.unregister(fd)
+
+        def close(self):
+            ep = self._ep
+            if not ep.closed:
+                # A greenlet parked on this epoll fd gets EBADF instead of hanging.
+                hub = _get_hub_noargs()
+                if hub is not None:
+                    hub.cancel_wait(ep.fileno())
+            ep.close()
+
+        def __enter__(self):
+            if self._ep.closed:
+                raise ValueError('I/O operation on closed epoll object')
+            return self
+
+        def __exit__(self, *args):
+            self.close()
+
+        def poll(self, timeout=None, maxevents=-1):
+            """``[(fd, events)]``; ``timeout`` in seconds, None or negative = forever."""
+            if timeout is not None:
+                if not isinstance(timeout, (int, float)):
+                    timeout = _index(timeout)    # TypeError, as the C layer's
+                if timeout != timeout:  # noqa: PLR0124 -- NaN
+                    raise ValueError('Invalid value NaN (not a number)')
+                if timeout < 0:
+                    timeout = None
+            ep = self._ep
+            ready = ep.poll(0, maxevents)       # also validates maxevents / closed
+            if ready or timeout == 0:
+                if not _fair():
+                    return ready
+                ready = ep.poll(0, maxevents)
+                if ready or timeout == 0:
+                    return ready
+            _unparked[0] = 0
+            hub = get_hub()
+            wanted = ((ep.fileno(), READ),)
+            deadline = None if timeout is None else _now() + timeout
+            while True:
+                remaining = None if deadline is None else max(deadline - _now(), 0.0)
+                woken = hub.wait_fds(wanted, remaining)
+                ready = ep.poll(0, maxevents)
+                if ready or not woken:
+                    return ready
 
 
 __all__ = _stdlib.reexport(_stdlib_select, globals(), __implements__, drop=__drop__)
