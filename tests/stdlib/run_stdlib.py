@@ -91,8 +91,9 @@ def run_module(name, patched, python=sys.executable, timeout=None, hangs=()):
         return {'hang': True, 'seconds': timeout}
     seconds = round(time.monotonic() - t0, 1)
     for line in proc.stdout.splitlines():
-        if line.startswith('@@RESULT@@'):
-            res = json.loads(line[len('@@RESULT@@'):])
+        # (Some suites print timings without a trailing newline: the marker may not start the line.)
+        if '@@RESULT@@' in line:
+            res = json.loads(line[line.index('@@RESULT@@') + len('@@RESULT@@'):])
             res['seconds'] = seconds
             return res
     return {'crash': (proc.stderr or proc.stdout)[-2000:], 'seconds': seconds}
