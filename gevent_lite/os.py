@@ -124,6 +124,10 @@ def waitpid(pid: int, options: int):
 
 def _wait_pidfd(pid, pidfd):
     hub = get_hub()
+    # The number is new to us: any hub registration under it belongs to an fd that
+    # was closed behind the hub's back (os.close by other code), and would stop the
+    # pidfd from ever being registered -- so this wait would never wake.
+    hub.cancel_wait(pidfd)
     try:
         while True:
             result = _waitpid(pid, _WNOHANG)

@@ -137,6 +137,7 @@ def _green_pipe(fileobj, writing, bufsize):
     fd = _os.dup(fileobj.fileno())
     try:
         fileobj.close()
+        get_hub().cancel_wait(fd)     # a new number: whatever the hub knew of it is stale
         raw = _GreenFileIO(fd, 'wb' if writing else 'rb')
     except BaseException:
         _os.close(fd)
@@ -244,6 +245,10 @@ class Popen(_StdPopen):
                 pidfd = _pidfd_open(self.pid)
             except OSError:
                 pidfd = None      # old kernel, seccomp, or already reaped elsewhere
+            else:
+                # A new number: a hub registration under it is stale (its fd was
+                # closed behind the hub's back) and would keep this one unregistered.
+                hub.cancel_wait(pidfd)
         try:
             delay = 0.001
             while not self._gl_reap():

@@ -319,3 +319,31 @@ def test_parent_thread_pool_is_refused_in_forked_child():
     ''')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == '0'
+
+
+def _leave_a_stale_registration():
+    """Wait on a pipe through the hub, then close it with plain os.close (as
+    multiprocessing does with its sentinels): the hub keeps a registration under
+    a number the next new fd will get."""
+    r, w = os.pipe()
+    g = gevent_lite.spawn(lambda: (get_hub().wait_fd(r, gevent_lite.hub.READ), os.read(r, 1)))
+    gevent_lite.sleep(0.01)
+    os.write(w, b'x')
+    g.join(5)
+    assert g.successful()      # woken and drained: the registration stays, quietly
+    os.close(r)
+    os.close(w)
+    return r
+
+
+@pytest.mark.skipif(not hasattr(os, 'pidfd_open'), reason='pidfd path')
+def test_waitpid_wakes_even_if_its_pidfd_number_had_a_stale_hub_registration():
+    proc = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(0.2)'])
+    stale = _leave_a_stale_registration()
+    probe = os.pidfd_open(proc.pid)    # the number the waitpid's pidfd will get
+    os.close(probe)
+    assert probe == stale, 'test setup: the pidfd did not reuse the stale number'
+    with gevent_lite.Timeout(10):
+        pid, status = gos.waitpid(proc.pid, 0)
+    proc.returncode = 0
+    assert pid == proc.pid and os.WIFEXITED(status)

@@ -365,3 +365,28 @@ def test_pipe_handed_to_another_child_stays_blocking_for_it():
     out, _ = p2.communicate(timeout=10)
     assert out == b'True:data'
     assert p1.wait(timeout=5) == 0
+
+
+def _stale_registrations(n):
+    """Wait (with a timeout) on both ends of pipes through the hub, then os.close them
+    behind its back (as multiprocessing does with its sentinels): the hub keeps READ
+    registrations under numbers that the next new fds (pidfds, pipes) get."""
+    from gevent_lite.hub import READ
+    fds = []
+    for _ in range(n):
+        fds.extend(os.pipe())
+    for fd in fds:
+        with pytest.raises(OSError):        # socket.timeout: nothing to read
+            get_hub().wait_fd(fd, READ, timeout=0.001)
+    for fd in fds:
+        os.close(fd)
+    return fds
+
+
+def test_popen_wait_and_communicate_wake_despite_stale_hub_registrations_on_reused_numbers():
+    _stale_registrations(6)
+    with gevent_lite.Timeout(20):
+        p = gsp.Popen([sys.executable, '-c', 'import sys, time; time.sleep(0.1); print(sys.stdin.read())'],
+                      stdin=gsp.PIPE, stdout=gsp.PIPE)
+        out, _ = p.communicate(b'hello')
+        assert out.strip() == b'hello' and p.wait() == 0
