@@ -40,7 +40,7 @@ import math
 import os
 import sys
 import traceback
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Container, Iterable, Iterator
 from collections import deque
 from contextlib import contextmanager
 from itertools import count as _count, repeat
@@ -590,7 +590,8 @@ class Hub(greenlet):
 
     close_fd = cancel_wait
 
-    def wait_fds(self, pairs: Iterable[tuple[int, int]], timeout: float | None = None) -> bool:
+    def wait_fds(self, pairs: Iterable[tuple[int, int]], timeout: float | None = None,
+                 keep: Container[int] = ()) -> bool:
         """Park until one of several fds is ready; for green ``select``/``poll``.
 
         ``pairs`` is an iterable of ``(fd, events)``. One :class:`Waiter` is
@@ -598,8 +599,12 @@ class Hub(greenlet):
         greenlet exactly once. Returns True when woken by an fd, False when
         ``timeout`` passed. It does not say which fd: the caller re-checks all of
         them without blocking (level-triggered, so nothing is lost). Registrations
-        are undone on every path; an fd closed meanwhile (``cancel_wait``) raises
-        its error here.
+        are undone on every path, in the poller too -- except for the fds in
+        ``keep``, which the caller knows are closed through :meth:`cancel_wait`
+        (green sockets): any other fd may be closed with a plain ``os.close`` the
+        hub never hears of, and a registration kept for it would hide the next fd
+        of that number from the poller. An fd closed meanwhile (``cancel_wait``)
+        raises its error here.
         """
         fds = self._fds
         waiter = Waiter(self)
@@ -615,7 +620,8 @@ class Hub(greenlet):
                         'This fd (%d) is already waited on by %r'
                         % (fd, (watch.reader or watch.writer).greenlet))
                 want = watch.mask | events
-                if want != watch.mask:
+                added = want & ~watch.mask
+                if added:
                     try:
                         if watch.mask:
                             self._poller.modify(fd, want)
@@ -632,7 +638,7 @@ class Hub(greenlet):
                     watch.reader = waiter
                 if events & WRITE:
                     watch.writer = waiter
-                armed.append(watch)
+                armed.append((fd, watch, added))
             timer = None
             if timeout is not None:
                 timer = self.call_later(timeout, waiter.switch, None)
@@ -646,11 +652,22 @@ class Hub(greenlet):
                 if timer is not None:
                     timer.cancel()
         finally:
-            for watch in armed:
+            for fd, watch, added in armed:
                 if watch.reader is waiter:
                     watch.reader = None
                 if watch.writer is waiter:
                     watch.writer = None
+                if added and fd not in keep and fds.get(fd) is watch:
+                    # Drop what this call registered, unless someone waits for it now.
+                    drop = added & watch.mask & ~((READ if watch.reader is not None else 0)
+                                                  | (WRITE if watch.writer is not None else 0))
+                    if drop:
+                        try:
+                            self._shrink(fd, watch, drop)
+                        except OSError:      # closed meanwhile: forget it all the same
+                            watch.mask = 0
+                            if watch.reader is None and watch.writer is None:
+                                del fds[fd]
 
     # -- the loop -----------------------------------------------------------------------
 

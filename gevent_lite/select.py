@@ -30,6 +30,7 @@ from . import _stdlib
 from .hub import READ, WRITE, _get_hub_noargs, get_hub
 from .hub import now as _now
 from .hub import sleep as _sleep
+from .socket import socket as _GreenSocket
 
 __implements__ = ['select', 'poll']
 __stdlib__ = _stdlib_select
@@ -77,6 +78,14 @@ def _fileno(obj):
     return fileno()
 
 
+def _keeps(obj):
+    # May the hub keep this object's fd registered after a wait (a cheaper next
+    # wait)? Only for a green socket, whose close() tells the hub. Any other fd
+    # (an int, a pipe, a file) may be closed behind the hub's back, and a kept
+    # registration would hide the next fd of that number from the poller.
+    return isinstance(obj, _GreenSocket)
+
+
 def _select_timeout(timeout):
     if timeout is None:
         return None
@@ -89,6 +98,28 @@ def _select_timeout(timeout):
     if timeout < 0:
         raise ValueError('timeout must be non-negative')
     return timeout
+
+
+def _poll_timeout(timeout):
+    # poll()'s timeout in milliseconds -> seconds, None for "forever" (None or
+    # negative), with the C poll's errors: it must fit a C int once rounded
+    # away from zero to whole milliseconds.
+    if timeout is None:
+        return None
+    if isinstance(timeout, float):
+        if timeout != timeout:  # noqa: PLR0124 -- NaN
+            raise ValueError('Invalid value NaN (not a number)')
+        if timeout in (_math.inf, -_math.inf):
+            raise OverflowError('timeout is too large')
+        ms = _math.ceil(timeout) if timeout >= 0 else _math.floor(timeout)
+    else:
+        try:
+            ms = _index(timeout)
+        except TypeError:
+            raise TypeError('timeout must be an integer or None') from None
+    if not -0x80000000 <= ms <= 0x7FFFFFFF:
+        raise OverflowError('timeout is too large')
+    return None if ms < 0 else ms / 1000.0
 
 
 def select(rlist, wlist, xlist, timeout=None):
@@ -121,18 +152,23 @@ def select(rlist, wlist, xlist, timeout=None):
     wlist = list(wlist)
     xlist = list(xlist)
     wanted = {}
+    keep = set()     # fds of green sockets: see _keeps()
     for obj in rlist:
         fd = _fileno(obj)
         wanted[fd] = wanted.get(fd, 0) | READ
+        if _keeps(obj):
+            keep.add(fd)
     for obj in wlist:
         fd = _fileno(obj)
         wanted[fd] = wanted.get(fd, 0) | WRITE
+        if _keeps(obj):
+            keep.add(fd)
     hub = get_hub()
     deadline = None if timeout is None else _now() + timeout
     while True:
         remaining = None if deadline is None else max(deadline - _now(), 0.0)
         # Park until one fd is ready or time is up, then re-check them all.
-        woken = hub.wait_fds(wanted.items(), remaining)
+        woken = hub.wait_fds(wanted.items(), remaining, keep)
         ready = _original_select(rlist, wlist, xlist, 0)
         if ready[0] or ready[1] or ready[2] or not woken:
             return ready
@@ -148,18 +184,24 @@ if _original_poll is not None:
         when stored on a class (``PollSelector._selector_cls``).
         """
 
-        __slots__ = ('_fds', '_poll')
+        __slots__ = ('_fds', '_poll', '_polling', '_keep')
 
         def __new__(cls):
             self = _object_new(_PollObject)
             self._fds = {}                 # fd -> event mask, as registered
             self._poll = _original_poll()  # the same registrations, for non-blocking checks
+            self._polling = False          # a greenlet is inside poll()
+            self._keep = set()             # fds registered as green sockets (_keeps)
             return self
 
         def register(self, fd, eventmask=_POLLIN | _POLLPRI | _POLLOUT):
-            fd = _fileno(fd)
+            obj, fd = fd, _fileno(fd)
             self._poll.register(fd, eventmask)   # validates like the stdlib
             self._fds[fd] = eventmask
+            if _keeps(obj):
+                self._keep.add(fd)
+            else:
+                self._keep.discard(fd)
 
         def modify(self, fd, eventmask):
             fd = _fileno(fd)
@@ -170,15 +212,20 @@ if _original_poll is not None:
             fd = _fileno(fd)
             self._poll.unregister(fd)            # KeyError if not registered
             del self._fds[fd]
+            self._keep.discard(fd)
 
         def poll(self, timeout=None):
             """Return ``[(fd, events)]``; ``timeout`` in milliseconds, None/negative = forever."""
-            if timeout is not None:
-                try:
-                    timeout = float(timeout)
-                except (TypeError, ValueError):
-                    raise TypeError('timeout must be an integer or None') from None
-                timeout = None if timeout < 0 else timeout / 1000.0
+            timeout = _poll_timeout(timeout)
+            if self._polling:
+                raise RuntimeError('concurrent poll() invocation')   # as the C poll
+            self._polling = True
+            try:
+                return self._wait(timeout)
+            finally:
+                self._polling = False
+
+        def _wait(self, timeout):
             ready = self._poll.poll(0)
             if ready or timeout == 0:
                 if not _fair():
@@ -196,7 +243,7 @@ if _original_poll is not None:
             deadline = None if timeout is None else _now() + timeout
             while True:
                 remaining = None if deadline is None else max(deadline - _now(), 0.0)
-                woken = hub.wait_fds(wanted, remaining)
+                woken = hub.wait_fds(wanted, remaining, self._keep)
                 ready = self._poll.poll(0)
                 if ready or not woken:
                     return ready
@@ -287,6 +334,8 @@ if _original_epoll is not None:
                     return ready
             _unparked[0] = 0
             hub = get_hub()
+            # (The epoll fd's registration is not kept: an epoll object that is
+            # garbage-collected unclosed has its fd closed without telling the hub.)
             wanted = ((ep.fileno(), READ),)
             deadline = None if timeout is None else _now() + timeout
             while True:

@@ -318,3 +318,61 @@ def test_the_type_of_poll_objects_cannot_be_instantiated():
     class Holder:                # poll stays a class: stored on a class it does not bind
         factory = gselect.poll
     assert isinstance(Holder().factory(), gselect.poll)
+
+
+# -- fds closed behind the hub's back ------------------------------------------------
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize('how', ['select', 'poll'])
+def test_a_pipe_closed_with_os_close_after_a_select_does_not_hide_the_next_fd_of_that_number(how):
+    # select/poll register arbitrary fds with the hub; a pipe is then closed with
+    # os.close (the hub never hears of it). A registration kept for it would make
+    # the hub skip registering the socket that reuses the number: recv hung forever.
+    r, w = os.pipe()
+    gevent_lite.spawn_later(0.05, os.write, w, b'x')
+    if how == 'select':
+        assert gselect.select([r], [], [], 5)[0] == [r]
+    else:
+        p = gselect.poll()
+        p.register(r, gselect.POLLIN)
+        assert p.poll(5000) == [(r, gselect.POLLIN)]
+    os.close(r)
+    os.close(w)
+    a, b = pair()
+    assert {a.fileno(), b.fileno()} & {r, w}     # the numbers were reused
+    gevent_lite.spawn_later(0.05, b.send, b'y')
+    with gevent_lite.Timeout(5):
+        assert a.recv(1) == b'y'
+    a.close()
+    b.close()
+
+
+def test_poll_timeout_is_checked_like_the_c_poll():
+    a, b = pair()
+    p = gselect.poll()
+    p.register(a)
+    for bad, exc in ((1 << 64, OverflowError), (1 << 31, OverflowError), (-(1 << 31) - 1, OverflowError),
+                     (2147483647.5, OverflowError), (float('inf'), OverflowError),
+                     (float('nan'), ValueError), ('x', TypeError), (1j, TypeError)):
+        with pytest.raises(exc):
+            p.poll(bad)
+    for fine in ((1 << 31) - 1, -(1 << 31), 1.5, True, 0, None):
+        assert p.poll(fine) == [(a.fileno(), gselect.POLLOUT)]
+    a.close()
+    b.close()
+
+
+@pytest.mark.timeout(20)
+def test_a_second_greenlet_polling_the_same_poll_object_gets_runtimeerror():
+    a, b = pair()
+    p = gselect.poll()
+    p.register(a, gselect.POLLIN)
+    first = gevent_lite.spawn(p.poll)
+    gevent_lite.sleep(0.05)
+    with pytest.raises(RuntimeError, match='concurrent poll'):
+        p.poll()
+    b.send(b'x')
+    assert first.get(timeout=5) == [(a.fileno(), gselect.POLLIN)]
+    assert p.poll(0) == [(a.fileno(), gselect.POLLIN)]     # usable again
+    a.close()
+    b.close()
