@@ -407,6 +407,16 @@ class socket(_stdsocket):
             if hub is not None:
                 hub.cancel_wait(fd)
 
+    def __del__(self, _finalize=_realsocket.__del__):
+        # Collected unclosed: the C finalizer closes the fd (with its
+        # ResourceWarning). Tell the hub first, as close() does: a registration
+        # it kept for this fd would hide the next fd of that number from the poller.
+        try:
+            self._drop_waiters()
+        except Exception:      # (interpreter shutdown: nothing left to tell)
+            pass
+        _finalize(self)
+
     def _real_close(self, _ss=_realsocket):
         # Wake greenlets parked on this fd with EBADF and make the hub forget it,
         # BEFORE the number is freed for reuse.

@@ -772,3 +772,29 @@ def test_getnameinfo_with_a_bad_address_raises_typeerror_without_keeping_it_aliv
         assert sys.getrefcount(name) == before
     else:
         pytest.fail('no TypeError')
+
+
+@pytest.mark.timeout(20)
+def test_a_socket_collected_unclosed_does_not_hide_the_next_socket_with_its_fd_number():
+    # The hub keeps an fd registered after a wait; a socket dropped without
+    # close() has its fd closed by the finalizer, which must tell the hub too,
+    # or a new socket reusing the number is never registered and recv hangs.
+    import gc
+    import warnings
+    a, b = gsocket.socketpair()
+    gevent_lite.spawn_later(0.05, b.send, b'x')
+    assert a.recv(1) == b'x'          # parked: a's fd is registered with the hub
+    numbers = {a.fileno(), b.fileno()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        del a, b
+        gc.collect()
+    # ... and the stdlib's ResourceWarning is still given.
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)]
+    c, d = gsocket.socketpair()
+    assert {c.fileno(), d.fileno()} & numbers
+    gevent_lite.spawn_later(0.05, d.send, b'y')
+    with gevent_lite.Timeout(5):
+        assert c.recv(1) == b'y'
+    c.close()
+    d.close()
