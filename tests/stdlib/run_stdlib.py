@@ -4,7 +4,8 @@ Each module runs in its own interpreter (``-m`` style: ``test.test_X`` loaded wi
 unittest) whose first act, in patched mode, is ``patch_all()``; each has a time
 limit, and a module that exceeds it is reported as HANG. Prints per-module pass
 counts, unpatched vs patched, and the patched failures that are not listed in
-``expected_failures.txt`` (one ``test id  # reason`` per line).
+``expected_failures.txt`` (one ``test id  # reason`` per line; an id ending in ``*``
+covers all tests whose id starts with the rest).
 
     python tests/stdlib/run_stdlib.py [--quick] [--patched-only] [--python PY] [--timeout S] [MODULE ...]
 """
@@ -42,16 +43,19 @@ try:
 except Exception as exc:
     print('@@RESULT@@' + json.dumps({{'missing': repr(exc)}})); sys.exit(0)
 skip = set({skip!r})
+skip_prefixes = tuple(p[:-1] for p in skip if p.endswith('*'))
+pruned = []
 def prune(s):
     # Tests known to hang under patching are left out (they are listed as expected failures).
     out = unittest.TestSuite()
     for t in s:
         if isinstance(t, unittest.TestSuite):
             out.addTest(prune(t))
-        elif t.id() not in skip:
+        elif t.id() in skip or (skip_prefixes and t.id().startswith(skip_prefixes)):
+            pruned.append(t.id())
+        else:
             out.addTest(t)
     return out
-nskipped_hang = 0
 if skip:
     suite = prune(suite)
 class R(unittest.TextTestResult):
@@ -60,7 +64,8 @@ stream = io.StringIO()
 result = unittest.TextTestRunner(stream=stream, verbosity=0, resultclass=R).run(suite)
 bad = [t.id() for t, _ in result.failures] + [t.id() for t, _ in result.errors] \
     + [t.id() for t in result.unexpectedSuccesses]
-print('@@RESULT@@' + json.dumps({{'run': result.testsRun, 'skipped': len(result.skipped), 'bad': bad}}))
+print('@@RESULT@@' + json.dumps({{'run': result.testsRun, 'skipped': len(result.skipped), 'bad': bad,
+                                  'pruned': pruned}}))
 sys.stdout.flush()
 import os; os._exit(0)   # do not let a leftover thread or greenlet hold the exit
 '''
@@ -79,6 +84,17 @@ def load_expected(path=None):
     return expected
 
 
+def expected_reason(test_id, expected):
+    """The reason ``test_id`` is expected to fail, or None. A listed id ending in ``*``
+    covers every test id that starts with the rest (a whole class or module)."""
+    reason = expected.get(test_id)
+    if reason is None:
+        for pattern, why in expected.items():
+            if pattern.endswith('*') and test_id.startswith(pattern[:-1]):
+                return why
+    return reason
+
+
 def run_module(name, patched, python=sys.executable, timeout=None, hangs=()):
     """Run one module; returns a dict: run/skipped/bad, or hang/missing/crash, plus seconds."""
     timeout = timeout or MODULES.get(name, (300, False))[0]
@@ -94,6 +110,11 @@ def run_module(name, patched, python=sys.executable, timeout=None, hangs=()):
         # (Some suites print timings without a trailing newline: the marker may not start the line.)
         if '@@RESULT@@' in line:
             res = json.loads(line[line.index('@@RESULT@@') + len('@@RESULT@@'):])
+            # Tests left out as known hangs count as run and failed in the patched run.
+            pruned = res.pop('pruned', [])
+            if patched:
+                res['bad'].extend(pruned)
+                res['run'] += len(pruned)
             res['seconds'] = seconds
             return res
     return {'crash': (proc.stderr or proc.stdout)[-2000:], 'seconds': seconds}
@@ -135,14 +156,10 @@ def main(argv=None):
         env_hangs = [t for t, why in expected.items() if why.startswith('hang (environment)')]
         un = None if args.patched_only else run_module(name, False, args.python, args.timeout, env_hangs)
         pa = run_module(name, True, args.python, args.timeout, hangs)
-        for t in hangs:
-            if t.startswith('test.%s.' % name):
-                if 'run' in pa:
-                    pa['bad'].append(t)
-                    pa['run'] += 1
         # Unexpected: fails patched, not listed, and did not fail unpatched too (environment).
         un_bad = set(un.get('bad', ())) if un else set()
-        unexpected = [t for t in pa.get('bad', ()) if t not in expected and t not in un_bad]
+        unexpected = [t for t in pa.get('bad', ())
+                      if expected_reason(t, expected) is None and t not in un_bad]
         if pa.get('hang') or 'crash' in pa:
             unexpected.append('<module %s: %s>' % (name, describe(pa)))
         unexpected_total += len(unexpected)
