@@ -424,9 +424,18 @@ class socket(_stdsocket):
         _ss.close(self)
 
     def detach(self):
-        # The fd stays non-blocking: whoever adopts it (ssl's SSLSocket._create,
-        # another green socket) relies on that.
+        # The fd leaves in the OS mode the stdlib's would have: blocking for a
+        # blocking socket (multiprocessing.Pipe() hands socketpair fds, after
+        # setblocking(True), to plain os.read), non-blocking with a timeout. A
+        # green socket that adopts the fd makes it non-blocking again.
         self._drop_waiters()
+        if self._timeout is None:
+            fd = _fileno(self)
+            if fd >= 0:
+                try:
+                    _os.set_blocking(fd, True)
+                except OSError:
+                    pass       # an invalid fd: detach() itself does not fail on it
         return _stdsocket.detach(self)
 
     def __getstate__(self):

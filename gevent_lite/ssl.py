@@ -97,9 +97,11 @@ class SSLSocket(_OrigSSLSocket, _gsocket.socket):
         if context.check_hostname and not server_hostname:
             raise ValueError('check_hostname requires server_hostname')
         timeout = sock.gettimeout()
+        family, type_, proto = sock.family, sock.type, sock.proto
         self = cls.__new__(cls)
-        _gsocket.socket.__init__(self, sock.family, sock.type, sock.proto, sock.fileno())
-        sock.detach()
+        # Detach first: a blocking green socket leaves its fd OS-blocking, and
+        # adopting it (green socket __init__) makes it non-blocking again.
+        _gsocket.socket.__init__(self, family, type_, proto, sock.detach())
         # From here on the fd is ours: any error closes it (as in CPython 3.13;
         # a bad server_hostname used to leak it with a ResourceWarning).
         try:

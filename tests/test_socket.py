@@ -798,3 +798,23 @@ def test_a_socket_collected_unclosed_does_not_hide_the_next_socket_with_its_fd_n
         assert c.recv(1) == b'y'
     c.close()
     d.close()
+
+
+def test_detach_leaves_the_fd_in_the_os_mode_the_stdlib_would():
+    # multiprocessing.Pipe(): socketpair, setblocking(True), detach, then plain
+    # os.read on the fd -- which raised BlockingIOError while the fd stayed O_NONBLOCK.
+    a, b = gsocket.socketpair()
+    a.setblocking(True)
+    b.settimeout(5)
+    fa, fb = a.detach(), b.detach()
+    try:
+        assert os.get_blocking(fa) is True       # blocking socket: blocking fd
+        assert os.get_blocking(fb) is False      # a timeout: non-blocking, as the stdlib's
+        os.write(fb, b'x')
+        assert os.read(fa, 1) == b'x'
+        # Adopted again by a green socket, the fd is non-blocking for the hub.
+        g = gsocket.socket(fileno=fa)
+        assert os.get_blocking(fa) is False and g.gettimeout() is None
+        g.close()
+    finally:
+        os.close(fb)

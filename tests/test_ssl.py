@@ -422,3 +422,26 @@ def test_wrap_socket_with_a_bad_server_hostname_closes_the_socket_it_took(cert):
         assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
         with pytest.raises(OSError):
             os.fstat(fd)
+
+
+def test_wrapping_a_blocking_green_socket_keeps_the_fd_non_blocking(cert):
+    # detach() makes a blocking socket's fd OS-blocking (as the stdlib's); the
+    # SSLSocket adopting it must still have a non-blocking fd, or OpenSSL would
+    # block the hub in read().
+    srv, port = tls_listener(cert)
+    server = gevent_lite.spawn(serve, srv, echo)
+    raw = gsocket.create_connection(('127.0.0.1', port))
+    assert raw.gettimeout() is None
+    c = client_context(cert).wrap_socket(raw, server_hostname='localhost')
+    assert os.get_blocking(c.fileno()) is False and c.gettimeout() is None
+    ticks = []
+    ticker = gevent_lite.spawn(lambda: [ticks.append(1) or gevent_lite.sleep(0.01) for _ in range(5)])
+    reader = gevent_lite.spawn(c.recv, 10)     # parks: nothing sent yet
+    gevent_lite.sleep(0.1)
+    assert len(ticks) == 5 and not reader.dead
+    c.sendall(b'ping')
+    assert reader.get(timeout=5) == b'ping'
+    ticker.join()
+    c.close()
+    server.kill()
+    srv.close()
