@@ -27,7 +27,7 @@ import select as _stdlib_select
 from operator import index as _index
 
 from . import _stdlib
-from .hub import READ, WRITE, _get_hub_noargs, get_hub
+from .hub import READ, WRITE, BlockingSwitchOutError, _get_hub_noargs, get_hub
 from .hub import now as _now
 from .hub import sleep as _sleep
 from .socket import socket as _GreenSocket
@@ -64,7 +64,10 @@ def _fair():
         _unparked[0] = n
         return False
     _unparked[0] = 0
-    _sleep(0)
+    try:
+        _sleep(0)
+    except BlockingSwitchOutError:
+        return False      # called in the hub itself (a callback): it cannot yield
     return True
 
 

@@ -376,3 +376,19 @@ def test_a_second_greenlet_polling_the_same_poll_object_gets_runtimeerror():
     assert p.poll(0) == [(a.fileno(), gselect.POLLIN)]     # usable again
     a.close()
     b.close()
+
+
+def test_select_on_ready_fds_in_a_hub_callback_never_tries_to_yield():
+    # The fairness yield is for greenlets; the hub itself (a callback) cannot park.
+    a, b = pair()
+    results = []
+
+    def callback():
+        for _ in range(gselect._YIELD_EVERY * 3):
+            results.append(gselect.select([], [a], [], 0)[1] == [a])
+
+    gevent_lite.get_hub().call_later(0, callback)
+    gevent_lite.sleep(0.05)
+    assert len(results) == gselect._YIELD_EVERY * 3 and all(results)
+    a.close()
+    b.close()
