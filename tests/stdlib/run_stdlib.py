@@ -33,7 +33,10 @@ MODULES = {
 
 # The child: load test.<module> with unittest, run it, print one JSON line of results.
 CHILD = r'''
-import sys, json, unittest, io
+import sys, json, unittest, io, signal
+# A runner started in the background inherits SIGINT ignored; the suites expect
+# Python's default (KeyboardInterrupt), and so do the interpreters they start.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 if {patched}:
     from gevent_lite import monkey
     monkey.patch_all()
