@@ -52,8 +52,12 @@ def kill(greenlet, exception=GreenletExit, block=True, timeout=None):
 
 # gevent's signal API (the module gevent_lite.signal is the green ``signal``).
 from .signal import signal_handler  # noqa: E402, F401 (exported below)
+# gevent.fork is the cooperative fork (the child gets a fresh hub).
+from .os import fork  # noqa: E402, F401 (exported below)
+# gevent.getswitchinterval/setswitchinterval are the interpreter's own.
+from sys import getswitchinterval, setswitchinterval  # noqa: E402, F401 (exported below)
 
-__all__.append('signal_handler')
+__all__ += ['signal_handler', 'fork', 'getswitchinterval', 'setswitchinterval']
 
 
 def _lazy_threadpool_factory(hub):

@@ -4,7 +4,8 @@ Public names: :func:`get_hub`, :class:`Hub`, :class:`Waiter`, :class:`ParkingLot
 :func:`sleep`, :func:`idle`, :func:`wait`, :func:`iwait`, :func:`reinit`,
 :func:`wait_read`, :func:`wait_write`, :func:`wait_readwrite`, :func:`getcurrent`,
 and the errors :class:`LoopExit`, :class:`BlockingSwitchOutError`,
-:class:`ConcurrentObjectUseError`.
+:class:`ConcurrentObjectUseError`, :class:`InvalidSwitchError` (also importable
+from :mod:`gevent_lite.exceptions`, as gevent spells it).
 
 How everything cooperates with the hub
 --------------------------------------
@@ -55,7 +56,7 @@ from greenlet import getcurrent, greenlet, GreenletExit
 __all__ = [
     'get_hub', 'Hub', 'Waiter', 'ParkingLot', 'sleep', 'idle', 'wait', 'iwait',
     'reinit', 'wait_read', 'wait_write', 'wait_readwrite', 'getcurrent',
-    'LoopExit', 'BlockingSwitchOutError', 'ConcurrentObjectUseError',
+    'LoopExit', 'BlockingSwitchOutError', 'ConcurrentObjectUseError', 'InvalidSwitchError',
     'GreenletExit', 'READ', 'WRITE', 'now',
 ]
 
@@ -87,6 +88,10 @@ class BlockingSwitchOutError(AssertionError):
 
 class ConcurrentObjectUseError(AssertionError):
     """Two greenlets tried to wait for the same event on the same fd at once."""
+
+
+class InvalidSwitchError(AssertionError):
+    """A parked greenlet was resumed in a way its parking ticket does not allow."""
 
 
 # --------------------------------------------------------------------------------------
@@ -131,7 +136,7 @@ class Waiter:
         value = self.value
         if value is not _UNSET:
             if value is _THROWN:
-                raise AssertionError('this Waiter was already woken with an exception')
+                raise InvalidSwitchError('this Waiter was already woken with an exception')
             return value
         hub = self.hub
         current = getcurrent()

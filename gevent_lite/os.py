@@ -2,8 +2,9 @@
 
 Public names: everything of :mod:`os`, where :func:`fork`, :func:`forkpty`,
 :func:`waitpid` and :func:`wait` are replaced, plus :func:`nb_read`,
-:func:`nb_write`, :func:`make_nonblocking`, :func:`fork_gevent`,
-:func:`forkpty_gevent`.
+:func:`nb_write`, :func:`tp_read`, :func:`tp_write`, :func:`make_nonblocking`,
+:func:`fork_gevent`, :func:`forkpty_gevent`, :func:`fork_and_watch`,
+:func:`forkpty_and_watch`.
 
 How it cooperates with the hub
 ------------------------------
@@ -24,7 +25,10 @@ How it cooperates with the hub
   so a user's SIGCHLD handler keeps working (gevent#857, #622), and nothing
   reaps children it was not asked for (gevent#452).
 * **nb_read / nb_write** try the syscall first and park on ``hub.wait_fd``
-  only when it would block.
+  only when it would block; **tp_read / tp_write** run the plain syscall in the
+  hub's thread pool (for fds that cannot be polled or made non-blocking).
+* **fork_and_watch** forks and, in the parent, spawns a greenlet that reaps the
+  child with the cooperative :func:`waitpid` and then calls the callback.
 """
 
 import os as _os
@@ -89,6 +93,61 @@ if _forkpty is not None:
         return _forkpty()
 
     forkpty_gevent = forkpty
+
+
+class ChildStatus:
+    """What :func:`fork_and_watch` hands its callback: ``pid``, ``rpid``, ``rstatus``."""
+
+    __slots__ = ('pid', 'rpid', 'rstatus')
+
+    def __init__(self, pid, rpid, rstatus):
+        self.pid = pid
+        self.rpid = rpid
+        self.rstatus = rstatus
+
+    def __repr__(self):
+        return '<ChildStatus pid=%d rstatus=%d>' % (self.pid, self.rstatus)
+
+
+def fork_and_watch(callback=None, loop=None, ref=False, fork=fork) -> int:
+    """Fork; in the parent, reap the child in a greenlet and call ``callback(status)``.
+
+    ``status`` is a :class:`ChildStatus`. Returns what ``fork`` returns (0 in the
+    child). ``loop`` and ``ref`` are accepted for gevent compatibility.
+    """
+    pid = fork()
+    if pid:
+        from .greenlet import spawn
+
+        def _reap():
+            # Parks in the cooperative waitpid until the child exits.
+            rpid, rstatus = waitpid(pid, 0)
+            if callback is not None:
+                callback(ChildStatus(pid, rpid, rstatus))
+        spawn(_reap)
+    return pid
+
+
+if _forkpty is not None:
+    def forkpty_and_watch(callback=None, loop=None, ref=False, forkpty=forkpty):
+        """:func:`fork_and_watch` for ``forkpty``: returns ``(pid, master_fd)``."""
+        result = []
+
+        def _forkpty():
+            result.extend(forkpty())
+            return result[0]
+        fork_and_watch(callback, loop, ref, _forkpty)
+        return tuple(result)
+
+
+def tp_read(fd: int, n: int) -> bytes:
+    """``os.read`` run in the hub's thread pool: the calling greenlet parks meanwhile."""
+    return get_hub().threadpool.apply(_read, (fd, n))
+
+
+def tp_write(fd: int, buf) -> int:
+    """``os.write`` run in the hub's thread pool: the calling greenlet parks meanwhile."""
+    return get_hub().threadpool.apply(_write, (fd, buf))
 
 
 def _after_fork_in_child():
@@ -159,5 +218,6 @@ def wait():
 #: The names ``monkey.patch_os`` copies into ``os``.
 __implements__ = ['fork', 'waitpid', 'wait'] + (['forkpty'] if _forkpty is not None else [])
 __all__ = reexport(_os, globals(), __implements__) + [
-    'nb_read', 'nb_write', 'make_nonblocking', 'fork_gevent',
-] + (['forkpty_gevent'] if _forkpty is not None else [])
+    'nb_read', 'nb_write', 'tp_read', 'tp_write', 'make_nonblocking', 'fork_gevent',
+    'fork_and_watch', 'ChildStatus',
+] + (['forkpty_gevent', 'forkpty_and_watch'] if _forkpty is not None else [])

@@ -29,7 +29,8 @@ __drop__ = ['KqueueSelector', 'DevpollSelector']
 class PollSelector(_stdlib_selectors._PollLikeSelector):
     """``selectors.PollSelector`` on the green ``poll``: ``select()`` is cooperative.
 
-    Also named :data:`GreenSelector`, ``DefaultSelector`` and ``SelectSelector``.
+    Also named :data:`GreenSelector` (gevent: ``GeventSelector``), ``DefaultSelector``
+    and ``SelectSelector``.
     (``_PollLikeSelector`` is the stdlib's shared poll/epoll/devpoll base, present
     with the same shape in CPython 3.5 to 3.13; it calls ``self._selector_cls()``
     and ``register/modify/unregister/poll`` on it. The class keeps the stdlib's
@@ -41,7 +42,8 @@ class PollSelector(_stdlib_selectors._PollLikeSelector):
     _EVENT_WRITE = _green_select.POLLOUT
 
 
-GreenSelector = DefaultSelector = SelectSelector = PollSelector
+# GeventSelector is gevent's spelling of the cooperative default.
+GreenSelector = GeventSelector = DefaultSelector = SelectSelector = PollSelector
 
 _StdEpollSelector = getattr(_stdlib_selectors, 'EpollSelector', None)
 if _StdEpollSelector is not None and hasattr(_green_select, '_epoll'):
@@ -61,4 +63,4 @@ if _StdEpollSelector is not None and hasattr(_green_select, '_epoll'):
 else:  # pragma: no cover - no epoll (macOS, Windows), or selectors imported after patching
     __drop__.append('EpollSelector')
 
-__all__ = _stdlib.reexport(_stdlib_selectors, globals(), __implements__, drop=__drop__)
+__all__ = _stdlib.reexport(_stdlib_selectors, globals(), __implements__, drop=__drop__) + ['GeventSelector']

@@ -1,6 +1,6 @@
 """A pool of real OS threads for blocking calls that cannot be made cooperative.
 
-Public names: :class:`ThreadPool`, :data:`DEFAULT_SIZE`.
+Public names: :class:`ThreadPool`, :class:`ThreadPoolExecutor`, :data:`DEFAULT_SIZE`.
 
 How it cooperates with the hub
 ------------------------------
@@ -33,6 +33,7 @@ does not import this module itself (floor 1 must not import floor 3).
 
 import _queue
 import _thread
+import concurrent.futures as _futures
 import os
 from collections import deque
 
@@ -41,7 +42,7 @@ from .config import config
 from .event import AsyncResult
 from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub
 
-__all__ = ['ThreadPool', 'DEFAULT_SIZE']
+__all__ = ['ThreadPool', 'ThreadPoolExecutor', 'DEFAULT_SIZE']
 
 #: Default of ``config.threadpool_size``, the size of each hub's ``threadpool``
 #: (gevent uses 10 as well).
@@ -380,6 +381,106 @@ class ThreadPool:
         finally:
             if not self._outstanding and self._empty:
                 self._empty.unpark_all()
+
+
+class _CooperativeFuture(_futures.Future):
+    """A ``concurrent.futures.Future`` whose ``result()``/``exception()`` park the greenlet.
+
+    The stdlib's versions wait on a native ``threading.Condition``: in the hub's
+    thread, unpatched, that would stop the hub that is to deliver the result.
+    These wait on the pool's :class:`~gevent_lite.event.AsyncResult` first (a hub
+    wait), then read the outcome that its link has set on the future.
+    """
+
+    def __init__(self, async_result):
+        super().__init__()
+        self._async_result = async_result
+        # Running as soon as it is queued: a queued task cannot be taken back.
+        self.set_running_or_notify_cancel()
+        async_result.rawlink(self._settle)
+
+    def _settle(self, res):
+        # A link: runs in the hub's thread once the worker's outcome is in (links
+        # run from a later callback, so result() may have settled it first).
+        if self.done():
+            return
+        if res.successful():
+            self.set_result(res.value)
+        else:
+            self.set_exception(res.exception)
+
+    def _wait(self, timeout):
+        res = self._async_result
+        res.wait(timeout)            # parks; returns the value, so test ready()
+        if not res.ready():
+            raise _futures.TimeoutError()
+        if not self.done():
+            self._settle(res)        # the link has not run yet: settle now
+
+    def result(self, timeout=None):
+        self._wait(timeout)
+        return super().result(0)
+
+    def exception(self, timeout=None):
+        self._wait(timeout)
+        return super().exception(0)
+
+
+class ThreadPoolExecutor(_futures.Executor):
+    """``concurrent.futures.ThreadPoolExecutor`` on a :class:`ThreadPool` of real threads.
+
+    ``submit`` returns a ``Future`` whose ``result()`` and ``exception()``
+    cooperate (the calling greenlet parks; the hub runs others). ``initializer``
+    runs once in each worker thread before its first task. The futures also
+    work with ``concurrent.futures.wait``/``as_completed``, which wait on native
+    locks: in the hub's thread, do that only after ``monkey.patch_thread``.
+    """
+
+    def __init__(self, max_workers=None, thread_name_prefix='', initializer=None, initargs=()):
+        if max_workers is None:
+            max_workers = min(32, (os.cpu_count() or 1) + 4)
+        if max_workers <= 0:
+            raise ValueError('max_workers must be greater than 0')
+        if initializer is not None and not callable(initializer):
+            raise TypeError('initializer must be a callable')
+        self._pool = ThreadPool(max_workers)
+        self._initializer = initializer
+        self._initargs = initargs
+        self._initialized = _thread._local()    # per worker thread (never patched)
+        self._shutdown = False
+
+    def _run(self, fn, args, kwargs):
+        if self._initializer is not None and not getattr(self._initialized, 'done', False):
+            self._initializer(*self._initargs)
+            self._initialized.done = True
+        return fn(*args, **kwargs)
+
+    def submit(self, fn, /, *args, **kwargs):
+        if self._shutdown:
+            raise RuntimeError('cannot schedule new futures after shutdown')
+        if not callable(fn):
+            raise TypeError('submit needs a callable, not %r' % (fn,))
+        return _CooperativeFuture(self._pool.spawn(self._run, fn, args, kwargs))
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        """No new submissions; with ``wait``, park until every task has finished.
+
+        ``cancel_futures`` fails the tasks not yet started (their futures raise
+        ``RuntimeError``); the workers exit once the running tasks are done.
+        """
+        self._shutdown = True
+        if cancel_futures:
+            self._pool.kill()
+        if wait:
+            self._pool.join()
+            self._pool.kill()
+        else:
+            from .greenlet import spawn_raw
+            spawn_raw(self._stop_when_idle)
+
+    def _stop_when_idle(self):
+        self._pool.join()
+        self._pool.kill()
 
 
 def _default_factory(hub):

@@ -28,14 +28,73 @@ import gc
 import sys
 import traceback
 
-from greenlet import greenlet as _RawGreenlet, getcurrent
+from greenlet import greenlet as _RawGreenlet, getcurrent, gettrace, settrace
 
 from .greenlet import Greenlet
 from .hub import Hub, READ, WRITE, now as _now
 
-__all__ = ['format_run_info', 'print_run_info', 'GreenletTree', 'wrap_errors']
+__all__ = ['format_run_info', 'print_run_info', 'GreenletTree', 'wrap_errors', 'assert_switches']
 
 _MAX_TIMERS = 50
+
+
+class _FailedToSwitch(AssertionError):
+    """Raised by :class:`assert_switches` when its block did not switch as required."""
+
+
+class assert_switches:
+    """Context manager: fail if the block never switched greenlets (or blocked too long).
+
+    ``with assert_switches(): code()`` raises an ``AssertionError`` naming the
+    problem when ``code()`` made no greenlet switch at all (``hub_only``: no
+    switch into the hub). With ``max_blocking_time`` it also fails when more
+    than that many seconds passed between two switches, i.e. the block held
+    the hub up -- a test helper for "this call cooperates". It uses
+    ``greenlet.settrace`` for the block only, chained to any tracer already set
+    (the monitor thread's).
+    """
+
+    def __init__(self, max_blocking_time=None, hub_only=False):
+        self.max_blocking_time = max_blocking_time
+        self.hub_only = hub_only
+        self.switches = 0
+        self.longest = 0.0
+        self._prev_tracer = None
+        self._last = None
+
+    def _trace(self, event, args):
+        prev = self._prev_tracer
+        if prev is not None:
+            prev(event, args)
+        if event in ('switch', 'throw'):
+            if self.hub_only and not isinstance(args[1], Hub):
+                return
+            t = _now()
+            self.longest = max(self.longest, t - self._last)
+            self._last = t
+            self.switches += 1
+
+    def __enter__(self):
+        self.switches = 0
+        self.longest = 0.0
+        self._last = _now()
+        self._prev_tracer = gettrace()
+        settrace(self._trace)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        settrace(self._prev_tracer)
+        self._prev_tracer = None
+        if exc_type is not None:
+            return False
+        self.longest = max(self.longest, _now() - self._last)
+        if not self.switches:
+            raise _FailedToSwitch('No switches occurred' + (' into the hub' if self.hub_only else ''))
+        mbt = self.max_blocking_time
+        if mbt is not None and self.longest > mbt:
+            raise _FailedToSwitch('A period of %.3f s passed without a switch (max_blocking_time %.3f s)'
+                                  % (self.longest, mbt))
+        return False
 
 
 class wrap_errors:

@@ -347,3 +347,42 @@ def test_waitpid_wakes_even_if_its_pidfd_number_had_a_stale_hub_registration():
         pid, status = gos.waitpid(proc.pid, 0)
     proc.returncode = 0
     assert pid == proc.pid and os.WIFEXITED(status)
+
+
+def test_fork_and_watch_reaps_the_child_in_a_greenlet_and_calls_back():
+    got = []
+    pid = gos.fork_and_watch(got.append)
+    if pid == 0:
+        os._exit(3)
+    ticks = []
+    _ticker(ticks, limit=100)
+    deadline = time.monotonic() + 10
+    while not got and time.monotonic() < deadline:
+        gevent_lite.sleep(0.01)
+    assert len(got) == 1, got
+    status = got[0]
+    assert status.pid == status.rpid == pid
+    assert os.WIFEXITED(status.rstatus) and os.WEXITSTATUS(status.rstatus) == 3
+    assert ticks, 'the parent kept running greenlets while the watcher waited'
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)       # reaped already, by the watcher
+
+
+def test_tp_read_and_tp_write_run_in_the_thread_pool_while_greenlets_run():
+    r, w = os.pipe()
+    try:
+        ticks = []
+        _ticker(ticks, limit=100)
+
+        def late_writer():
+            gevent_lite.sleep(0.2)
+            assert gos.tp_write(w, b'late') == 4
+        gevent_lite.spawn(late_writer)
+        t0 = time.monotonic()
+        # A blocking os.read in a worker thread: the hub keeps ticking meanwhile.
+        assert gos.tp_read(r, 10) == b'late'
+        assert time.monotonic() - t0 >= 0.15
+        assert len(ticks) >= 5, ticks
+    finally:
+        os.close(r)
+        os.close(w)

@@ -154,6 +154,39 @@ def test_environ_follows_pep3333():
     assert seen['body'] == b'abc'
 
 
+def test_environ_class_builds_each_request_environ_and_secure_environ_masks_its_repr():
+    from gevent_lite.pywsgi import SecureEnviron, WSGISecureEnviron
+    seen = []
+
+    def app(environ, start_response):
+        seen.append((type(environ), repr(environ), environ['HTTP_COOKIE']))
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'ok']
+
+    class Server(WSGIServer):
+        environ_class = WSGISecureEnviron
+    server = Server(('127.0.0.1', 0), app, log=None)
+    server.start()
+    try:
+        def client():
+            c = http.client.HTTPConnection('127.0.0.1', server.server_port, timeout=5)
+            c.request('GET', '/', headers={'Cookie': 'session=s3cret'})
+            return c.getresponse().read()
+        assert in_thread(client) == b'ok'
+    finally:
+        server.stop(timeout=1)
+    (cls, text, cookie), = seen
+    assert cls is WSGISecureEnviron and cookie == 'session=s3cret'
+    assert 's3cret' not in text and "'REMOTE_ADDR': '127.0.0.1'" in text, text
+    env = SecureEnviron(token='abc', user='bob')
+    assert 'abc' not in repr(env) and '<MASKED>' in repr(env)
+    env.whitelist_keys = {'user'}
+    assert "'user': 'bob'" in repr(env) and 'abc' not in repr(env)
+    env.secure_repr = False
+    assert repr(env) == repr({'token': 'abc', 'user': 'bob'})
+    assert type(env.copy()) is SecureEnviron
+
+
 def test_keep_alive_serves_many_requests_on_one_connection():
     ports = []
 

@@ -466,3 +466,68 @@ def test_bad_idle_task_timeout_raises():
     for bad in (0, 'soon', float('nan'), True):
         with pytest.raises(ValueError):
             ThreadPool(2, idle_task_timeout=bad)
+
+
+# -- ThreadPoolExecutor ------------------------------------------------------------------
+
+def test_executor_runs_tasks_in_threads_while_other_greenlets_keep_running():
+    from gevent_lite.threadpool import ThreadPoolExecutor
+    ticks = []
+    _ticker(ticks)
+    with ThreadPoolExecutor(4) as ex:
+        t0 = time.monotonic()
+        futures = [ex.submit(_real_sleep, 0.3) for _ in range(8)]
+        assert [f.result(timeout=10) for f in futures] == [None] * 8
+        elapsed = time.monotonic() - t0
+    # 8 blocking sleeps of 0.3 s on 4 threads: two batches, far from the 2.4 s sum.
+    assert elapsed < 1.8, elapsed
+    assert len(ticks) > 20 and _max_gap(ticks) < 0.2, (len(ticks), _max_gap(ticks))
+
+
+def test_executor_future_reraises_and_reports_the_task_exception():
+    from gevent_lite.threadpool import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as ex:
+        fut = ex.submit(lambda: 1 / 0)
+        assert isinstance(fut.exception(timeout=5), ZeroDivisionError)
+        with pytest.raises(ZeroDivisionError):
+            fut.result()
+        assert fut.done() and not fut.cancelled()
+
+
+def test_executor_result_timeout_raises_futures_timeout_error():
+    import concurrent.futures
+    from gevent_lite.threadpool import ThreadPoolExecutor
+    ex = ThreadPoolExecutor(1)
+    fut = ex.submit(_real_sleep, 0.5)
+    t0 = time.monotonic()
+    with pytest.raises(concurrent.futures.TimeoutError):
+        fut.result(timeout=0.1)
+    assert time.monotonic() - t0 < 0.45
+    assert fut.result(timeout=5) is None
+    ex.shutdown()
+
+
+def test_executor_map_initializer_and_done_callbacks():
+    from gevent_lite.threadpool import ThreadPoolExecutor
+    inits = []
+    seen = []
+    with ThreadPoolExecutor(2, initializer=inits.append, initargs=('x',)) as ex:
+        assert list(ex.map(lambda v: v * 2, range(10))) == [v * 2 for v in range(10)]
+        fut = ex.submit(lambda: 7)
+        fut.add_done_callback(lambda f: seen.append(f.result()))
+        assert fut.result(timeout=5) == 7
+        gevent_lite.sleep(0.01)
+    assert seen == [7]
+    assert 1 <= len(inits) <= 2 and set(inits) == {'x'}
+
+
+def test_executor_rejects_work_after_shutdown_and_bad_arguments():
+    from gevent_lite.threadpool import ThreadPoolExecutor
+    ex = ThreadPoolExecutor(1)
+    ex.shutdown()
+    with pytest.raises(RuntimeError, match='after shutdown'):
+        ex.submit(print)
+    with pytest.raises(ValueError):
+        ThreadPoolExecutor(0)
+    with pytest.raises(TypeError):
+        ThreadPoolExecutor(1).submit(5)

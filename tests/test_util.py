@@ -196,3 +196,44 @@ def test_format_is_fast_enough_with_many_greenlets():
     assert sum(1 for line in lines if 'parked_child(' in line) == 500
     ev.set()
     gevent_lite.joinall(gs)
+
+
+def test_assert_switches_passes_for_a_cooperative_block_and_fails_for_none():
+    with util.assert_switches():
+        gevent_lite.sleep(0.01)
+    with util.assert_switches(max_blocking_time=0.5, hub_only=True):
+        gevent_lite.sleep(0.01)
+    try:
+        with util.assert_switches():
+            sum(range(10))
+    except AssertionError as exc:
+        assert 'No switches occurred' in str(exc)
+    else:
+        raise AssertionError('a block without switches passed assert_switches')
+
+
+def test_assert_switches_fails_when_the_block_holds_the_hub_too_long():
+    try:
+        with util.assert_switches(max_blocking_time=0.05):
+            time.sleep(0.15)               # the unpatched sleep blocks the hub
+            gevent_lite.sleep(0)
+    except AssertionError as exc:
+        assert 'without a switch' in str(exc), exc
+    else:
+        raise AssertionError('a 0.15 s block passed max_blocking_time=0.05')
+
+
+def test_assert_switches_chains_to_a_tracer_already_installed():
+    import greenlet
+    seen = []
+
+    def tracer(event, args):
+        seen.append(event)
+    old = greenlet.settrace(tracer)
+    try:
+        with util.assert_switches():
+            gevent_lite.sleep(0)
+        assert greenlet.gettrace() is tracer
+    finally:
+        greenlet.settrace(old)
+    assert 'switch' in seen
