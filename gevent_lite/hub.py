@@ -1044,12 +1044,19 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
         return
     if seconds != seconds:
         raise ValueError('sleep length must not be NaN')
-    waiter = Waiter(hub)
-    timer = hub.call_later(seconds, waiter.switch, None, ref=ref)
+    # Parks on the timer itself, as sleep(0) does on its ready entry: only the
+    # timer resumes us normally; if a kill or Timeout is thrown in first, the
+    # timer is cancelled, so it cannot resume us later somewhere else.
+    current = getcurrent()
+    if current is hub:
+        raise BlockingSwitchOutError(
+            'Impossible to call blocking function in the event loop callback')
+    timer = hub.call_later(seconds, current.switch, ref=ref)
     try:
-        waiter.get()
-    finally:
+        hub.switch()
+    except BaseException:
         timer.cancel()
+        raise
 
 
 def _noop(*args):

@@ -408,6 +408,29 @@ def test_kill_during_sleep_0_does_not_leave_a_stale_wakeup():
     assert log[1] >= 0.045
 
 
+def test_timeout_during_a_timed_sleep_leaves_no_timer_that_resumes_the_greenlet_later():
+    # sleep(seconds) parks on its timer; a Timeout thrown in first must cancel it, or
+    # the old timer would fire into the greenlet's next wait (here an Event.wait).
+    from gevent_lite.event import Event
+    ev = Event()
+    log = []
+
+    def sleeper():
+        try:
+            with gevent_lite.Timeout(0.02):
+                gevent_lite.sleep(0.1)
+        except gevent_lite.Timeout:
+            log.append('timed out')
+        log.append(ev.wait(0.5))
+
+    g = gevent_lite.spawn(sleeper)
+    gevent_lite.sleep(0.3)        # the cancelled 0.1 s timer would have fired by now
+    assert log == ['timed out'], log
+    ev.set()
+    g.join(timeout=2)
+    assert log == ['timed out', True], log
+
+
 def test_monitor_thread_enabled_by_environment_starts_with_each_new_hub():
     import subprocess
     import sys
