@@ -128,6 +128,19 @@ def test_one_worker_serves_20_sleeping_requests_concurrently_and_heartbeats(tmp_
         server.stop()
 
 
+def test_worker_connections_bounds_the_requests_one_worker_serves_at_once(tmp_path):
+    # --worker-connections 2: six 0.5 s requests are served two at a time (about
+    # 1.5 s), never all six together (0.5 s) -- and none is refused.
+    server = Gunicorn(tmp_path, '-w', '1', '--worker-connections', '2')
+    try:
+        results, elapsed = concurrent_gets(server, '/?0.5', 6)
+        assert all(r is not None and r[0] == 200 for r in results), results
+        assert elapsed >= 1.4, 'more than 2 requests ran at once (%.2f s)' % elapsed
+        assert elapsed < 8, elapsed
+    finally:
+        server.stop()
+
+
 def test_two_workers_both_serve(tmp_path):
     server = Gunicorn(tmp_path, '-w', '2')
     try:
