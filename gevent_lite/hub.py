@@ -1024,7 +1024,11 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
         hub = _state.hub
     except AttributeError:
         hub = get_hub()
-    if seconds <= 0:
+    try:
+        zero = seconds <= 0
+    except TypeError:
+        raise TypeError('sleep() needs a number of seconds, not %r' % (seconds,)) from None
+    if zero:
         # The hottest path of cooperative code, so it parks without a Waiter: the
         # ready-queue entry itself is the ticket. Nothing but this entry resumes us
         # normally (every other wake-up goes through a Waiter we are not parked on);
@@ -1141,7 +1145,12 @@ def _gathering(objects, timeout):
     linked = []
     try:
         for obj in objects:
-            obj.rawlink(gatherer)
+            try:
+                rawlink = obj.rawlink
+            except AttributeError:
+                raise TypeError('wait()/iwait()/joinall() need greenlets or other objects with '
+                                'rawlink() (events, results, ...), not %r' % (obj,)) from None
+            rawlink(gatherer)
             linked.append(obj)
         if timeout is not None:
             gatherer.timer = hub.call_later(timeout, gatherer._expire)

@@ -239,11 +239,23 @@ def test_gevent_wait_without_objects_joins_the_hub():
 
 
 def test_sleep_rejects_bad_values():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="number of seconds, not 'x'"):
         gevent_lite.sleep('x')
     with pytest.raises(ValueError):
         gevent_lite.sleep(float('nan'))
     gevent_lite.sleep(-1)   # negative: like sleep(0), as gevent does
+
+
+def test_wait_and_joinall_name_an_object_that_cannot_be_waited_on():
+    g = gevent_lite.spawn(lambda: None)
+    with pytest.raises(TypeError, match='not 5'):
+        gevent_lite.joinall([g, 5])
+    with pytest.raises(TypeError, match="not 'x'"):
+        gevent_lite.wait(['x'])
+    # The greenlet linked before the bad object was unlinked again: it runs and
+    # finishes normally, with no gatherer left on it.
+    g.join(timeout=2)
+    assert g.successful() and not g._links
 
 
 def test_sleep_0_lets_every_ready_greenlet_run_once():
