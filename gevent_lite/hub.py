@@ -223,15 +223,25 @@ class ParkingLot:
         On timeout raise ``timeout_exc`` (an exception instance or class), or
         return :data:`TIMED_OUT` when ``timeout_exc`` is None.
         """
-        hub = get_hub()
+        try:
+            hub = _state.hub
+        except AttributeError:
+            hub = get_hub()
+        current = getcurrent()
+        if current is hub:
+            raise BlockingSwitchOutError(
+                'Impossible to call blocking function in the event loop callback')
         waiter = Waiter(hub)
         waiters = self._waiters
         waiters.append(waiter)
         timer = None
         if timeout is not None:
             timer = hub.call_later(timeout, waiter.throw, _ParkTimeout)
+        # Park (Waiter.get() inlined: every lock, queue and event waits here). Only
+        # this ticket resumes us: unpark() through wake(), the timer through throw().
+        waiter.greenlet = current
         try:
-            return waiter.get()
+            return hub.switch()
         except _ParkTimeout:
             if timeout_exc is None:
                 return TIMED_OUT
@@ -242,9 +252,11 @@ class ParkingLot:
                 self._hand_on(waiter.value)
             raise
         finally:
+            waiter.greenlet = None      # disarm: a late wake-up finds nobody to resume
             if timer is not None:
                 timer.cancel()
-            if waiter.value is _UNSET or waiter.value is _THROWN:
+            value = waiter.value
+            if value is _UNSET or value is _THROWN:
                 try:
                     waiters.remove(waiter)
                 except ValueError:
