@@ -256,3 +256,40 @@ def test_monitor_case_runs_with_the_monitor_thread_started():
     m = run.measure(CORE_BY_NAME['sleep0_monitor'], 'lite_monitor', 300, timeout=60)
     assert m.ok, m.error
     assert m.done == 600 and m.value > 0
+
+
+count_instructions = _load('count_instructions')
+
+
+@pytest.mark.parametrize('case', count_instructions.CASES)
+def test_instruction_count_workload_does_its_work_for_gevent_lite(case):
+    # The workload asserts that it did n units; run it plainly (no valgrind) here.
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(BENCH_DIR))
+    proc = subprocess.run([sys.executable, '-c', count_instructions.WORKLOAD, 'lite', case, '200'],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_instruction_count_grows_with_the_work_and_gives_a_per_unit_cost():
+    import shutil
+    if shutil.which('valgrind') is None:
+        pytest.skip('valgrind is not installed (apt-get install valgrind)')
+    small = count_instructions.count('lite', 'sleep0', 50)
+    large = count_instructions.count('lite', 'sleep0', 550)
+    assert large > small > 0
+    per_unit = (large - small) / 500
+    # A sleep(0) pair is thousands of instructions (two greenlet switches each), not 0
+    # and not millions: the difference measures the work, not the start-up.
+    assert 2_000 < per_unit < 500_000, per_unit
+
+
+def test_instruction_count_cli_rejects_unknown_names(capsys):
+    import shutil
+    if shutil.which('valgrind') is None:
+        pytest.skip('valgrind is not installed (apt-get install valgrind)')
+    with pytest.raises(SystemExit):
+        count_instructions.main(['--cases', 'nope'])
+    assert 'unknown case' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        count_instructions.main(['--sizes', '10,5'])
