@@ -113,7 +113,7 @@ def check_run_info(out):
     assert 'Suspended at:' not in overview, out
     # The hub: one timer (the janitor's sleep) and one watched fd (the reader's).
     assert '  Pending timers: 1\n' in overview, out
-    assert re.search(r'    in 29\.\d+ s: Waiter\.switch of <Waiter parked greenlet=<Greenlet "janitor"',
+    assert re.search(r'    in 29\.\d+ s: Greenlet\.switch of <Greenlet "janitor"',
                      overview), out
     assert '  Watched fds: 1\n' in overview, out
     assert re.search(r'    fd \d+ registered READ: reader <Greenlet "reader"', overview), out
