@@ -42,7 +42,7 @@ class _Linkable:
 
     def __init__(self):
         self.hub = _get_hub_noargs()
-        self._lot = None              # created on the first wait
+        self._lot = None              # a broadcast ParkingLot, made on the first wait
         self._links = []
         self._notify_scheduled = False
 
@@ -107,13 +107,11 @@ class _Linkable:
             self._notify()
 
     def _notify(self):
-        # Runs in the hub's thread. The lot is swapped out before waking it: a
-        # waiter that was woken and then killed before it ran hands its wake-up on
-        # inside the *old* (now empty) lot, so it can never wake a greenlet that
-        # started waiting after a clear().
+        # Runs in the hub's thread. The lot is a broadcast one: a waiter woken here
+        # and killed before it ran hands nothing on, so it can never wake a
+        # greenlet that started waiting after a clear().
         lot = self._lot
         if lot is not None:
-            self._lot = None
             lot.unpark_all(True)
         if self._links and not self._notify_scheduled:
             self._notify_scheduled = True
@@ -141,7 +139,7 @@ class _Linkable:
             return True
         lot = self._lot
         if lot is None:
-            lot = self._lot = ParkingLot()
+            lot = self._lot = ParkingLot(broadcast=True)
         # Parks here; the lot removes us on timeout or kill.
         return lot.park(timeout) is not TIMED_OUT
 
@@ -185,7 +183,6 @@ class Event(_Linkable):
                 # _notify(), inlined: this is the hot path of every set/wait hand-off.
                 lot = self._lot
                 if lot is not None:
-                    self._lot = None
                     lot.unpark_all(True)
                 if self._links and not self._notify_scheduled:
                     self._notify_scheduled = True
@@ -210,7 +207,7 @@ class Event(_Linkable):
                 return True
         lot = self._lot
         if lot is None:
-            lot = self._lot = ParkingLot()
+            lot = self._lot = ParkingLot(broadcast=True)
         # Park until set(); the lot removes us on timeout or kill.
         return lot.park(timeout) is not TIMED_OUT
 

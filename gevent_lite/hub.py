@@ -197,13 +197,19 @@ class ParkingLot:
     running), the value goes to the next parked greenlet, or back to the owner
     through ``on_unclaimed``. So a killed waiter never swallows a permit, an item
     or a wake-up.
+
+    A ``broadcast`` lot (events: every wake-up is ``unpark_all``) hands nothing
+    on: each waiter got a wake-up of its own, and passing a dead one's on would
+    wake a greenlet that started waiting after the event was cleared. So such a
+    lot can be kept for the owner's lifetime instead of made anew per wait.
     """
 
-    __slots__ = ('_waiters', 'on_unclaimed', '__weakref__')
+    __slots__ = ('_waiters', 'on_unclaimed', 'broadcast', '__weakref__')
 
-    def __init__(self, on_unclaimed=None):
+    def __init__(self, on_unclaimed=None, broadcast=False):
         self._waiters = deque()
         self.on_unclaimed = on_unclaimed
+        self.broadcast = broadcast
 
     def __len__(self):
         return len(self._waiters)
@@ -247,7 +253,7 @@ class ParkingLot:
                 return TIMED_OUT
             raise timeout_exc
         except BaseException:
-            if waiter.woken:
+            if waiter.woken and not self.broadcast:
                 # Handed a value we will never use (killed while runnable): pass it on.
                 self._hand_on(waiter.value)
             raise

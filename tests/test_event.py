@@ -75,6 +75,26 @@ def test_event_killed_woken_waiter_does_not_wake_a_waiter_that_came_after_clear(
     assert time.monotonic() - t0 > 0.1
 
 
+def test_event_waiter_killed_after_wake_while_a_later_waiter_is_parked_hands_nothing_on():
+    # The race the test above cannot force: the late waiter is already parked (on
+    # the event's one lot) when the woken-but-not-yet-run first waiter is killed.
+    from gevent_lite.hub import get_hub
+    ev = Event()
+    first = gevent.spawn(ev.wait)
+    gevent.sleep(0)
+    ev.set()                    # queues first's resume ...
+    ev.clear()
+    late = gevent.spawn(ev.wait, 0.2)
+    hub = get_hub()
+    resume = hub._ready.popleft()
+    first.kill(block=False)     # ... run order: late parks, first is killed, then
+    hub._ready.append(resume)   # its stale resume finds nobody
+    gevent.sleep(0)
+    assert first.dead and len(ev._lot) == 1, 'late should be parked on the event'
+    late.join(2)
+    assert late.value is False, 'the killed waiter handed its wake-up to a later waiter'
+
+
 def test_many_concurrent_event_waits_with_timeout_finish_concurrently():
     ev = Event()
     t0 = time.monotonic()
