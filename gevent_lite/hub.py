@@ -86,6 +86,12 @@ class BlockingSwitchOutError(AssertionError):
     """
 
 
+def _blocking_in_hub():
+    # Every parking path checks ``getcurrent() is hub`` inline (one comparison on
+    # the hot path) and raises this: the hub cannot park itself.
+    return BlockingSwitchOutError('Impossible to call blocking function in the event loop callback')
+
+
 class ConcurrentObjectUseError(AssertionError):
     """Two greenlets tried to wait for the same event on the same fd at once."""
 
@@ -141,8 +147,7 @@ class Waiter:
         hub = self.hub
         current = getcurrent()
         if current is hub:
-            raise BlockingSwitchOutError(
-                'Impossible to call blocking function in the event loop callback')
+            raise _blocking_in_hub()
         self.greenlet = current
         try:
             # Park: the hub runs other greenlets; it switches back here only through
@@ -235,8 +240,7 @@ class ParkingLot:
             hub = get_hub()
         current = getcurrent()
         if current is hub:
-            raise BlockingSwitchOutError(
-                'Impossible to call blocking function in the event loop callback')
+            raise _blocking_in_hub()
         waiter = Waiter(hub)
         waiters = self._waiters
         waiters.append(waiter)
@@ -562,8 +566,7 @@ class Hub(greenlet):
             watch.mask = mask | events
         current = getcurrent()
         if current is self:
-            raise BlockingSwitchOutError(
-                'Impossible to call blocking function in the event loop callback')
+            raise _blocking_in_hub()
         waiter = Waiter(self)
         if events & READ:
             watch.reader = waiter
@@ -1054,8 +1057,7 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
         # resume us later somewhere else.
         current = getcurrent()
         if current is hub:
-            raise BlockingSwitchOutError(
-                'Impossible to call blocking function in the event loop callback')
+            raise _blocking_in_hub()
         entry = [current.switch, ()]
         hub._ready.append(entry)
         try:
@@ -1071,8 +1073,7 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
     # timer is cancelled, so it cannot resume us later somewhere else.
     current = getcurrent()
     if current is hub:
-        raise BlockingSwitchOutError(
-            'Impossible to call blocking function in the event loop callback')
+        raise _blocking_in_hub()
     timer = hub.call_later(seconds, current.switch, ref=ref)
     try:
         hub.switch()
