@@ -120,14 +120,18 @@ def _bytes_or_none(value):
     return n
 
 
-def _choice(*allowed, foreign=()):
+def _choice(*allowed, foreign=(), aliases=None):
     """One of ``allowed``. gevent's comma-separated preference lists are accepted:
-    the first entry we know wins; names only gevent has (``foreign``) are skipped."""
+    the first entry we know wins; names only gevent has (``foreign``) are skipped.
+    ``aliases`` maps other spellings (gevent's dotted class paths) to a name."""
+    aliases = aliases or {}
+
     def parse(value):
         if not isinstance(value, str):
             raise ValueError('expected one of %s' % ', '.join(allowed))
         for item in value.split(','):
             item = item.strip().lower()
+            item = aliases.get(item, item)
             if item in allowed:
                 return item
             if item not in foreign:
@@ -137,15 +141,32 @@ def _choice(*allowed, foreign=()):
     return parse
 
 
+# gevent also takes the dotted path of a class for these two settings; the paths
+# of its classes (lower-cased, as parse() compares) name our kinds.
+_RESOLVER_PATHS = {
+    'gevent.resolver.thread.resolver': 'thread', 'gevent.resolver_thread.resolver': 'thread',
+    'gevent.resolver.blocking.resolver': 'block',
+    'gevent.resolver.ares.resolver': 'ares', 'gevent.resolver_ares.resolver': 'ares',
+    'gevent.resolver.dnspython.resolver': 'dnspython',
+    'gevent_lite.resolver.resolver': 'thread', 'gevent_lite.resolver.threadresolver': 'thread',
+    'gevent_lite.resolver.blockingresolver': 'block',
+}
+_FILEOBJECT_PATHS = {
+    '%s.fileobject.fileobject%s' % (pkg, kind): kind
+    for pkg in ('gevent', 'gevent_lite') for kind in ('posix', 'thread', 'block')
+}
+
 # --------------------------------------------------------------------------------------
 # The table of settings: name -> (parser, default, gevent's environment variable, doc)
 
 _SETTINGS = {
     'resolver': (
-        _choice('thread', 'block', foreign=('ares', 'dnspython')), 'thread', 'GEVENT_RESOLVER',
+        _choice('thread', 'block', foreign=('ares', 'dnspython'), aliases=_RESOLVER_PATHS),
+        'thread', 'GEVENT_RESOLVER',
         "DNS resolver: 'thread' (the hub's thread pool) or 'block' (in the calling "
         "greenlet). gevent's preference lists such as 'ares,thread' pick the first "
-        "one gevent_lite has."),
+        "one gevent_lite has; gevent's class paths (gevent.resolver.thread.Resolver) "
+        "name the same kinds."),
     'threadpool_size': (
         _positive_int, 10, None,
         'Maximum number of worker threads of each hub thread pool.'),
@@ -154,7 +175,7 @@ _SETTINGS = {
         "Seconds an idle worker of a hub's thread pool waits for work before it exits; "
         "-1: never."),
     'fileobject': (
-        _choice('posix', 'thread', 'block'), 'posix', 'GEVENT_FILE',
+        _choice('posix', 'thread', 'block', aliases=_FILEOBJECT_PATHS), 'posix', 'GEVENT_FILE',
         "Which class gevent_lite.fileobject.FileObject is: 'posix', 'thread' or 'block'."),
     'monitor_thread': (
         _bool, False, 'GEVENT_MONITOR_THREAD_ENABLE',

@@ -61,6 +61,18 @@ def test_gevent_spellings_carry_over(env):
     assert c.max_memory_usage == 1048576
 
 
+def test_gevents_dotted_class_paths_name_the_same_kinds(env):
+    env.setenv('GEVENT_RESOLVER', 'gevent.resolver.blocking.Resolver')
+    assert Config().resolver == 'block'
+    env.setenv('GEVENT_RESOLVER', 'gevent.resolver.ares.Resolver,gevent.resolver.thread.Resolver')
+    assert Config().resolver == 'thread'
+    env.setenv('GEVENT_FILE', 'gevent.fileobject.FileObjectThread')
+    assert Config().fileobject == 'thread'
+    env.setenv('GEVENT_RESOLVER', 'mypackage.MyResolver')
+    with pytest.raises(ValueError, match="GEVENT_RESOLVER='mypackage.MyResolver': expected one of"):
+        Config().resolver
+
+
 def test_our_variable_wins_over_gevents(env):
     env.setenv('GEVENT_MAX_BLOCKING_TIME', '2')
     env.setenv('GEVENT_LITE_MAX_BLOCKING_TIME', '3')
