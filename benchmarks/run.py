@@ -427,7 +427,7 @@ def run_cases(cases, impls=None, rounds=3, quick=False, timeout=None, python=Non
         entry = {
             'name': case.name, 'description': case.description, 'unit': case.unit,
             'higher_is_better': case.higher_is_better, 'target': case.target, 'n': n,
-            'rounds': done_rounds,
+            'rounds': done_rounds, 'seconds': round(time.monotonic() - started, 1),
             'module': os.path.basename(case.path), 'results': summarize(case, ms),
         }
         results.append(entry)
@@ -503,8 +503,9 @@ def target_met(entry, impl='lite'):
 def format_table(entry):
     """A plain-text table of one case's summary (as returned in ``run_cases()['cases']``)."""
     better = 'higher is better' if entry['higher_is_better'] else 'lower is better'
-    head = '%s  [%s, %s; n=%s, %s round(s)]' % (
-        entry['description'], entry['unit'], better, entry['n'], entry.get('rounds', '?'))
+    head = '%s  [%s, %s; n=%s, %s round(s)%s]' % (
+        entry['description'], entry['unit'], better, entry['n'], entry.get('rounds', '?'),
+        ', %.0f s' % entry['seconds'] if 'seconds' in entry else '')
     if entry.get('target'):
         met = target_met(entry)
         head += '  target: %s%s' % (entry['target'], '' if met is None else

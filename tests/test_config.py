@@ -70,7 +70,7 @@ def test_gevents_dotted_class_paths_name_the_same_kinds(env):
     assert Config().fileobject == 'thread'
     env.setenv('GEVENT_RESOLVER', 'mypackage.MyResolver')
     with pytest.raises(ValueError, match="GEVENT_RESOLVER='mypackage.MyResolver': expected one of"):
-        Config().resolver
+        _ = Config().resolver
 
 
 def test_our_variable_wins_over_gevents(env):
