@@ -383,7 +383,7 @@ CASES = [
     dict(name='echo_%dx%d' % (conns, size),
          description='TCP echo, %d conns, %d B (server subprocess, separate load generator)'
                      % (conns, size),
-         unit='req/s', higher_is_better=True, n=n, quick_n=n // 5,
+         unit='req/s', higher_is_better=True, n=n, quick_n=n // 10,
          target='>= 1.2x gevent', timeout=300,
          impls={impl: _cmd(impl, conns, size) for impl in IMPLS})
     for conns, size, n in ((50, 64, 200_000), (50, 4096, 200_000), (1000, 64, 200_000),

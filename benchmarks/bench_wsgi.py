@@ -299,7 +299,7 @@ def _cmd(impl):
 
 CASES = [
     dict(name='wsgi_hello', description='hello-world WSGI, 50 keep-alive conns (wrk)',
-         unit='req/s', higher_is_better=True, n=5, quick_n=2, timeout=60,
+         unit='req/s', higher_is_better=True, n=5, quick_n=1, timeout=60,
          target='>= 1.2x gevent with TCP_NODELAY',
          impls={i: _cmd(i) for i in WSGI_IMPLS}),
 ]

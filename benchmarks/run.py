@@ -68,7 +68,7 @@ IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'gevent_nodelay', 'eventlet', 'async
 BASELINE = 'gevent'
 
 #: With --quick, a case whose rounds take longer than this (seconds) gets 2 rounds.
-QUICK_BUDGET = 5
+QUICK_BUDGET = 3.5
 
 
 class Case:
@@ -168,7 +168,8 @@ _IMPL_ALIASES = {'gevent_lite': 'lite'}
 # (description, target, quick_n): quick sizes keep each measurement >= ~20 ms, so a
 # scheduler hiccup on a shared machine does not decide the median.
 _NAME_ONLY_INFO = {
-    'queue': ('Queue(100) producer -> consumer', '>= 0.8x gevent', 100_000),
+    # 500k items: at ~2M items/s a 100k run lasted 50 ms, and its rounds spread 2x.
+    'queue': ('Queue(100) producer -> consumer', '>= 0.8x gevent', 500_000),
     'event': ('Event ping-pong between 2 greenlets (set/wait/clear)', '', 20_000),
     'pool_map': ('Pool(100).map of a trivial function', '', 10_000),
 }
@@ -201,7 +202,7 @@ def _name_only_specs(module):
 
         specs.append({
             'name': name, 'description': description, 'unit': units.get(name, 'ops/s'),
-            'higher_is_better': True, 'n': getattr(module, 'N', 100_000),
+            'higher_is_better': True, 'n': max(getattr(module, 'N', 100_000), quick_n),
             'quick_n': quick_n, 'target': target,
             'impls': {_IMPL_ALIASES.get(i, i): functools.partial(runner, _impl=i) for i in impls},
         })
@@ -536,7 +537,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--quick', action='store_true',
-                   help='3 rounds (2 for cases slower than %d s a round), smaller sizes' % QUICK_BUDGET)
+                   help='3 rounds (2 for cases slower than %g s a round), smaller sizes' % QUICK_BUDGET)
     p.add_argument('--rounds', type=int, help='interleaved rounds (default 5, or 3 with --quick)')
     p.add_argument('--cases', help='comma-separated case names (default: all)')
     p.add_argument('--impl', help='comma-separated implementations (default: all of each case)')
