@@ -1062,24 +1062,26 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
         hub._ready.append(entry)
         try:
             hub.switch()
-        except BaseException:
+        finally:
+            # Defuse on every path: resumed by anything but the entry (a kill, a
+            # Timeout, a raw switch), we must leave nothing that resumes us later.
             entry[0] = _noop
-            raise
         return
     if seconds != seconds:
         raise ValueError('sleep length must not be NaN')
     # Parks on the timer itself, as sleep(0) does on its ready entry: only the
-    # timer resumes us normally; if a kill or Timeout is thrown in first, the
-    # timer is cancelled, so it cannot resume us later somewhere else.
+    # timer resumes us normally; if anything else resumes us first (a kill, a
+    # Timeout, a raw switch), the timer is cancelled, so it cannot resume us
+    # later somewhere else.
     current = getcurrent()
     if current is hub:
         raise _blocking_in_hub()
     timer = hub.call_later(seconds, current.switch, ref=ref)
     try:
         hub.switch()
-    except BaseException:
-        timer.cancel()
-        raise
+    finally:
+        if timer.callback is not None:     # resumed early: the timer must not fire
+            timer.cancel()
 
 
 def _noop(*args):

@@ -443,6 +443,34 @@ def test_timeout_during_a_timed_sleep_leaves_no_timer_that_resumes_the_greenlet_
     assert log == ['timed out', True], log
 
 
+def test_a_sleep_ended_by_a_foreign_switch_leaves_no_wakeup_for_the_next_wait():
+    # Code outside the library may resume a greenlet with a raw switch (from a hub
+    # callback here). Neither sleep(0)'s entry nor sleep(t)'s timer may then fire
+    # into the greenlet's next wait.
+    from gevent_lite.event import Event
+    ev = Event()
+    log = []
+
+    def sleeper(seconds):
+        gevent_lite.sleep(seconds)
+        log.append('woke')
+        log.append(ev.wait(0.3))
+
+    hub = get_hub()
+    for seconds in (0.1, 0):
+        del log[:]
+        g = gevent_lite.spawn(sleeper, seconds)
+        gevent_lite.sleep(0)                 # g parks in sleep()
+        if seconds == 0:
+            entry = hub._ready.popleft()     # g's own resume entry: run it after
+            hub.run_callback(g.switch)       # the foreign switch, not before
+            hub._ready.append(entry)
+        else:
+            hub.run_callback(g.switch)
+        g.join(timeout=2)
+        assert log == ['woke', False], (seconds, log)
+
+
 def test_monitor_thread_enabled_by_environment_starts_with_each_new_hub():
     import subprocess
     import sys
