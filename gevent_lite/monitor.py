@@ -145,6 +145,7 @@ class PeriodicMonitoringThread:
         self._state = state = {'switch': (None, current)}
         self._seen = self._snapshot()
         self._seen_at = _monotonic()
+        self._tick = None                # the run loop's time of the current checks
         self._reported = False
         self._over_memory = False
         self._max_memory_seen = 0
@@ -276,7 +277,7 @@ class PeriodicMonitoringThread:
                     break
                 if not self.should_run:
                     break
-                now = _monotonic()
+                now = self._tick = _monotonic()
                 for entry in list(self._functions):
                     if entry[2] <= now:
                         entry[2] = now + entry[1]
@@ -286,6 +287,7 @@ class PeriodicMonitoringThread:
                             if self._stopped or sys is None:
                                 break
                             traceback.print_exc()
+                self._tick = None
         except BaseException:   # pragma: no cover - interpreter shutdown
             pass
         finally:
@@ -296,7 +298,10 @@ class PeriodicMonitoringThread:
     def monitor_blocking(self, hub):
         """Report if the hub's thread has not switched greenlets for a whole period."""
         seen = self._snapshot()
-        now = _monotonic()
+        # The loop's clock reading, which also scheduled this check: two checks are
+        # then at least a period apart on the same clock, so a reported blocking_time
+        # is never below max_blocking_time (a fresh reading taken later could be).
+        now = self._tick if self._tick is not None else _monotonic()
         if seen[0] is not self._seen[0] or seen[1] is not self._seen[1]:
             self._seen = seen     # holding the tuples keeps a new one a new object
             self._seen_at = now

@@ -277,3 +277,25 @@ def test_hub_method_starts_the_monitor_once_as_gevent_spells_it():
         assert 'blocking_function_under_test' in buf.getvalue()
     finally:
         m.kill()
+
+
+def test_reported_blocking_time_is_never_below_max_blocking_time():
+    # Measured on the monitor loop's own clock readings, two checks are at least a
+    # period apart, so scheduling jitter of the monitor thread cannot make a report
+    # claim less than max_blocking_time (3.9 once reported 0.049 s for 0.05 s).
+    got = []
+    events.subscribers.append(got.append)
+    old = config.max_blocking_time
+    config.max_blocking_time = 0.03
+    m = monitor.start_periodic_monitoring_thread(stream=io.StringIO())
+    try:
+        for _ in range(6):
+            gevent_lite.spawn(_real_sleep, 0.12).join(timeout=5)
+            gevent_lite.sleep(0.05)           # switches: the next block is a new incident
+        times = [e.blocking_time for e in _blocked(got)]
+    finally:
+        m.kill()
+        events.subscribers.remove(got.append)
+        config.max_blocking_time = old
+    assert len(times) >= 4, times
+    assert min(times) >= 0.03, times
