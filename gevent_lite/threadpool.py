@@ -55,6 +55,7 @@ _start_new_thread = _thread.start_new_thread
 _allocate_lock = _thread.allocate_lock
 _get_ident = _thread.get_ident
 _SimpleQueue = _queue.SimpleQueue
+_thread_local = _thread._local      # patch_thread makes _thread._local greenlet-local
 
 _STOP = object()        # work-queue sentinel: one worker exits
 
@@ -446,7 +447,7 @@ class ThreadPoolExecutor(_futures.Executor):
         self._pool = ThreadPool(max_workers)
         self._initializer = initializer
         self._initargs = initargs
-        self._initialized = _thread._local()    # per worker thread (never patched)
+        self._initialized = _thread_local()     # per worker thread (the native one)
         self._shutdown = False
 
     def _run(self, fn, args, kwargs):

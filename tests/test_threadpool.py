@@ -531,3 +531,20 @@ def test_executor_rejects_work_after_shutdown_and_bad_arguments():
         ThreadPoolExecutor(0)
     with pytest.raises(TypeError):
         ThreadPoolExecutor(1).submit(5)
+
+
+def test_executor_after_patch_all_runs_the_initializer_once_per_real_worker_thread():
+    code = textwrap.dedent('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import threading
+        from gevent_lite.threadpool import ThreadPoolExecutor
+        real_ident = monkey.get_original('_thread', 'get_ident')
+        inits = []
+        with ThreadPoolExecutor(2, initializer=lambda: inits.append(real_ident())) as ex:
+            idents = set(ex.map(lambda _: real_ident(), range(40)))
+        assert real_ident() not in idents, 'a task ran in the hub thread'
+        assert len(inits) == len(set(inits)) <= 2 and set(inits) >= idents, (inits, idents)
+        print('ok')
+    ''')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stdout.split() == ['ok'], res.stdout + res.stderr
