@@ -473,13 +473,13 @@ class ThreadPoolExecutor(_futures.Executor):
         if cancel_futures:
             self._pool.kill()
         if wait:
-            self._pool.join()
-            self._pool.kill()
+            self._stop_when_idle()
         else:
             from .greenlet import spawn_raw
             spawn_raw(self._stop_when_idle)
 
     def _stop_when_idle(self):
+        # Parks until every submitted task has delivered, then lets the workers exit.
         self._pool.join()
         self._pool.kill()
 
