@@ -31,11 +31,10 @@ warns); use :class:`Channel` for a rendezvous. ``Queue`` is joinable
 ``queue.Queue.shutdown``.
 """
 
-import heapq
 import sys
 import warnings
 from collections import deque
-from functools import partial
+from heapq import heapify, heappop, heappush
 from queue import Empty, Full
 
 from greenlet import getcurrent
@@ -85,9 +84,6 @@ class SimpleQueue:
     __slots__ = (
         '__dict__',
         '__weakref__',
-        '_fget',
-        '_fpeek',
-        '_fput',
         '_getters',
         '_gwait',
         '_cap',
@@ -117,15 +113,18 @@ class SimpleQueue:
         self._pwait = self._putters._waiters
         self._peekers = None                     # ParkingLot made on the first blocking peek
         self.is_shutdown = False
-        self._bind_fast_ops()
 
-    def _bind_fast_ops(self):
-        # Use the container's own C methods unless a subclass overrides the hooks.
-        cls = type(self)
-        q = self.queue
-        self._fput = self._put if cls._put is not SimpleQueue._put else q.append
-        self._fget = self._get if cls._get is not SimpleQueue._get else q.popleft
-        self._fpeek = self._peek
+    def __init_subclass__(cls, **kwargs):
+        # put() and get() inline the body of the _put/_get hook of the class that
+        # defines them (``queue.append(item)``, ``queue.popleft()``): a method call
+        # less per item. A subclass that overrides one of those hooks gets the
+        # slow path as its put/get, which calls the hooks.
+        super().__init_subclass__(**kwargs)
+        for method, hook, hooked in (('put', '_put', SimpleQueue._put_slow),
+                                     ('get', '_get', SimpleQueue._get_slow)):
+            owner = next(k for k in cls.__mro__ if method in vars(k))
+            if getattr(cls, hook) is not getattr(owner, hook):
+                setattr(cls, method, hooked)
 
     # -- stdlib-style hooks ----------------------------------------------------------------
 
@@ -222,8 +221,11 @@ class SimpleQueue:
         Raises :class:`Full` when non-blocking or timed out, :class:`ShutDown`
         after :meth:`shutdown`.
         """
-        if len(self.queue) < self._limit:
-            self._fput(item)
+        # (A local and a method call on it, not a stored bound method: that is
+        # what CPython 3.11 specializes best.)
+        queue = self.queue
+        if len(queue) < self._limit:
+            queue.append(item)
             return
         self._put_slow(item, block, timeout)
 
@@ -235,7 +237,9 @@ class SimpleQueue:
         # Hook for JoinableQueue's task counting.
         pass
 
-    def _put_slow(self, item, block, timeout):
+    def _put_slow(self, item, block=True, timeout=None):
+        # Every put the fast path cannot take, and the whole put() of a subclass
+        # that overrides _put (see __init_subclass__).
         if self.is_shutdown:
             raise ShutDown
         if not (self._gwait or len(self.queue) < self._cap):
@@ -253,7 +257,7 @@ class SimpleQueue:
         if self._gwait and self._getters.unpark(item):
             pass   # a getter is parked (so the queue is empty): give it the item
         else:
-            self._fput(item)
+            self._put(item)
             if self._peekers is not None:
                 self._wake_peekers()
         self._added()
@@ -274,8 +278,9 @@ class SimpleQueue:
         Raises :class:`Empty` when non-blocking or timed out, :class:`ShutDown`
         after :meth:`shutdown` once the queue is empty.
         """
-        if self.queue:
-            item = self._fget()
+        queue = self.queue
+        if queue:
+            item = queue.popleft()
             if self._pwait:
                 self._wake_putter()
             return item
@@ -291,7 +296,14 @@ class SimpleQueue:
             self._cap -= 1
             self._refresh_limit()
 
-    def _get_slow(self, block, timeout):
+    def _get_slow(self, block=True, timeout=None):
+        # A get from an empty queue, and the whole get() of a subclass that
+        # overrides _get (see __init_subclass__).
+        if self.queue:
+            item = self._get()
+            if self._pwait:
+                self._wake_putter()
+            return item
         if self.is_shutdown:
             raise ShutDown
         if not block:
@@ -325,7 +337,7 @@ class SimpleQueue:
     def peek(self, block=True, timeout=None):
         """Return the next item without removing it, waiting (up to ``timeout``) if empty."""
         if self.queue:
-            return self._fpeek()
+            return self._peek()
         if self.is_shutdown:
             raise ShutDown
         if not block:
@@ -346,7 +358,7 @@ class SimpleQueue:
                 if self._peekers is lot and not lot:
                     self._peekers = None     # we were the last peeker: reopen the fast path
                 self._refresh_limit()
-        return self._fpeek()
+        return self._peek()
 
     def peek_nowait(self):
         """``peek(block=False)``."""
@@ -393,7 +405,7 @@ class SimpleQueue:
     def _drain(self):
         queue = self.queue
         while queue:
-            self._fget()
+            self._get()
 
 
 class Queue(SimpleQueue):
@@ -433,8 +445,9 @@ class Queue(SimpleQueue):
         Raises :class:`Full` when non-blocking or timed out, :class:`ShutDown`
         after :meth:`shutdown`.
         """
-        if len(self.queue) < self._limit:
-            self._fput(item)
+        queue = self.queue
+        if len(queue) < self._limit:
+            queue.append(item)
             self.unfinished_tasks += 1
             return
         self._put_slow(item, block, timeout)
@@ -467,7 +480,7 @@ class Queue(SimpleQueue):
         # shutdown(immediate=True): drop the items and their tasks (Python 3.13).
         queue = self.queue
         while queue:
-            self._fget()
+            self._get()
             if self.unfinished_tasks > 0:
                 self.task_done()
 
@@ -494,12 +507,16 @@ class LifoQueue(Queue):
     def _create_queue(self, items=()):
         return list(items)
 
-    def _bind_fast_ops(self):
-        cls = type(self)
-        q = self.queue
-        self._fput = self._put if cls._put is not SimpleQueue._put else q.append
-        self._fget = self._get if cls._get is not LifoQueue._get else q.pop
-        self._fpeek = self._peek
+    # put() is Queue's: list.append is the stack's push.
+
+    def get(self, block=True, timeout=None):
+        queue = self.queue
+        if queue:
+            item = queue.pop()
+            if self._pwait:
+                self._wake_putter()
+            return item
+        return self._get_slow(block, timeout)
 
     def _get(self):
         return self.queue.pop()
@@ -518,27 +535,37 @@ class PriorityQueue(Queue):
 
     def _create_queue(self, items=()):
         q = list(items)
-        heapq.heapify(q)
+        heapify(q)
         return q
 
-    def _bind_fast_ops(self):
-        cls = type(self)
-        q = self.queue
-        self._fput = self._put if cls._put is not PriorityQueue._put else partial(heapq.heappush, q)
-        self._fget = self._get if cls._get is not PriorityQueue._get else partial(heapq.heappop, q)
-        self._fpeek = self._peek
+    def put(self, item, block=True, timeout=None):
+        queue = self.queue
+        if len(queue) < self._limit:
+            heappush(queue, item)
+            self.unfinished_tasks += 1
+            return
+        self._put_slow(item, block, timeout)
+
+    def get(self, block=True, timeout=None):
+        queue = self.queue
+        if queue:
+            item = heappop(queue)
+            if self._pwait:
+                self._wake_putter()
+            return item
+        return self._get_slow(block, timeout)
 
     def _put(self, item):
-        heapq.heappush(self.queue, item)
+        heappush(self.queue, item)
 
     def _get(self):
-        return heapq.heappop(self.queue)
+        return heappop(self.queue)
 
     def _peek(self):
         return self.queue[0]
 
     def _put_back(self, item):
-        heapq.heappush(self.queue, item)
+        heappush(self.queue, item)
 
 
 class Channel:

@@ -251,6 +251,67 @@ def test_subclass_hooks_are_honoured():
     assert q.get() == 4
 
 
+def test_subclass_get_and_storage_hooks_are_honoured_on_every_path():
+    # put()/get() inline the default hooks; a subclass that overrides them must
+    # still go through its own, on the fast path and after parking.
+    class Tagged(Queue):
+        def _create_queue(self, items=()):
+            return list(items)
+
+        def _put(self, item):
+            self.queue.insert(0, ('tag', item))
+
+        def _get(self):
+            return self.queue.pop()[1]
+
+        def _peek(self):
+            return self.queue[-1][1]
+
+    q = Tagged(2)
+    q.put(1)
+    q.put(2)
+    assert q.peek() == 1 and q.qsize() == 2 and q.unfinished_tasks == 2
+    # Blocked putter: woken by a get, stores through _put.
+    putter = gevent.spawn(q.put, 3)
+    gevent.sleep(0.01)
+    assert not putter.dead
+    assert q.get() == 1
+    putter.join(timeout=2)
+    assert putter.dead and q.queue == [('tag', 3), ('tag', 2)]
+    assert [q.get(), q.get()] == [2, 3]
+    # Blocked getter: handed the item directly.
+    getter = gevent.spawn(q.get)
+    gevent.sleep(0.01)
+    q.put(4)
+    assert getter.get(timeout=2) == 4 and q.unfinished_tasks == 4
+
+
+def test_subclass_of_lifo_and_priority_queue_overriding_hooks():
+    class Negating(PriorityQueue):
+        def _put(self, item):
+            PriorityQueue._put(self, -item)
+
+        def _get(self):
+            return -PriorityQueue._get(self)
+
+    q = Negating()
+    for x in (1, 3, 2):
+        q.put(x)
+    assert [q.get(), q.get(), q.get()] == [3, 2, 1]
+
+    class Logged(LifoQueue):
+        def _get(self):
+            item = LifoQueue._get(self)
+            seen.append(item)
+            return item
+
+    seen = []
+    lq = Logged()
+    lq.put('a')
+    lq.put('b')
+    assert [lq.get(), lq.get()] == ['b', 'a'] and seen == ['b', 'a']
+
+
 def test_simple_queue_has_no_task_tracking():
     q = SimpleQueue(2)
     q.put(1)
