@@ -293,3 +293,16 @@ def test_imap_over_a_queue_ended_by_stopiteration_finishes():
     gevent.spawn(producer)
     with Timeout(2):
         assert list(Group().imap(lambda x: x * 10, q)) == [0, 10, 20, 30, 40]
+
+
+def test_imap_unordered_ends_when_the_input_iterator_blocks_after_its_last_item():
+    # gevent#311: the workers finished while the iterator was still running (it
+    # slept before raising StopIteration), and the iteration never ended.
+    def slow_iterable():
+        yield from range(3)
+        gevent.sleep(0.02)
+
+    pool = Pool(3)
+    with gevent.Timeout(5):
+        assert sorted(pool.imap_unordered(lambda x: x, slow_iterable())) == [0, 1, 2]
+        assert list(pool.imap(lambda x: x * 2, slow_iterable())) == [0, 2, 4]

@@ -312,6 +312,34 @@ def test_subclass_of_lifo_and_priority_queue_overriding_hooks():
     assert [lq.get(), lq.get()] == ['b', 'a'] and seen == ['b', 'a']
 
 
+def test_full_simple_queue_blocks_put_and_rejects_put_nowait():
+    # gevent#2139: a bounded SimpleQueue's blocking put raised TypeError there.
+    q = SimpleQueue(maxsize=1)
+    q.put('foo')
+    with pytest.raises(Full):
+        q.put_nowait('bar')
+    with pytest.raises(Full):
+        q.put('bar', timeout=0.01)
+    putter = gevent.spawn(q.put, 'bar')
+    gevent.sleep(0.01)
+    assert not putter.dead and q.get() == 'foo'
+    putter.join(timeout=2)
+    assert putter.successful() and q.get_nowait() == 'bar'
+
+
+def test_getter_handed_an_item_keeps_it_when_its_timeout_fires_before_it_runs():
+    # eventlet#495: the getter's timeout fired between being handed an item and
+    # running; the item must not be lost and the putter must not block.
+    q = Queue(1)
+    getter = gevent.spawn(q.get, timeout=0.05)
+    gevent.sleep(0.01)                 # the getter is parked
+    time.sleep(0.1)                    # its timer is now due, but the hub has not run
+    q.put('x')                         # handed straight to the getter (never blocks)
+    assert getter.get(timeout=2) == 'x'
+    q.put_nowait('y')                  # the slot is free: nothing was stored twice
+    assert q.qsize() == 1 and q.get_nowait() == 'y'
+
+
 def test_simple_queue_has_no_task_tracking():
     q = SimpleQueue(2)
     q.put(1)
