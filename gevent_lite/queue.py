@@ -84,6 +84,7 @@ class SimpleQueue:
     __slots__ = (
         '__dict__',
         '__weakref__',
+        '_fast_get',
         '_getters',
         '_gwait',
         '_cap',
@@ -105,26 +106,35 @@ class SimpleQueue:
         self._maxsize = maxsize
         # Room for newcomers: maxsize minus slots reserved for woken putters
         # (see the module docstring); effectively infinite when unbounded.
-        self._cap = self._limit = _UNBOUNDED if maxsize is None else maxsize
+        self._cap = _UNBOUNDED if maxsize is None else maxsize
         self.queue = self._create_queue(items)
+        self._fast_get = self._inlined_get_ok
         self._getters = ParkingLot(self._unclaimed_item)
         self._gwait = self._getters._waiters     # cheap "is a getter parked?" test
         self._putters = ParkingLot(self._unclaimed_slot)
         self._pwait = self._putters._waiters
         self._peekers = None                     # ParkingLot made on the first blocking peek
         self.is_shutdown = False
+        self._refresh_limit()
+
+    # put() and get() inline the body of the _put/_get hook of the class that
+    # defines them (``queue.append(item)``, ``queue.popleft()``): a method call
+    # less per item. For a subclass that overrides one of those hooks, these
+    # flags keep the fast path closed, so every put/get takes the slow path,
+    # which calls the hooks (also when an overriding put() calls super().put()).
+    _inlined_put_ok = _inlined_get_ok = True
 
     def __init_subclass__(cls, **kwargs):
-        # put() and get() inline the body of the _put/_get hook of the class that
-        # defines them (``queue.append(item)``, ``queue.popleft()``): a method call
-        # less per item. A subclass that overrides one of those hooks gets the
-        # slow path as its put/get, which calls the hooks.
         super().__init_subclass__(**kwargs)
-        for method, hook, hooked in (('put', '_put', SimpleQueue._put_slow),
-                                     ('get', '_get', SimpleQueue._get_slow)):
-            owner = next(k for k in cls.__mro__ if method in vars(k))
-            if getattr(cls, hook) is not getattr(owner, hook):
-                setattr(cls, method, hooked)
+        cls._inlined_put_ok = cls._inlines_own_hook('put', '_put')
+        cls._inlined_get_ok = cls._inlines_own_hook('get', '_get')
+
+    @classmethod
+    def _inlines_own_hook(cls, method, hook):
+        # The method that runs in the end is the one of this module's classes
+        # nearest in the MRO; it inlines that class's hook.
+        owner = next(k for k in cls.__mro__ if k.__module__ == __name__ and method in vars(k))
+        return getattr(cls, hook) is getattr(owner, hook)
 
     # -- stdlib-style hooks ----------------------------------------------------------------
 
@@ -170,8 +180,10 @@ class SimpleQueue:
 
     def _refresh_limit(self):
         # The fast put path is open (``_limit == _cap``) only while nobody is
-        # parked to get or peek and the queue is not shut down.
-        if self._gwait or self._peekers is not None or self.is_shutdown:
+        # parked to get or peek and the queue is not shut down (and never if a
+        # subclass overrides _put, see _inlined_put_ok).
+        if (self._gwait or self._peekers is not None or self.is_shutdown
+                or not self._inlined_put_ok):
             self._limit = -_UNBOUNDED
         else:
             self._limit = self._cap
@@ -237,9 +249,8 @@ class SimpleQueue:
         # Hook for JoinableQueue's task counting.
         pass
 
-    def _put_slow(self, item, block=True, timeout=None):
-        # Every put the fast path cannot take, and the whole put() of a subclass
-        # that overrides _put (see __init_subclass__).
+    def _put_slow(self, item, block, timeout):
+        # Every put the fast path cannot take (all of them if _put is overridden).
         if self.is_shutdown:
             raise ShutDown
         if not (self._gwait or len(self.queue) < self._cap):
@@ -279,7 +290,7 @@ class SimpleQueue:
         after :meth:`shutdown` once the queue is empty.
         """
         queue = self.queue
-        if queue:
+        if queue and self._fast_get:
             item = queue.popleft()
             if self._pwait:
                 self._wake_putter()
@@ -296,9 +307,8 @@ class SimpleQueue:
             self._cap -= 1
             self._refresh_limit()
 
-    def _get_slow(self, block=True, timeout=None):
-        # A get from an empty queue, and the whole get() of a subclass that
-        # overrides _get (see __init_subclass__).
+    def _get_slow(self, block, timeout):
+        # A get from an empty queue (from any queue if _get is overridden).
         if self.queue:
             item = self._get()
             if self._pwait:
@@ -511,7 +521,7 @@ class LifoQueue(Queue):
 
     def get(self, block=True, timeout=None):
         queue = self.queue
-        if queue:
+        if queue and self._fast_get:
             item = queue.pop()
             if self._pwait:
                 self._wake_putter()
@@ -548,7 +558,7 @@ class PriorityQueue(Queue):
 
     def get(self, block=True, timeout=None):
         queue = self.queue
-        if queue:
+        if queue and self._fast_get:
             item = heappop(queue)
             if self._pwait:
                 self._wake_putter()

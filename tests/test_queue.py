@@ -299,6 +299,30 @@ def test_subclass_of_lifo_and_priority_queue_overriding_hooks():
         q.put(x)
     assert [q.get(), q.get(), q.get()] == [3, 2, 1]
 
+    # A put()/get() that calls super() still goes through the hooks the same
+    # class overrides.
+    class Wrapped(PriorityQueue):
+        def _put(self, item):
+            PriorityQueue._put(self, -item)
+
+        def _get(self):
+            return -PriorityQueue._get(self)
+
+        def put(self, item, block=True, timeout=None):
+            calls.append('put')
+            super().put(item, block, timeout)
+
+        def get(self, block=True, timeout=None):
+            calls.append('get')
+            return super().get(block, timeout)
+
+    calls = []
+    w = Wrapped()
+    w.put(1)
+    w.put(2)
+    assert w.queue == [-2, -1] and [w.get(), w.get()] == [2, 1]
+    assert calls == ['put', 'put', 'get', 'get']
+
     class Logged(LifoQueue):
         def _get(self):
             item = LifoQueue._get(self)
