@@ -23,7 +23,10 @@ is a handful of attribute reads and one C call; it never touches the hub. For
 ``put`` it is a single comparison, ``len(queue) < _limit``: ``_limit`` equals
 ``_cap`` while nobody is parked to get or peek and the queue is open, and is
 forced below any length otherwise (``SimpleQueue._refresh_limit``), so
-those cases take the slow path, which re-checks everything.
+those cases take the slow path, which re-checks everything. The fast paths
+inline the default ``_put``/``_get`` (``queue.append``, ``queue.popleft``); a
+subclass that overrides one of those hooks is kept on the slow path, which
+calls them.
 
 ``Queue(0)`` and negative sizes mean unbounded, as in gevent 26.9 (``Queue(0)``
 warns); use :class:`Channel` for a rendezvous. ``Queue`` is joinable
