@@ -19,11 +19,13 @@ which own FIFO order and the timeout/kill clean-up.
   before it runs passes the reservation on, or gives it back.
 
 The non-blocking path -- item available, or room available and nobody waiting --
-is a handful of attribute reads and one C call; it never touches the hub. For
-``put`` it is a single comparison, ``len(queue) < _limit``: ``_limit`` equals
-``_cap`` while nobody is parked to get or peek and the queue is open, and is
-forced below any length otherwise (``SimpleQueue._refresh_limit``), so
-those cases take the slow path, which re-checks everything. The fast paths
+is a handful of attribute reads and one C call; it never touches the hub. It is
+guarded by one gate per direction, kept by ``SimpleQueue._refresh_gates``:
+``put`` checks ``len(queue) < _limit``, where ``_limit`` equals ``_cap`` while
+nobody is parked to get or peek and the queue is open, and is forced below any
+length otherwise; ``get`` checks ``queue and _fast_get``, where ``_fast_get``
+is false while a putter is parked (a putter clears it before it parks). Those
+cases take the slow path, which re-checks everything. The fast paths
 inline the default ``_put``/``_get`` (``queue.append``, ``queue.popleft``); a
 subclass that overrides one of those hooks is kept on the slow path, which
 calls them.
@@ -111,14 +113,13 @@ class SimpleQueue:
         # (see the module docstring); effectively infinite when unbounded.
         self._cap = _UNBOUNDED if maxsize is None else maxsize
         self.queue = self._create_queue(items)
-        self._fast_get = self._inlined_get_ok
         self._getters = ParkingLot(self._unclaimed_item)
         self._gwait = self._getters._waiters     # cheap "is a getter parked?" test
         self._putters = ParkingLot(self._unclaimed_slot)
         self._pwait = self._putters._waiters
         self._peekers = None                     # ParkingLot made on the first blocking peek
         self.is_shutdown = False
-        self._refresh_limit()
+        self._refresh_gates()
 
     # put() and get() inline the body of the _put/_get hook of the class that
     # defines them (``queue.append(item)``, ``queue.popleft()``): a method call
@@ -179,17 +180,19 @@ class SimpleQueue:
                 if not self._putters.unpark(True):
                     break
                 self._cap -= 1
-        self._refresh_limit()
+        self._refresh_gates()
 
-    def _refresh_limit(self):
+    def _refresh_gates(self):
         # The fast put path is open (``_limit == _cap``) only while nobody is
-        # parked to get or peek and the queue is not shut down (and never if a
-        # subclass overrides _put, see _inlined_put_ok).
+        # parked to get or peek and the queue is not shut down; the fast get
+        # path (``_fast_get``) only while nobody is parked to put. Neither is
+        # ever open for a subclass that overrides the hook it inlines.
         if (self._gwait or self._peekers is not None or self.is_shutdown
                 or not self._inlined_put_ok):
             self._limit = -_UNBOUNDED
         else:
             self._limit = self._cap
+        self._fast_get = self._inlined_get_ok and not self._pwait
 
     def qsize(self) -> int:
         """Number of items in the queue."""
@@ -261,7 +264,12 @@ class SimpleQueue:
                 raise Full
             timeout = _norm_timeout(timeout)
             # Park until get() reserves a slot for us (or shutdown/timeout).
-            value = self._putters.park(timeout)
+            # While we are parked, gets take the slow path, which wakes us.
+            self._fast_get = False
+            try:
+                value = self._putters.park(timeout)
+            finally:
+                self._refresh_gates()
             if value is TIMED_OUT:
                 raise Full
             if value is _SHUTDOWN:
@@ -275,14 +283,14 @@ class SimpleQueue:
             if self._peekers is not None:
                 self._wake_peekers()
         self._added()
-        self._refresh_limit()
+        self._refresh_gates()
 
     def _unclaimed_slot(self, value):
         # A putter was woken with a reserved slot but died before it ran, and no
         # other putter waits: the slot is free again.
         if value is not _SHUTDOWN and not self.is_shutdown:
             self._cap += 1
-            self._refresh_limit()
+            self._refresh_gates()
 
     # -- get -------------------------------------------------------------------------------
 
@@ -294,10 +302,7 @@ class SimpleQueue:
         """
         queue = self.queue
         if queue and self._fast_get:
-            item = queue.popleft()
-            if self._pwait:
-                self._wake_putter()
-            return item
+            return queue.popleft()
         return self._get_slow(block, timeout)
 
     def get_nowait(self):
@@ -308,14 +313,17 @@ class SimpleQueue:
         # A slot just became free: reserve it for the longest-waiting putter.
         if len(self.queue) < self._cap and self._putters.unpark(True):
             self._cap -= 1
-            self._refresh_limit()
+            self._refresh_gates()
 
     def _get_slow(self, block, timeout):
-        # A get from an empty queue (from any queue if _get is overridden).
+        # A get from an empty queue, or with putters parked (or from any queue
+        # if _get is overridden).
         if self.queue:
             item = self._get()
             if self._pwait:
                 self._wake_putter()
+            else:
+                self._refresh_gates()   # the putters left (timeout, kill): reopen
             return item
         if self.is_shutdown:
             raise ShutDown
@@ -328,7 +336,7 @@ class SimpleQueue:
         try:
             value = self._getters.park(timeout)
         finally:
-            self._refresh_limit()
+            self._refresh_gates()
         if value is TIMED_OUT:
             raise Empty
         if value is _SHUTDOWN:
@@ -343,7 +351,7 @@ class SimpleQueue:
         self._put_back(item)
         if self._peekers is not None:
             self._wake_peekers()
-        self._refresh_limit()
+        self._refresh_gates()
 
     # -- peek ------------------------------------------------------------------------------
 
@@ -370,7 +378,7 @@ class SimpleQueue:
             finally:
                 if self._peekers is lot and not lot:
                     self._peekers = None     # we were the last peeker: reopen the fast path
-                self._refresh_limit()
+                self._refresh_gates()
         return self._peek()
 
     def peek_nowait(self):
@@ -525,10 +533,7 @@ class LifoQueue(Queue):
     def get(self, block=True, timeout=None):
         queue = self.queue
         if queue and self._fast_get:
-            item = queue.pop()
-            if self._pwait:
-                self._wake_putter()
-            return item
+            return queue.pop()
         return self._get_slow(block, timeout)
 
     def _get(self):
@@ -562,10 +567,7 @@ class PriorityQueue(Queue):
     def get(self, block=True, timeout=None):
         queue = self.queue
         if queue and self._fast_get:
-            item = heappop(queue)
-            if self._pwait:
-                self._wake_putter()
-            return item
+            return heappop(queue)
         return self._get_slow(block, timeout)
 
     def _put(self, item):

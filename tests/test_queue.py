@@ -1,6 +1,7 @@
 """Queues: blocking put/get with timeouts, FIFO hand-off, kills, joins, shutdown, Channel."""
 
 import queue as stdlib_queue
+import random
 import time
 import warnings
 
@@ -459,6 +460,47 @@ def test_producer_consumer_moves_every_item_in_order():
             out.append(q.get())
     gevent.joinall([gevent.spawn(producer), gevent.spawn(consumer)], timeout=10)
     assert out == list(range(n))
+
+
+def test_putters_and_getters_that_time_out_or_die_lose_and_duplicate_nothing():
+    # Puts and gets race with timeouts and a kill, so the fast paths open and
+    # close in every order; every item that a put reported stored comes out
+    # exactly once, and each producer's items come out in the order it put them.
+    rnd = random.Random(7)
+    q = Queue(3)
+    stored, got = [], []
+
+    def producer(p):
+        for i in range(200):
+            try:
+                q.put((p, i), timeout=rnd.choice((None, 0.0005, 0.002)))
+            except Full:
+                continue
+            stored.append((p, i))
+
+    def consumer():
+        while True:
+            try:
+                got.append(q.get(timeout=rnd.choice((0.0005, 0.002, 0.01))))
+            except Empty:
+                if all(g.dead for g in producers):
+                    return
+
+    producers = [gevent.spawn(producer, p) for p in range(3)]
+    consumers = [gevent.spawn(consumer)]
+    victim = gevent.spawn(q.get)        # a second getter, killed mid-run
+    gevent.sleep(0.001)
+    victim.kill()
+    gevent.joinall(producers + consumers, timeout=20)
+    assert all(g.dead for g in producers + consumers)
+    got.extend(q.queue)
+    for p in range(3):
+        mine = [i for (pp, i) in got if pp == p]
+        assert mine == sorted(mine)
+    if victim.successful():
+        got.append(victim.value)       # it got an item before the kill arrived
+    assert sorted(got) == sorted(stored) and len(set(got)) == len(got)
+    assert q.qsize() == len(q.queue) and not q._gwait and not q._pwait
 
 
 # -- Channel ------------------------------------------------------------------------------
