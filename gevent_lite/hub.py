@@ -103,6 +103,9 @@ class InvalidSwitchError(AssertionError):
 # --------------------------------------------------------------------------------------
 # The parking ticket
 
+_new_object = object.__new__
+
+
 class Waiter:
     """A one-shot ticket on which exactly one greenlet parks until something wakes it.
 
@@ -241,15 +244,19 @@ class ParkingLot:
         current = getcurrent()
         if current is hub:
             raise _blocking_in_hub()
-        waiter = Waiter(hub)
+        # Our ticket: Waiter(hub) with the greenlet already set, built without
+        # the __init__ call (every lock, queue and event waits here).
+        waiter = _new_object(Waiter)
+        waiter.hub = hub
+        waiter.value = _UNSET
+        waiter.greenlet = current
         waiters = self._waiters
         waiters.append(waiter)
         timer = None
         if timeout is not None:
             timer = hub.call_later(timeout, waiter.throw, _ParkTimeout)
-        # Park (Waiter.get() inlined: every lock, queue and event waits here). Only
-        # this ticket resumes us: unpark() through wake(), the timer through throw().
-        waiter.greenlet = current
+        # Park (Waiter.get() inlined). Only this ticket resumes us: unpark()
+        # through wake(), the timer through throw().
         try:
             return hub.switch()
         except _ParkTimeout:
