@@ -456,6 +456,13 @@ class Hub(greenlet):
     #: Exceptions printed without a traceback.
     NOT_ERROR = (GreenletExit, SystemExit)
 
+    # Slots for the state every wake-up, timer and fd wait touches: CPython
+    # specializes slot reads, not reads from a greenlet's instance dict (which
+    # holds the rest, and what other modules attach).
+    __slots__ = ('_fds', '_idle_waiters', '_keepalive', '_ncancelled', '_nfd_waiters',
+                 '_nref_timers', '_poller', '_ready', '_seq', '_threadsafe', '_timers',
+                 '_wake_pending', 'thread_ident')
+
     def __init__(self):
         root = getcurrent()
         while root.parent is not None:
