@@ -269,6 +269,8 @@ def test_default_sigint_while_hub_polls_reaches_main_and_hub_survives():
     proc = _run_script('''
         import os, signal, threading, time
         import gevent_lite
+        # Started in the background by a shell, we may inherit SIGINT ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
         try:
             gevent_lite.sleep(2)

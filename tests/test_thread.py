@@ -1,5 +1,6 @@
 """gevent_lite.thread: the green ``_thread`` API, used directly (no patching needed)."""
 
+import signal
 import sys
 import time
 
@@ -103,9 +104,15 @@ def test_unhandled_exception_goes_to_unraisablehook_and_systemexit_is_silent(mon
 
 
 def test_interrupt_main_raises_keyboardinterrupt_in_main_greenlet():
-    thread.start_new_thread(thread.interrupt_main, ())
-    with pytest.raises(KeyboardInterrupt):
-        gevent_lite.sleep(1)
+    # A shell that starts the suite in the background leaves SIGINT ignored, and
+    # interrupt_main() then does nothing: install the default handler ourselves.
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        thread.start_new_thread(thread.interrupt_main, ())
+        with pytest.raises(KeyboardInterrupt):
+            gevent_lite.sleep(1)
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def test_local_is_per_greenlet():
