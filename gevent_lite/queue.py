@@ -322,8 +322,10 @@ class SimpleQueue:
             item = self._get()
             if self._pwait:
                 self._wake_putter()
-            else:
-                self._refresh_gates()   # the putters left (timeout, kill): reopen
+            elif self._inlined_get_ok:
+                # The gate was closed for putters that have left (timeout,
+                # kill): reopen it. (A hooked subclass's gate stays closed.)
+                self._refresh_gates()
             return item
         if self.is_shutdown:
             raise ShutDown
