@@ -390,3 +390,13 @@ def test_popen_wait_and_communicate_wake_despite_stale_hub_registrations_on_reus
                       stdin=gsp.PIPE, stdout=gsp.PIPE)
         out, _ = p.communicate(b'hello')
         assert out.strip() == b'hello' and p.wait() == 0
+
+
+def test_poll_in_a_loop_that_never_yields_sees_the_exit():
+    # gevent#212: poll() kept returning None when the caller never let the hub
+    # run; it must reap the child itself.
+    p = gsp.Popen([PY, '-c', 'pass'])
+    deadline = time.monotonic() + 10
+    while p.poll() is None:
+        assert time.monotonic() < deadline, 'poll() never saw the exit'
+    assert p.returncode == 0
