@@ -1,5 +1,10 @@
 """Core cases: raw switches, sleep(0), spawn+join, many timers, memory per greenlet.
 
+Anchors beside gevent and eventlet: asyncio on its default loop and asyncio on
+uvloop (libuv, compiled; the same coroutine code, only the loop differs), and raw
+greenlet for the physical limits of any greenlet library (a switch; a greenlet
+created, switched into and finished).
+
 Each function measures one case for one implementation and returns
 ``(value, done)``: the number in the case's unit, and how much work it really did,
 which run.py compares with the case's ``expected(n)``. Implementations are
@@ -37,6 +42,15 @@ def _delays(n):
     """The timer case's sleeps: n random values in [0, 0.05) s, fixed seed."""
     rnd = random.Random(12345)
     return [rnd.uniform(0.0, 0.05) for _ in range(n)]
+
+
+def _arun(main, impl):
+    """Run coroutine ``main`` to completion on asyncio's default loop or on uvloop's."""
+    if impl == 'uvloop':
+        import uvloop
+        return uvloop.run(main)
+    import asyncio
+    return asyncio.run(main)
 
 
 # --------------------------------------------------------------------------------------
@@ -134,7 +148,7 @@ def sleep0_eventlet(n):
     return 2 * n / dt, sum(counts)
 
 
-def sleep0_asyncio(n):
+def _sleep0_asyncio(n, impl):
     import asyncio
     counts = [0, 0]
 
@@ -152,8 +166,16 @@ def sleep0_asyncio(n):
         await asyncio.gather(worker(0), worker(1))
         return perf() - t0
 
-    dt = asyncio.run(main())
+    dt = _arun(main(), impl)
     return 2 * n / dt, sum(counts)
+
+
+def sleep0_asyncio(n):
+    return _sleep0_asyncio(n, 'asyncio')
+
+
+def sleep0_uvloop(n):
+    return _sleep0_asyncio(n, 'uvloop')
 
 
 # --------------------------------------------------------------------------------------
@@ -219,7 +241,7 @@ def spawn_eventlet(n):
     return n / dt, done
 
 
-def spawn_asyncio(n):
+def _spawn_asyncio(n, impl):
     import asyncio
     from itertools import count
     ran = count()
@@ -236,8 +258,37 @@ def spawn_asyncio(n):
         dt = perf() - t0
         return dt, all(t.done() for t in tasks)
 
-    dt, all_done = asyncio.run(main())
+    dt, all_done = _arun(main(), impl)
     done = next(ran) if all_done else -1
+    return n / dt, done
+
+
+def spawn_asyncio(n):
+    return _spawn_asyncio(n, 'asyncio')
+
+
+def spawn_uvloop(n):
+    return _spawn_asyncio(n, 'uvloop')
+
+
+def spawn_greenlet(n):
+    """The physical limit of spawn + join: n raw greenlets created, each switched into once
+    from the main greenlet and left to finish (its parent, main, resumes). Same body and
+    same order as the libraries' case: create all n, then run them all."""
+    from itertools import count
+
+    from greenlet import greenlet
+    ran = count()
+    noop = _python_noop(ran)
+    gc.collect()
+    t0 = perf()
+    gs = [greenlet(noop) for _ in range(n)]
+    for g in gs:
+        g.switch()
+    dt = perf() - t0
+    done = next(ran)
+    if not all(g.dead for g in gs):
+        done = -1
     return n / dt, done
 
 
@@ -290,7 +341,7 @@ def timers_eventlet(n):
     return wall - max(delays), len(woke)
 
 
-def timers_asyncio(n):
+def _timers_asyncio(n, impl):
     import asyncio
     delays = _delays(n)
     woke = []
@@ -306,8 +357,16 @@ def timers_asyncio(n):
         await asyncio.gather(*[create_task(sleeper(d)) for d in delays])
         return perf() - t0
 
-    wall = asyncio.run(main())
+    wall = _arun(main(), impl)
     return wall - max(delays), len(woke)
+
+
+def timers_asyncio(n):
+    return _timers_asyncio(n, 'asyncio')
+
+
+def timers_uvloop(n):
+    return _timers_asyncio(n, 'uvloop')
 
 
 # --------------------------------------------------------------------------------------
@@ -373,7 +432,7 @@ def memory_eventlet(n):
     return (after - before) / 1024.0 / n, nparked
 
 
-def memory_asyncio(n):
+def _memory_asyncio(n, impl):
     import asyncio
     parked = []
 
@@ -399,7 +458,15 @@ def memory_asyncio(n):
             nparked = -1
         return (after - before) / 1024.0 / n, nparked
 
-    return asyncio.run(main())
+    return _arun(main(), impl)
+
+
+def memory_asyncio(n):
+    return _memory_asyncio(n, 'asyncio')
+
+
+def memory_uvloop(n):
+    return _memory_asyncio(n, 'uvloop')
 
 
 # --------------------------------------------------------------------------------------
@@ -410,25 +477,26 @@ CASES = [
          impls={'greenlet': switch_greenlet}),
     dict(name='sleep0', description='sleep(0) switches between 2 greenlets',
          unit='switches/s', higher_is_better=True, n=100_000, quick_n=100_000,
-         expected=lambda n: 2 * n, target='>= gevent',
+         expected=lambda n: 2 * n, target='>= uvloop',
          impls={'lite': sleep0_lite, 'gevent': sleep0_gevent, 'eventlet': sleep0_eventlet,
-                'asyncio': sleep0_asyncio}),
+                'asyncio': sleep0_asyncio, 'uvloop': sleep0_uvloop}),
     dict(name='sleep0_monitor', description='sleep(0) switches, blocking monitor thread off and on',
          unit='switches/s', higher_is_better=True, n=100_000, quick_n=100_000,
          expected=lambda n: 2 * n,
          impls={'lite': sleep0_lite, 'lite_monitor': sleep0_lite_monitor,
                 'gevent': sleep0_gevent, 'gevent_monitor': sleep0_gevent_monitor}),
+    # 'greenlet' here is the raw create + switch-in + finish: the ceiling of spawn + join.
     dict(name='spawn', description='spawn + join of no-op greenlets',
          unit='greenlets/s', higher_is_better=True, n=100_000, quick_n=30_000,
-         target='>= gevent',
-         impls={'lite': spawn_lite, 'gevent': spawn_gevent, 'eventlet': spawn_eventlet,
-                'asyncio': spawn_asyncio}),
+         target='>= 0.8x greenlet',
+         impls={'greenlet': spawn_greenlet, 'lite': spawn_lite, 'gevent': spawn_gevent,
+                'eventlet': spawn_eventlet, 'asyncio': spawn_asyncio, 'uvloop': spawn_uvloop}),
     dict(name='timers', description='10k timers (random sleeps <= 50 ms), overhead',
-         unit='s', higher_is_better=False, n=10_000, quick_n=10_000, target='<= gevent',
+         unit='s', higher_is_better=False, n=10_000, quick_n=10_000, target='<= 0.7x gevent',
          impls={'lite': timers_lite, 'gevent': timers_gevent, 'eventlet': timers_eventlet,
-                'asyncio': timers_asyncio}),
+                'asyncio': timers_asyncio, 'uvloop': timers_uvloop}),
     dict(name='memory', description='memory per sleeping greenlet',
          unit='KB', higher_is_better=False, n=10_000, quick_n=10_000, target='<= gevent',
          impls={'lite': memory_lite, 'gevent': memory_gevent, 'eventlet': memory_eventlet,
-                'asyncio': memory_asyncio}),
+                'asyncio': memory_asyncio, 'uvloop': memory_uvloop}),
 ]

@@ -7,6 +7,9 @@ Servers, each in its own subprocess, interleaved over rounds:
 * ``gevent``         gevent.pywsgi.WSGIServer out of the box (two writes, no TCP_NODELAY)
 * ``gevent_nodelay`` gevent.pywsgi with TCP_NODELAY set on every accepted socket
 * ``eventlet``       eventlet.wsgi.server
+* ``uvicorn``        uvicorn with httptools and uvloop, serving a raw ASGI hello app (no
+                     framework): the fastest common Python HTTP stack, as an anchor
+* ``waitress``       waitress, the common threaded (pure-Python) WSGI server, 4 threads
 * ``lite_echo`` / ``gevent_echo``: StreamServer echo (``--echo``), 50 connections, 64 B
 
 The load generator is ``wrk -t2 -c50 -dNs`` in a separate process. Access logs
@@ -78,6 +81,33 @@ sock = eventlet.listen(('127.0.0.1', 0))
 print(sock.getsockname()[1], flush=True)
 eventlet.wsgi.server(sock, app, log_output=False)
 ''',
+    'uvicorn': r'''
+import socket
+import uvicorn
+async def app(scope, receive, send):
+    if scope['type'] != 'http':
+        return
+    await send({'type': 'http.response.start', 'status': 200,
+                'headers': [(b'content-type', b'text/plain'), (b'content-length', b'13')]})
+    await send({'type': 'http.response.body', 'body': b'Hello, World!'})
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(('127.0.0.1', 0))
+sock.listen(2048)              # listening before the port is announced: no refused first connect
+print(sock.getsockname()[1], flush=True)
+config = uvicorn.Config(app, loop='uvloop', http='httptools', lifespan='off', access_log=False,
+                        log_level='warning', timeout_keep_alive=60, backlog=2048)
+uvicorn.Server(config).run(sockets=[sock])
+''',
+    'waitress': r'''
+import waitress
+def app(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'Hello, World!']
+srv = waitress.create_server(app, host='127.0.0.1', port=0, threads=4)
+print(srv.effective_port, flush=True)
+srv.run()
+''',
     'lite_echo': r'''
 from gevent_lite.server import StreamServer
 def handle(sock, addr):
@@ -108,7 +138,7 @@ srv.serve_forever()
 ''',
 }
 
-WSGI_IMPLS = ['lite', 'gevent', 'gevent_nodelay', 'eventlet']
+WSGI_IMPLS = ['lite', 'gevent', 'gevent_nodelay', 'eventlet', 'uvicorn', 'waitress']
 ECHO_IMPLS = ['lite_echo', 'gevent_echo']
 
 # The echo load generator: 50 blocking client threads would measure the GIL, so a
@@ -228,7 +258,8 @@ def measure(impl, seconds):
 
 
 def available(impl):
-    mod = {'lite': 'gevent_lite', 'gevent': 'gevent', 'eventlet': 'eventlet'}[impl.split('_')[0]]
+    mod = {'lite': 'gevent_lite', 'gevent': 'gevent', 'eventlet': 'eventlet', 'uvicorn': 'uvicorn, uvloop, httptools',
+           'waitress': 'waitress'}[impl.split('_')[0]]
     try:
         subprocess.run([sys.executable, '-c', 'import ' + mod], check=True, env=_env(),
                        capture_output=True)
@@ -300,7 +331,7 @@ def _cmd(impl):
 CASES = [
     dict(name='wsgi_hello', description='hello-world WSGI, 50 keep-alive conns (wrk)',
          unit='req/s', higher_is_better=True, n=5, quick_n=1, timeout=60,
-         target='>= 1.2x gevent with TCP_NODELAY',
+         target='>= 1.2x uvicorn',
          impls={i: _cmd(i) for i in WSGI_IMPLS}),
 ]
 

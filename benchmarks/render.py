@@ -17,7 +17,8 @@ import sys
 
 __all__ = ['main', 'render']
 
-IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'gevent_nodelay', 'eventlet', 'asyncio', 'threads')
+IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'gevent_nodelay', 'eventlet', 'asyncio', 'uvloop', 'uvicorn',
+              'waitress', 'threads')
 IMPL_TITLES = {'lite': 'gevent_lite', 'greenlet': 'raw greenlet'}
 
 
@@ -64,10 +65,12 @@ def _table(data):
 def _footer(data):
     m = data.get('meta', {})
     v = m.get('versions', {})
-    return ('Python %s, %s CPUs, %s round(s)%s, greenlet %s, gevent %s, eventlet %s, commit %s, %s. '
+    libs = ', '.join('%s %s' % (k, v[k]) for k in ('greenlet', 'gevent', 'eventlet', 'uvloop', 'uvicorn',
+                                                  'httptools', 'waitress') if v.get(k))
+    return ('Python %s, %s CPUs, %s round(s)%s, %s, commit %s, %s. '
             'Cells: median (ratio to gevent); ↑ higher is better, ↓ lower is better.' % (
                 m.get('python'), m.get('cpus'), m.get('rounds'), ' (--quick)' if m.get('quick') else '',
-                v.get('greenlet'), v.get('gevent'), v.get('eventlet'), m.get('commit'), m.get('date')))
+                libs, m.get('commit'), m.get('date')))
 
 
 def render(data, fmt='md'):

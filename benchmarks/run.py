@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Side-by-side benchmarks: gevent_lite vs gevent vs eventlet (vs asyncio, threads).
+"""Side-by-side benchmarks: gevent_lite vs gevent vs eventlet (vs asyncio, uvloop, uvicorn, waitress).
 
 One command runs every case::
 
@@ -62,7 +62,8 @@ ROOT = os.path.dirname(HERE)
 RESULT_TAG = '@@BENCH '
 
 #: Display and interleaving order; unknown implementation names sort after these.
-IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'gevent_nodelay', 'eventlet', 'asyncio', 'threads')
+IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'gevent_nodelay', 'eventlet', 'asyncio', 'uvloop', 'uvicorn',
+              'waitress', 'threads')
 
 #: The implementation the ratio column divides by.
 BASELINE = 'gevent'
@@ -441,7 +442,7 @@ def _meta(rounds, quick, python):
     versions = {}
     try:
         from importlib import metadata
-        for dist in ('greenlet', 'gevent', 'eventlet'):
+        for dist in ('greenlet', 'gevent', 'eventlet', 'uvloop', 'uvicorn', 'httptools', 'waitress'):
             try:
                 versions[dist] = metadata.version(dist)
             except Exception:

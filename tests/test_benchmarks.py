@@ -81,6 +81,32 @@ def test_core_module_declares_the_core_cases_with_lite():
         assert {'lite', 'gevent', 'eventlet', 'asyncio'} <= set(CORE_BY_NAME[name].impls)
 
 
+def test_core_cases_have_the_uvloop_anchor_wherever_they_have_asyncio():
+    for case in CORE:
+        if 'asyncio' in case.impls:
+            assert 'uvloop' in case.impls, case.name
+    # spawn + join sits beside its physical limit: a raw greenlet created, run, finished.
+    assert 'greenlet' in CORE_BY_NAME['spawn'].impls
+    assert CORE_BY_NAME['spawn'].target == '>= 0.8x greenlet'
+
+
+def test_raw_greenlet_create_run_finish_case_runs_every_greenlet_to_the_end():
+    case = CORE_BY_NAME['spawn']
+    m = run.measure(case, 'greenlet', 500, timeout=60)
+    assert m.ok, m.error
+    assert m.done == 500 and m.value > 0
+
+
+@pytest.mark.parametrize('name', ['sleep0', 'spawn', 'timers', 'memory'])
+def test_uvloop_anchor_case_runs_and_passes_its_self_check(name):
+    pytest.importorskip('uvloop')
+    case = CORE_BY_NAME[name]
+    n = TINY[name]
+    m = run.measure(case, 'uvloop', n, timeout=60)
+    assert m.ok, m.error
+    assert m.done == case.expected(n) and m.value > 0
+
+
 def test_loading_case_modules_imports_no_implementation():
     # The harness process must stay clean: each implementation is imported only in
     # its own measurement subprocess.
@@ -250,6 +276,31 @@ def test_checkout_case_runs_for_gevent_lite_through_the_harness(name):
     m = run.measure(case, 'lite', n, timeout=120)
     assert m.ok, m.error
     assert m.done == case.expected(n) and m.value > 0
+
+
+@pytest.mark.parametrize('impl', ['asyncio', 'uvloop'])
+def test_echo_anchor_servers_echo_every_byte_through_the_harness(impl):
+    if impl == 'uvloop':
+        pytest.importorskip('uvloop')
+    case = {c.name: c for c in run.discover()}['echo_50x64']
+    m = run.measure(case, impl, 200, timeout=120)
+    assert m.ok, m.error
+    assert m.done == 200 and m.value > 0
+
+
+@pytest.mark.parametrize('impl, modules', [('uvicorn', ('uvicorn', 'uvloop', 'httptools')),
+                                           ('waitress', ('waitress',))])
+def test_http_anchor_servers_answer_the_hello_body_over_keep_alive(impl, modules):
+    # The wrk numbers are only worth comparing if every anchor serves the same
+    # response; check_response reads it twice on one keep-alive connection.
+    for name in modules:
+        pytest.importorskip(name)
+    bench_wsgi = _load('bench_wsgi')
+    proc, port = bench_wsgi.start_server(impl)
+    try:
+        assert bench_wsgi.check_response(port) is None
+    finally:
+        bench_wsgi.stop_server(proc)
 
 
 def test_monitor_case_runs_with_the_monitor_thread_started():
