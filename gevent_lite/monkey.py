@@ -260,14 +260,81 @@ def _patch_module(target_module, source_module, items=None, notify_did=True):
                 source_module.__name__, name, target_module.__name__)) from None
         if _patch_item(target_module, name, value):
             changed.append(name)
+        _fresh_import_items.setdefault(target_module.__name__, {})[name] = value
     if default:
         instead = getattr(source_module, 'DefaultSelector', None)
         for name in getattr(source_module, '__drop__', ()):
             # A captured EpollSelector can become our selector; a captured epoll cannot.
             _remove_item(target_module, name, instead if name.endswith('Selector') else None)
+            _fresh_import_items.setdefault(target_module.__name__, {})[name] = _MISSING
     if notify_did:
         _did_patch(target_module, source_module)
     return changed
+
+
+# ------------------------------------------------------------------------------------------
+# Patches that survive a fresh import
+
+#: ``{module_name: {item: green value, or _MISSING for a removed item}}``: what
+#: ``_patch_module`` put into each module, re-applied when that module is imported
+#: afresh (the private ``threading`` names are not here: they are made per module).
+_fresh_import_items = {}
+
+
+class _RepatchingFinder:
+    """A ``sys.meta_path`` finder that patches a patched module again when it is re-imported.
+
+    ``test.support.import_helper.import_fresh_module('queue', fresh=['_queue'])``,
+    ``importlib.reload(time)`` and the like execute the module's code again and so
+    bring the originals back -- a C ``_queue.SimpleQueue`` that blocks the hub
+    (CPython's ``CSimpleQueueTest``). For the modules we patched, this finder lets
+    the normal finders locate the module, wraps the loader, and after the module's
+    code ran puts the green items back. Any other import costs one dict lookup.
+    """
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _fresh_import_items:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or isinstance(finder, _RepatchingFinder):
+                continue
+            find = getattr(finder, 'find_spec', None)
+            if find is None:
+                continue
+            spec = find(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and not isinstance(spec.loader, _RepatchingLoader):
+            spec.loader = _RepatchingLoader(spec.loader)
+        return spec
+
+
+class _RepatchingLoader:
+    """Wraps a module's own loader; re-applies our patches after it executed the module."""
+
+    def __init__(self, loader):
+        self._loader = loader
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        for name, value in _fresh_import_items.get(module.__name__, {}).items():
+            if value is _MISSING:
+                module.__dict__.pop(name, None)
+            else:
+                setattr(module, name, value)
+
+
+def _install_repatching_finder():
+    if not any(isinstance(f, _RepatchingFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _RepatchingFinder())
 
 
 def _did_patch(target_module, source_module):
@@ -481,6 +548,7 @@ def _prepare():
     except ImportError:  # pragma: no cover
         pass
     hub.get_hub()
+    _install_repatching_finder()
 
 
 @_vetoable
@@ -609,13 +677,29 @@ def patch_signal():
 
 @_vetoable
 def patch_queue():
-    """Replace the C ``queue.SimpleQueue`` (its ``get`` would block the hub) by a green one.
+    """Replace the C ``queue.SimpleQueue`` and ``_queue.SimpleQueue`` (whose ``get`` would
+    block the hub) by a green one; a fresh import of ``_queue`` or ``queue`` keeps it.
 
     ``queue.Queue`` and friends are built on ``threading`` and cooperate once
     :func:`patch_thread` ran.
     """
     _prepare()
-    _patch_green('queue_stdlib')
+    green = _import_green('queue_stdlib')
+    # ``queue.SimpleQueue`` is ``_queue.SimpleQueue``, and code may import ``_queue``
+    # directly: both names become the green class. ``Empty`` is recorded too, so a
+    # fresh ``_queue`` (a new module with a new ``Empty``) keeps the exception the
+    # green class raises.
+    try:
+        import _queue
+    except ImportError:  # pragma: no cover - an interpreter built without it
+        _queue = None
+    if _queue is not None:
+        _patch_module(_queue, green, ['SimpleQueue', 'Empty'], notify_did=False)
+    _patch_module('queue', green, notify_did=False)
+    _repair_references()
+    if _queue is not None:
+        _did_patch(_queue, green)
+    _did_patch('queue', green)
 
 
 @_vetoable

@@ -68,14 +68,16 @@ class SimpleQueue:
         Raises ``queue.Empty`` if ``block`` is false and nothing is there, or
         when ``timeout`` seconds pass first.
         """
+        if block and timeout is not None:
+            # Checked before looking at the items, as the C class does.
+            timeout = _check_timeout(timeout)
+            if timeout < 0:
+                raise ValueError("'timeout' must be a non-negative number")
         items = self._items
         if items:
             return items.popleft()
         if not block:
             raise Empty
-        timeout = _check_timeout(timeout)
-        if timeout is not None and timeout < 0:
-            raise ValueError("'timeout' must be a non-negative number")
         # Park until put() hands us an item; the lot undoes registration on timeout/kill.
         item = self._lot.park(timeout)
         if item is TIMED_OUT:

@@ -362,3 +362,53 @@ def test_ssl_context_setters_do_not_recurse_after_patching_for_old_and_new_conte
             ctx.verify_flags |= ssl.VERIFY_X509_STRICT
             assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2 and ctx.options & ssl.OP_NO_TLSv1
     ''')
+
+
+def test_patch_queue_makes_the_c_simplequeue_green_even_in_a_fresh_import():
+    # CPython's CSimpleQueueTest gets its class from import_fresh_module('queue',
+    # fresh=['_queue']): a new _queue module whose C get() blocked the hub.
+    check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import importlib, queue, _queue, sys, threading, time
+        from test.support import import_helper
+        from gevent_lite.queue_stdlib import SimpleQueue
+        assert _queue.SimpleQueue is SimpleQueue and queue.SimpleQueue is SimpleQueue
+        c_queue = import_helper.import_fresh_module('queue', fresh=['_queue'])
+        assert sys.modules['_queue'] is not _queue or c_queue is not queue
+        assert c_queue.SimpleQueue is SimpleQueue, c_queue.SimpleQueue
+        assert c_queue.Empty is queue.Empty
+        # across green threads: the getter parks, the producer runs
+        q = c_queue.SimpleQueue(); got = []
+        def producer():
+            for i in range(5):
+                time.sleep(0.001); q.put(i)
+        t = threading.Thread(target=producer); t.start()
+        got = [q.get(timeout=5) for _ in range(5)]
+        t.join()
+        assert got == list(range(5)), got
+        try:
+            q.get(timeout=0.01)
+        except c_queue.Empty:
+            pass
+        else:
+            raise AssertionError('no Empty')
+        # the other patched modules survive a reload too
+        import time as time_mod
+        importlib.reload(time_mod)
+        assert time_mod.sleep.__module__ == 'gevent_lite.time', time_mod.sleep
+    ''')
+
+
+def test_green_simplequeue_checks_a_negative_timeout_before_looking_at_items():
+    check('''
+        from gevent_lite import monkey; monkey.patch_queue()
+        import queue
+        q = queue.SimpleQueue(); q.put(1)
+        try:
+            q.get(timeout=-1)
+        except ValueError as e:
+            assert 'non-negative' in str(e)
+        else:
+            raise AssertionError('negative timeout accepted')
+        assert q.get(block=False, timeout=-1) == 1      # ignored when not blocking, as in C
+    ''')
