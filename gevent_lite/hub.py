@@ -443,6 +443,11 @@ else:
 
 _SYSTEM_ERRORS = (SystemExit, KeyboardInterrupt, SystemError)
 
+# The plain syscalls for the wake-up pipe, captured before ``monkey.patch_os``
+# makes ``os.read``/``os.write`` check the fd's kind on every call.
+_os_read = os.read
+_os_write = os.write
+
 #: The OS thread's ident, captured before ``monkey.patch_thread`` can make
 #: ``_thread.get_ident`` per-greenlet: a hub belongs to an OS thread.
 _get_thread_ident = _thread.get_ident
@@ -510,7 +515,7 @@ class Hub(greenlet):
         if not self._wake_pending:
             self._wake_pending = True
             try:
-                os.write(self._wake_w, b'\0')
+                _os_write(self._wake_w, b'\0')
             except (BlockingIOError, OSError):
                 pass  # pipe full (a wake-up is pending anyway) or hub destroyed
 
@@ -857,7 +862,7 @@ class Hub(greenlet):
 
     def _drain_wake_pipe(self):
         try:
-            while os.read(self._wake_r, 4096):
+            while _os_read(self._wake_r, 4096):
                 pass
         except (BlockingIOError, OSError):
             pass

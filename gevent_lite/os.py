@@ -1,7 +1,7 @@
 """The ``os`` module, with fork, waitpid and non-blocking fd I/O that cooperate with the hub.
 
 Public names: everything of :mod:`os`, where :func:`fork`, :func:`forkpty`,
-:func:`waitpid` and :func:`wait` are replaced, plus :func:`nb_read`,
+:func:`waitpid`, :func:`wait`, :func:`read` and :func:`write` are replaced, plus :func:`nb_read`,
 :func:`nb_write`, :func:`tp_read`, :func:`tp_write`, :func:`make_nonblocking`,
 :func:`fork_gevent`, :func:`forkpty_gevent`, :func:`fork_and_watch`,
 :func:`forkpty_and_watch`.
@@ -24,6 +24,12 @@ How it cooperates with the hub
   timers, starting at 1 ms and backing off to 50 ms. SIGCHLD is never touched,
   so a user's SIGCHLD handler keeps working (gevent#857, #622), and nothing
   reaps children it was not asked for (gevent#452).
+* **read / write** (what ``patch_os`` puts into ``os``) park the calling
+  greenlet while a *blocking* pipe, FIFO or socket is not ready, then make the
+  plain syscall, which no longer blocks; the fd's blocking mode is left alone
+  and regular files, devices and non-blocking fds get the plain call. So a
+  green thread reading a ``multiprocessing.Queue`` or a pipe another green
+  thread (or a forked child) writes lets the others run meanwhile.
 * **nb_read / nb_write** try the syscall first and park on ``hub.wait_fd``
   only when it would block; **tp_read / tp_write** run the plain syscall in the
   hub's thread pool (for fds that cannot be polled or made non-blocking).
@@ -32,10 +38,14 @@ How it cooperates with the hub
 """
 
 import os as _os
+import select as _select
+import stat as _stat
+
+from greenlet import getcurrent as _getcurrent
 
 from . import hub as _hubmod
 from ._stdlib import reexport
-from .hub import READ, WRITE, get_hub, sleep
+from .hub import READ, WRITE, _get_hub_noargs, get_hub, sleep
 
 _fork = _os.fork
 _forkpty = getattr(_os, 'forkpty', None)
@@ -45,8 +55,100 @@ _write = _os.write
 _pidfd_open = getattr(_os, 'pidfd_open', None)
 _WNOHANG = getattr(_os, 'WNOHANG', 1)
 
+_fstat = _os.fstat
+_get_blocking = _os.get_blocking
+_S_ISFIFO = _stat.S_ISFIFO
+_S_ISSOCK = _stat.S_ISSOCK
+# The C poll, for a non-blocking readiness check (patch_select may have replaced
+# select.poll already if this module is imported late: then take the original).
+_poll = getattr(_select, 'poll', None)
+if _poll is not None and getattr(_poll, '__module__', '').startswith('gevent_lite'):
+    from .select import _original_poll as _poll
+_POLLIN = getattr(_select, 'POLLIN', 1)
+_POLLOUT = getattr(_select, 'POLLOUT', 4)
+#: The most a green :func:`write` hands a blocking pipe or socket at once: a pipe
+#: that polls writable takes this much without blocking.
+_CHUNK = getattr(_select, 'PIPE_BUF', 512)
+
 #: Longest pause between two ``waitpid(WNOHANG)`` polls, in seconds.
 POLL_MAX_INTERVAL = 0.05
+
+
+def _hub_to_park_in(fd):
+    """The hub to park in while ``fd`` is not ready, or None when the plain call is right.
+
+    Only a blocking pipe, FIFO or socket can stop the OS thread for an unbounded
+    time; regular files, terminals and devices, non-blocking fds (their callers
+    handle ``EAGAIN`` themselves), the hub itself and a thread with no hub (no
+    greenlet could run meanwhile) get the plain syscall. The fd's blocking mode
+    is never changed: another process or thread may share it.
+    """
+    hub = _get_hub_noargs()
+    if hub is None or _getcurrent() is hub or _poll is None:
+        return None
+    try:
+        if not _get_blocking(fd):
+            return None
+        mode = _fstat(fd).st_mode
+    except (OSError, TypeError, ValueError):
+        return None          # the plain call raises the right error
+    if _S_ISFIFO(mode) or _S_ISSOCK(mode):
+        return hub
+    return None
+
+
+def _park_until_ready(hub, fd, pollbit, event):
+    # Ask the OS without blocking first; only if the fd is not ready, park until
+    # the hub sees it ready (wait_fds leaves no registration behind: the fd may be
+    # closed with a plain os.close the hub never hears of). Any readiness bit --
+    # data, hang-up, error -- means the syscall now returns at once.
+    p = _poll()
+    p.register(fd, pollbit)
+    while not p.poll(0):
+        hub.wait_fds(((fd, event),))
+
+
+def read(fd: int, n: int) -> bytes:
+    """``os.read`` that parks the calling greenlet, not the hub, until a blocking
+    pipe, FIFO or socket has something to read (see :func:`_hub_to_park_in`).
+
+    This is what makes ``multiprocessing.Queue``/``Pipe`` and plain pipes used
+    from green threads cooperate after ``monkey.patch_os()``.
+    """
+    hub = _hub_to_park_in(fd)
+    if hub is not None:
+        _park_until_ready(hub, fd, _POLLIN, READ)
+    return _read(fd, n)
+
+
+def write(fd: int, data) -> int:
+    """``os.write`` that parks the calling greenlet while a blocking pipe, FIFO or
+    socket is full.
+
+    A blocking fd takes everything before ``write`` returns, as the syscall on
+    it does; here that happens in pieces of at most ``PIPE_BUF`` bytes (so each
+    piece goes through without blocking, and one of at most ``PIPE_BUF`` bytes
+    stays atomic), parking in between. An error after some bytes went out returns
+    their count, as ``write(2)`` does.
+    """
+    hub = _hub_to_park_in(fd)
+    if hub is None:
+        return _write(fd, data)
+    view = memoryview(data).cast('B')
+    total = len(view)
+    if total <= _CHUNK:
+        _park_until_ready(hub, fd, _POLLOUT, WRITE)
+        return _write(fd, data)
+    done = 0
+    while done < total:
+        _park_until_ready(hub, fd, _POLLOUT, WRITE)
+        try:
+            done += _write(fd, view[done:done + _CHUNK])
+        except OSError:
+            if done:
+                return done
+            raise
+    return done
 
 
 def nb_read(fd: int, n: int) -> bytes:
@@ -216,7 +318,7 @@ def wait():
 
 
 #: The names ``monkey.patch_os`` copies into ``os``.
-__implements__ = ['fork', 'waitpid', 'wait'] + (['forkpty'] if _forkpty is not None else [])
+__implements__ = ['fork', 'waitpid', 'wait', 'read', 'write'] + (['forkpty'] if _forkpty is not None else [])
 __all__ = reexport(_os, globals(), __implements__) + [
     'nb_read', 'nb_write', 'tp_read', 'tp_write', 'make_nonblocking', 'fork_gevent',
     'fork_and_watch', 'ChildStatus',

@@ -28,9 +28,11 @@ def _ticker(ticks, interval=0.01, limit=1000):
 
 
 def test_reexports_everything_else_of_os():
-    for name in ('getpid', 'path', 'environ', 'read', 'write', 'pipe', 'WNOHANG', 'kill'):
+    for name in ('getpid', 'path', 'environ', 'pipe', 'WNOHANG', 'kill', 'pread', 'readv'):
         assert getattr(gos, name) is getattr(os, name)
     assert gos.waitpid is not os.waitpid
+    assert gos.read is not os.read and gos.write is not os.write
+    assert {'read', 'write'} <= set(gos.__implements__)
     assert 'waitpid' in gos.__all__ and 'nb_read' in gos.__all__
 
 
@@ -386,3 +388,119 @@ def test_tp_read_and_tp_write_run_in_the_thread_pool_while_greenlets_run():
     finally:
         os.close(r)
         os.close(w)
+
+
+# -- the green os.read / os.write that patch_os installs --------------------------------
+
+def test_green_read_on_a_blocking_pipe_parks_only_the_reader_and_keeps_the_fd_blocking():
+    r, w = os.pipe()
+    try:
+        ticks = []
+        ticker = _ticker(ticks, interval=0.01, limit=30)
+        got = []
+        reader = gevent_lite.spawn(lambda: got.append(gos.read(r, 100)))
+        gevent_lite.sleep(0.2)
+        assert got == [] and not reader.dead
+        assert len(ticks) >= 5, 'the hub was blocked by a read on an empty pipe'
+        assert gos.write(w, b'hello') == 5
+        reader.join(timeout=5)
+        assert got == [b'hello']
+        assert os.get_blocking(r) and os.get_blocking(w)      # mode left alone
+        assert get_hub()._fds.get(r) is None                  # no registration left behind
+        ticker.kill()
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_green_write_of_more_than_a_pipe_holds_completes_while_a_green_reader_drains():
+    r, w = os.pipe()
+    try:
+        data = os.urandom(600 * 1024)          # far more than the 64 KiB a pipe holds
+        chunks = []
+
+        def reader():
+            n = 0
+            while n < len(data):
+                chunk = gos.read(r, 65536)
+                assert chunk
+                chunks.append(chunk)
+                n += len(chunk)
+        rg = gevent_lite.spawn(reader)
+        assert gos.write(w, memoryview(data)) == len(data)     # all of it, as write(2) on a blocking fd
+        rg.join(timeout=10)
+        assert rg.successful(), rg.exception
+        assert b''.join(chunks) == data
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_green_read_and_write_leave_regular_files_and_nonblocking_fds_to_the_plain_call(tmp_path):
+    path = tmp_path / 'f'
+    path.write_bytes(b'abcdef')
+    fd = os.open(str(path), os.O_RDWR)
+    try:
+        assert gos.read(fd, 3) == b'abc'
+        assert gos.write(fd, b'XYZ') == 3
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b'abcXYZ'
+    r, w = os.pipe()
+    try:
+        os.set_blocking(r, False)
+        with pytest.raises(BlockingIOError):      # a non-blocking fd's caller handles EAGAIN
+            gos.read(r, 10)
+        with pytest.raises(OSError):
+            gos.read(-1, 10)                      # bad fds fail as in os.read
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_patched_os_read_lets_a_thread_fork_and_report_through_a_pipe():
+    # CPython's test_thread.TestForkInThread: the main thread reads a pipe that a
+    # child forked by another (green) thread writes.
+    res = _run_script('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import os, _thread
+        r, w = os.pipe()
+        pids = []
+        def fork_thread():
+            pid = os.fork()
+            if pid == 0:
+                os.close(r); os.write(w, b'OK'); os._exit(0)
+            pids.append(pid)
+        _thread.start_new_thread(fork_thread, ())
+        assert os.read(r, 2) == b'OK'
+        assert os.waitpid(pids[0], 0)[1] == 0
+        print('done')
+    ''')
+    assert res.returncode == 0 and 'done' in res.stdout, res.stdout + res.stderr
+
+
+def test_queue_listener_on_a_multiprocessing_queue_delivers_and_stops_under_patch_all():
+    # CPython's test_logging QueueListenerTest with multiprocessing.Queue: the
+    # listener thread's get() reads the queue's pipe with os.read.
+    res = _run_script('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import logging, logging.handlers, multiprocessing, time
+        q = multiprocessing.Queue()
+        got = []
+        class Collect(logging.Handler):
+            def emit(self, record):
+                got.append(record.getMessage())
+        listener = logging.handlers.QueueListener(q, Collect())
+        listener.start()
+        log = logging.getLogger('mpq'); log.propagate = False
+        log.addHandler(logging.handlers.QueueHandler(q)); log.setLevel(logging.INFO)
+        for i in range(20):
+            log.info('message %d', i)
+        t0 = time.monotonic()
+        listener.stop()
+        assert time.monotonic() - t0 < 10
+        assert got == ['message %d' % i for i in range(20)], got
+        q.close(); q.join_thread()
+        print('done')
+    ''', timeout=60)
+    assert res.returncode == 0 and 'done' in res.stdout, res.stdout + res.stderr
