@@ -58,6 +58,7 @@ __all__ = ['WSGIServer', 'WSGIHandler', 'Input', 'LoggingLogAdapter', 'FileWrapp
 
 _raw_recv = _socket.socket.recv
 _raw_send = _socket.socket.send
+_raw_sendmsg = _socket.socket.sendmsg
 
 #: Longest request line accepted (414 beyond).
 MAX_REQUEST_LINE = 8192
@@ -71,6 +72,11 @@ MAX_CHUNK_LINE = 1024
 MAX_TRAILER_BYTES = 8192
 #: Unread request body we are willing to discard to keep a connection alive.
 MAX_DRAIN = 1 << 16
+#: Seconds a connection closed with request bytes possibly unread keeps reading
+#: (and discarding) after its response, so the close does not reset it under the client.
+LINGER_TIMEOUT = 2.0
+#: A response body (list/tuple) up to this size goes out in one buffer with the head.
+_JOIN_LIMIT = 1 << 16
 
 _DEFAULT = object()
 #: Errors that mean the connection is gone (closed by stop(), client reset or hung up).
@@ -81,8 +87,12 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _HEADER_LINE = re.compile(
     rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)[ \t]*\Z")
 _VERSION = re.compile(rb'HTTP/([0-9])\.([0-9])\Z')
-_BAD_TARGET = re.compile(rb'[\x00-\x20\x7f]')
-_CHUNK_SIZE = re.compile(rb'([0-9A-Fa-f]{1,16})(?:;[\x21-\x7e \t]*)?\Z')
+# Controls, space and bytes >= 0x80 (never valid in a request target; h11 agrees).
+_BAD_TARGET = re.compile(rb'[\x00-\x20\x7f-\xff]')
+# An authority (RFC 3986 host[:port], no userinfo): absolute-form targets and Host.
+_AUTHORITY = re.compile(rb"[A-Za-z0-9\-._~%!$&'()*+,;=:\[\]]+\Z")
+# Chunk size, then optional extensions; whitespace (BWS) may precede the ';'.
+_CHUNK_SIZE = re.compile(rb'([0-9A-Fa-f]{1,16})(?:[ \t]*;[\x21-\x7e \t]*)?\Z')
 _STATUS = re.compile(r'[1-9][0-9]{2} [^\x00-\x1f\x7f]*\Z')
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _BAD_HEADER_VALUE = re.compile(r'[\x00-\x08\x0a-\x1f\x7f]')
@@ -99,8 +109,11 @@ class ClientBodyError(IOError):
     """The request body the client sent is malformed or incomplete.
 
     Raised by :class:`Input` reads; if it escapes the application before a
-    response has started, the client gets a 400 and the connection is closed.
+    response has started, the client gets ``status`` (400, or 408 when the body
+    missed its ``body_timeout``) and the connection is closed.
     """
+
+    status = 400
 
 
 class _BadRequest(Exception):
@@ -232,11 +245,17 @@ class Input:
 
     The first read that needs bytes from the socket sends ``100 Continue`` if
     the client asked for it and no response has started.
-    A body that ends early or is malformed raises :class:`ClientBodyError`.
+    A body that ends early or is malformed raises :class:`ClientBodyError`, and
+    so does one that is not complete ``body_timeout`` seconds after the first
+    read had to wait for it (a client trickling a byte at a time).
+
+    The unread bytes are ``handler._rbuf[handler._rpos:]``: reads move the
+    position instead of slicing the rest of the buffer off each time, so many
+    small ``read()``/``readline()`` calls cost time linear in what they return.
     """
 
     __slots__ = ('_handler', '_left', '_chunked', '_chunk_left', '_done', 'want_continue',
-                 'trailers')
+                 'trailers', '_deadline')
 
     def __init__(self, handler, content_length, chunked=False, want_continue=False):
         self._handler = handler
@@ -246,6 +265,7 @@ class Input:
         self._done = not chunked and not content_length
         self.want_continue = want_continue and not self._done
         self.trailers = []
+        self._deadline = None                  # set by the first read that waits
 
     # -- low level ----------------------------------------------------------------------
 
@@ -256,11 +276,39 @@ class Input:
             self.want_continue = False
             if not handler.headers_sent:
                 handler._sendall(b'HTTP/1.1 100 Continue\r\n\r\n')
-        data = handler._recv(handler.request_timeout)
+        timeout = handler.request_timeout
+        total = handler.body_timeout
+        by_deadline = False
+        if total is not None:
+            # The per-wait timeout alone lets a client that sends a byte just before
+            # each wait expires hold the request forever: the whole body also has
+            # a deadline, counted from the first wait.
+            deadline = self._deadline
+            if deadline is None:
+                deadline = self._deadline = _now() + total
+            left = deadline - _now()
+            if left <= 0 or timeout is None or left < timeout:
+                timeout = left if left > 0 else 0.0
+                by_deadline = True
+        try:
+            if by_deadline and timeout <= 0:
+                raise _ClientGone('request body deadline passed')
+            data = handler._recv(timeout)
+        except _ClientGone:
+            if not by_deadline:
+                raise
+            exc = self._fail('request body not received within %g s (body_timeout)' % (total,))
+            exc.status = 408
+            raise exc from None
         if not data:
             handler.close_connection = True
             raise ClientBodyError('unexpected end of request body')
-        handler._rbuf += data
+        pos = handler._rpos
+        if pos:
+            handler._rbuf = handler._rbuf[pos:] + data
+            handler._rpos = 0
+        else:
+            handler._rbuf += data
 
     def _chunk_avail(self):
         """Make the current chunk non-empty, reading size lines; False at the end."""
@@ -269,19 +317,17 @@ class Input:
         if self._done:
             return False
         handler = self._handler
-        buf = handler._rbuf
         while True:
-            i = buf.find(b'\r\n')
+            buf = handler._rbuf
+            pos = handler._rpos
+            i = buf.find(b'\r\n', pos, pos + MAX_CHUNK_LINE + 2)
             if i >= 0:
                 break
-            if len(buf) > MAX_CHUNK_LINE:
+            if len(buf) - pos > MAX_CHUNK_LINE:
                 raise self._fail('chunk size line too long')
             self._fill()
-            buf = handler._rbuf
-        line = buf[:i]
-        handler._rbuf = buf[i + 2:]
-        if i > MAX_CHUNK_LINE:
-            raise self._fail('chunk size line too long')
+        line = buf[pos:i]
+        handler._rpos = i + 2
         m = _CHUNK_SIZE.match(line)
         if m is None:
             raise self._fail('invalid chunk size line %r' % (line[:40],))
@@ -296,28 +342,30 @@ class Input:
     def _end_chunk(self):
         # The CRLF that must follow every chunk's data.
         handler = self._handler
-        while len(handler._rbuf) < 2:
+        while len(handler._rbuf) - handler._rpos < 2:
             self._fill()
-        if handler._rbuf[:2] != b'\r\n':
+        pos = handler._rpos
+        if handler._rbuf[pos:pos + 2] != b'\r\n':
             raise self._fail('chunk data not followed by CRLF')
-        handler._rbuf = handler._rbuf[2:]
+        handler._rpos = pos + 2
 
     def _read_trailers(self):
         handler = self._handler
         total = 0
         while True:
             buf = handler._rbuf
-            i = buf.find(b'\r\n')
+            pos = handler._rpos
+            i = buf.find(b'\r\n', pos)
             if i < 0:
-                if len(buf) > MAX_TRAILER_BYTES - total:
+                if len(buf) - pos > MAX_TRAILER_BYTES - total:
                     raise self._fail('trailer block too large')
                 self._fill()
                 continue
-            line = buf[:i]
-            handler._rbuf = buf[i + 2:]
+            line = buf[pos:i]
+            handler._rpos = i + 2
             if not line:
                 return
-            total += i + 2
+            total += len(line) + 2
             if total > MAX_TRAILER_BYTES or len(self.trailers) >= MAX_HEADERS:
                 raise self._fail('trailer block too large')
             m = _HEADER_LINE.match(line)
@@ -331,34 +379,40 @@ class Input:
         self._chunk_left = 0
         return ClientBodyError(message)
 
+    def _avail(self):
+        """Body bytes the current chunk or Content-Length still allows (0: body ended)."""
+        if self._chunked:
+            return self._chunk_left if self._chunk_avail() else 0
+        return self._left
+
     def _take(self, n):
         """Up to ``n`` body bytes (at least 1 unless the body ended); parks as needed."""
+        avail = self._avail()
+        if not avail:
+            return b''
+        if n > avail:
+            n = avail
         handler = self._handler
+        pos = handler._rpos
+        if pos >= len(handler._rbuf):
+            self._fill()
+            pos = 0
+        buf = handler._rbuf
+        if not pos and n >= len(buf):
+            data = buf               # the whole buffer: no copy
+            handler._rbuf = b''
+        else:
+            data = buf[pos:pos + n]
+            handler._rpos = pos + len(data)
+        n = len(data)
         if self._chunked:
-            if not self._chunk_avail():
-                return b''
-            n = min(n, self._chunk_left)
-            if not handler._rbuf:
-                self._fill()
-            data = handler._rbuf[:n]
-            handler._rbuf = handler._rbuf[len(data):]
-            self._chunk_left -= len(data)
+            self._chunk_left -= n
             if not self._chunk_left:
                 self._end_chunk()
-            return data
-        left = self._left
-        if not left:
-            return b''
-        if n > left:
-            n = left
-        if not handler._rbuf:
-            self._fill()
-        buf = handler._rbuf
-        data = buf[:n]
-        handler._rbuf = buf[len(data):]
-        self._left = left - len(data)
-        if not self._left:
-            self._done = True
+        else:
+            self._left -= n
+            if not self._left:
+                self._done = True
         return data
 
     # -- file API -------------------------------------------------------------------------
@@ -367,7 +421,11 @@ class Input:
         """Read ``size`` bytes (fewer only at the end of the body); all if ``size < 0``."""
         if size is None or size < 0:
             size = sys.maxsize
-        parts = []
+        data = self._take(size)
+        if len(data) == size or not data:
+            return data
+        parts = [data]
+        size -= len(data)
         while size > 0:
             data = self._take(min(size, 1 << 20))
             if not data:
@@ -381,26 +439,39 @@ class Input:
         if size is None or size < 0:
             size = sys.maxsize
         handler = self._handler
+        left = self._left
+        if left and not self._chunked:
+            # Fast path: the whole line is in the buffer (Content-Length body).
+            buf = handler._rbuf
+            pos = handler._rpos
+            end = pos + min(left, size)
+            i = buf.find(b'\n', pos, end)
+            if i >= 0:
+                i += 1
+                handler._rpos = i
+                left -= i - pos
+                self._left = left
+                if not left:
+                    self._done = True
+                return buf[pos:i]
         parts = []
         while size > 0:
-            if self._chunked:
-                if not self._chunk_avail():
-                    break
-                avail = self._chunk_left
-            else:
-                avail = self._left
-                if not avail:
-                    break
-            if not handler._rbuf:
+            avail = self._avail()
+            if not avail:
+                break
+            pos = handler._rpos
+            if pos >= len(handler._rbuf):
                 self._fill()
-            window = handler._rbuf[:min(size, avail)]
-            i = window.find(b'\n')
-            data = self._take(len(window) if i < 0 else i + 1)
+                pos = 0
+            limit = min(size, avail)
+            # Search only the unread part of the buffer, never copying the rest of it.
+            i = handler._rbuf.find(b'\n', pos, pos + limit)
+            data = self._take(limit if i < 0 else i + 1 - pos)
             parts.append(data)
             size -= len(data)
             if i >= 0:
                 break
-        return b''.join(parts)
+        return parts[0] if len(parts) == 1 else b''.join(parts)
 
     def readlines(self, hint=-1):
         lines = []
@@ -433,6 +504,15 @@ class Input:
                 return True
             limit -= len(data)
         return self._done
+
+    def _unbuffered(self):
+        """How many body bytes are not in our buffer yet (None: unknown, chunked)."""
+        if self._done:
+            return 0
+        if self._chunked:
+            return None
+        handler = self._handler
+        return max(0, self._left - (len(handler._rbuf) - handler._rpos))
 
 
 def _httpdate():
@@ -472,6 +552,8 @@ class WSGIHandler:
 
     #: Seconds to receive a whole request head / each wait for body or send progress.
     request_timeout: Optional[float] = 60.0
+    #: Seconds the whole request body may take, from the first wait for it (None: no limit).
+    body_timeout: Optional[float] = 300.0
     server_version = 'gevent_lite/0.1 Python/%d.%d' % sys.version_info[:2]
 
     def __init__(self, sock, address, server):
@@ -482,8 +564,12 @@ class WSGIHandler:
         self._fd = sock.fileno()
         self._wait = get_hub().wait_fd
         self._rbuf = b''
+        self._rpos = 0          # unread bytes: self._rbuf[self._rpos:]
+        self._linger = False    # request bytes may be unread when we close: linger
         if server.request_timeout is not _DEFAULT:
             self.request_timeout = server.request_timeout
+        if server.body_timeout is not _DEFAULT:
+            self.body_timeout = server.body_timeout
         self.close_connection = False
         self.headers_sent = False
 
@@ -557,19 +643,41 @@ class WSGIHandler:
                 raise
         finally:
             server._idle.discard(self)
+            if self._linger and self._raw:
+                self._lingering_close()
             try:
                 self.socket.close()
             except OSError:
                 pass
 
+    def _lingering_close(self):
+        # Closing a TCP socket whose receive buffer holds unread bytes sends an RST,
+        # and an RST makes the client's kernel drop the response it has not read
+        # yet. So: send our FIN first (the client sees the end of the response),
+        # then read and discard what the client still sends, until it closes or
+        # LINGER_TIMEOUT passes.
+        try:
+            self.socket.shutdown(_socket.SHUT_WR)
+            deadline = _now() + LINGER_TIMEOUT
+            while True:
+                left = deadline - _now()
+                if left <= 0 or not self._recv(left):
+                    break
+        except (_ClientGone, OSError):
+            pass
+
     def read_request_head(self):
         """Read up to the end of the next request head; returns the head bytes, or
         None if the client closed (or went idle past the timeout) between requests."""
         buf = self._rbuf
-        if buf[:1] in (b'\r', b'\n'):
-            buf = buf.lstrip(b'\r\n')
-        i = buf.find(b'\r\n\r\n')
+        pos = self._rpos
+        if buf[pos:pos + 1] in (b'\r', b'\n'):
+            pos = len(buf) - len(buf[pos:].lstrip(b'\r\n'))
+        i = buf.find(b'\r\n\r\n', pos)
         if i < 0:
+            if pos:
+                buf = buf[pos:]
+                pos = 0
             timeout = self.request_timeout
             deadline = None if timeout is None else _now() + timeout
             idle = self.server._idle
@@ -593,17 +701,22 @@ class WSGIHandler:
                 if not data:
                     if buf:
                         raise _ClientGone('client closed mid-request')
+                    self._rbuf = b''
+                    self._rpos = 0
                     return None
                 buf += data
                 if buf[:1] in (b'\r', b'\n'):
                     buf = buf.lstrip(b'\r\n')
                 i = buf.find(b'\r\n\r\n', max(0, len(buf) - len(data) - 3))
-        if i > MAX_REQUEST_LINE and buf.find(b'\r\n', 0, MAX_REQUEST_LINE) < 0:
+        if i - pos > MAX_REQUEST_LINE and buf.find(b'\r\n', pos, pos + MAX_REQUEST_LINE) < 0:
             raise _BadRequest(414, 'request line too long')
-        if i > MAX_HEADER_BYTES:
+        if i - pos > MAX_HEADER_BYTES:
             raise _BadRequest(431, 'request header block too large')
-        self._rbuf = buf[i + 4:]
-        return buf[:i]
+        # Keep the buffer and move the position: pipelined requests that came in
+        # one recv are not copied once per request.
+        self._rbuf = buf
+        self._rpos = i + 4
+        return buf[pos:i]
 
     def parse_request(self, head):
         """Validate the head; return ``(method, target, version, headers)`` where
@@ -623,6 +736,7 @@ class WSGIHandler:
             raise _BadRequest(400, 'invalid HTTP version %r' % (version[:40],))
         if m.group(1) != b'1':
             raise _BadRequest(505, 'HTTP version %r not supported' % (version,))
+        # RFC 9112 2.6: a higher 1.x minor version is served as HTTP/1.1.
         if not target or _BAD_TARGET.search(target):
             raise _BadRequest(400, 'invalid request target')
         if len(lines) > MAX_HEADERS + 1:
@@ -636,7 +750,7 @@ class WSGIHandler:
                     raise _BadRequest(400, 'obsolete line folding in headers is not accepted')
                 raise _BadRequest(400, 'malformed header line %r' % (line[:100],))
             headers.append((hm.group(1).lower(), hm.group(2)))
-        return method, target, m.group(2) == b'1', headers
+        return method, target, m.group(2) != b'0', headers
 
     def handle_one_request(self):
         """Read, validate and answer one request. Returns False to close the connection."""
@@ -674,8 +788,10 @@ class WSGIHandler:
         if inp is not None and not inp._done:
             try:
                 if not inp._discard(MAX_DRAIN):
+                    self._linger = True
                     return False
             except ClientBodyError:
+                self._linger = True
                 return False
         return True
 
@@ -693,18 +809,13 @@ class WSGIHandler:
         else:
             env['REMOTE_ADDR'] = ''
         # Target: origin-form (/path?q), absolute-form (http://h/path?q) or '*'.
+        authority = None
         if target[:1] != b'/':
             if target == b'*':
                 path = b'*'
                 query = b''
             else:
-                scheme, sep, rest = target.partition(b'://')
-                if not sep or scheme.lower() not in (b'http', b'https'):
-                    raise _BadRequest(400, 'invalid request target')
-                slash = rest.find(b'/')
-                host = rest if slash < 0 else rest[:slash]
-                env['HTTP_HOST'] = host.decode('latin-1')
-                target = b'/' if slash < 0 else rest[slash:]
+                authority, target = _split_absolute(target)
         if target[:1] == b'/':
             path, _, query = target.partition(b'?')
             path = path.partition(b'#')[0]
@@ -715,6 +826,7 @@ class WSGIHandler:
         te = None
         connection = b''
         expect = None
+        hosts = 0
         for name, value in headers:
             if name == b'content-length':
                 for part in value.split(b','):
@@ -730,6 +842,14 @@ class WSGIHandler:
                 connection = connection + b',' + value.lower() if connection else value.lower()
             elif name == b'expect':
                 expect = value.lower()
+            elif name == b'host':
+                # RFC 9112 3.2: more than one Host, or an invalid one, is a 400 (two
+                # joined with a comma would let a proxy and the app see different hosts).
+                hosts += 1
+                if hosts > 1:
+                    raise _BadRequest(400, 'more than one Host header')
+                if value and not _AUTHORITY.match(value):
+                    raise _BadRequest(400, 'invalid Host header %r' % (value[:100],))
             key = _environ_key(name)
             if not key:
                 continue
@@ -741,6 +861,10 @@ class WSGIHandler:
                 env[key] = old + '; ' + text
             else:
                 env[key] = old + ',' + text
+        if not hosts and http11:
+            raise _BadRequest(400, 'missing Host header (required in HTTP/1.1)')
+        if authority is not None:
+            env['HTTP_HOST'] = authority     # RFC 9112 3.2.2: the target's authority wins
         chunked = False
         if te is not None:
             if not http11:
@@ -829,6 +953,15 @@ class WSGIHandler:
                 self._chunked_out = True
             elif self.command != 'HEAD':
                 self.close_connection = True     # body delimited by closing
+        inp = self._input
+        if inp is not None and not inp._done and not self.close_connection:
+            # The body is not read yet. Unless the rest is already buffered or small
+            # enough to drain after the response, this connection will close: say so
+            # now, and linger at the close so unread bytes cause no reset.
+            unbuffered = inp._unbuffered()
+            if inp.want_continue or unbuffered is None or unbuffered > MAX_DRAIN:
+                self.close_connection = True
+                self._linger = True
         if self.close_connection or self.server._stopping:
             self.close_connection = True
             out.append('Connection: close\r\n\r\n')
@@ -874,13 +1007,54 @@ class WSGIHandler:
 
     def _finish_response(self, body_list):
         """Send a whole known body (a list/tuple result) together with the headers."""
+        total = 0
         for part in body_list:
             if type(part) is not bytes:
                 raise TypeError('WSGI body items must be bytes, got %r' % (type(part).__name__,))
-        body = body_list[0] if len(body_list) == 1 else b''.join(body_list)
+            total += len(part)
         self.headers_sent = True
-        head = self._head_bytes(len(body))
-        self._sendall(head + self._frame(body))
+        head = self._head_bytes(total)
+        if len(body_list) == 1 and total <= _JOIN_LIMIT:
+            # The hello-world path: one buffer, one send.
+            self._sendall(head + self._frame(body_list[0]))
+            return
+        parts = [head]
+        for part in body_list:
+            part = self._frame(part)
+            if part:
+                parts.append(part)
+        if total <= _JOIN_LIMIT:
+            self._sendall(b''.join(parts))
+        else:
+            # A big body goes out as it is, never copied: a slow client holds one
+            # reference to the application's buffers, not a second, joined copy.
+            self._send_parts(parts)
+
+    def _send_parts(self, parts):
+        """Send a list of buffers in order, with ``sendmsg`` (scatter-gather) when we can."""
+        if not self._raw:
+            for part in parts:
+                self._sendall(part)
+            return
+        sock = self.socket
+        bufs = [memoryview(part) for part in parts]
+        i = 0
+        n = len(bufs)
+        while i < n:
+            try:
+                sent = _raw_sendmsg(sock, bufs[i:i + 512])     # IOV_MAX is 1024 on Linux
+            except BlockingIOError:
+                # The client does not read fast enough: park until it does.
+                self._wait(self._fd, WRITE, self.request_timeout, _ClientGone('write timed out'))
+                continue
+            while sent:
+                size = bufs[i].nbytes
+                if sent >= size:
+                    sent -= size
+                    i += 1
+                else:
+                    bufs[i] = bufs[i][sent:]
+                    sent = 0
 
     def run_application(self):
         environ = self.environ
@@ -908,13 +1082,14 @@ class WSGIHandler:
                 # Answered without reading a body the client is holding back for our
                 # 100 Continue: it may send it or not; the stream cannot be trusted.
                 self.close_connection = True
+                self._linger = True
         except (_ClientGone, ConnectionError):
             self.close_connection = True
             raise
         except ClientBodyError as exc:
             self.close_connection = True
             if not self.headers_sent:
-                self._send_error(400, str(exc))
+                self._send_error(exc.status, str(exc))
         except Exception as exc:
             self.close_connection = True
             if isinstance(exc, OSError) and exc.errno in _GONE_ERRNOS:
@@ -969,6 +1144,7 @@ class WSGIHandler:
 
     def _send_error(self, code, message):
         self.close_connection = True
+        self._linger = True      # the rest of a bad request may still be on its way
         self.code = code
         body = ('%d %s\n%s\n' % (code, _REASONS.get(code, 'Error'), message)).encode('latin-1', 'replace')
         head = ('HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\nContent-Type: text/plain\r\n'
@@ -998,6 +1174,27 @@ class WSGIHandler:
         self.server.log.write(self.format_request() + '\n')
 
 
+def _split_absolute(target):
+    """``http://authority/path?query`` -> ``(authority str, b'/path?query')``."""
+    scheme, sep, rest = target.partition(b'://')
+    if not sep or scheme.lower() not in (b'http', b'https'):
+        raise _BadRequest(400, 'invalid request target')
+    end = len(rest)
+    for delim in (b'/', b'?', b'#'):
+        i = rest.find(delim, 0, end)
+        if i >= 0:
+            end = i
+    authority = rest[:end]
+    if b'@' in authority:
+        raise _BadRequest(400, 'userinfo in the request target is not accepted')
+    if not authority or not _AUTHORITY.match(authority):
+        raise _BadRequest(400, 'invalid authority in the request target')
+    rest = rest[end:]
+    if rest[:1] != b'/':
+        rest = b'/' + rest
+    return authority.decode('latin-1'), rest
+
+
 def _unquote(path):
     if b'%' not in path:
         return path
@@ -1023,7 +1220,8 @@ class WSGIServer(StreamServer):
     def __init__(self, listener, application: Optional[Callable] = None, backlog: Optional[int] = None,
                  spawn: Any = 'default', log: Any = 'default', error_log: Any = 'default',
                  handler_class=None, environ: Optional[dict] = None,
-                 request_timeout: Any = _DEFAULT, max_accept: Optional[int] = None, **ssl_args):
+                 request_timeout: Any = _DEFAULT, max_accept: Optional[int] = None,
+                 body_timeout: Any = _DEFAULT, **ssl_args):
         StreamServer.__init__(self, listener, backlog=backlog, spawn=spawn, **ssl_args)
         if application is not None:
             self.application = application
@@ -1045,6 +1243,10 @@ class WSGIServer(StreamServer):
             if request_timeout <= 0:
                 raise ValueError('request_timeout must be > 0 or None')
         self.request_timeout = request_timeout
+        if body_timeout is not _DEFAULT and body_timeout is not None:
+            if body_timeout <= 0:
+                raise ValueError('body_timeout must be > 0 or None')
+        self.body_timeout = body_timeout
         if max_accept is not None:
             self.max_accept = max_accept
         self.environ = environ
