@@ -16,6 +16,8 @@ from .timeout import Timeout, with_timeout
 from .greenlet import Greenlet, spawn, spawn_later, spawn_raw, joinall, killall
 
 __version__ = '0.1.0'
+#: gevent_lite's own release; ``__version__`` reports gevent's API version after install_as_gevent().
+__lite_version__ = __version__
 
 from .config import config as _config
 from .hub import new_hub_hooks as _new_hub_hooks
@@ -57,7 +59,20 @@ from .os import fork  # noqa: E402, F401 (exported below)
 # gevent.getswitchinterval/setswitchinterval are the interpreter's own.
 from sys import getswitchinterval, setswitchinterval  # noqa: E402, F401 (exported below)
 
-__all__ += ['signal_handler', 'fork', 'getswitchinterval', 'setswitchinterval']
+__all__ += ['signal_handler', 'fork', 'getswitchinterval', 'setswitchinterval', 'install_as_gevent']
+
+
+def install_as_gevent() -> None:
+    """From now on ``import gevent`` and ``import gevent.X`` give gevent_lite's modules.
+
+    The same module objects, never copies; ``gevent.__version__`` and
+    ``gevent.version_info`` then report the gevent release whose API gevent_lite
+    mirrors (libraries gate on it). Explicit only: importing gevent_lite never
+    shadows an installed gevent. Raises RuntimeError if a real gevent is already
+    imported. For programs others start: ``python -m gevent_lite.monkey --as-gevent``.
+    """
+    from ._alias import install
+    install()
 
 
 def _lazy_threadpool_factory(hub):

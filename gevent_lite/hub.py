@@ -971,6 +971,21 @@ class Hub(greenlet):
     def threadpool(self, value):
         self._threadpool = value
 
+    @property
+    def loop(self):
+        """gevent's loop object (watchers: ``timer``, ``async_``, ``io``; ``run_callback``,
+        ``now``), a face on this hub made on first use; see :mod:`gevent_lite._loop`."""
+        loop = self.__dict__.get('_loop_face')
+        if loop is None:
+            from ._loop import Loop
+            loop = self.__dict__['_loop_face'] = Loop(self)
+        return loop
+
+    def wait(self, watcher) -> None:
+        """Park the current greenlet until ``watcher`` (from :attr:`loop`) fires once."""
+        from ._loop import hub_wait
+        hub_wait(self, watcher)
+
     #: The blocking detector watching this hub, once started (gevent's attribute).
     periodic_monitoring_thread = None
 

@@ -385,8 +385,13 @@ def _is_stdlib(modname, mod):
     return f.startswith(_stdlib_dirs) and 'site-packages' not in f and 'dist-packages' not in f
 
 
-def _skip_module(modname):
-    return modname in _SKIP_EXACT or modname.startswith(_SKIP_PREFIXES)
+def _skip_module(modname, mod=None):
+    if modname in _SKIP_EXACT or modname.startswith(_SKIP_PREFIXES):
+        return True
+    # ``python -m gevent_lite.monkey`` runs this file a second time as __main__;
+    # that copy's own globals (the native lock types) are ours, not a late capture.
+    spec = getattr(mod, '__spec__', None)
+    return spec is not None and getattr(spec, 'name', '').startswith(_SKIP_PREFIXES)
 
 
 def _same_role(attr, value, entry):
@@ -404,7 +409,7 @@ def _repair_references():
     unrepairable = []
     reported = []
     for modname, mod in list(sys.modules.items()):
-        if mod is None or _skip_module(modname):
+        if mod is None or _skip_module(modname, mod):
             continue
         d = getattr(mod, '__dict__', None)
         if not isinstance(d, dict):
@@ -896,10 +901,14 @@ _patch_all_done = {}
 # ------------------------------------------------------------------------------------------
 # python -m gevent_lite.monkey [--no-socket ...] (script.py | -m module) args...
 
-_USAGE = """usage: python -m gevent_lite.monkey [--no-MODULE ...] [--sys] (script.py | -m module) [args...]
+_USAGE = """usage: python -m gevent_lite.monkey [--as-gevent] [--no-MODULE ...] [--sys] [--verbose]
+                                   (script.py | -m module | --module module) [args...]
 
 Patch the standard library with patch_all(), then run the script (or module) as __main__.
 MODULE is one of: socket dns time select thread os ssl subprocess queue signal
+--as-gevent  first make `import gevent` give gevent_lite (install_as_gevent()), for programs
+             written for gevent that others start: -m gunicorn -k gevent, -m celery ... -P gevent
+--verbose    print what was patched before running the program
 """
 
 
@@ -911,30 +920,51 @@ def main(argv=None):
     options = {}
     flags = ('socket', 'dns', 'time', 'select', 'thread', 'os', 'ssl', 'subprocess', 'queue', 'signal', 'sys')
     module = None
+    as_gevent = verbose = False
+    if not argv:
+        # No program: the help, as gevent's command prints it, and success.
+        _sys.stdout.write(_USAGE)
+        return 0
     while argv and argv[0].startswith('-'):
         arg = argv.pop(0)
         if arg in ('-h', '--help'):
             _sys.stdout.write(_USAGE)
             return 0
-        if arg == '-m':
+        if arg in ('-m', '--module'):
             if not argv:
-                _sys.stderr.write('-m needs a module name\n' + _USAGE)
+                _sys.stderr.write('%s needs a module name\n%s' % (arg, _USAGE))
                 return 2
             module = argv.pop(0)
             break
+        if arg.startswith('--module='):
+            module = arg[len('--module='):]
+            break
         if arg == '--':
             break
+        if arg == '--as-gevent':
+            as_gevent = True
+            continue
+        if arg == '--verbose':
+            verbose = True
+            continue
         name = arg[5:] if arg.startswith('--no-') else arg[2:]
         if name not in flags:
             _sys.stderr.write('unknown option %s\n%s' % (arg, _USAGE))
             return 2
         options[name] = not arg.startswith('--no-')
     if module is None and not argv:
-        _sys.stderr.write(_USAGE)
+        _sys.stderr.write('no script or module to run\n' + _USAGE)
         return 2
+    if as_gevent:
+        import gevent_lite
+        gevent_lite.install_as_gevent()
     # Always the importable module, never this file run as __main__: one set of originals.
     mod = importlib.import_module('gevent_lite.monkey')
     mod.patch_all(**options)
+    if verbose:
+        _sys.stderr.write('gevent_lite.monkey: patched %s\n' % ', '.join(sorted(mod.saved)))
+        if mod.unavailable:
+            _sys.stderr.write('gevent_lite.monkey: not available: %s\n' % ', '.join(mod.unavailable))
     if module is not None:
         _sys.argv[:] = [module] + argv
         runpy.run_module(module, run_name='__main__', alter_sys=True)

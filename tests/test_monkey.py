@@ -412,3 +412,26 @@ def test_green_simplequeue_checks_a_negative_timeout_before_looking_at_items():
             raise AssertionError('negative timeout accepted')
         assert q.get(block=False, timeout=-1) == 1      # ignored when not blocking, as in C
     ''')
+
+
+def test_cli_without_arguments_prints_help_and_succeeds():
+    res = run(None, args=['-m', 'gevent_lite.monkey'])
+    assert res.returncode == 0 and 'usage' in res.stdout.lower(), res.stdout + res.stderr
+
+
+def test_cli_accepts_gevents_module_and_verbose_options(tmp_path):
+    (tmp_path / 'mymod.py').write_text('import sys, time; from gevent_lite import monkey\n'
+                                       'print(__name__, sys.argv[1:], monkey.is_object_patched("time", "sleep"))\n')
+    res = run(None, args=['-m', 'gevent_lite.monkey', '--verbose', '--module', 'mymod', 'x'],
+              cwd=str(tmp_path), env_extra=str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ['__main__', "['x']", 'True']
+    assert 'patched' in res.stderr and 'socket' in res.stderr and 'time' in res.stderr
+
+
+def test_cli_prints_no_warning_for_a_plain_script(tmp_path):
+    script = tmp_path / 'plain.py'
+    script.write_text('print("hi")\n')
+    res = run(None, args=['-W', 'always', '-m', 'gevent_lite.monkey', str(script)])
+    assert res.returncode == 0 and res.stdout.strip() == 'hi'
+    assert res.stderr == '', res.stderr

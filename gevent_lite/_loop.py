@@ -1,0 +1,340 @@
+"""gevent's loop API (``get_hub().loop``) as a thin face on the hub.
+
+Libraries written against gevent reach below the greenlet API to the loop:
+``loop.async_()`` to wake the hub from an OS thread, ``loop.timer()``,
+``loop.io(fd, events)`` watchers whose ``start(callback, *args)`` runs the callback
+in the hub, ``loop.run_callback``, ``loop.now()``; and ``hub.wait(watcher)`` parks
+the current greenlet until a watcher fires. None of this is a second loop: a timer
+watcher is a hub :class:`~gevent_lite.hub.Timer`, an async watcher a thread-safe
+hub callback, an io watcher sits in the hub's per-fd slot where a parked
+greenlet's Waiter would (see :class:`io`), so the hub's one loop dispatches all.
+
+Callbacks run in the hub greenlet, as gevent's do: they must not block.
+"""
+
+from .hub import READ, WRITE, Waiter, _UNSET, InvalidSwitchError, _FdWatch, _monotonic
+
+__all__ = ['Loop', 'timer', 'async_', 'io', 'callback']
+
+
+class _Watcher:
+    """What every watcher has: ``start``/``stop``/``close``, ``active``, ``ref``, ``callback``/``args``."""
+
+    def __init__(self, loop, ref=True, priority=None):
+        self.loop = loop
+        self.hub = loop.hub
+        self.ref = ref
+        self.priority = priority
+        self.callback = None
+        self.args = ()
+        self._closed = False
+
+    @property
+    def active(self):
+        return self.callback is not None
+
+    @property
+    def pending(self):
+        return False
+
+    def start(self, callback, *args):
+        if self._closed:
+            raise ValueError('operation on a closed watcher')
+        if callback is None or not callable(callback):
+            raise TypeError('callback must be callable, not %r' % (callback,))
+        was_active = self.callback is not None
+        self.callback = callback
+        self.args = args
+        if not was_active:
+            self._arm()
+
+    def stop(self):
+        if self.callback is not None:
+            self.callback = None
+            self.args = ()
+            self._disarm()
+
+    def close(self):
+        self.stop()
+        self._closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _fire(self, *extra):
+        callback = self.callback
+        if callback is not None:
+            callback(*(extra + self.args))
+
+    def __repr__(self):
+        return '<%s at 0x%x %s callback=%r>' % (
+            type(self).__name__, id(self), 'active' if self.active else 'stopped', self.callback)
+
+
+class timer(_Watcher):
+    """``loop.timer(after, repeat=0.0)``: calls back after ``after`` s, then every ``repeat`` s."""
+
+    def __init__(self, loop, after=0.0, repeat=0.0, ref=True, priority=None):
+        if after < 0 or repeat < 0:
+            raise ValueError('timer after and repeat must be >= 0, not %r, %r' % (after, repeat))
+        super().__init__(loop, ref, priority)
+        self.after = after
+        self.repeat = repeat
+        self._timer = None
+
+    def start(self, callback, *args, **kw):
+        # gevent's update= keyword only concerns libev's cached clock; ours is always fresh.
+        kw.pop('update', None)
+        if kw:
+            raise TypeError('unexpected keyword arguments %r' % (sorted(kw),))
+        super().start(callback, *args)
+
+    def _arm(self, delay=None):
+        self._timer = self.hub.call_later(self.after if delay is None else delay, self._tick, ref=self.ref)
+
+    def _disarm(self):
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _tick(self):
+        self._timer = None
+        callback, args = self.callback, self.args
+        if callback is None:
+            return
+        if self.repeat:
+            self._arm(self.repeat)
+        else:
+            self.callback = None
+            self.args = ()
+        callback(*args)
+
+    def again(self, callback, *args, **kw):
+        """Restart: stop, then start with the full delay again."""
+        self.stop()
+        self.start(callback, *args, **kw)
+
+    @property
+    def at(self):
+        return self._timer.when if self._timer is not None else None
+
+
+class async_(_Watcher):
+    """``loop.async_()``: ``send()`` from any OS thread runs the callback once in the hub.
+
+    Sends that arrive before the callback ran coalesce into one call, as libev's do.
+    While active and ``ref`` is true it keeps the loop alive (work may come from
+    another thread).
+    """
+
+    def __init__(self, loop, ref=True, priority=None):
+        super().__init__(loop, ref, priority)
+        self._sent = False
+
+    def _arm(self):
+        if self.ref:
+            self.hub.ref()
+
+    def _disarm(self):
+        if self.ref:
+            self.hub.unref()
+
+    def send(self):
+        """Thread-safe: ask for the callback to run in the hub's thread."""
+        if not self._sent:
+            self._sent = True
+            self.hub.run_callback_threadsafe(self._deliver)
+
+    send_ignoring_arg = send
+
+    def _deliver(self):
+        self._sent = False
+        self._fire()
+
+    @property
+    def pending(self):
+        return self._sent
+
+
+class _IoSlot:
+    """Stands in the hub's per-fd reader/writer slot for an io watcher.
+
+    The hub wakes a slot's occupant with ``occupant.greenlet.switch(events)`` when
+    its ``value`` is unset, then marks it woken: a parked greenlet's Waiter is
+    one-shot. An io watcher is persistent, so its ``value`` always reads unset and
+    its ``greenlet`` is the watcher, whose ``switch`` runs the callback.
+    """
+
+    __slots__ = ('greenlet',)
+
+    def __init__(self, watcher):
+        self.greenlet = watcher
+
+    value = property(lambda self: _UNSET, lambda self, v: None)
+
+    def switch(self, events):
+        self.greenlet.switch(events)
+
+    def throw(self, *exc):
+        # The fd was closed under the watcher (hub.cancel_wait): it stops.
+        self.greenlet.stop()
+
+
+class io(_Watcher):
+    """``loop.io(fd, events)``: calls back each time ``fd`` is ready for ``events`` (1 read, 2 write)."""
+
+    def __init__(self, loop, fd, events, ref=True, priority=None):
+        if not isinstance(fd, int):
+            fd = fd.fileno()
+        if fd < 0:
+            raise ValueError('fd must be non-negative: %r' % (fd,))
+        if events & ~(READ | WRITE) or not events:
+            raise ValueError('events must be a combination of READ (1) and WRITE (2), not %r' % (events,))
+        super().__init__(loop, ref, priority)
+        self.fd = fd
+        self.events = events
+        self._slot = _IoSlot(self)
+        self._pass_events = False
+
+    def start(self, callback, *args, pass_events=False):
+        self._pass_events = pass_events
+        super().start(callback, *args)
+
+    def switch(self, events):
+        # Run by the hub's loop when the fd is ready (via the slot).
+        if self.callback is not None:
+            if self._pass_events:
+                self._fire(events)
+            else:
+                self._fire()
+
+    def _arm(self):
+        hub = self.hub
+        watch = hub._fds.get(self.fd)
+        if watch is None:
+            watch = hub._fds[self.fd] = _FdWatch()
+        if (self.events & READ and watch.reader is not None) or (self.events & WRITE and watch.writer is not None):
+            self.callback = None
+            raise ValueError('fd %d is already watched for these events by %r'
+                             % (self.fd, (watch.reader or watch.writer).greenlet))
+        want = watch.mask | self.events
+        if want != watch.mask:
+            if watch.mask:
+                hub._poller.modify(self.fd, want)
+            else:
+                hub._poller.register(self.fd, want)
+            watch.mask = want
+        if self.events & READ:
+            watch.reader = self._slot
+        if self.events & WRITE:
+            watch.writer = self._slot
+        if self.ref:
+            hub._nfd_waiters += 1
+
+    def _disarm(self):
+        hub = self.hub
+        watch = hub._fds.get(self.fd)
+        if watch is not None:
+            if watch.reader is self._slot:
+                watch.reader = None
+            if watch.writer is self._slot:
+                watch.writer = None
+            # The registration is dropped lazily, by the hub, when an event arrives
+            # that nobody waits for (as after any wake-up).
+        if self.ref:
+            hub._nfd_waiters -= 1
+
+
+class callback:
+    """What ``loop.run_callback`` returns: ``stop()`` before it ran cancels it."""
+
+    __slots__ = ('callback', 'args')
+
+    def __init__(self, cb, args):
+        self.callback = cb
+        self.args = args
+
+    def __call__(self):
+        cb, args = self.callback, self.args
+        if cb is not None:
+            self.callback = self.args = None
+            cb(*args)
+
+    def stop(self):
+        self.callback = self.args = None
+
+    close = stop
+
+    @property
+    def pending(self):
+        return self.callback is not None
+
+
+class Loop:
+    """``get_hub().loop``: gevent's loop object for one hub (made on first use)."""
+
+    def __init__(self, hub):
+        self.hub = hub
+
+    def timer(self, after: float = 0.0, repeat: float = 0.0, ref: bool = True, priority=None) -> timer:
+        return timer(self, after, repeat, ref, priority)
+
+    def async_(self, ref: bool = True, priority=None) -> async_:
+        return async_(self, ref, priority)
+
+    def io(self, fd: int, events: int, ref: bool = True, priority=None) -> io:
+        return io(self, fd, events, ref, priority)
+
+    def run_callback(self, func, *args) -> callback:
+        cb = callback(func, args)
+        self.hub.run_callback(cb)
+        return cb
+
+    def run_callback_threadsafe(self, func, *args) -> callback:
+        cb = callback(func, args)
+        self.hub.run_callback_threadsafe(cb)
+        return cb
+
+    def now(self) -> float:
+        """The hub's clock (the one every timer reads)."""
+        return _monotonic()
+
+    def update_now(self) -> None:
+        """gevent's loop caches its clock; ours reads it fresh, so there is nothing to do."""
+
+    def ref(self):
+        self.hub.ref()
+
+    def unref(self):
+        self.hub.unref()
+
+    @property
+    def default(self) -> bool:
+        return True
+
+    @property
+    def pendingcnt(self) -> int:
+        return len(self.hub._ready)
+
+    def destroy(self):
+        self.hub.destroy()
+
+    def __repr__(self):
+        return '<gevent_lite loop of %r>' % (self.hub,)
+
+
+def hub_wait(hub, watcher):
+    """``hub.wait(watcher)``: park the current greenlet until ``watcher`` fires once."""
+    waiter = Waiter(hub)
+    unique = object()
+    watcher.start(waiter.switch, unique)
+    try:
+        result = waiter.get()
+        if result is not unique:
+            raise InvalidSwitchError('Invalid switch into %r: got %r (expected %r)'
+                                     % (hub, result, unique))
+    finally:
+        watcher.stop()

@@ -1,0 +1,166 @@
+"""gevent's loop API on the hub (``get_hub().loop``, ``hub.wait(watcher)``), as gevent documents it."""
+
+import os
+import threading
+import time
+
+import pytest
+
+import gevent_lite
+from gevent_lite.hub import InvalidSwitchError
+
+
+def test_async_send_from_an_os_thread_wakes_hub_wait(hub):
+    watcher = hub.loop.async_()
+    threading.Timer(0.2, watcher.send).start()
+    t0 = time.monotonic()
+    hub.wait(watcher)
+    assert 0.1 < time.monotonic() - t0 < 3
+    assert not watcher.active
+
+
+def test_async_sends_before_the_callback_ran_coalesce_into_one_call(hub):
+    calls = []
+    watcher = hub.loop.async_()
+    watcher.start(calls.append, 'x')
+    threads = [threading.Thread(target=watcher.send) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    gevent_lite.sleep(0.05)
+    assert calls == ['x']
+    watcher.send()
+    gevent_lite.sleep(0.05)
+    assert calls == ['x', 'x']
+    watcher.close()
+
+
+def test_timer_fires_once_after_its_delay_then_is_inactive(hub):
+    watcher = hub.loop.timer(0.2)
+    fired = []
+    watcher.start(lambda *a: fired.append((time.monotonic(), a)), 1, 2)
+    t0 = time.monotonic()
+    assert watcher.active
+    gevent_lite.sleep(0.6)
+    assert len(fired) == 1 and fired[0][1] == (1, 2) and 0.15 < fired[0][0] - t0 < 0.6
+    assert not watcher.active
+
+
+def test_repeating_timer_fires_until_stopped(hub):
+    watcher = hub.loop.timer(0.01, 0.02)
+    hits = []
+    watcher.start(hits.append, 1)
+    gevent_lite.sleep(0.5)
+    watcher.stop()
+    n = len(hits)
+    assert 3 <= n <= 30, n
+    gevent_lite.sleep(0.1)
+    assert len(hits) == n
+
+
+def test_timer_again_restarts_the_full_delay(hub):
+    watcher = hub.loop.timer(0.3)
+    fired = []
+    watcher.start(fired.append, 1)
+    gevent_lite.sleep(0.2)
+    watcher.again(fired.append, 2)
+    gevent_lite.sleep(0.2)
+    assert fired == []
+    gevent_lite.sleep(0.5)
+    assert fired == [2]
+
+
+def test_negative_timer_delay_is_rejected(hub):
+    with pytest.raises(ValueError):
+        hub.loop.timer(-1)
+
+
+def test_io_watcher_calls_back_each_time_the_fd_is_readable_until_stopped(hub):
+    r, w = os.pipe()
+    try:
+        got = []
+
+        def on_read():
+            got.append(os.read(r, 100))
+
+        watcher = hub.loop.io(r, 1)
+        watcher.start(on_read)
+        for chunk in (b'a', b'b', b'c'):
+            os.write(w, chunk)
+            gevent_lite.sleep(0.05)
+        assert got == [b'a', b'b', b'c']
+        watcher.stop()
+        os.write(w, b'd')
+        gevent_lite.sleep(0.05)
+        assert got == [b'a', b'b', b'c']
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_hub_wait_on_io_watcher_parks_until_fd_ready_and_others_run(hub):
+    r, w = os.pipe()
+    try:
+        ran = []
+        gevent_lite.spawn(ran.append, 'other')
+        gevent_lite.spawn_later(0.1, os.write, w, b'x')
+        hub.wait(hub.loop.io(r, 1))
+        assert ran == ['other'] and os.read(r, 10) == b'x'
+        # Writable at once:
+        hub.wait(hub.loop.io(w, 2))
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_io_watcher_with_pass_events_gets_the_ready_events(hub):
+    r, w = os.pipe()
+    try:
+        got = []
+        watcher = hub.loop.io(w, 2)
+        watcher.start(got.append, pass_events=True)
+        gevent_lite.sleep(0.01)
+        watcher.stop()
+        assert got and got[0] == 2
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_io_watcher_rejects_bad_events_and_fds(hub):
+    with pytest.raises(ValueError):
+        hub.loop.io(0, 4)
+    with pytest.raises(ValueError):
+        hub.loop.io(-1, 1)
+
+
+def test_run_callback_runs_in_order_and_stop_cancels(hub):
+    out = []
+    hub.loop.run_callback(out.append, 1)
+    cb = hub.loop.run_callback(out.append, 2)
+    hub.loop.run_callback(out.append, 3)
+    assert cb.pending
+    cb.stop()
+    gevent_lite.sleep(0)
+    assert out == [1, 3] and not cb.pending
+
+
+def test_now_is_the_hubs_monotonic_clock(hub):
+    hub.loop.update_now()
+    a = hub.loop.now()
+    gevent_lite.sleep(0.1)
+    assert 0.05 < hub.loop.now() - a < 2
+
+
+def test_hub_wait_rejects_a_foreign_switch(hub):
+    main = gevent_lite.getcurrent()
+    watcher = hub.loop.timer(5)
+    gevent_lite.spawn(lambda: main.switch('bogus'))
+    with pytest.raises(InvalidSwitchError):
+        hub.wait(watcher)
+    assert not watcher.active
+
+
+def test_loop_is_one_object_per_hub(hub):
+    assert hub.loop is hub.loop and hub.loop.hub is hub
