@@ -8,12 +8,16 @@ statements run inside the server process, next to its greenlets, so
 is going on. Each connection gets its own namespace (a copy of ``locals``), so
 names one session defines do not appear in another.
 
-Output goes to the client that typed the statement: while any console statement
-runs, ``sys.stdout``/``sys.stderr`` are replaced by a greenlet-aware proxy that
-writes to the console of the current greenlet (or of the console greenlet that
-spawned it) and to the original stream for every other greenlet. Reading a line
+Output goes to the client that typed the statement, and input comes from it:
+while any console statement runs, ``sys.stdout``/``sys.stderr``/``sys.stdin``
+are replaced by a greenlet-aware proxy that talks to the console of the current
+greenlet (or of the console greenlet that spawned it) and to the original
+stream for every other greenlet. So ``input()``, ``help()`` and
+``sys.stdin.readline()`` typed into a session read the session's next line
+(never the process's real stdin, which would freeze the hub). Reading a line
 parks the session's greenlet on its socket, so an idle session costs nothing;
 a statement that blocks (``time.sleep``) blocks the hub like any other code.
+A line longer than :data:`MAX_LINE` bytes ends the session.
 
 A session ends on EOF (Ctrl-D), ``exit()``/``quit()`` (the ``SystemExit`` ends
 the session, never the process) or a disconnect; a client that vanishes in the
@@ -26,6 +30,7 @@ message on stderr) when bound to any other address. Command line:
 """
 
 import code
+import io
 import socket as _stdsocket
 import sys
 import warnings
@@ -39,6 +44,8 @@ from .server import StreamServer, parse_address
 __all__ = ['BackdoorServer']
 
 DEFAULT_BIND = '127.0.0.1:9000'
+#: Longest input line a session accepts (bytes); a longer one ends the session.
+MAX_LINE = 1 << 20
 
 
 class _SessionClosed(Exception):
@@ -47,6 +54,9 @@ class _SessionClosed(Exception):
 
 class _ClientStream:
     """The client's side of a session: a text file over the green socket."""
+
+    encoding = 'utf-8'
+    errors = 'replace'
 
     def __init__(self, sock):
         self.sock = sock
@@ -69,26 +79,52 @@ class _ClientStream:
         pass
 
     def isatty(self):
-        return True
+        # False, so pydoc (help()) pages through sys.stdout instead of running a
+        # pager program on the process's terminal.
+        return False
 
-    def readline(self):
+    def fileno(self):
+        # No descriptor: builtin input() then prompts on sys.stdout and calls
+        # sys.stdin.readline() -- both ours -- instead of the C-level terminal.
+        raise io.UnsupportedOperation('a backdoor session has no file descriptor')
+
+    def readline(self, size=-1):
         # Parks in the socket's recv (hub.wait_fd) until the client sends a line.
-        while b'\n' not in self._buf:
-            try:
-                chunk = self.sock.recv(4096)
-            except OSError:
-                chunk = b''
-            if not chunk:
-                self.closed = True
-                line, self._buf = self._buf, b''
-                return line.decode('utf-8', 'replace')
-            self._buf += chunk
-        line, _, self._buf = self._buf.partition(b'\n')
+        # Only each new chunk is searched and the chunks are joined once, so a long
+        # line costs linear time; past MAX_LINE bytes the session ends.
+        buf = self._buf
+        i = buf.find(b'\n')
+        if i < 0:
+            chunks = [buf] if buf else []
+            size_so_far = len(buf)
+            while True:
+                if size_so_far > MAX_LINE:
+                    self._buf = b''
+                    self.write('\nline longer than %d bytes: session closed\n' % MAX_LINE)
+                    self.closed = True
+                    raise _SessionClosed()
+                try:
+                    chunk = self.sock.recv(65536)
+                except OSError:
+                    chunk = b''
+                if not chunk:
+                    self.closed = True
+                    self._buf = b''
+                    return b''.join(chunks).decode('utf-8', 'replace')
+                chunks.append(chunk)
+                j = chunk.find(b'\n')
+                if j >= 0:
+                    i = size_so_far + j
+                    buf = b''.join(chunks)
+                    break
+                size_so_far += len(chunk)
+        line = buf[:i]
+        self._buf = buf[i + 1:]
         return line.rstrip(b'\r').decode('utf-8', 'replace') + '\n'
 
 
 class _GreenletStreams:
-    """A ``sys.stdout``/``sys.stderr`` stand-in that routes by greenlet."""
+    """A ``sys.stdout``/``sys.stderr``/``sys.stdin`` stand-in that routes by greenlet."""
 
     def __init__(self, original, sessions):
         self._original = original
@@ -112,8 +148,17 @@ class _GreenletStreams:
     def flush(self):
         return self._target().flush()
 
+    def readline(self, size=-1):
+        return self._target().readline(size)
+
+    def isatty(self):
+        return self._target().isatty()
+
+    def fileno(self):
+        return self._target().fileno()
+
     def __getattr__(self, name):
-        return getattr(self._original, name)
+        return getattr(self._target(), name)
 
 
 # greenlet -> _ClientStream of its session; weak so finished sessions vanish.
@@ -129,7 +174,7 @@ def _enter_statement():
     global _running
     _running += 1
     if _running == 1:
-        for name in ('stdout', 'stderr'):
+        for name in ('stdout', 'stderr', 'stdin'):
             current = getattr(sys, name)
             if isinstance(current, _GreenletStreams):
                 continue
@@ -250,7 +295,7 @@ class BackdoorServer(StreamServer):
             banner = self.banner if self.banner is not None else self._default_banner()
             console.interact(banner=banner, exitmsg='')
         except (_SessionClosed, SystemExit, EOFError):
-            pass          # the client left or typed exit(): end this session only
+            pass          # the client left, typed exit() or sent an over-long line
         finally:
             _sessions.pop(me, None)
             try:

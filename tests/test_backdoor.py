@@ -212,3 +212,136 @@ def test_command_line_serves_a_console():
     finally:
         proc.kill()
         proc.wait(10)
+
+
+# Issue 19 item 8: input()/help()/sys.stdin belong to the session; long lines are bounded.
+
+def test_input_reads_the_sessions_next_line_not_the_process_stdin(server):
+    def session():
+        c = Client(server.server_port)
+        c.read_until(PROMPT)
+        c.send('name = input("who? ")')
+        prompt = c.read_until(b'who? ')
+        c.send('bob')
+        after = c.read_until(PROMPT)
+        out = c.run('name')
+        c.send('import sys; sys.stdin.readline()')
+        c.send('typed for readline')
+        line_value = c.read_until(PROMPT)
+        c.close()
+        return prompt, after, out, line_value
+    prompt, after, out, line_value = _in_thread(session)
+    assert prompt == ''
+    assert after.strip() == ''               # 'bob' was consumed by input(), not run as code
+    assert out.strip() == "'bob'"
+    assert line_value.strip() == "'typed for readline\\n'"
+
+
+def test_help_is_interactive_in_the_session_and_pages_to_it(server):
+    def session():
+        c = Client(server.server_port)
+        c.read_until(PROMPT)
+        c.send('help()')
+        intro = c.read_until(b'help> ')
+        c.send('len')
+        page = c.read_until(b'help> ')
+        c.send('quit')
+        c.read_until(PROMPT)
+        direct = c.run('help(len)')
+        c.close()
+        return intro, page, direct
+    intro, page, direct = _in_thread(session)
+    assert 'Welcome to Python' in intro
+    assert 'Return the number of items in a container' in page
+    assert 'Return the number of items in a container' in direct
+
+
+def test_a_session_waiting_in_input_does_not_block_other_sessions(server):
+    def sessions():
+        a, b = Client(server.server_port), Client(server.server_port)
+        a.read_until(PROMPT)
+        b.read_until(PROMPT)
+        a.send('value = input()')
+        time.sleep(0.2)                      # a is parked in input() now
+        out_b = b.run('6 * 7')
+        a.send('late')
+        a.read_until(PROMPT)
+        out_a = a.run('value')
+        a.close()
+        b.close()
+        return out_a, out_b
+    out_a, out_b = _in_thread(sessions)
+    assert out_b.strip() == '42'
+    assert out_a.strip() == "'late'"
+
+
+def test_input_in_a_subprocess_never_touches_its_real_stdin():
+    # The process's stdin is a pipe nobody writes: reading it would freeze the hub.
+    proc = subprocess.Popen([sys.executable, '-m', 'gevent_lite.backdoor', '--bind', '127.0.0.1:0'],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        line = proc.stdout.readline().decode()
+        assert 'listening on 127.0.0.1:' in line, line
+        port = int(line.rsplit(':', 1)[1])
+        c = Client(port)
+        c.read_until(PROMPT)
+        c.send('x = input("? ")')
+        c.read_until(b'? ')
+        c.send('from-the-session')
+        c.read_until(PROMPT)
+        assert c.run('x').strip() == "'from-the-session'"
+        c.close()
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_over_long_line_ends_the_session_quickly_and_server_keeps_serving(server):
+    from gevent_lite.backdoor import MAX_LINE
+
+    def session():
+        c = Client(server.server_port)
+        c.read_until(PROMPT)
+        t0 = time.monotonic()
+        try:
+            c.sock.sendall(b'a' * (MAX_LINE * 4))      # no newline at all
+        except OSError:
+            pass                                       # closed while we were still sending
+        rest = b''
+        c.sock.settimeout(10)
+        while True:
+            try:
+                chunk = c.sock.recv(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            rest += chunk
+        elapsed = time.monotonic() - t0
+        c.close()
+        c2 = Client(server.server_port)
+        c2.read_until(PROMPT)
+        out = c2.run('6*7')
+        c2.close()
+        return rest, elapsed, out
+    rest, elapsed, out = _in_thread(session)
+    assert b'line longer than %d bytes: session closed' % MAX_LINE in rest
+    assert elapsed < 5, elapsed
+    assert out.strip() == '42'
+
+
+def test_long_line_under_the_cap_is_read_in_linear_time(server):
+    def session():
+        c = Client(server.server_port)
+        c.read_until(PROMPT)
+        t0 = time.monotonic()
+        c.sock.sendall(b'x = "' + b'a' * 900000 + b'"\r\n')
+        c.read_until(PROMPT)
+        elapsed = time.monotonic() - t0
+        out = c.run('len(x)')
+        c.close()
+        return out, elapsed
+    out, elapsed = _in_thread(session)
+    assert out.strip() == '900000'
+    assert elapsed < 5, elapsed
