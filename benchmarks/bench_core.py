@@ -497,6 +497,7 @@ CASES = [
                 'asyncio': timers_asyncio, 'uvloop': timers_uvloop}),
     dict(name='memory', description='memory per sleeping greenlet',
          unit='KB', higher_is_better=False, n=10_000, quick_n=10_000, target='<= gevent',
+         quick_rounds=1,    # the same to the byte, run after run
          impls={'lite': memory_lite, 'gevent': memory_gevent, 'eventlet': memory_eventlet,
                 'asyncio': memory_asyncio, 'uvloop': memory_uvloop}),
 ]

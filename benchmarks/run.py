@@ -80,7 +80,9 @@ class Case:
     command: a list of argv strings where ``{n}`` is replaced by the size), and
     optionally ``n`` (full size), ``quick_n`` (size for ``--quick``),
     ``expected`` (``n -> work count``; default: ``n``), ``target`` (text, e.g.
-    ``'>= gevent'``), ``timeout`` (seconds per measurement).
+    ``'>= gevent'``), ``timeout`` (seconds per measurement), ``quick_rounds``
+    (the most rounds ``--quick`` runs: 1 for a measurement that does not vary
+    from run to run, such as a memory size).
     """
 
     __slots__ = (
@@ -92,6 +94,7 @@ class Case:
         'name',
         'path',
         'quick_n',
+        'quick_rounds',
         'target',
         'timeout',
         'unit',
@@ -115,6 +118,7 @@ class Case:
                                 % (self.name, impl, runner))
         self.n = int(spec.get('n', 1))
         self.quick_n = int(spec.get('quick_n', self.n))
+        self.quick_rounds = spec.get('quick_rounds')
         self.expected = spec.get('expected', lambda n: n)
         self.target = spec.get('target', '')
         self.timeout = spec.get('timeout')
@@ -406,6 +410,7 @@ def run_cases(cases, impls=None, rounds=3, quick=False, timeout=None, python=Non
     With ``budget`` (seconds per case), a case stops after the round that would
     let the next one overrun it, but always runs at least 2 rounds (1 if
     ``rounds`` is 1): ``--quick`` uses it so slow cases cannot blow the run time.
+    With ``quick``, a case's ``quick_rounds`` caps its rounds too.
     """
     results = []
     for case in cases:
@@ -416,7 +421,8 @@ def run_cases(cases, impls=None, rounds=3, quick=False, timeout=None, python=Non
         ms = []
         started = time.monotonic()
         done_rounds = 0
-        for r in range(rounds):
+        case_rounds = min(rounds, case.quick_rounds) if quick and case.quick_rounds else rounds
+        for r in range(case_rounds):
             elapsed = time.monotonic() - started
             if budget is not None and r >= 2 and elapsed + elapsed / r > budget:
                 break

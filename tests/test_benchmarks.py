@@ -235,6 +235,18 @@ def test_time_budget_cuts_slow_cases_to_two_rounds(tmp_path):
     assert '2 round(s)' in run.format_table(entry)
 
 
+def test_quick_rounds_caps_a_steady_case_in_quick_mode_only(tmp_path):
+    (tmp_path / 'bench_steady.py').write_text(textwrap.dedent('''
+        def steady(n):
+            return 4.0, n
+        CASES = [dict(name='steady', description='steady', unit='KB', higher_is_better=False, n=3,
+                      quick_rounds=1, impls={'lite': steady})]
+    '''))
+    cases = run.discover([str(tmp_path)])
+    assert run.run_cases(cases, rounds=3, quick=True)['cases'][0]['rounds'] == 1
+    assert run.run_cases(cases, rounds=3, quick=False)['cases'][0]['rounds'] == 3
+
+
 def test_name_only_case_module_runs_per_case_and_its_ok_flag_is_checked(tmp_path):
     # The shape of bench_primitives.py: CASES are names, case_<name>(api, n) -> (rate, ok).
     (tmp_path / 'bench_named.py').write_text(textwrap.dedent('''
@@ -344,3 +356,76 @@ def test_instruction_count_cli_rejects_unknown_names(capsys):
     assert 'unknown case' in capsys.readouterr().err
     with pytest.raises(SystemExit):
         count_instructions.main(['--sizes', '10,5'])
+
+
+bench_idle = _load('bench_idle')
+IDLE = {c.name: c for c in run.discover([os.path.join(BENCH_DIR, 'bench_idle.py')])}
+
+
+@pytest.mark.parametrize('name', ['idle_stream', 'idle_http'])
+def test_idle_connections_case_holds_every_connection_open_and_reports_server_memory(name):
+    # 300 connections (three batches): every one got its answer and was still open
+    # when the server's RSS was read; KB per connection is positive and sane.
+    case = IDLE[name]
+    m = run.measure(case, 'lite', 300, timeout=120)
+    assert m.ok, m.error
+    assert m.done == 300
+    assert 0 < m.value < 1024
+
+
+def test_idle_connections_case_says_when_the_descriptor_limit_is_too_low():
+    import resource
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip('no hard limit on file descriptors here')
+    with pytest.raises(RuntimeError, match='hard limit is %d' % hard):
+        bench_idle.measure('stream', 'lite', hard + 1000)
+
+
+charts = _load('charts')
+
+
+def _chart_data():
+    def row(median):
+        return {'samples': [median], 'errors': [], 'median': median, 'min': median * 0.9,
+                'max': median * 1.1, 'ratio': None, 'n': 1}
+    cases = [{'name': 'spawn', 'description': 'spawn + join', 'unit': 'greenlets/s', 'higher_is_better': True,
+              'target': '>= 0.8x greenlet',
+              'results': {'greenlet': row(160e3), 'lite': row(100e3),
+                          'gevent': {'samples': [], 'errors': ['boom'], 'n': 1, 'ratio': None}}}]
+    for conns, lite in ((50, 140e3), (1000, 70e3), (5000, 60e3)):
+        cases.append({'name': 'echo_%dx64' % conns, 'description': 'echo %d' % conns, 'unit': 'req/s',
+                      'higher_is_better': True, 'target': '>= uvloop',
+                      'results': {'lite': row(lite), 'uvloop': row(lite * 0.9)}})
+    return {'meta': {'python': '3.11', 'cpus': 2, 'rounds': 1, 'quick': True, 'commit': 'abc', 'date': 'x'},
+            'cases': cases}
+
+
+def test_charts_command_draws_bars_and_the_connections_line_from_run_json(tmp_path):
+    pytest.importorskip('matplotlib')
+    src = tmp_path / 'r.json'
+    src.write_text(json.dumps(_chart_data()))
+    assert charts.main([str(src), '--out', str(tmp_path / 'a')]) == 0
+    assert charts.main([str(src), '--out', str(tmp_path / 'b')]) == 0
+    for name in ('bench_cases.png', 'bench_echo_conns.png'):
+        first = (tmp_path / 'a' / name).read_bytes()
+        assert first.startswith(b'\x89PNG\r\n\x1a\n') and len(first) > 10_000
+        # No date in the file: the same numbers give the same bytes (no churn in git).
+        assert first == (tmp_path / 'b' / name).read_bytes()
+
+
+def test_line_chart_without_echo_cases_is_a_clear_error(tmp_path):
+    pytest.importorskip('matplotlib')
+    data = _chart_data()
+    data['cases'] = data['cases'][:1]
+    with pytest.raises(ValueError, match='no echo_<C>x64 case'):
+        charts.echo_line_chart(data, str(tmp_path / 'x.png'))
+
+
+def test_performance_page_shows_the_checked_in_charts():
+    docs = os.path.join(os.path.dirname(BENCH_DIR), 'docs')
+    page = open(os.path.join(docs, 'performance.rst'), encoding='utf-8').read()
+    for name in ('bench_cases.png', 'bench_echo_conns.png'):
+        assert 'images/' + name in page
+        with open(os.path.join(docs, 'images', name), 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
