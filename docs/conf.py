@@ -73,7 +73,7 @@ nitpick_ignore_regex = [
     (r'py:(class|exc|obj|data|func|meth|mod|attr)',
      r'(typing|collections|collections\.abc|socket|_socket|ssl|select|selectors|threading|_thread|'
      r'queue|os|time|signal|subprocess|socketserver|contextvars|concurrent\.futures|types|'
-     r'wsgiref|http|urllib|xmlrpc|io|errno|multiprocessing|asyncio|logging|email)(\..*)?'),
+     r'wsgiref|http|urllib|xmlrpc|io|errno|multiprocessing|asyncio|_asyncio|logging|email)(\..*)?'),
     # The greenlet package (gevent_lite's only dependency).
     (r'py:(class|exc|obj|func|meth|mod)', r'(gunicorn\..*|greenlet|greenlet\.greenlet|greenlet\.GreenletExit|'
      r'greenlet\.getcurrent|_greenlet\..*|GreenletExit)'),

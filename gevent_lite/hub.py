@@ -636,7 +636,7 @@ class Hub(greenlet):
     close_fd = cancel_wait
 
     def wait_fds(self, pairs: Iterable[tuple[int, int]], timeout: float | None = None,
-                 keep: Container[int] = ()) -> bool:
+                 keep: Container[int] = (), waiter: Waiter | None = None, ref: bool = True) -> bool:
         """Park until one of several fds is ready; for green ``select``/``poll``.
 
         ``pairs`` is an iterable of ``(fd, events)``. One :class:`Waiter` is
@@ -650,9 +650,17 @@ class Hub(greenlet):
         hub never hears of, and a registration kept for it would hide the next fd
         of that number from the poller. An fd closed meanwhile (``cancel_wait``)
         raises its error here.
+
+        ``waiter``: a fresh :class:`Waiter` of this hub to park on, so that the
+        caller can also be woken by ``waiter.wake(value)`` from another greenlet
+        (any value but None counts as "woken": the caller re-checks its fds).
+        ``ref=False``: this wait does not keep :meth:`join` from returning (a
+        background loop that serves fds whenever the hub runs, but is no reason
+        for it to run).
         """
         fds = self._fds
-        waiter = Waiter(self)
+        if waiter is None:
+            waiter = Waiter(self)
         armed = []
         try:
             for fd, events in pairs:
@@ -687,12 +695,13 @@ class Hub(greenlet):
             timer = None
             if timeout is not None:
                 timer = self.call_later(timeout, waiter.switch, None)
-            if armed:
+            counted = bool(armed) and ref
+            if counted:
                 self._nfd_waiters += 1
             try:
                 return waiter.get() is not None
             finally:
-                if armed:
+                if counted:
                     self._nfd_waiters -= 1
                 if timer is not None:
                     timer.cancel()

@@ -63,6 +63,7 @@ __all__ = [
     'is_object_patched',
     'main',
     'patch_all',
+    'patch_asyncio',
     'patch_dns',
     'patch_module',
     'patch_os',
@@ -825,11 +826,29 @@ def patch_sys(stdin=True, stdout=True, stderr=True):
     _patch_module(sys, fake, names)
 
 
-_ALL_ORDER = ('os', 'time', 'thread', 'sys', 'socket', 'select', 'ssl', 'subprocess', 'signal', 'queue')
+_ALL_ORDER = ('os', 'time', 'thread', 'sys', 'socket', 'select', 'ssl', 'subprocess', 'signal', 'queue',
+              'asyncio')
+
+
+def patch_asyncio():
+    """Make asyncio's default loop :class:`~gevent_lite.asyncio_bridge.HubEventLoop`.
+
+    ``asyncio.run()``, ``asyncio.Runner`` and ``asyncio.new_event_loop()`` then
+    make loops that wait through the hub: coroutines and greenlets interleave,
+    ``asyncio.run()`` works in several green "threads" at once, and executor jobs
+    run by green threads (``asyncio.to_thread``, ``loop.run_in_executor``) deliver
+    their results (gevent#2213). A policy the program installed itself (uvloop's,
+    say) is left alone. Imports asyncio.
+    """
+    import asyncio
+    from . import _asyncio_loop
+    policy = asyncio.get_event_loop_policy()
+    if type(policy) is asyncio.DefaultEventLoopPolicy:
+        _asyncio_loop.install()
 
 
 def patch_all(socket=True, dns=True, time=True, select=True, thread=True, os=True, ssl=True,
-              subprocess=True, sys=False, queue=True, signal=True, **kwargs):
+              subprocess=True, sys=False, queue=True, signal=True, asyncio=True, **kwargs):
     """Patch every module asked for whose green module exists; returns True.
 
     Green modules that do not exist are skipped and listed in :data:`unavailable`.
@@ -851,7 +870,7 @@ def patch_all(socket=True, dns=True, time=True, select=True, thread=True, os=Tru
     """
     import sys as _sys
     args = dict(socket=socket, dns=dns, time=time, select=select, thread=thread, os=os, ssl=ssl,
-                subprocess=subprocess, sys=sys, queue=queue, signal=signal)
+                subprocess=subprocess, sys=sys, queue=queue, signal=signal, asyncio=asyncio)
     new = {name for name, value in args.items() if value and not _patch_all_done.get(name)}
     if not new:
         return True
@@ -875,6 +894,7 @@ def patch_all(socket=True, dns=True, time=True, select=True, thread=True, os=Tru
         'subprocess': lambda: patch_subprocess(),
         'signal': lambda: patch_signal(),
         'queue': lambda: patch_queue(),
+        'asyncio': lambda: patch_asyncio(),
     }
     if 'dns' in new and 'socket' not in new and socket:
         calls['socket'] = lambda: patch_dns()      # socket was patched earlier with dns=False
@@ -905,7 +925,7 @@ _USAGE = """usage: python -m gevent_lite.monkey [--as-gevent] [--no-MODULE ...] 
                                    (script.py | -m module | --module module) [args...]
 
 Patch the standard library with patch_all(), then run the script (or module) as __main__.
-MODULE is one of: socket dns time select thread os ssl subprocess queue signal
+MODULE is one of: socket dns time select thread os ssl subprocess queue signal asyncio
 --as-gevent  first make `import gevent` give gevent_lite (install_as_gevent()), for programs
              written for gevent that others start: -m gunicorn -k gevent, -m celery ... -P gevent
 --verbose    print what was patched before running the program
@@ -918,7 +938,8 @@ def main(argv=None):
     import sys as _sys
     argv = list(_sys.argv[1:] if argv is None else argv)
     options = {}
-    flags = ('socket', 'dns', 'time', 'select', 'thread', 'os', 'ssl', 'subprocess', 'queue', 'signal', 'sys')
+    flags = ('socket', 'dns', 'time', 'select', 'thread', 'os', 'ssl', 'subprocess', 'queue', 'signal', 'sys',
+             'asyncio')
     module = None
     as_gevent = verbose = False
     if not argv:

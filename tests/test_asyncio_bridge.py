@@ -1,0 +1,719 @@
+"""asyncio and greenlets in one thread: gevent_lite.asyncio_bridge and its loop.
+
+Everything runs on real sockets on 127.0.0.1 and real asyncio machinery; the
+tests that need a whole interpreter (patch_all, hub liveness at exit) run one.
+Concurrency is shown by overlap: N waits of 0.3 s that finish together in well
+under N * 0.3 s, with wide margins for a loaded machine.
+"""
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import traceback
+
+import pytest
+
+import gevent_lite
+from gevent_lite import asyncio_bridge as ab
+from gevent_lite import hub as _hub
+from gevent_lite.timeout import Timeout
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def close_background_loop():
+    """Stop and close the hub's background loop after each test (the hub itself is
+    destroyed by conftest's fixture, after this one)."""
+    yield
+    hub = _hub._get_hub_noargs()
+    loop = hub.__dict__.get('_asyncio_loop') if hub is not None else None
+    if loop is None or loop.is_closed():
+        return
+    if loop.is_running():
+        loop.stop()
+        for _ in range(100):
+            if not loop.is_running():
+                break
+            gevent_lite.sleep(0.01)
+    assert not loop.is_running()
+    loop.close()
+
+
+def run_script(code, timeout=60):
+    """Run ``code`` in a fresh interpreter (our package first on the path); return stdout."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    res = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], capture_output=True,
+                         text=True, timeout=timeout, env=env, cwd=ROOT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert 'Traceback' not in res.stderr, res.stderr
+    return res.stdout
+
+
+async def double_later(x, delay=0.3):
+    await asyncio.sleep(delay)
+    return 2 * x
+
+
+# -- greenlet -> asyncio: await_ ----------------------------------------------------------
+
+def test_await_in_ten_greenlets_overlaps_and_other_greenlets_keep_running():
+    ticks = []
+
+    def ticker():
+        for i in range(10):
+            gevent_lite.sleep(0.02)
+            ticks.append(i)
+
+    t0 = time.monotonic()
+    tick = gevent_lite.spawn(ticker)
+    jobs = [gevent_lite.spawn(lambda i=i: ab.await_(double_later(i))) for i in range(10)]
+    gevent_lite.joinall(jobs + [tick], timeout=10, raise_error=True)
+    elapsed = time.monotonic() - t0
+    assert [j.value for j in jobs] == [2 * i for i in range(10)]
+    assert ticks == list(range(10))
+    assert elapsed < 1.5, elapsed          # ten waits of 0.3 s, one after another: 3 s
+
+
+def test_await_works_from_a_callback_deep_inside_synchronous_code():
+    # json's C decoder calls the hook; the hook calls an async function.
+    async def lookup(name):
+        await asyncio.sleep(0.01)
+        return name.upper()
+
+    def hook(obj):
+        return {k: ab.await_(lookup(v)) for k, v in obj.items()}
+
+    def parse():
+        return json.loads('[{"a": "x"}, {"b": "y"}]', object_hook=hook)
+
+    assert gevent_lite.spawn(parse).get(timeout=10) == [{'a': 'X'}, {'b': 'Y'}]
+
+
+def test_await_from_the_main_greenlet_returns_the_result():
+    assert ab.await_(double_later(21, 0.01)) == 42
+
+
+def test_await_on_a_done_future_returns_without_running_the_loop():
+    loop = ab.get_loop()
+    fut = loop.create_future()
+    fut.set_result('ready')
+    assert ab.await_(fut) == 'ready'
+    failed = loop.create_future()
+    failed.set_exception(KeyError('k'))
+    with pytest.raises(KeyError):
+        ab.await_(failed)
+
+
+def test_await_on_a_future_resolved_by_another_greenlet():
+    loop = ab.get_loop()
+    fut = loop.create_future()
+    gevent_lite.spawn_later(0.05, fut.set_result, 'from a greenlet')
+    assert ab.await_(fut) == 'from a greenlet'
+
+
+def test_exception_in_a_coroutine_reaches_the_greenlet_with_its_traceback():
+    async def inner_failure():
+        await asyncio.sleep(0)
+        raise ValueError('bad value from the coroutine')
+
+    def caller():
+        try:
+            ab.await_(inner_failure())
+        except ValueError as e:
+            return [f.name for f in traceback.extract_tb(e.__traceback__)], str(e)
+
+    names, message = gevent_lite.spawn(caller).get(timeout=10)
+    assert message == 'bad value from the coroutine'
+    assert names[0] == 'caller' and names[-1] == 'inner_failure', names
+
+
+def test_await_rejects_what_is_not_awaitable():
+    with pytest.raises(TypeError, match='await_'):
+        ab.await_(42)
+
+
+def test_await_inside_a_coroutine_raises_a_clear_error_and_to_greenlet_is_the_way():
+    async def misuse():
+        coro = double_later(1, 0)
+        with pytest.raises(RuntimeError, match='to_greenlet'):
+            ab.await_(coro)
+        # The right way: blocking-style code in a greenlet of its own.
+        return await ab.to_greenlet(lambda: ab.await_(double_later(5, 0.01)))
+
+    assert ab.run(misuse()) == 10
+
+
+# -- cancellation and timeouts, greenlet side ----------------------------------------------
+
+def _tracked(log, delay):
+    async def body():
+        try:
+            await asyncio.sleep(delay)
+            log.append('finished')
+        except asyncio.CancelledError:
+            log.append('cancelled')
+            raise
+        finally:
+            log.append('cleanup')
+    return body()
+
+
+def test_timeout_around_await_cancels_the_task_and_its_cleanup_runs_first():
+    log = []
+    t0 = time.monotonic()
+    with pytest.raises(Timeout):
+        with Timeout(0.1):
+            ab.await_(_tracked(log, 10))
+    assert log == ['cancelled', 'cleanup']
+    assert time.monotonic() - t0 < 3
+
+
+def test_killing_a_greenlet_in_await_cancels_the_task():
+    log = []
+    g = gevent_lite.spawn(ab.await_, _tracked(log, 10))
+    gevent_lite.sleep(0.05)
+    g.kill(timeout=5)
+    assert g.dead and isinstance(g.value, gevent_lite.GreenletExit)
+    assert log == ['cancelled', 'cleanup']
+
+
+def test_a_task_cancelled_on_the_asyncio_side_raises_cancelled_error_in_the_greenlet():
+    loop = ab.get_loop()
+    task = loop.create_task(asyncio.sleep(10))
+    gevent_lite.spawn_later(0.05, task.cancel)
+    with pytest.raises(asyncio.CancelledError):
+        ab.await_(task)
+
+
+def test_asyncio_timeout_inside_the_awaited_coroutine_reaches_the_greenlet():
+    async def slow():
+        return await asyncio.wait_for(asyncio.sleep(10), 0.05)
+
+    with pytest.raises(asyncio.TimeoutError):
+        ab.await_(slow())
+
+
+# -- spawn_coroutine ------------------------------------------------------------------------
+
+def test_spawn_coroutine_handles_join_get_and_wait_like_greenlets():
+    handles = [ab.spawn_coroutine(double_later(i)) for i in range(5)]
+    assert isinstance(handles[0], gevent_lite.Greenlet)
+    assert isinstance(handles[0].task, asyncio.Task)
+    t0 = time.monotonic()
+    done = gevent_lite.wait(handles, timeout=10)
+    assert len(done) == 5 and time.monotonic() - t0 < 1.5
+    assert [h.get() for h in handles] == [0, 2, 4, 6, 8]
+    assert all(h.successful() for h in handles)
+
+
+def test_killing_a_spawn_coroutine_handle_cancels_its_task_and_waits_for_it():
+    log = []
+    h = ab.spawn_coroutine(_tracked(log, 10))
+    gevent_lite.sleep(0.05)
+    h.kill(timeout=5)
+    assert log == ['cancelled', 'cleanup']
+    assert h.task.cancelled()
+    assert isinstance(h.value, gevent_lite.GreenletExit)
+
+
+def test_a_handle_killed_before_it_started_still_cancels_its_task():
+    log = []
+    h = ab.spawn_coroutine(_tracked(log, 10))
+    h.kill()                      # before the hub ever ran it
+    gevent_lite.sleep(0.05)
+    assert h.task.cancelled()
+
+
+def test_cancelling_the_task_ends_the_handle_as_killed():
+    links = []
+    h = ab.spawn_coroutine(asyncio.sleep(10))
+    h.link(links.append)
+    gevent_lite.sleep(0.05)
+    h.task.cancel()
+    h.join(timeout=5)
+    assert h.dead and h.successful()
+    assert isinstance(h.value, gevent_lite.GreenletExit)
+    gevent_lite.sleep(0.01)
+    assert links == [h]
+
+
+def test_a_failing_coroutine_sets_the_handles_exception():
+    async def fails():
+        raise OSError('no route')
+
+    h = ab.spawn_coroutine(fails())
+    h.join(timeout=5)
+    assert isinstance(h.exception, OSError)
+    with pytest.raises(OSError, match='no route'):
+        h.get()
+
+
+def test_spawn_coroutine_rejects_a_plain_function():
+    with pytest.raises(TypeError, match='spawn_coroutine'):
+        ab.spawn_coroutine(double_later)
+
+
+# -- asyncio -> greenlet: as_future, to_greenlet ------------------------------------------
+
+def test_a_coroutine_awaits_greenlets_that_block_cooperatively():
+    def blocking(i):
+        gevent_lite.sleep(0.3)
+        return i * 10
+
+    async def main():
+        futs = [ab.as_future(gevent_lite.spawn(blocking, i)) for i in range(10)]
+        return await asyncio.gather(*futs)
+
+    t0 = time.monotonic()
+    assert ab.run(main()) == [i * 10 for i in range(10)]
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_a_greenlets_exception_reaches_the_awaiting_coroutine():
+    def fails():
+        raise LookupError('missing')
+
+    async def main():
+        with pytest.raises(LookupError, match='missing'):
+            await ab.as_future(gevent_lite.spawn(fails))
+        return 'seen'
+
+    assert ab.run(main()) == 'seen'
+
+
+def test_asyncio_timeout_on_a_greenlet_kills_it():
+    log = []
+
+    def slow():
+        try:
+            gevent_lite.sleep(10)
+        except gevent_lite.GreenletExit:
+            log.append('killed')
+            raise
+
+    g = gevent_lite.spawn(slow)
+
+    async def main():
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(ab.as_future(g), 0.05)
+
+    ab.run(main())
+    g.join(timeout=5)
+    assert log == ['killed'] and g.dead
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason='asyncio.timeout is 3.11+')
+def test_asyncio_timeout_context_manager_kills_a_to_greenlet_call():
+    log = []
+
+    def slow():
+        try:
+            gevent_lite.sleep(10)
+        finally:
+            log.append('greenlet cleanup')
+
+    async def main():
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await ab.to_greenlet(slow)
+        await asyncio.sleep(0.05)
+
+    ab.run(main())
+    assert log == ['greenlet cleanup']
+
+
+def test_killing_the_greenlet_cancels_the_future_the_coroutine_awaits():
+    g = gevent_lite.spawn(gevent_lite.sleep, 10)
+    gevent_lite.spawn_later(0.05, g.kill)
+
+    async def main():
+        with pytest.raises(asyncio.CancelledError):
+            await ab.as_future(g)
+        return 'cancelled'
+
+    assert ab.run(main()) == 'cancelled'
+
+
+def test_as_future_rejects_a_raw_greenlet():
+    with pytest.raises(TypeError, match='as_future'):
+        ab.as_future(gevent_lite.spawn_raw(lambda: None))
+
+
+# -- the loop itself -----------------------------------------------------------------------
+
+def test_run_interleaves_with_greenlets_and_uses_the_hub_clock_and_timers():
+    ticks = []
+    gevent_lite.spawn(lambda: [ticks.append(gevent_lite.sleep(0.01)) for _ in range(5)])
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, ab.HubEventLoop)
+        assert abs(loop.time() - _hub.now()) < 0.5
+        order = []
+        loop.call_later(0.06, order.append, 'late')
+        loop.call_later(0.02, order.append, 'early')
+        cancelled = loop.call_later(0.04, order.append, 'cancelled')
+        cancelled.cancel()
+        await asyncio.sleep(0.1)
+        return order
+
+    assert ab.run(main()) == ['early', 'late']
+    assert len(ticks) == 5
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason='asyncio.run(loop_factory=) is 3.12+')
+def test_asyncio_run_with_the_loop_factory():
+    async def main():
+        return type(asyncio.get_running_loop())
+
+    assert asyncio.run(main(), loop_factory=ab.new_event_loop) is ab.HubEventLoop
+
+
+def test_the_policy_makes_asyncio_run_use_the_hub_loop():
+    old = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(ab.EventLoopPolicy())
+    try:
+        async def main():
+            return type(asyncio.get_running_loop())
+        assert asyncio.run(main()) is ab.HubEventLoop
+    finally:
+        asyncio.set_event_loop_policy(old)
+
+
+def test_call_soon_threadsafe_from_a_real_thread_wakes_the_parked_loop():
+    async def main():
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        threading.Thread(target=lambda: (time.sleep(0.05),
+                                         loop.call_soon_threadsafe(fut.set_result, 'hi'))).start()
+        return await asyncio.wait_for(fut, 5)
+
+    assert ab.run(main()) == 'hi'
+
+
+def test_run_in_executor_delivers_its_result():
+    async def main():
+        return await asyncio.get_running_loop().run_in_executor(None, sum, [1, 2, 3])
+
+    assert ab.run(main()) == 6
+
+
+def test_two_loops_run_in_two_greenlets_at_once():
+    # While a loop's greenlet is parked it is not the running loop, so a second
+    # asyncio.run in another greenlet works, as in another thread.
+    def one(i):
+        return ab.run(double_later(i))
+
+    t0 = time.monotonic()
+    jobs = [gevent_lite.spawn(one, i) for i in range(3)]
+    gevent_lite.joinall(jobs, timeout=10, raise_error=True)
+    assert [j.value for j in jobs] == [0, 2, 4]
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_a_busy_asyncio_loop_does_not_starve_greenlets():
+    counter = []
+
+    def count():
+        while True:
+            counter.append(1)
+            gevent_lite.sleep(0)
+
+    g = gevent_lite.spawn(count)
+
+    async def busy():
+        for _ in range(2000):
+            await asyncio.sleep(0)
+        return len(counter)
+
+    seen = ab.run(busy())
+    g.kill()
+    assert seen > 20, seen        # the greenlet ran while the loop was busy
+
+
+def test_closing_a_loop_forgets_its_fd_in_the_hub():
+    loop = ab.new_event_loop()
+    loop.run_until_complete(asyncio.sleep(0.01))
+    epfd = loop._selector.fileno()
+    assert epfd in _hub.get_hub()._fds
+    loop.close()
+    assert epfd not in _hub.get_hub()._fds
+
+
+def test_the_background_loop_does_not_keep_the_program_alive():
+    out = run_script('''
+        import asyncio, time, gevent_lite
+        from gevent_lite.asyncio_bridge import await_, spawn_coroutine
+        async def work():
+            await asyncio.sleep(0.05)
+            asyncio.get_running_loop().call_later(30, print, 'never')
+            return 'done'
+        print(gevent_lite.spawn(await_, work()).get())
+        print(spawn_coroutine(work()).get())
+        t0 = time.monotonic()
+        print(gevent_lite.wait(timeout=20), time.monotonic() - t0 < 5)
+    ''')
+    assert out.split() == ['done', 'done', 'True', 'True']
+
+
+# -- under monkey.patch_all -----------------------------------------------------------------
+
+def test_patch_all_asyncio_run_to_thread_and_run_in_executor_deliver_results():
+    out = run_script('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import asyncio, time, threading
+        def work(x):
+            time.sleep(0.2)            # green: other green threads run meanwhile
+            return x * 2
+        async def main():
+            loop = asyncio.get_running_loop()
+            t0 = time.monotonic()
+            res = await asyncio.gather(asyncio.to_thread(work, 1),
+                                       loop.run_in_executor(None, work, 2),
+                                       asyncio.wait_for(asyncio.to_thread(work, 3), 10))
+            return type(loop).__name__, res, time.monotonic() - t0
+        print(asyncio.run(main()))
+    ''')
+    name, res, elapsed = eval(out)
+    assert name == 'HubEventLoop' and res == [2, 4, 6]
+    assert elapsed < 2, elapsed
+
+
+def test_patch_all_executor_results_arrive_with_cpython_3_13_12s_chain_future():
+    # CPython 3.13.12 / 3.14.3 changed _chain_future to set the result directly when
+    # the running loop is the destination loop -- which every green thread saw under
+    # gevent, so the parked loop never woke (gevent#2213). Reproduce that code here.
+    out = run_script('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import asyncio, asyncio.futures as F, inspect, time
+        src = inspect.getsource(F._chain_future)
+        assert 'dest_loop is source_loop' in src or 'events._get_running_loop()' in src
+        ns = dict(F.__dict__)
+        exec(src.replace('dest_loop is source_loop', 'dest_loop is events._get_running_loop()'), ns)
+        F._chain_future = ns['_chain_future']
+        F.wrap_future.__globals__['_chain_future'] = ns['_chain_future']
+        async def main():
+            t0 = time.monotonic()
+            r = await asyncio.wait_for(asyncio.to_thread(sum, [1, 2]), 20)
+            return r, time.monotonic() - t0
+        print(asyncio.run(main()))
+    ''')
+    r, elapsed = eval(out)
+    assert r == 3 and elapsed < 2, elapsed
+
+
+def test_patch_all_two_threads_run_asyncio_run_at_once():
+    out = run_script('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import asyncio, threading, time
+        results = []
+        async def job(i):
+            await asyncio.sleep(0.3)
+            return i
+        def thread_main(i):
+            results.append(asyncio.run(job(i)))
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=thread_main, args=(i,)) for i in range(4)]
+        for t in threads: t.start()
+        for t in threads: t.join(10)
+        print(sorted(results), time.monotonic() - t0 < 1.5)
+    ''')
+    assert out.strip() == '[0, 1, 2, 3] True'
+
+
+def test_patch_all_leaves_a_policy_the_program_installed():
+    out = run_script('''
+        import asyncio
+        class Mine(asyncio.DefaultEventLoopPolicy):
+            pass
+        asyncio.set_event_loop_policy(Mine())
+        from gevent_lite import monkey; monkey.patch_all()
+        print(type(asyncio.get_event_loop_policy()).__name__)
+    ''')
+    assert out.strip() == 'Mine'
+
+
+# -- real servers and clients, both kinds, in one thread -----------------------------------
+
+def test_asyncio_echo_server_and_green_stream_server_serve_clients_at_once():
+    from gevent_lite.server import StreamServer
+    from gevent_lite import socket as gsocket
+
+    def green_echo(sock, addr):
+        with sock:
+            while True:
+                data = sock.recv(1024)
+                if not data:
+                    break
+                gevent_lite.sleep(0.2)      # a slow reply: overlap shows concurrency
+                sock.sendall(b'green:' + data)
+
+    green = StreamServer(('127.0.0.1', 0), green_echo)
+    green.start()
+
+    async def asyncio_echo(reader, writer):
+        while True:
+            data = await reader.read(1024)
+            if not data:
+                break
+            await asyncio.sleep(0.2)
+            writer.write(b'aio:' + data)
+            await writer.drain()
+        writer.close()
+
+    def green_client(port, n):
+        with gsocket.create_connection(('127.0.0.1', port)) as s:
+            s.sendall(b'%d' % n)
+            return s.recv(100)
+
+    async def aio_client(port, n):
+        reader, writer = await asyncio.open_connection('127.0.0.1', port)
+        writer.write(b'%d' % n)
+        data = await reader.read(100)
+        writer.close()
+        return data
+
+    async def main():
+        server = await asyncio.start_server(asyncio_echo, '127.0.0.1', 0)
+        aio_port = server.sockets[0].getsockname()[1]
+        green_port = green.server_port
+        t0 = time.monotonic()
+        # Greenlet clients of both servers, coroutine clients of both servers.
+        greenlets = [gevent_lite.spawn(green_client, port, i)
+                     for i in range(5) for port in (aio_port, green_port)]
+        coros = [aio_client(port, i) for i in range(5) for port in (aio_port, green_port)]
+        from_coros = await asyncio.gather(*coros)
+        from_greenlets = await asyncio.gather(*(ab.as_future(g) for g in greenlets))
+        elapsed = time.monotonic() - t0
+        server.close()
+        await server.wait_closed()
+        return from_coros, from_greenlets, elapsed
+
+    try:
+        from_coros, from_greenlets, elapsed = ab.run(main())
+    finally:
+        green.stop()
+    expected = [b'%s:%d' % (kind, i) for i in range(5) for kind in (b'aio', b'green')]
+    assert from_coros == expected and from_greenlets == expected
+    assert elapsed < 1.5, elapsed       # 20 replies of 0.2 s each, one after another: 4 s
+
+
+def test_aiohttp_client_against_green_pywsgi_in_the_same_process():
+    aiohttp = pytest.importorskip('aiohttp')
+    from gevent_lite.pywsgi import WSGIServer
+
+    def app(environ, start_response):
+        gevent_lite.sleep(0.2)          # the app blocks cooperatively
+        body = ('hello %s' % environ['PATH_INFO']).encode()
+        start_response('200 OK', [('Content-Type', 'text/plain'),
+                                  ('Content-Length', str(len(body)))])
+        return [body]
+
+    server = WSGIServer(('127.0.0.1', 0), app, log=None)
+    server.start()
+    port = server.server_port
+
+    async def fetch_all():
+        async with aiohttp.ClientSession() as session:
+            async def one(i):
+                async with session.get('http://127.0.0.1:%d/p%d' % (port, i)) as resp:
+                    return resp.status, await resp.text()
+            return await asyncio.gather(*(one(i) for i in range(10)))
+
+    try:
+        t0 = time.monotonic()
+        # From a greenlet, through await_: the bridge's background loop.
+        results = gevent_lite.spawn(ab.await_, fetch_all()).get(timeout=30)
+        elapsed = time.monotonic() - t0
+        # And from a loop run by run().
+        again = ab.run(fetch_all())
+    finally:
+        server.stop()
+    assert results == [(200, 'hello /p%d' % i) for i in range(10)] == again
+    assert elapsed < 1.8, elapsed       # ten 0.2 s responses in sequence: 2 s
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not __import__('shutil').which('redis-server'),
+                    reason='redis-server is not installed (.ci/run installs it)')
+def test_redis_asyncio_and_green_redis_py_clients_share_one_real_server(tmp_path):
+    pytest.importorskip('redis.asyncio')
+    import shutil
+    port = _free_port()
+    proc = subprocess.Popen(
+        [shutil.which('redis-server'), '--port', str(port), '--bind', '127.0.0.1', '--save', '',
+         '--appendonly', 'no', '--dir', str(tmp_path)],
+        cwd=str(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        # One interpreter, patched: redis-py's sockets are green; redis.asyncio runs
+        # on the hub's loop (await_ from greenlets, and a coroutine in run()).
+        # Each side BLPOPs 0.5 s in the server on keys nobody pushes while the other
+        # side pushes to keys it waits on: all must overlap.
+        out = run_script('''
+            from gevent_lite import monkey; monkey.patch_all()
+            import time, redis, redis.asyncio as aredis, gevent_lite
+            from gevent_lite.asyncio_bridge import await_, spawn_coroutine
+            PORT = %d
+            async def aio_wait(i):
+                r = aredis.Redis(host='127.0.0.1', port=PORT)
+                try:
+                    empty = await r.blpop(['aio:empty:%%d' %% i], timeout=0.5)
+                    got = await r.blpop(['aio:fed:%%d' %% i], timeout=5)
+                    return empty, got
+                finally:
+                    await r.aclose() if hasattr(r, 'aclose') else await r.close()
+            def green_wait(i):
+                r = redis.Redis(host='127.0.0.1', port=PORT, socket_timeout=10)
+                try:
+                    empty = r.blpop(['green:empty:%%d' %% i], timeout=0.5)
+                    r.rpush('aio:fed:%%d' %% i, 'from-green-%%d' %% i)
+                    return empty, r.blpop(['green:fed:%%d' %% i], timeout=5)
+                finally:
+                    r.close()
+            async def feeder(i):
+                r = aredis.Redis(host='127.0.0.1', port=PORT)
+                try:
+                    await r.rpush('green:fed:%%d' %% i, 'from-aio-%%d' %% i)
+                finally:
+                    await r.aclose() if hasattr(r, 'aclose') else await r.close()
+            t0 = time.monotonic()
+            handles = [spawn_coroutine(aio_wait(i)) for i in range(5)]
+            greens = [gevent_lite.spawn(green_wait, i) for i in range(5)]
+            feeders = [gevent_lite.spawn(await_, feeder(i)) for i in range(5)]
+            gevent_lite.joinall(handles + greens + feeders, timeout=20, raise_error=True)
+            elapsed = time.monotonic() - t0
+            # (blpop answers a tuple in one client, a list in the other)
+            print([(e, list(got)) for e, got in (h.value for h in handles)])
+            print([(e, list(got)) for e, got in (g.value for g in greens)])
+            print(elapsed)
+        ''' % port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    aio_line, green_line, elapsed = out.strip().splitlines()
+    assert eval(aio_line) == [(None, [b'aio:fed:%d' % i, b'from-green-%d' % i]) for i in range(5)]
+    assert eval(green_line) == [(None, [b'green:fed:%d' % i, b'from-aio-%d' % i]) for i in range(5)]
+    assert float(elapsed) < 3, elapsed     # ten 0.5 s server-side waits in sequence: 5 s
