@@ -17,7 +17,7 @@ stream for every other greenlet. So ``input()``, ``help()`` and
 (never the process's real stdin, which would freeze the hub). Reading a line
 parks the session's greenlet on its socket, so an idle session costs nothing;
 a statement that blocks (``time.sleep``) blocks the hub like any other code.
-A line longer than :data:`MAX_LINE` bytes ends the session.
+A line longer than ``MAX_LINE`` bytes (1 MiB) ends the session.
 
 A session ends on EOF (Ctrl-D), ``exit()``/``quit()`` (the ``SystemExit`` ends
 the session, never the process) or a disconnect; a client that vanishes in the

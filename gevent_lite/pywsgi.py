@@ -671,8 +671,10 @@ class WSGIHandler:
         None if the client closed (or went idle past the timeout) between requests."""
         buf = self._rbuf
         pos = self._rpos
-        if buf[pos:pos + 1] in (b'\r', b'\n'):
-            pos = len(buf) - len(buf[pos:].lstrip(b'\r\n'))
+        # RFC 9112 2.2: empty lines (CRLF) before a request line are ignored; a
+        # lone CR or LF is not an empty line and makes the request line invalid.
+        while buf.startswith(b'\r\n', pos):
+            pos += 2
         i = buf.find(b'\r\n\r\n', pos)
         if i < 0:
             if pos:
@@ -705,8 +707,11 @@ class WSGIHandler:
                     self._rpos = 0
                     return None
                 buf += data
-                if buf[:1] in (b'\r', b'\n'):
-                    buf = buf.lstrip(b'\r\n')
+                if buf.startswith(b'\r\n'):
+                    skip = 2
+                    while buf.startswith(b'\r\n', skip):
+                        skip += 2
+                    buf = buf[skip:]
                 i = buf.find(b'\r\n\r\n', max(0, len(buf) - len(data) - 3))
         if i - pos > MAX_REQUEST_LINE and buf.find(b'\r\n', pos, pos + MAX_REQUEST_LINE) < 0:
             raise _BadRequest(414, 'request line too long')
