@@ -14,6 +14,8 @@ from .hub import (
 )
 from .timeout import Timeout, with_timeout
 from .greenlet import Greenlet, spawn, spawn_later, spawn_raw, joinall, killall
+from .scopes import _deliver, CancelScope, Cancelled, move_on_after, move_on_at, fail_after, fail_at
+from .taskgroup import TaskGroup
 
 __version__ = '0.1.0'
 #: gevent_lite's own release; ``__version__`` reports gevent's API version after install_as_gevent().
@@ -39,7 +41,8 @@ __all__ = [
     'killall', 'sleep', 'idle', 'getcurrent', 'get_hub', 'Hub', 'Waiter', 'wait',
     'iwait', 'reinit', 'Timeout', 'with_timeout', 'LoopExit',
     'BlockingSwitchOutError', 'ConcurrentObjectUseError', 'wait_read', 'wait_write',
-    'wait_readwrite', 'kill',
+    'wait_readwrite', 'kill', 'TaskGroup', 'CancelScope', 'Cancelled', 'move_on_after',
+    'move_on_at', 'fail_after', 'fail_at',
 ]
 
 
@@ -49,7 +52,7 @@ def kill(greenlet, exception=GreenletExit, block=True, timeout=None):
         return greenlet.kill(exception, block=block, timeout=timeout)
     if not greenlet.dead:
         hub = get_hub()
-        hub.run_callback(greenlet.throw, exception)
+        hub.run_callback(_deliver, greenlet, exception, -1)   # held back by a shield
 
 
 # gevent's signal API (the module gevent_lite.signal is the green ``signal``).

@@ -22,6 +22,7 @@ from itertools import count as _count
 from greenlet import greenlet, getcurrent, GreenletExit
 
 from .hub import get_hub, Waiter, wait, iwait, _check_timeout
+from .scopes import _deliver
 from .timeout import Timeout
 
 __all__ = [
@@ -342,8 +343,9 @@ class Greenlet(greenlet):
     def _throw_if_alive(self, exception):
         # Runs in the hub. Throwing into a dead greenlet would raise in its parent
         # (the hub itself), so check first.
+        # A shielded cancel scope in the target holds the kill back until it exits.
         if not _dead_greenlet_dead(self):
-            self.throw(exception)
+            _deliver(self, exception, -1)
 
     def __enter__(self):
         return self

@@ -64,9 +64,18 @@ __all__ = [
 READ = _selectors.EVENT_READ
 WRITE = _selectors.EVENT_WRITE
 
-#: The hub's one clock. Timers, timeouts and deadlines all read this function,
-#: so a virtual clock for tests can later replace it in one place.
-now = _monotonic
+
+def now() -> float:
+    """The current thread's hub time, in seconds: what every timer, timeout and deadline reads.
+
+    It is ``time.monotonic()`` unless a :class:`gevent_lite.testing.VirtualClock`
+    is installed on this thread's hub; then it is that clock's (virtual) time.
+    """
+    try:
+        return _state.hub._clock()
+    except AttributeError:
+        return _monotonic()
+
 
 _UNSET = object()      # Waiter not woken yet
 _THROWN = object()     # Waiter woken with an exception
@@ -464,9 +473,9 @@ class Hub(greenlet):
     # Slots for the state every wake-up, timer and fd wait touches: CPython
     # specializes slot reads, not reads from a greenlet's instance dict (which
     # holds the rest, and what other modules attach).
-    __slots__ = ('_fds', '_idle_waiters', '_keepalive', '_ncancelled', '_nfd_waiters',
+    __slots__ = ('_clock', '_fds', '_idle_waiters', '_keepalive', '_ncancelled', '_nfd_waiters',
                  '_nref_timers', '_poller', '_ready', '_seq', '_threadsafe', '_timers',
-                 '_wake_pending', 'thread_ident')
+                 '_virtual', '_wake_pending', 'thread_ident')
 
     def __init__(self):
         root = getcurrent()
@@ -475,6 +484,10 @@ class Hub(greenlet):
         greenlet.__init__(self, parent=root)
         self.thread_ident = _get_thread_ident()
         self._ready = deque()            # (callable, args) run in FIFO order
+        # The hub's clock: every timer reads it (see now()). A virtual clock
+        # (gevent_lite.testing) replaces it and sets _virtual while installed.
+        self._clock = _monotonic
+        self._virtual = None
         self._timers = []                # heap of (when, seq, Timer)
         self._seq = _count()
         self._nref_timers = 0            # live timers that keep the loop running
@@ -526,7 +539,7 @@ class Hub(greenlet):
         """
         if seconds != seconds:
             raise ValueError('timer delay must not be NaN')
-        timer = Timer(self, _monotonic() + seconds, callback, args, ref)
+        timer = Timer(self, self._clock() + seconds, callback, args, ref)
         heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
         if ref:
             self._nref_timers += 1
@@ -534,6 +547,20 @@ class Hub(greenlet):
 
     # gevent spells it like this on the loop
     timer = call_later
+
+    def _set_clock(self, clock: Callable[[], float], virtual: Any) -> None:
+        """Make ``clock`` the hub's time (``virtual``: the VirtualClock, or None).
+
+        Pending timers keep their remaining delays: the heap is shifted by the
+        difference of the two clocks (a uniform shift keeps it a heap).
+        """
+        delta = clock() - self._clock()
+        timers = self._timers
+        for entry in timers:
+            entry[2].when += delta
+        timers[:] = [(timer.when, seq, timer) for _, seq, timer in timers]
+        self._clock = clock
+        self._virtual = virtual
 
     def ref(self):
         """Keep the loop alive for work another thread will hand back."""
@@ -756,7 +783,6 @@ class Hub(greenlet):
         threadsafe = self._threadsafe
         idle_waiters = self._idle_waiters
         poll = self._poller.poll
-        clock = _monotonic
         handle_error = self.handle_error
         read_bits = _READ_BITS
         write_bits = _WRITE_BITS
@@ -787,11 +813,20 @@ class Hub(greenlet):
                     self._compact_timers()
                     if not timers:
                         continue
-                timeout = timers[0][0] - clock()
+                # The clock is read through self on every use, not hoisted: a
+                # virtual clock can be installed while this loop is suspended.
+                timeout = timers[0][0] - self._clock()
                 if timeout < 0:
                     timeout = 0
                 elif not self._nref_timers and not self._nfd_waiters and not self._keepalive:
                     return   # only unref'd timers left: nothing keeps us running
+                elif self._virtual is not None:
+                    # Everybody waits and a timer is next: a virtual clock polls
+                    # I/O for its autojump threshold of real time and, if nothing
+                    # happened, jumps to the deadline (then timeout is 0).
+                    timeout = self._virtual._idle(self, poll, timers[0][0])
+                    if timeout is None:
+                        return   # no autojump and nothing else can wake anybody
             elif self._nfd_waiters or self._keepalive:
                 timeout = -1
             else:
@@ -835,8 +870,8 @@ class Hub(greenlet):
                         handle_error(watch, *sys.exc_info())
 
             # 4. Timers that are due.
-            if timers and timers[0][0] <= clock():
-                t_now = clock()
+            if timers and timers[0][0] <= self._clock():
+                t_now = self._clock()
                 while timers and timers[0][0] <= t_now:
                     timer = heappop(timers)[2]
                     callback = timer.callback

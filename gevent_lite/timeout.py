@@ -15,6 +15,7 @@ from typing import Any, Callable
 from greenlet import getcurrent
 
 from .hub import get_hub, _check_timeout
+from .scopes import _deliver, _scope_depth
 
 __all__ = ['Timeout', 'with_timeout']
 
@@ -49,7 +50,11 @@ class Timeout(BaseException):
             raise AssertionError('%r is already started; to restart it, cancel it first' % self)
         if self.seconds is None:
             return   # an infinite timeout: nothing to schedule
-        self.timer = get_hub().call_later(self.seconds, self._fire, getcurrent(), ref=self._ref)
+        target = getcurrent()
+        # The cancel scopes active now are outside this Timeout: a shielded scope
+        # entered later holds it back until that scope exits (see scopes).
+        self.timer = get_hub().call_later(self.seconds, self._fire, target, _scope_depth(target),
+                                          ref=self._ref)
 
     @classmethod
     def start_new(cls, timeout: float | Timeout | None = None, exception: Any = None,
@@ -82,17 +87,14 @@ class Timeout(BaseException):
 
     close = cancel
 
-    def _fire(self, target):
+    def _fire(self, target, depth=-1):
         # Runs in the hub. The target is parked (the hub is running), unless it
         # died without cancelling us, in which case there is nobody to interrupt.
         self.timer = None
         if target.dead:
             return
         exc = self.exception
-        if exc is None or exc is False:
-            target.throw(self)
-        else:
-            target.throw(exc)
+        _deliver(target, self if exc is None or exc is False else exc, depth)
 
     # -- context manager ----------------------------------------------------------------
 

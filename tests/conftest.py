@@ -4,6 +4,10 @@ import pytest
 
 from gevent_lite import hub as _hub
 
+# The package's own pytest plugin (virtual_clock, isolated_hub), as an installed
+# package gets it through its pytest11 entry point (registered under this name).
+pytest_plugins = ['gevent_lite.testing']
+
 
 @pytest.fixture(autouse=True)
 def fresh_hub():

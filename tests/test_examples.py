@@ -179,6 +179,16 @@ def check_cooperative_files(out):
     assert "read back: 'written in a worker thread\\n'" in out, out
 
 
+def check_crawler(out):
+    # The budget cuts off the page that never answers; everything else was fetched.
+    assert 'crawled 7 pages: / /blog /blog/1 /blog/2 /docs /docs/api /docs/intro' in out, out
+    match = re.search(r'budget ran out: True \(after ([0-9.]+) s\)', out)
+    assert match and 0.9 <= float(match.group(1)) < 10, out
+    # The 403 kills the sibling stuck on /slow at once: no 30 s wait.
+    match = re.search(r'fatal: banned at /admin; other errors: None \(after ([0-9.]+) s\)', out)
+    assert match and float(match.group(1)) < 10, out
+
+
 # example file -> (modules it needs, checker of its stdout)
 CASES = {
     'three_greenlets.py': ((), check_three_greenlets),
@@ -194,6 +204,7 @@ CASES = {
     'config_and_events.py': (('gevent_lite.monitor', 'gevent_lite.events'), check_config_and_events),
     'patch_events.py': (('gevent_lite.monkey', 'gevent_lite.events'), check_patch_events),
     'cooperative_files.py': (('gevent_lite.fileobject',), check_cooperative_files),
+    'crawler.py': (('gevent_lite.taskgroup', 'gevent_lite.monkey'), check_crawler),
 }
 
 
