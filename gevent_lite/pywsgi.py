@@ -9,16 +9,23 @@ connection waiting for its next request costs no CPU and no thread.
 
 What is strict, and why (request smuggling: CVE-2023-41419, gevent#1989, #2075,
 eventlet#826): the request line, every header line and every chunk-size line is
-validated; obs-fold, whitespace before the colon, bare LF, control characters,
-conflicting or non-numeric ``Content-Length``, ``Transfer-Encoding`` together
-with ``Content-Length``, any transfer coding but ``chunked``, and malformed
-trailers all get a 400 (431 for an over-long header block, 414 for an over-long
-request line) and the connection is closed. A body the application did not read
-is drained before the next request (or the connection is closed); ``100
-Continue`` is sent at most once, only when the application first reads the body
-and only while no response has started; if the application answers without
-reading such a body, the connection is closed (the client may send the body or
-not, so the next bytes cannot be trusted as a request).
+validated; obs-fold, whitespace before the colon, bare LF, control characters
+or bytes >= 0x80 in the target, conflicting or non-numeric ``Content-Length``,
+``Transfer-Encoding`` together with ``Content-Length``, any transfer coding but
+``chunked``, malformed trailers, a missing ``Host`` in HTTP/1.1, two ``Host``
+headers and userinfo in an absolute-form target all get a 400 (431 for an
+over-long header block, 414 for an over-long request line) and the connection
+is closed. An absolute-form target's authority replaces ``Host`` (RFC 9112
+3.2.2); HTTP/1.2 and later 1.x are served as HTTP/1.1. A body the application
+did not read is drained before the next request if at most ``MAX_DRAIN`` bytes
+are left; otherwise the response says ``Connection: close``. ``100 Continue``
+is sent at most once, only when the application first reads the body and only
+while no response has started; if the application answers without reading such
+a body, the connection is closed (the client may send the body or not, so the
+next bytes cannot be trusted as a request). A connection closed with request
+bytes possibly unread shuts down its sending side first and discards what
+arrives for up to ``LINGER_TIMEOUT`` seconds, so the close does not reset the
+response under the client.
 
 Timeouts (slowloris): ``request_timeout`` (seconds, default 60) bounds the time
 to receive a complete request head -- from the moment the handler starts waiting
@@ -27,13 +34,18 @@ every single wait for body bytes or for the client to accept response bytes.
 On a TLS server it also bounds the whole handshake, so a client that connects
 and never speaks TLS is dropped after it, as a silent plain-HTTP client is.
 Pass ``request_timeout=None`` to disable, or set ``WSGIHandler.request_timeout``.
+``body_timeout`` (default 300) bounds the whole request body, from the first
+read that has to wait for it, so a client that sends a byte just before each
+wait times out cannot hold a request forever; the read raises
+:class:`ClientBodyError` (408 if it escapes the application).
 
 Responses: the status line, headers and the first body chunk go out in one
 ``send`` (DESIGN.md: two writes + Nagle = 40 ms stalls), with ``Date`` and
 ``Server`` headers. Without a ``Content-Length`` from the application, a
 response whose whole body is known (a list or tuple) gets one computed; other
 bodies are sent chunked on HTTP/1.1, or delimited by closing the connection on
-HTTP/1.0.
+HTTP/1.0. A list or tuple body over 64 KB goes out with ``sendmsg`` straight
+from the application's buffers, never joined into a copy.
 
 Command line: ``python -m gevent_lite.pywsgi [--bind HOST:PORT] module:app``.
 """
@@ -1213,7 +1225,8 @@ class WSGIServer(StreamServer):
     ``log``: a file-like (``write``) or logger for the access log, ``'default'``
     = ``sys.stderr``, ``None`` = off. ``error_log``: where application tracebacks
     go (also ``wsgi.errors``), default ``sys.stderr``. ``environ``: extra keys
-    for every request's environ. ``request_timeout``: see module docstring.
+    for every request's environ. ``request_timeout``, ``body_timeout``: see the
+    module docstring (and the limits table in the deployment docs).
     """
 
     handler_class = WSGIHandler
