@@ -64,6 +64,8 @@ def _stdlib_class(name):
     return cls if cls is not None and cls.__name__ == name else None
 
 
+_WAKE = 0      # the value _wake() parks the loop's Waiter with (an fd wakes it with READ)
+
 #: Iterations a loop may run without parking before it yields to the hub once.
 _YIELD_EVERY = 20
 
@@ -91,19 +93,22 @@ class _HubSelector(_BaseSelector):
         self._busy = 0        # selects in a row that did not park
 
     def select(self, timeout=None):
-        ready = super().select(0)
-        if ready or timeout == 0:
-            # Not parking. Every _YIELD_EVERY times in a row, let the hub run the
-            # other greenlets (and poll) once first: a busy loop must not starve them.
+        if timeout == 0:
+            # Callbacks are ready: poll without parking (as the stdlib loop does).
+            # Every _YIELD_EVERY times in a row, first let the hub run the other
+            # greenlets once: a busy loop must not starve them.
             self._busy += 1
-            if self._busy < _YIELD_EVERY:
-                return ready
-            self._busy = 0
-            self._loop._park(self, 0)
+            if self._busy >= _YIELD_EVERY:
+                self._busy = 0
+                self._loop._park(self, 0)
             return super().select(0)
+        # Nothing to run: park at once. The hub polls our epoll fd with everything
+        # else, so a ready fd wakes us in the same hub iteration; only then is there
+        # anything to ask the epoll (a wake-up by _wake() means "callbacks ready").
         self._busy = 0
-        self._loop._park(self, None)
-        return super().select(0)
+        if self._loop._park(self, None):
+            return super().select(0)
+        return []
 
     def _pairs(self):
         if _HAS_EPOLL_FD:
@@ -148,8 +153,9 @@ class HubEventLoop(asyncio.SelectorEventLoop):
     # -- the loop greenlet parks -----------------------------------------------------
 
     def _park(self, selector, timeout):
-        """Park the loop greenlet until an fd of the selector is ready, someone
-        calls :meth:`_wake`, or ``timeout`` (0: just let the hub run once)."""
+        """Park the loop greenlet until an fd of the selector is ready (returns
+        True) or someone calls :meth:`_wake` (False); ``timeout=0``: just let the
+        hub run the others once (False)."""
         hub = self._hub
         # Not the running loop while other greenlets run (see the module doc).
         hooks = _get_asyncgen_hooks()
@@ -167,6 +173,8 @@ class HubEventLoop(asyncio.SelectorEventLoop):
                 # tells the hub); the fallback's fds may be closed behind our back.
                 keep = (pairs[0][0],) if _HAS_EPOLL_FD else ()
                 hub.wait_fds(pairs, None, keep=keep, waiter=waiter, ref=ref)
+                return waiter.value != _WAKE
+            return False
         finally:
             self._parked = None
             _set_asyncgen_hooks(*hooks)
@@ -177,7 +185,7 @@ class HubEventLoop(asyncio.SelectorEventLoop):
         waiter = self._parked
         if waiter is not None:
             self._parked = None
-            waiter.wake(0)
+            waiter.wake(_WAKE)
 
     # -- scheduling: wake the loop when work arrives from outside it ----------------
 
