@@ -278,7 +278,8 @@ def test_every_bench_module_in_the_checkout_loads_into_cases():
         assert c.impls and c.unit and c.description
 
 
-@pytest.mark.parametrize('name', ['queue', 'event', 'pool_map', 'echo_50x64'])
+@pytest.mark.parametrize('name', ['queue', 'event', 'pool_map', 'echo_50x64', 'aio_await_done',
+                                  'aio_await_sleep0'])
 def test_checkout_case_runs_for_gevent_lite_through_the_harness(name):
     # Each non-core case of the checkout, at a tiny size, through run.py's own
     # measurement path: a change in a case module's result format fails here, not
