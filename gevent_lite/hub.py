@@ -921,6 +921,9 @@ class Hub(greenlet):
     def _describe_deadlock(self):
         lines = ['This operation would block forever: the hub has no timers, '
                  'no I/O waiters and no callbacks left that could wake anybody.']
+        if self._virtual is not None and self._nref_timers:
+            lines = ['This operation would block forever: everybody waits for a timer, and '
+                     '%r never jumps by itself; move it with clock.jump().' % (self._virtual,)]
         waiting = []
         try:
             for obj in gc.get_objects():
