@@ -142,10 +142,18 @@ def _number(name, value):
 
 
 def leaked_greenlets(hub: Hub) -> list:
-    """The greenlets of ``hub`` that were started (or scheduled) and have not finished."""
+    """The greenlets of ``hub`` that were started (or scheduled) and have not finished.
+
+    The hub's own services, which live as long as the hub, are not counted: the
+    asyncio bridge's background loop.
+    """
+    services = {id(hub)}
+    loop = getattr(hub, '_asyncio_loop', None)
+    if getattr(loop, '_greenlet', None) is not None:
+        services.add(id(loop._greenlet))
     leaked = []
     for obj in gc.get_objects():
-        if isinstance(obj, greenlet) and obj is not hub and obj.parent is hub and bool(obj):
+        if isinstance(obj, greenlet) and obj.parent is hub and id(obj) not in services and bool(obj):
             leaked.append(obj)
     return leaked
 

@@ -277,3 +277,13 @@ def test_the_plugin_is_declared_as_a_pytest11_entry_point():
     section = text.split('[project.entry-points.pytest11]', 1)
     assert len(section) == 2, 'pyproject.toml declares no pytest11 entry point'
     assert '"gevent_lite.testing" = "gevent_lite.testing"' in section[1].split('[', 1)[0]
+
+
+def test_asyncio_on_the_hub_loop_reads_the_virtual_clock_too(isolated_hub):
+    bridge = pytest.importorskip('gevent_lite.asyncio_bridge')
+    import asyncio
+    started = time.monotonic()
+    with VirtualClock():
+        bridge.await_(asyncio.sleep(3600))
+        assert now() == 3600
+    assert time.monotonic() - started < 10
