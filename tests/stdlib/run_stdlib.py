@@ -1,11 +1,19 @@
 """Run CPython's own test modules unpatched and under ``monkey.patch_all()``.
 
-Each module runs in its own interpreter (``-m`` style: ``test.test_X`` loaded with
-unittest) whose first act, in patched mode, is ``patch_all()``; each has a time
-limit, and a module that exceeds it is reported as HANG. Prints per-module pass
-counts, unpatched vs patched, and the patched failures that are not listed in
-``expected_failures.txt`` (one ``test id  # reason`` per line; an id ending in ``*``
-covers all tests whose id starts with the rest).
+Each module runs in its own interpreter (``test.test_X`` loaded with unittest)
+whose first act, in patched mode, is ``patch_all()``; each has a time limit.
+The child reports every test as it starts and ends, so when a module runs out
+of time the runner knows which test hung: it records that test as hung (run,
+not passed) and runs the module again without it (at most ``MAX_RERUNS``
+times), so one hang does not hide the rest of the module. Tests listed in
+``expected_failures.txt`` with a reason starting with ``hang`` are left out of
+the patched run up front (and counted as run, not passed).
+
+Per module it prints: tests run, passed and skipped, whether the module
+finished (``finished``, or ``HANG`` with the hung tests), unpatched vs patched,
+and the patched failures that are not listed in ``expected_failures.txt`` (one
+``test id  # reason`` per line; an id ending in ``*`` covers all tests whose id
+starts with the rest); then a total line.
 
     python tests/stdlib/run_stdlib.py [--quick] [--patched-only] [--python PY] [--timeout S] [MODULE ...]
 """
@@ -62,7 +70,14 @@ def prune(s):
 if skip:
     suite = prune(suite)
 class R(unittest.TextTestResult):
-    pass
+    # One line per test start and success, flushed: if the module hangs, the
+    # runner reads which test it was in (and how many had passed) from them.
+    def startTest(self, test):
+        sys.__stdout__.write('@@START@@%s\n' % test.id()); sys.__stdout__.flush()
+        super().startTest(test)
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        sys.__stdout__.write('@@OK@@\n'); sys.__stdout__.flush()
 stream = io.StringIO()
 result = unittest.TextTestRunner(stream=stream, verbosity=0, resultclass=R).run(suite)
 bad = [t.id() for t, _ in result.failures] + [t.id() for t, _ in result.errors] \
@@ -98,29 +113,57 @@ def expected_reason(test_id, expected):
     return reason
 
 
-def run_module(name, patched, python=sys.executable, timeout=None, hangs=()):
-    """Run one module; returns a dict: run/skipped/bad, or hang/missing/crash, plus seconds."""
-    timeout = timeout or MODULES.get(name, (300, False))[0]
+#: How many times a module that hangs is run again without the test that hung.
+MAX_RERUNS = 5
+
+
+def _run_once(name, patched, python, timeout, skip):
     env = dict(os.environ, PYTHONPATH=ROOT)
     t0 = time.monotonic()
     try:
-        proc = subprocess.run([python, '-c', CHILD.format(patched=bool(patched), name=name, skip=sorted(hangs or ()))],
-                              capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    except subprocess.TimeoutExpired:
-        return {'hang': True, 'seconds': timeout}
+        proc = subprocess.run([python, '-c', CHILD.format(patched=bool(patched), name=name, skip=sorted(skip))],
+                              capture_output=True, timeout=timeout, env=env, cwd=ROOT)
+    except subprocess.TimeoutExpired as exc:
+        # Partial output: which tests started, how many passed.
+        out = (exc.stdout or b'').decode('utf-8', 'replace')
+        started = [line[len('@@START@@'):] for line in out.splitlines() if line.startswith('@@START@@')]
+        return {'hang': True, 'seconds': timeout, 'started': started,
+                'ok': sum(1 for line in out.splitlines() if line == '@@OK@@')}
     seconds = round(time.monotonic() - t0, 1)
-    for line in proc.stdout.splitlines():
+    stdout = proc.stdout.decode('utf-8', 'replace')
+    for line in stdout.splitlines():
         # (Some suites print timings without a trailing newline: the marker may not start the line.)
         if '@@RESULT@@' in line:
             res = json.loads(line[line.index('@@RESULT@@') + len('@@RESULT@@'):])
-            # Tests left out as known hangs count as run and failed in the patched run.
-            pruned = res.pop('pruned', [])
-            if patched:
-                res['bad'].extend(pruned)
-                res['run'] += len(pruned)
             res['seconds'] = seconds
             return res
-    return {'crash': (proc.stderr or proc.stdout)[-2000:], 'seconds': seconds}
+    return {'crash': (proc.stderr.decode('utf-8', 'replace') or stdout)[-2000:], 'seconds': seconds}
+
+
+def run_module(name, patched, python=sys.executable, timeout=None, hangs=(), reruns=MAX_RERUNS):
+    """Run one module; returns a dict: run/skipped/bad (plus ``hung``, the tests that
+    hung and were left out of a rerun), or missing/crash, plus seconds; ``hang`` is
+    set when the module did not finish even after ``reruns`` reruns."""
+    timeout = timeout or MODULES.get(name, (300, False))[0]
+    skip = set(hangs or ())
+    hung = []
+    seconds = 0
+    for _ in range(reruns + 1):
+        res = _run_once(name, patched, python, timeout, skip)
+        seconds += res['seconds']
+        if not res.get('hang') or not res['started'] or res['started'][-1] in skip:
+            break
+        # The last test that started is the one that hung: leave it out and go again.
+        hung.append(res['started'][-1])
+        skip.add(res['started'][-1])
+    res['seconds'] = round(seconds, 1)
+    res['hung'] = hung
+    if 'run' in res:
+        # Tests left out (listed hangs, hangs found now) count as run and not passed.
+        pruned = res.pop('pruned', [])
+        res['bad'].extend(pruned)
+        res['run'] += len(pruned)
+    return res
 
 
 def passed(res):
@@ -130,13 +173,20 @@ def passed(res):
 
 
 def describe(res):
+    """``run N pass P skip S finished 12.3s`` (plus the hung tests), or HANG / missing / CRASH."""
+    hung = res.get('hung') or []
     if res.get('hang'):
-        return 'HANG (>%ss)' % res['seconds']
+        return 'HANG (>%ss): %d started, %d passed; in %s' % (
+            res['seconds'], len(res.get('started', ())), res.get('ok', 0),
+            (res.get('started') or ['?'])[-1])
     if 'missing' in res:
         return 'missing'
     if 'crash' in res:
         return 'CRASH'
-    return '%d/%d pass (%d skip) %ss' % (passed(res), res['run'], res['skipped'], res['seconds'])
+    text = 'run %d pass %d skip %d finished %ss' % (res['run'], passed(res), res['skipped'], res['seconds'])
+    if hung:
+        text += ' (after leaving out %d hung: %s)' % (len(hung), ', '.join(hung))
+    return text
 
 
 def main(argv=None):
@@ -163,18 +213,32 @@ def main(argv=None):
         un_bad = set(un.get('bad', ())) if un else set()
         unexpected = [t for t in pa.get('bad', ())
                       if expected_reason(t, expected) is None and t not in un_bad]
+        unexpected += ['%s  (hung)' % t for t in pa.get('hung', ())
+                       if not (expected_reason(t, expected) or '').startswith('hang')]
         if pa.get('hang') or 'crash' in pa:
             unexpected.append('<module %s: %s>' % (name, describe(pa)))
         unexpected_total += len(unexpected)
         report[name] = {'unpatched': un, 'patched': pa, 'unexpected': unexpected}
-        print('%-24s unpatched: %-28s patched: %-28s unexpected failures: %d' % (
+        print('%-24s unpatched: %-36s patched: %-36s unexpected: %d' % (
             name, describe(un) if un else '-', describe(pa), len(unexpected)), flush=True)
         for t in unexpected[:30]:
             print('    ' + t, flush=True)
+    _print_totals(report, args.patched_only)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=1)
     return 1 if unexpected_total else 0
+
+
+def _print_totals(report, patched_only):
+    def total(kind):
+        runs = [r[kind] for r in report.values() if r[kind] and 'run' in r[kind]]
+        unfinished = [n for n, r in report.items() if r[kind] and 'run' not in r[kind]]
+        hung = sum(len(r.get('hung', ())) for r in runs)
+        return 'run %d pass %d, %d hung test(s), %d module(s) not finished' % (
+            sum(r['run'] for r in runs), sum(passed(r) for r in runs), hung, len(unfinished))
+    print('%-24s unpatched: %s' % ('TOTAL', '-' if patched_only else total('unpatched')))
+    print('%-24s patched:   %s' % ('', total('patched')), flush=True)
 
 
 if __name__ == '__main__':
