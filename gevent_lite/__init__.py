@@ -36,6 +36,19 @@ def _monitor_new_hub(hub):
 
 _new_hub_hooks.append(_monitor_new_hub)
 
+
+def _preempt_new_hub(hub):
+    # Preemption (gevent_lite.preempt) carries over to the new hubs of a thread
+    # patch_thread ran in, and config.preempt_greenlets applies to every hub made
+    # after it is set. The module is imported only then.
+    import sys
+    if 'gevent_lite.preempt' in sys.modules or _config.preempt_greenlets:
+        from .preempt import _on_new_hub
+        _on_new_hub(hub)
+
+
+_new_hub_hooks.append(_preempt_new_hub)
+
 __all__ = [
     'Greenlet', 'GreenletExit', 'spawn', 'spawn_later', 'spawn_raw', 'joinall',
     'killall', 'sleep', 'idle', 'getcurrent', 'get_hub', 'Hub', 'Waiter', 'wait',

@@ -196,6 +196,15 @@ _SETTINGS = {
     'track_greenlet_tree': (
         _bool, True, 'GEVENT_TRACK_GREENLET_TREE',
         'Record which greenlet spawned which (for gevent_lite.util run info).'),
+    'preempt_time_slice': (
+        _seconds_or_never, 0.01, None,
+        'Seconds a green thread (started through the patched threading/_thread, or the '
+        'main thread once patch_thread ran) may run without yielding before it is switched '
+        'out at its next loop back-edge (gevent_lite.preempt; Python 3.12+); -1: never.'),
+    'preempt_greenlets': (
+        _bool, False, None,
+        'Preempt plain spawned greenlets too, after preempt_time_slice (default: only code '
+        'written for threads; a greenlet switches only where it blocks, as in gevent).'),
     'disable_watch_children': (
         _bool, False, 'GEVENT_NOWAITPID',
         'Do not install a SIGCHLD handler for cooperative waitpid.'),

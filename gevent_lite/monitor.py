@@ -20,7 +20,10 @@ while running callbacks; when it sits in the poller (its top frame is the loop
 waiting for I/O or a timer) it is idle, not blocked. A hub callback that blocks
 is reported too, naming the hub.
 
-What it reports. Once per incident (until the next switch), it writes a report
+What it reports. Each preemption of a green thread that overran its time
+slice (:mod:`gevent_lite.preempt`, Python 3.12+) is reported with when, which
+greenlet, where and how long it had run (:meth:`PeriodicMonitoringThread.monitor_preemptions`).
+Once per blocking incident (until the next switch), it writes a report
 with the greenlet's repr and the stack of the blocking code
 (``sys._current_frames()[hub.thread_ident]``) to ``sys.stderr`` or the stream
 given, and sends :class:`gevent_lite.events.EventLoopBlocked` to
@@ -153,6 +156,8 @@ class PeriodicMonitoringThread:
         self._trace = self._make_trace(state)
 
         self.add_monitoring_function(self.monitor_blocking, self.max_blocking_time)
+        self._preemptions_seen = 0
+        self.add_monitoring_function(self.monitor_preemptions, self.max_blocking_time)
         if config.max_memory_usage is not None:
             self.add_monitoring_function(self.monitor_memory_usage, config.memory_monitor_period)
 
@@ -349,6 +354,41 @@ class PeriodicMonitoringThread:
         for entry in traceback.format_stack(frame):
             lines.extend(entry.rstrip('\n').split('\n'))
         return lines
+
+    def monitor_preemptions(self, hub):
+        """Report the preemptions made in the hub's thread since the last check.
+
+        :mod:`gevent_lite.preempt` switches out a green thread that ran longer than
+        ``config.preempt_time_slice`` without yielding; each such switch is written
+        to the report stream: when, which greenlet, where, how long it had run.
+        """
+        preempt = sys.modules.get('gevent_lite.preempt')
+        if preempt is None:
+            return False
+        total = preempt.statistics(hub).get('preemptions', 0)
+        new = total - self._preemptions_seen
+        if new <= 0:
+            if new < 0:       # a new watcher (new hub) counts from 0 again
+                self._preemptions_seen = total
+            return False
+        self._preemptions_seen = total
+        records = preempt.preemptions(hub)[-new:]
+        lines = ['=' * 80, '%d preemption(s) in the thread of %r since the last check '
+                 '(preempt_time_slice=%s):' % (new, hub, preempt.statistics(hub).get('time_slice'))]
+        for when, who, where, ran in records:
+            lines.append('%s : %s was preempted at %s after running %.3f s without yielding' % (
+                datetime.fromtimestamp(when, timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ'),
+                who, where, ran))
+        if new > len(records):
+            lines.append('    (and %d earlier ones no longer recorded)' % (new - len(records)))
+        if config.print_blocking_reports:
+            stream = self.stream if self.stream is not None else sys.stderr
+            try:
+                stream.write('\n'.join(lines) + '\n')
+                stream.flush()
+            except Exception:
+                pass
+        return True
 
     def monitor_memory_usage(self, hub):
         """Send a memory event when resident memory crosses ``config.max_memory_usage``."""

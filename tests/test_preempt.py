@@ -1,0 +1,228 @@
+"""gevent_lite.preempt: green threads that overrun their time slice are switched out at a
+loop back-edge (Python 3.12+); plain greenlets and the hub are not. Each case runs in a
+fresh interpreter that patches first, with a watchdog that fails it instead of hanging."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SUPPORTED = sys.version_info >= (3, 12) and sys.implementation.name == 'cpython'
+needs_preemption = pytest.mark.skipif(not SUPPORTED, reason='preemption needs sys.monitoring (3.12+)')
+
+# Prepended to every script: a real timer thread that exits with status 3 (and the
+# stacks) if the script hangs, so a regression fails fast instead of timing out.
+PRELUDE = '''
+import faulthandler, sys
+faulthandler.dump_traceback_later(20, exit=True)
+'''
+
+
+def check(code, timeout=60, env_extra=None):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    env.update(env_extra or {})
+    res = subprocess.run([sys.executable, '-c', PRELUDE + textwrap.dedent(code)],
+                         capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+@needs_preemption
+def test_busy_wait_handshake_between_two_patched_threads_completes():
+    # Each side spins in a loop that never yields until the other side's flag is set:
+    # real threads manage because the OS preempts them; green ones did hang.
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import threading, time
+        from gevent_lite import preempt
+        assert preempt.is_enabled()
+        flags = {'a': False, 'b': False}
+        def other():
+            while not flags['b']:
+                pass
+            flags['a'] = True
+        for _ in range(3):
+            flags['a'] = flags['b'] = False
+            t = threading.Thread(target=other); t.start()
+            time.sleep(0.01)            # let it start spinning
+            flags['b'] = True
+            while not flags['a']:       # the main thread spins too
+                pass
+            t.join()
+        stats = preempt.statistics()
+        assert stats['preemptions'] >= 3, stats
+        print('ok', stats)
+    ''')
+    assert out.startswith('ok')
+
+
+@needs_preemption
+def test_main_thread_spinning_until_a_thread_starts_and_a_tight_loop_is_interrupted():
+    # CPython's test_threading InterruptMainTests.test_can_interrupt_tight_loops.
+    check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import threading
+        cont, started, interrupted = [True], [False], [False]
+        def worker():
+            iterations = 100_000_000
+            started[0] = True
+            while cont[0]:
+                if iterations:
+                    iterations -= 1
+                else:
+                    return
+            interrupted[0] = True
+        t = threading.Thread(target=worker)
+        t.start()
+        while not started[0]:
+            pass
+        cont[0] = False
+        t.join()
+        assert interrupted[0], 'the worker ran its 100M iterations without the main thread running'
+    ''')
+
+
+@needs_preemption
+def test_plain_spawned_greenlets_are_not_preempted_unless_the_config_opts_in():
+    script = '''
+        from gevent_lite import monkey; monkey.patch_all()
+        import time
+        import gevent_lite
+        from gevent_lite import preempt
+        ran_during_busy = []
+        busy_until = [0]
+        def busy():
+            busy_until[0] = time.monotonic() + 0.3
+            while time.monotonic() < busy_until[0]:
+                pass
+        def other():
+            for _ in range(50):
+                if busy_until[0] and time.monotonic() < busy_until[0]:
+                    ran_during_busy.append(1)
+                gevent_lite.sleep(0.005)
+        g1 = gevent_lite.spawn(busy); g2 = gevent_lite.spawn(other)
+        gevent_lite.joinall([g1, g2])
+        print('ran_during_busy=%d preemptions=%d' % (len(ran_during_busy),
+                                                      preempt.statistics()['preemptions']))
+    '''
+    out = check(script)
+    assert 'ran_during_busy=0 preemptions=0' in out, out
+    out = check(script, env_extra={'GEVENT_LITE_PREEMPT_GREENLETS': '1'})
+    counts = dict(kv.split('=') for kv in out.split())
+    assert int(counts['ran_during_busy']) >= 3 and int(counts['preemptions']) >= 3, out
+
+
+@needs_preemption
+def test_the_hub_and_its_callbacks_are_never_preempted():
+    check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import time
+        import gevent_lite
+        from gevent_lite import preempt
+        hub = gevent_lite.get_hub()
+        order = []
+        def busy_callback():
+            end = time.monotonic() + 0.3
+            while time.monotonic() < end:
+                pass
+            order.append('callback done')
+        def other():
+            order.append('greenlet')
+        hub.run_callback(busy_callback)
+        gevent_lite.spawn(other)
+        gevent_lite.sleep(0.05)
+        gevent_lite.sleep(0.05)
+        assert order == ['callback done', 'greenlet'], order
+        assert preempt.statistics()['preemptions'] == 0, preempt.statistics()
+    ''')
+
+
+@needs_preemption
+def test_nothing_is_armed_while_nothing_overruns():
+    # Cooperative work (switching every few microseconds) never arms an event.
+    check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import threading, time, sys
+        from gevent_lite import preempt
+        def worker():
+            for _ in range(20000):
+                time.sleep(0)
+        time.sleep(0.05)      # start-up (patching, imports) may have overrun: not counted
+        before = preempt.statistics()
+        ts = [threading.Thread(target=worker) for _ in range(4)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        stats = preempt.statistics()
+        assert stats['arms'] == before['arms'] and stats['armed'] == 0, (before, stats)
+        assert stats['preemptions'] == before['preemptions'], (before, stats)
+        assert stats['checks'] > before['checks'], (before, stats)
+        for code in (worker.__code__,):
+            assert sys.monitoring.get_local_events(preempt._tool_id, code) == 0
+    ''')
+
+
+@needs_preemption
+def test_a_timeout_reaches_a_preempted_thread_at_its_back_edge():
+    check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import threading
+        from gevent_lite import Timeout
+        result = []
+        def spinner():
+            try:
+                with Timeout(0.2):
+                    while True:
+                        pass
+            except Timeout:
+                result.append('timed out')
+        t = threading.Thread(target=spinner); t.start(); t.join()
+        assert result == ['timed out'], result
+    ''')
+
+
+@needs_preemption
+def test_the_monitor_reports_when_and_where_a_thread_was_preempted():
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import io, threading, time
+        import gevent_lite
+        from gevent_lite.monitor import start_periodic_monitoring_thread
+        stream = io.StringIO()
+        start_periodic_monitoring_thread(gevent_lite.get_hub(), stream)
+        done = [False]
+        def spinner():
+            while not done[0]:
+                pass
+        t = threading.Thread(target=spinner); t.start()
+        time.sleep(0.05)
+        done[0] = True
+        t.join()
+        time.sleep(0.3)             # at least one monitor period
+        print(stream.getvalue())
+    ''')
+    assert 'was preempted at' in out and 'in spinner' in out and 'without yielding' in out, out
+
+
+@needs_preemption
+def test_preemption_can_be_turned_off_with_a_negative_time_slice():
+    check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        from gevent_lite import preempt
+        assert not preempt.is_enabled() and preempt.statistics() == {}
+        assert preempt.enable() is False
+    ''', env_extra={'GEVENT_LITE_PREEMPT_TIME_SLICE': '-1'})
+
+
+@pytest.mark.skipif(SUPPORTED, reason='checks the documented behaviour before 3.12')
+def test_before_312_preemption_is_reported_unsupported_and_patching_still_works():
+    check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import threading
+        from gevent_lite import preempt
+        assert preempt.SUPPORTED is False
+        assert preempt.enable() is False and not preempt.is_enabled()
+        t = threading.Thread(target=lambda: None); t.start(); t.join()
+    ''')
