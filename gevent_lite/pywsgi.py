@@ -128,11 +128,12 @@ class ClientBodyError(IOError):
     status = 400
 
 
-class _BadRequest(Exception):
-    """Internal: answer ``status`` and close the connection."""
+class _BadRequest(ValueError):
+    """Internal: answer ``status`` and close the connection (a ValueError, as
+    gevent's ``read_request`` raises for invalid requests)."""
 
     def __init__(self, status, message):
-        Exception.__init__(self, message)
+        ValueError.__init__(self, message)
         self.status = status
 
 
@@ -559,7 +560,17 @@ class WSGIHandler:
     """Serves the requests of one connection. Subclass it and pass ``handler_class``.
 
     Class attributes tune it: ``request_timeout`` (see the module docstring),
-    ``server_version``.
+    ``body_timeout``, ``server_version``.
+
+    It has gevent's ``pywsgi.WSGIHandler`` surface, so subclasses written for
+    gevent (gevent-websocket's ``WebSocketHandler``) work: the attributes below
+    and the methods ``handle``, ``handle_one_request``, ``read_requestline``,
+    ``read_request``, ``get_environ``, ``handle_one_response``,
+    ``run_application``, ``process_result``, ``start_response``, ``write``,
+    ``finalize_headers``, ``log_request``, ``format_request`` and ``log_error``,
+    called in gevent's order. ``status`` is bytes (``b'200 OK'``) as in gevent;
+    ``response_headers`` holds native-string pairs (bytes pairs a subclass
+    appends are accepted too).
     """
 
     #: Seconds to receive a whole request head / each wait for body or send progress.
@@ -567,6 +578,31 @@ class WSGIHandler:
     #: Seconds the whole request body may take, from the first wait for it (None: no limit).
     body_timeout: Optional[float] = 300.0
     server_version = 'gevent_lite/0.1 Python/%d.%d' % sys.version_info[:2]
+    protocol_version = 'HTTP/1.1'
+
+    # Per-request state, gevent's names (reset for each request).
+    status = None                  #: ``b'200 OK'`` once start_response ran
+    _orig_status = None            # the same as a native str
+    code = None                    #: the status code as an int
+    response_headers = None        #: list of (name, value) from start_response (+ ours when sent)
+    provided_date = None           #: the application's Date header value, if any
+    provided_content_length = None  #: the application's Content-Length value, if any
+    headers_sent = False           #: whether the status line and headers went out
+    response_use_chunked = False   #: whether the body is sent with chunked encoding
+    connection_upgraded = False    #: True for a 101 response
+    close_connection = False       #: close after this response
+    response_length = 0            #: body bytes sent
+    result = None                  #: what the application returned (while it is sent)
+    environ = None                 #: this request's WSGI environ
+    application = None             #: the server's application
+    requestline = None             #: ``'GET / HTTP/1.1'``
+    command = None                 #: ``'GET'``
+    path = None                    #: the raw request target, ``'/a%20b?q=1'``
+    request_version = None         #: ``'HTTP/1.1'`` or ``'HTTP/1.0'``
+    content_length = None          #: the request's Content-Length, as an int, if any
+    wsgi_input = None              #: this request's :class:`Input`
+    time_start = 0                 #: ``time.time()`` when the request started
+    time_finish = 0                #: ``time.time()`` when its response ended
 
     def __init__(self, sock, address, server):
         self.socket = sock
@@ -578,6 +614,18 @@ class WSGIHandler:
         self._rbuf = b''
         self._rpos = 0          # unread bytes: self._rbuf[self._rpos:]
         self._linger = False    # request bytes may be unread when we close: linger
+        self._rfile = None
+        self._headers = None
+        self._header_list = []
+        self._head = b''
+        self._input = None
+        self._keepalive_10 = False
+        self._has_server = False
+        self._known_length = None
+        self._body_left = None
+        # A subclass that overrides write() sees every body part through it, as
+        # with gevent; otherwise a list body takes the one-send path.
+        self._own_write = type(self).write is WSGIHandler.write
         if server.request_timeout is not _DEFAULT:
             self.request_timeout = server.request_timeout
         if server.body_timeout is not _DEFAULT:
@@ -637,17 +685,41 @@ class WSGIHandler:
                 # The client does not read fast enough: park until it does.
                 self._wait(self._fd, WRITE, self.request_timeout, _ClientGone('write timed out'))
 
-    # -- the connection loop ----------------------------------------------------------------
+    # -- the connection loop, in gevent's call order ------------------------------------------
+    #
+    # handle() calls handle_one_request() for each request, which calls
+    # read_requestline(), read_request(requestline), get_environ() and
+    # handle_one_response(); that calls run_application() (the application, then
+    # process_result() -> write() -> finalize_headers()) and log_request().
+    # Subclasses override any of them, as they do with gevent.pywsgi.WSGIHandler.
 
     def handle(self):
         """Serve requests until the connection should close; always closes the socket."""
         server = self.server
         try:
-            while not self.close_connection:
-                if not self.handle_one_request():
+            while True:
+                self.time_start = time.time()
+                self.time_finish = 0
+                result = self.handle_one_request()
+                if result is None:
                     break
-                if server._stopping:
-                    break
+                if result is True:
+                    if server._stopping:
+                        break
+                    continue
+                # (status, complete response bytes): a request refused before the
+                # application ran. Send it, log it, close.
+                self.status, body = result
+                self.close_connection = True
+                self._linger = True      # the rest of a bad request may still be on its way
+                self.response_length = len(body)
+                try:
+                    self._sendall(body)
+                except (OSError, _ClientGone):
+                    pass
+                self.time_finish = time.time()
+                self.log_request()
+                break
         except (_ClientGone, ConnectionError):
             pass
         except OSError as exc:
@@ -735,13 +807,28 @@ class WSGIHandler:
         self._rpos = i + 4
         return buf[pos:i]
 
-    def parse_request(self, head):
-        """Validate the head; return ``(method, target, version, headers)`` where
-        headers is a list of ``(lower-case name bytes, value bytes)``."""
-        lines = head.split(b'\r\n')
-        line = lines[0]
+    def read_requestline(self):
+        """Read the next request head; return its request line (``str``), or ``''``
+        when the client closed or went idle between requests."""
+        head = self.read_request_head()
+        if head is None:
+            return ''
+        self._head = head
+        i = head.find(b'\r\n')
+        line = head if i < 0 else head[:i]
         if len(line) > MAX_REQUEST_LINE:
             raise _BadRequest(414, 'request line too long')
+        return line.decode('latin-1')
+
+    def read_request(self, raw_requestline):
+        """Parse the request line and the header lines read with it.
+
+        Sets ``requestline``, ``command``, ``path`` (the raw target),
+        ``request_version`` and the headers; raises ``ValueError`` (a 400, 414,
+        431 or 505 for the client) when the request is invalid. Returns True.
+        """
+        self.requestline = raw_requestline
+        line = raw_requestline.encode('latin-1')
         parts = line.split(b' ')
         if len(parts) != 3:
             raise _BadRequest(400, 'malformed request line %r' % (line[:100],))
@@ -753,72 +840,106 @@ class WSGIHandler:
             raise _BadRequest(400, 'invalid HTTP version %r' % (version[:40],))
         if m.group(1) != b'1':
             raise _BadRequest(505, 'HTTP version %r not supported' % (version,))
-        # RFC 9112 2.6: a higher 1.x minor version is served as HTTP/1.1.
         if not target or _BAD_TARGET.search(target):
             raise _BadRequest(400, 'invalid request target')
+        lines = self._head.split(b'\r\n')
         if len(lines) > MAX_HEADERS + 1:
             raise _BadRequest(431, 'too many headers')
         headers = []
         match = _HEADER_LINE.match
-        for line in lines[1:]:
-            hm = match(line)
+        for hline in lines[1:]:
+            hm = match(hline)
             if hm is None:
-                if line[:1] in (b' ', b'\t'):
+                if hline[:1] in (b' ', b'\t'):
                     raise _BadRequest(400, 'obsolete line folding in headers is not accepted')
-                raise _BadRequest(400, 'malformed header line %r' % (line[:100],))
-            headers.append((hm.group(1).lower(), hm.group(2)))
-        return method, target, m.group(2) != b'0', headers
-
-    def handle_one_request(self):
-        """Read, validate and answer one request. Returns False to close the connection."""
-        self.headers_sent = False
-        self.status = None
-        self.response_headers = None
-        self.response_length = 0
-        self._chunked_out = False
-        self._body_left = None
-        self._input = None
-        self.requestline = None
-        self.time_start = _now()
-        try:
-            head = self.read_request_head()
-            if head is None:
-                return False
-            self.time_start = _now()
-            method, target, http11, headers = self.parse_request(head)
-            self.requestline = head[:head.find(b'\r\n')].decode('latin-1') if b'\r\n' in head \
-                else head.decode('latin-1')
-            environ = self.get_environ(method, target, http11, headers)
-        except _BadRequest as exc:
-            self._send_error(exc.status, str(exc))
-            return False
-        self.environ = environ
-        self.request_version = 'HTTP/1.1' if http11 else 'HTTP/1.0'
-        self.command = environ['REQUEST_METHOD']
-        self.run_application()
-        if self.server.log is not None:
-            self.log_request()
-        if self.close_connection:
-            return False
-        # Discard what the application left of the body, to find the next request.
-        inp = self._input
-        if inp is not None and not inp._done:
-            try:
-                if not inp._discard(MAX_DRAIN):
-                    self._linger = True
-                    return False
-            except ClientBodyError:
-                self._linger = True
-                return False
+                raise _BadRequest(400, 'malformed header line %r' % (hline[:100],))
+            name = hm.group(1)
+            headers.append((name.lower(), hm.group(2), name))
+        self._header_list = headers
+        self._headers = None
+        self.command = method.decode('latin-1')
+        self._target = target
+        self.path = target.decode('latin-1')
+        # RFC 9112 2.6: a higher 1.x minor version is served as HTTP/1.1.
+        self.request_version = 'HTTP/1.0' if m.group(2) == b'0' else 'HTTP/1.1'
         return True
 
-    def get_environ(self, method, target, http11, headers):
-        server = self.server
-        env = server._base_environ.copy()
-        if server.environ_class is not dict:
-            env = server.environ_class(env)
-        env['REQUEST_METHOD'] = method.decode('latin-1')
-        env['SERVER_PROTOCOL'] = 'HTTP/1.1' if http11 else 'HTTP/1.0'
+    @property
+    def headers(self):
+        """The request headers as an :class:`http.client.HTTPMessage` (built on first use)."""
+        msg = self._headers
+        if msg is None:
+            import http.client
+            msg = http.client.HTTPMessage()
+            for _, value, name in self._header_list:
+                msg[name.decode('latin-1')] = value.decode('latin-1')
+            self._headers = msg
+        return msg
+
+    @headers.setter
+    def headers(self, value):
+        self._headers = value
+
+    @property
+    def rfile(self):
+        """The connection's input as a binary file: what a protocol that takes the
+        connection over (a WebSocket after ``101``) reads from. It returns the
+        bytes already buffered first, then reads the socket, with no timeout."""
+        rfile = self._rfile
+        if rfile is None:
+            rfile = self._rfile = _ConnectionReader(self)
+        return rfile
+
+    @rfile.setter
+    def rfile(self, value):
+        self._rfile = value
+
+    def handle_one_request(self):
+        """Read, validate and answer one request.
+
+        Returns True to go on with the next request, None to close the
+        connection, or ``(status, response bytes)`` for a request refused before
+        the application ran (``handle()`` sends it and closes), as gevent's does.
+        """
+        self.status = None
+        self.code = None
+        self.headers_sent = False
+        self.response_headers = None
+        self.response_length = 0
+        self.response_use_chunked = False
+        self.result = None
+        self._body_left = None
+        self._known_length = None
+        self._input = None
+        self.requestline = None
+        try:
+            requestline = self.read_requestline()
+            if not requestline:
+                return None
+            self.time_start = time.time()
+            if not self.read_request(requestline):
+                raise _BadRequest(400, 'invalid request')
+            self.environ = self.get_environ()
+        except _BadRequest as exc:
+            self.code = exc.status
+            return str(exc.status), _error_bytes(exc.status, str(exc), self.server_version)
+        self.application = self.server.application
+        self.handle_one_response()
+        if self.close_connection:
+            return None
+        return True
+
+    def get_environ(self):
+        """Build this request's WSGI environ from the parsed request.
+
+        Starts from ``self.server.get_environ()`` (a copy of the server's base
+        environ) and adds the request's keys, as gevent's does. Framing is
+        checked here too: ``Content-Length``/``Transfer-Encoding``, ``Host``.
+        """
+        env = self.server.get_environ()
+        http11 = self.request_version == 'HTTP/1.1'
+        env['REQUEST_METHOD'] = self.command
+        env['SERVER_PROTOCOL'] = self.request_version
         addr = self.client_address
         if isinstance(addr, tuple) and len(addr) >= 2:
             env['REMOTE_ADDR'] = addr[0]
@@ -826,6 +947,7 @@ class WSGIHandler:
         else:
             env['REMOTE_ADDR'] = ''
         # Target: origin-form (/path?q), absolute-form (http://h/path?q) or '*'.
+        target = self._target
         authority = None
         if target[:1] != b'/':
             if target == b'*':
@@ -843,8 +965,9 @@ class WSGIHandler:
         te = None
         connection = b''
         expect = None
+        upgrade = False
         hosts = 0
-        for name, value in headers:
+        for name, value, _ in self._header_list:
             if name == b'content-length':
                 for part in value.split(b','):
                     part = part.strip(b' \t')
@@ -867,6 +990,8 @@ class WSGIHandler:
                     raise _BadRequest(400, 'more than one Host header')
                 if value and not _AUTHORITY.match(value):
                     raise _BadRequest(400, 'invalid Host header %r' % (value[:100],))
+            elif name == b'upgrade':
+                upgrade = True
             key = _environ_key(name)
             if not key:
                 continue
@@ -893,6 +1018,7 @@ class WSGIHandler:
             chunked = True
         if content_length is not None:
             env['CONTENT_LENGTH'] = str(content_length)
+        self.content_length = content_length
         tokens = [t.strip() for t in connection.split(b',')] if connection else ()
         if http11:
             self.close_connection = b'close' in tokens
@@ -901,12 +1027,107 @@ class WSGIHandler:
         self._keepalive_10 = not http11 and not self.close_connection
         want_continue = http11 and expect == b'100-continue'
         self._input = inp = Input(self, content_length, chunked, want_continue)
-        env['wsgi.input'] = inp
+        self.wsgi_input = inp
+        if upgrade and inp._done:
+            # A protocol upgrade (WebSocket) with no body: the application (or a
+            # handler subclass) takes the connection over and reads it raw, as
+            # with gevent.
+            env['wsgi.input'] = self.rfile
+            env['wsgi.input_terminated'] = False
+        else:
+            env['wsgi.input'] = inp
         return env
+
+    def handle_one_response(self):
+        """Run the application for the parsed request, handle its errors, log the
+        request and get the connection ready for the next one."""
+        self.status = None
+        self.headers_sent = False
+        self.result = None
+        self.response_use_chunked = False
+        self.connection_upgraded = False
+        self.response_length = 0
+        try:
+            self.run_application()
+            if self._body_left:
+                self.close_connection = True    # shorter than its Content-Length
+            inp = self._input
+            if inp is not None and inp.want_continue and not inp._done:
+                # Answered without reading a body the client is holding back for our
+                # 100 Continue: it may send it or not; the stream cannot be trusted.
+                self.close_connection = True
+                self._linger = True
+        except (_ClientGone, ConnectionError):
+            self.close_connection = True
+            raise
+        except ClientBodyError as exc:
+            self.close_connection = True
+            if not self.headers_sent:
+                self._send_error(exc.status, str(exc))
+        except Exception as exc:
+            self.close_connection = True
+            if isinstance(exc, OSError) and exc.errno in _GONE_ERRNOS:
+                raise
+            self.handle_error(*sys.exc_info())
+        except BaseException:
+            self.close_connection = True     # killed (server stop) or exiting
+            raise
+        self.time_finish = time.time()
+        self.log_request()
+        if self.close_connection:
+            return
+        # Discard what the application left of the body, to find the next request.
+        inp = self._input
+        if inp is not None and not inp._done:
+            try:
+                if not inp._discard(MAX_DRAIN):
+                    self.close_connection = True
+                    self._linger = True
+            except ClientBodyError:
+                self.close_connection = True
+                self._linger = True
+
+    def run_application(self):
+        """Call the application and send what it returns (``process_result``)."""
+        try:
+            self.result = self.application(self.environ, self.start_response)
+            self.process_result()
+        finally:
+            close = getattr(self.result, 'close', None)
+            self.result = None
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    self.handle_error(*sys.exc_info())
+
+    def process_result(self):
+        """Send ``self.result``, the application's iterable, as the response body."""
+        result = self.result
+        if not self.headers_sent and type(result) in (list, tuple) and self.status is not None \
+                and self._own_write:
+            self._finish_response(result)
+            return
+        if isinstance(result, FileWrapper) and self._try_sendfile(result):
+            return
+        if type(result) in (list, tuple) and not self.headers_sent:
+            self._known_length = sum(len(data) for data in result)
+        for data in result:
+            if data:
+                self.write(data)
+        if self.status is None:
+            raise AssertionError('the application did not call start_response()')
+        if not self.headers_sent:
+            self._known_length = 0       # an empty body: say so rather than chunk nothing
+            self._write_with_headers(b'')
+        elif self.response_use_chunked:
+            self._sendall(b'0\r\n\r\n')
 
     # -- responses ----------------------------------------------------------------------
 
     def start_response(self, status, headers, exc_info=None):
+        """PEP 3333 ``start_response``: validates the status and headers now, so a
+        bad one raises inside the application. Returns :meth:`write`."""
         if exc_info:
             try:
                 if self.headers_sent:
@@ -917,6 +1138,9 @@ class WSGIHandler:
             raise AssertionError('start_response() called a second time without exc_info')
         if type(status) is not str or not _STATUS.match(status):
             raise ValueError('invalid status %r: must be a str like "200 OK"' % (status,))
+        code = int(status[:3])
+        provided_date = provided_cl = None
+        has_server = drop = False
         for item in headers:
             if type(item) is not tuple or len(item) != 2:
                 raise TypeError('response header %r is not a (name, value) tuple' % (item,))
@@ -925,51 +1149,67 @@ class WSGIHandler:
                 raise ValueError('invalid response header name %r' % (name,))
             if type(value) is not str or _BAD_HEADER_VALUE.search(value):
                 raise ValueError('invalid response header value %r for %s' % (value, name))
-        self.status = status
-        self.response_headers = headers
-        return self.write
-
-    def _head_bytes(self, body_length):
-        """The status line and headers; ``body_length`` is the known total or None."""
-        status = self.status
-        code = int(status[:3])
-        self.code = code
-        has_cl = has_date = has_server = False
-        out = ['HTTP/1.1 ', status, '\r\n']
-        for name, value in self.response_headers:
             lname = name.lower()
             if lname == 'content-length':
-                has_cl = True
-                try:
-                    self._body_left = int(value)
-                except ValueError:
-                    raise ValueError('invalid Content-Length %r' % (value,)) from None
+                provided_cl = value
             elif lname == 'date':
-                has_date = True
+                provided_date = value
             elif lname == 'server':
                 has_server = True
             elif lname == 'connection':
                 if value.lower() == 'close':
                     self.close_connection = True
-                continue          # hop-by-hop: we decide below
+                drop = code != 101
             elif lname == 'transfer-encoding':
-                continue          # hop-by-hop (PEP 3333): we frame the body ourselves
-            out += (name, ': ', value, '\r\n')
-        if not has_date:
-            out += ('Date: ', _httpdate(), '\r\n')
-        if not has_server:
-            out += ('Server: ', self.server_version, '\r\n')
+                drop = code != 101
+        if drop:
+            # Hop-by-hop (PEP 3333): we decide the connection and the framing ourselves.
+            headers = [(n, v) for n, v in headers if n.lower() not in ('connection', 'transfer-encoding')]
+        else:
+            headers = list(headers)
+        self._orig_status = status
+        self.status = status.encode('latin-1')
+        self.code = code
+        self.response_headers = headers
+        self.provided_date = provided_date
+        self.provided_content_length = provided_cl
+        self._has_server = has_server
+        return self.write
+
+    def finalize_headers(self):
+        """Add the headers the server owns to ``response_headers`` just before they
+        are sent: ``Date``, ``Server``, the body's framing (``Content-Length`` or
+        ``Transfer-Encoding: chunked``) and ``Connection``. A subclass that set
+        ``provided_date``/``provided_content_length`` to a true value or False
+        (as gevent-websocket does for its 101) keeps those out."""
+        headers = self.response_headers
+        code = self.code
+        if self.provided_date is None:
+            headers.append(('Date', _httpdate()))
+        if not self._has_server:
+            headers.append(('Server', self.server_version))
+        upgraded = self.connection_upgraded = code == 101
         if code < 200 or code in _NO_BODY_STATUS:
             self._body_left = 0
-        elif not has_cl:
-            if body_length is not None:
-                out += ('Content-Length: ', str(body_length), '\r\n')
-                self._body_left = body_length
-            elif self.request_version == 'HTTP/1.1' and self.command != 'HEAD':
-                out.append('Transfer-Encoding: chunked\r\n')
-                self._chunked_out = True
-            elif self.command != 'HEAD':
-                self.close_connection = True     # body delimited by closing
+        else:
+            provided = self.provided_content_length
+            if provided is None:
+                known = self._known_length
+                if known is not None:
+                    headers.append(('Content-Length', str(known)))
+                    self._body_left = known
+                elif self.request_version == 'HTTP/1.1' and self.command != 'HEAD':
+                    headers.append(('Transfer-Encoding', 'chunked'))
+                    self.response_use_chunked = True
+                elif self.command != 'HEAD':
+                    self.close_connection = True     # body delimited by closing
+            elif provided is not False:
+                try:
+                    self._body_left = int(provided)
+                except ValueError:
+                    raise ValueError('invalid Content-Length %r' % (provided,)) from None
+        if upgraded:
+            return           # the application's Connection: Upgrade stands
         inp = self._input
         if inp is not None and not inp._done and not self.close_connection:
             # The body is not read yet. Unless the rest is already buffered or small
@@ -981,11 +1221,21 @@ class WSGIHandler:
                 self._linger = True
         if self.close_connection or self.server._stopping:
             self.close_connection = True
-            out.append('Connection: close\r\n\r\n')
+            headers.append(('Connection', 'close'))
         elif self._keepalive_10:
-            out.append('Connection: keep-alive\r\n\r\n')
-        else:
-            out.append('\r\n')
+            headers.append(('Connection', 'keep-alive'))
+
+    def _head_bytes(self):
+        """finalize_headers(), then the status line and headers as bytes."""
+        self.finalize_headers()
+        out = ['HTTP/1.1 ', self._orig_status, '\r\n']
+        for name, value in self.response_headers:
+            if type(name) is bytes:          # a subclass that appended gevent-style bytes
+                name = name.decode('latin-1')
+            if type(value) is bytes:
+                value = value.decode('latin-1')
+            out += (name, ': ', value, '\r\n')
+        out.append('\r\n')
         return ''.join(out).encode('latin-1')
 
     def write(self, data):
@@ -993,16 +1243,21 @@ class WSGIHandler:
         if type(data) is not bytes:
             if isinstance(data, (bytearray, memoryview)):
                 data = bytes(data)
+            elif not data:
+                data = b''                   # gevent-websocket writes '' to flush its 101
             else:
                 raise TypeError('WSGI body must be bytes, got %r' % (type(data).__name__,))
         if self.status is None:
             raise AssertionError('write() before start_response()')
         if not self.headers_sent:
-            self.headers_sent = True
-            head = self._head_bytes(None)
-            self._sendall(head + self._frame(data))
+            self._write_with_headers(data)
         elif data:
             self._sendall(self._frame(data))
+
+    def _write_with_headers(self, data):
+        self.headers_sent = True
+        head = self._head_bytes()
+        self._sendall(head + self._frame(data))
 
     def _frame(self, data):
         if self.command == 'HEAD':
@@ -1018,7 +1273,7 @@ class WSGIHandler:
                 self.close_connection = True
             self._body_left = left - n
         self.response_length += n
-        if self._chunked_out:
+        if self.response_use_chunked:
             return b'%x\r\n%s\r\n' % (n, data) if n else b''
         return data
 
@@ -1030,7 +1285,8 @@ class WSGIHandler:
                 raise TypeError('WSGI body items must be bytes, got %r' % (type(part).__name__,))
             total += len(part)
         self.headers_sent = True
-        head = self._head_bytes(total)
+        self._known_length = total
+        head = self._head_bytes()
         if len(body_list) == 1 and total <= _JOIN_LIMIT:
             # The hello-world path: one buffer, one send.
             self._sendall(head + self._frame(body_list[0]))
@@ -1073,72 +1329,18 @@ class WSGIHandler:
                     bufs[i] = bufs[i][sent:]
                     sent = 0
 
-    def run_application(self):
-        environ = self.environ
-        result = None
-        try:
-            result = self.server.application(environ, self.start_response)
-            if not self.headers_sent and type(result) in (list, tuple) and self.status is not None:
-                self._finish_response(result)
-            else:
-                if isinstance(result, FileWrapper) and self._try_sendfile(result):
-                    pass
-                else:
-                    for data in result:
-                        if data:
-                            self.write(data)
-                    if self.status is None:
-                        raise AssertionError('the application did not call start_response()')
-                    if not self.headers_sent:
-                        self._finish_response(())
-                    elif self._chunked_out:
-                        self._sendall(b'0\r\n\r\n')
-            if self._body_left:
-                self.close_connection = True    # shorter than its Content-Length
-            if self._input.want_continue and not self._input._done:
-                # Answered without reading a body the client is holding back for our
-                # 100 Continue: it may send it or not; the stream cannot be trusted.
-                self.close_connection = True
-                self._linger = True
-        except (_ClientGone, ConnectionError):
-            self.close_connection = True
-            raise
-        except ClientBodyError as exc:
-            self.close_connection = True
-            if not self.headers_sent:
-                self._send_error(exc.status, str(exc))
-        except Exception as exc:
-            self.close_connection = True
-            if isinstance(exc, OSError) and exc.errno in _GONE_ERRNOS:
-                raise
-            self.handle_error(*sys.exc_info())
-        except BaseException:
-            self.close_connection = True     # killed (server stop) or exiting
-            raise
-        finally:
-            close = getattr(result, 'close', None)
-            if close is not None:
-                try:
-                    close()
-                except Exception:
-                    self.handle_error(*sys.exc_info())
-
     def _try_sendfile(self, wrapper):
         filelike = wrapper.filelike
         if self.command == 'HEAD' or not hasattr(filelike, 'fileno') or not self._raw:
             return False
-        cl = None
-        for name, value in self.response_headers:
-            if name.lower() == 'content-length':
-                cl = value
-        if cl is None:
+        if not self.provided_content_length:
             return False
         try:
             filelike.fileno()
         except Exception:
             return False
         self.headers_sent = True
-        self._sendall(self._head_bytes(None))
+        self._sendall(self._head_bytes())
         sock = self.socket
         sock.settimeout(self.request_timeout)
         sent = sock.sendfile(filelike, count=self._body_left or None)
@@ -1150,8 +1352,11 @@ class WSGIHandler:
         """Report an application error to ``error_log``; answer 500 if we still can."""
         try:
             traceback.print_exception(etype, value, tb, file=self.server.error_log)
-            self.server.error_log.write('%s: error serving %r from %s\n' % (
-                _date_cache[2] or time.ctime(), self.requestline, self.client_address))
+            env = self.environ
+            if env is not None and not isinstance(env, self.server.secure_environ_class):
+                env = self.server.secure_environ_class(env)
+            self.server.error_log.write('%s: error serving %r from %s; environ %r\n' % (
+                _date_cache[2] or time.ctime(), self.requestline, self.client_address, env))
         except Exception:
             pass
         del tb
@@ -1163,32 +1368,118 @@ class WSGIHandler:
         self.close_connection = True
         self._linger = True      # the rest of a bad request may still be on its way
         self.code = code
-        body = ('%d %s\n%s\n' % (code, _REASONS.get(code, 'Error'), message)).encode('latin-1', 'replace')
-        head = ('HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\nContent-Type: text/plain\r\n'
-                'Content-Length: %d\r\nConnection: close\r\n\r\n'
-                % (code, _REASONS.get(code, 'Error'), _httpdate(), self.server_version, len(body)))
+        self.status = str(code).encode('latin-1')
+        self._orig_status = str(code)
+        body = _error_bytes(code, message, self.server_version)
         self.headers_sent = True
         self.response_length = len(body)
         try:
-            self._sendall(head.encode('latin-1') + body)
+            self._sendall(body)
         except (OSError, _ClientGone):
             pass
-        if self.server.log is not None:
-            self.log_request()
+
+    def log_error(self, msg, *args):
+        """Write ``msg % args`` (with the client's address) to the server's ``error_log``."""
+        try:
+            message = msg % args if args else msg
+        except Exception:
+            message = '%r %r' % (msg, args)
+        try:
+            self.server.error_log.write('%s: %s\n' % (self.client_address, message))
+        except Exception:
+            pass
 
     def format_request(self):
         """One access-log line in (extended) common log format."""
         _httpdate()
         client = self.client_address[0] if isinstance(self.client_address, tuple) else ''
-        status = getattr(self, 'code', None)
+        status = self.code
         if status is None and self.status:
             status = self.status[:3]
+            if type(status) is bytes:
+                status = status.decode('latin-1')
+        finish = self.time_finish or time.time()
         return '%s - - [%s] "%s" %s %s %.6f' % (
             client or '-', _date_cache[2], self.requestline or '', status or '-',
-            self.response_length, _now() - self.time_start)
+            self.response_length, finish - self.time_start)
 
     def log_request(self):
-        self.server.log.write(self.format_request() + '\n')
+        """Write :meth:`format_request` to the server's access log (if it has one)."""
+        log = self.server.log
+        if log is not None:
+            log.write(self.format_request() + '\n')
+
+
+class _ConnectionReader:
+    """``WSGIHandler.rfile``: the handler's buffered bytes, then the socket.
+
+    Reads block (park the greenlet in the socket's wait) with no timeout: a
+    WebSocket can be idle for as long as its peers like.
+    """
+
+    def __init__(self, handler):
+        self._handler = handler
+        self.closed = False
+
+    def _more(self):
+        handler = self._handler
+        data = handler._recv(None)
+        if not data:
+            return False
+        pos = handler._rpos
+        handler._rbuf = handler._rbuf[pos:] + data if pos < len(handler._rbuf) else data
+        handler._rpos = 0
+        return True
+
+    def read(self, size=-1):
+        """``size`` bytes (fewer only at EOF); everything until EOF if ``size < 0``."""
+        handler = self._handler
+        if size is None or size < 0:
+            while self._more():
+                pass
+            size = len(handler._rbuf) - handler._rpos
+        while len(handler._rbuf) - handler._rpos < size:
+            if not self._more():
+                break
+        pos = handler._rpos
+        data = handler._rbuf[pos:pos + size]
+        handler._rpos = pos + len(data)
+        return data
+
+    def readline(self, size=-1):
+        handler = self._handler
+        limit = sys.maxsize if size is None or size < 0 else size
+        start = 0
+        while True:
+            buf, pos = handler._rbuf, handler._rpos
+            i = buf.find(b'\n', pos + start, pos + limit)
+            if i >= 0:
+                end = i + 1
+                break
+            if len(buf) - pos >= limit:
+                end = pos + limit
+                break
+            start = len(buf) - pos
+            if not self._more():
+                end = len(handler._rbuf)
+                break
+        buf, pos = handler._rbuf, handler._rpos
+        data = buf[pos:end]
+        handler._rpos = pos + len(data)
+        return data
+
+    def close(self):
+        self.closed = True
+
+
+def _error_bytes(code, message, server_version):
+    """A whole plain-text error response that closes the connection."""
+    reason = _REASONS.get(code, 'Error')
+    body = ('%d %s\n%s\n' % (code, reason, message)).encode('latin-1', 'replace')
+    head = ('HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\nContent-Type: text/plain\r\n'
+            'Content-Length: %d\r\nConnection: close\r\n\r\n'
+            % (code, reason, _httpdate(), server_version, len(body)))
+    return head.encode('latin-1') + body
 
 
 def _split_absolute(target):
@@ -1232,6 +1523,21 @@ class WSGIServer(StreamServer):
     handler_class = WSGIHandler
     #: The class of each request's environ (:class:`Environ`, :class:`SecureEnviron`, ...).
     environ_class = dict
+    #: The class an environ is shown as in error reports, so they leak no cookies.
+    secure_environ_class = WSGISecureEnviron
+    #: The keys every request's environ starts from (gevent's ``base_env``); the
+    #: server adds ``SERVER_SOFTWARE``, ``wsgi.url_scheme``, ``wsgi.errors``, the
+    #: ``environ`` argument and, when it starts, ``SERVER_NAME``/``SERVER_PORT``.
+    base_env = {
+        'GATEWAY_INTERFACE': 'CGI/1.1',
+        'SCRIPT_NAME': '',
+        'wsgi.version': (1, 0),
+        'wsgi.multithread': False,
+        'wsgi.multiprocess': False,
+        'wsgi.run_once': False,
+        'wsgi.input_terminated': True,
+        'wsgi.file_wrapper': FileWrapper,
+    }
     #: Seconds stop() gives in-flight requests by default.
     stop_timeout = 5.0
 
@@ -1267,10 +1573,30 @@ class WSGIServer(StreamServer):
         self.body_timeout = body_timeout
         if max_accept is not None:
             self.max_accept = max_accept
-        self.environ = environ
         self._idle = set()
         self._stopping = False
-        self._base_environ = None
+        self.set_environ(environ)
+
+    def set_environ(self, environ: Optional[dict] = None) -> None:
+        """Build ``self.environ``, the base of every request's environ, from
+        :attr:`base_env` and ``environ`` (extra keys, which win)."""
+        if environ is not None:
+            self.environ = environ
+        extra = getattr(self, 'environ', None)
+        env = self.environ_class(self.base_env)
+        env['SERVER_SOFTWARE'] = self.handler_class.server_version
+        env['wsgi.url_scheme'] = 'https' if self.ssl_enabled else 'http'
+        if extra:
+            env.update(extra)
+        if env.get('wsgi.errors') is None:
+            env['wsgi.errors'] = self.error_log
+        self.environ = env
+
+    def get_environ(self) -> dict:
+        """A fresh copy of the base environ (of :attr:`environ_class`) for one request."""
+        if self.environ_class is dict:
+            return self.environ.copy()
+        return self.environ_class(self.environ)
 
     def application(self, environ, start_response):
         raise NotImplementedError('pass an application to WSGIServer')
@@ -1293,26 +1619,13 @@ class WSGIServer(StreamServer):
         StreamServer.pre_start(self)
         self.update_environ()
 
-    def update_environ(self):
+    def update_environ(self) -> None:
+        """Called when the server starts: fill in ``SERVER_NAME``/``SERVER_PORT``
+        (unless given in ``environ``) from the bound address."""
         host, port = self.server_host, self.server_port
-        env = {
-            'GATEWAY_INTERFACE': 'CGI/1.1',
-            'SERVER_SOFTWARE': self.handler_class.server_version,
-            'SERVER_NAME': host if host and host not in ('0.0.0.0', '::') else 'localhost',
-            'SERVER_PORT': str(port) if port is not None else '',
-            'SCRIPT_NAME': '',
-            'wsgi.version': (1, 0),
-            'wsgi.url_scheme': 'https' if self.ssl_enabled else 'http',
-            'wsgi.errors': self.error_log,
-            'wsgi.multithread': False,
-            'wsgi.multiprocess': False,
-            'wsgi.run_once': False,
-            'wsgi.input_terminated': True,
-            'wsgi.file_wrapper': FileWrapper,
-        }
-        if self.environ:
-            env.update(self.environ)
-        self._base_environ = env
+        env = self.environ
+        env.setdefault('SERVER_NAME', host if host and host not in ('0.0.0.0', '::') else 'localhost')
+        env.setdefault('SERVER_PORT', str(port) if port is not None else '')
 
     def handle(self, sock, address):
         self.handler_class(sock, address, self).handle()

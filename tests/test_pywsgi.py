@@ -1521,3 +1521,166 @@ def _path_of(target):
         if not target.startswith(b'/'):
             target = b'/' + target
     return unquote_to_bytes(target.split(b'?')[0].split(b'#')[0])
+
+
+# ---------------------------------------------------------------------------
+# gevent's WSGIHandler / WSGIServer surface (issue 14): subclasses written for
+# gevent.pywsgi work unchanged.
+
+GEVENT_CALL_ORDER = ['handle', 'handle_one_request', 'read_requestline', 'read_request', 'get_environ',
+                     'handle_one_response', 'run_application', 'start_response', 'process_result',
+                     'write', 'finalize_headers', 'log_request']
+
+
+def test_handler_methods_are_called_in_gevent_order_and_see_gevent_attributes():
+    calls = []
+    seen = {}
+
+    class Traced(WSGIHandler):
+        pass
+
+    def traced(name):
+        def method(self, *args, **kwargs):
+            calls.append(name)
+            return getattr(WSGIHandler, name)(self, *args, **kwargs)
+        return method
+    for name in GEVENT_CALL_ORDER:
+        setattr(Traced, name, traced(name))
+
+    class Handler(Traced):
+        def get_environ(self):
+            env = Traced.get_environ(self)         # gevent's signature: no arguments
+            env['myapp.seen_path'] = self.path
+            return env
+
+        def log_request(self):
+            Traced.log_request(self)
+            seen.update(status=self.status, code=self.code, length=self.response_length,
+                        headers=list(self.response_headers), sent=self.headers_sent,
+                        elapsed=self.time_finish - self.time_start, requestline=self.requestline,
+                        command=self.command, path=self.path, version=self.request_version,
+                        x=self.headers['X-Thing'], chunked=self.response_use_chunked,
+                        client=self.client_address, server=self.server, app=self.application,
+                        environ_path=self.environ['PATH_INFO'], has_socket=self.socket is not None,
+                        has_rfile=hasattr(self.rfile, 'read'))
+
+    def app(environ, start_response):
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [environ['myapp.seen_path'].encode()]
+
+    with Serve(app, handler_class=Handler, log=io.StringIO()) as s:
+        out = in_thread(lambda: raw(s.port, b'GET /a%20b?q=1 HTTP/1.1\r\nHost: h\r\nX-Thing: 7\r\n'
+                                    b'Connection: close\r\n\r\n'))
+    assert normalised(out) == ok_response(b'/a%20b?q=1')
+    assert calls == GEVENT_CALL_ORDER
+    assert seen['status'] == b'200 OK' and seen['code'] == 200 and seen['length'] == 10
+    assert [n for n, _ in seen['headers']] == ['Content-Type', 'Date', 'Server', 'Content-Length', 'Connection']
+    assert seen['sent'] is True and seen['chunked'] is False and 0 <= seen['elapsed'] < 5
+    assert seen['requestline'] == 'GET /a%20b?q=1 HTTP/1.1'
+    assert (seen['command'], seen['path'], seen['version']) == ('GET', '/a%20b?q=1', 'HTTP/1.1')
+    assert seen['x'] == '7' and seen['environ_path'] == '/a b'
+    assert seen['client'][0] == '127.0.0.1' and seen['server'] is s.server and seen['app'] is app
+    assert seen['has_socket'] and seen['has_rfile']
+
+
+def test_handler_subclass_can_take_over_the_connection_after_101_like_gevent_websocket():
+    # What gevent-websocket's WebSocketHandler does: start_response('101 ...'), mark the
+    # Date/Content-Length as handled, write('') to flush the head, then talk raw over
+    # self.socket and self.rfile (which must return bytes that came with the head).
+    class Upgrading(WSGIHandler):
+        def run_application(self):
+            if self.environ.get('HTTP_UPGRADE') != 'echo':
+                return WSGIHandler.run_application(self)
+            self.start_response('101 Switching Protocols', [('Upgrade', 'echo'), ('Connection', 'Upgrade')])
+            self.provided_content_length = False
+            self.response_use_chunked = False
+            self.close_connection = True
+            self.provided_date = True
+            self.write('')
+            while True:
+                line = self.rfile.readline()
+                if not line or line == b'bye\n':
+                    break
+                self.socket.sendall(b'echo:' + line)
+
+    with Serve(hello, handler_class=Upgrading) as s:
+        out = in_thread(lambda: raw(s.port, b'GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: echo\r\n'
+                                    b'Connection: Upgrade\r\n\r\nfirst\nsecond\nbye\n'))
+    assert normalised(out) == (b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n'
+                               b'Server: S\r\n\r\necho:first\necho:second\n')
+
+
+def test_handler_subclass_overriding_write_sees_every_body_part():
+    parts = []
+
+    class Counting(WSGIHandler):
+        def write(self, data):
+            parts.append(data)
+            return WSGIHandler.write(self, data)
+
+    def app(environ, start_response):
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'ab', b'', b'cd']
+
+    with Serve(app, handler_class=Counting) as s:
+        out = in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'))
+    assert normalised(out) == ok_response(b'abcd')
+    assert parts == [b'ab', b'cd']
+
+
+def test_invalid_request_is_returned_by_handle_one_request_as_gevent_does():
+    results = []
+
+    class Handler(WSGIHandler):
+        def handle_one_request(self):
+            result = WSGIHandler.handle_one_request(self)
+            results.append(result if result in (True, None) else (result[0], status_of(result[1])))
+            return result
+
+    with Serve(hello, handler_class=Handler) as s:
+        out = in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\nHost: h\r\n\r\nBAD\r\n\r\n'))
+    assert status_of(out) == 200 and b'HTTP/1.1 400 Bad Request' in out
+    assert results == [True, ('400', 400)]
+
+
+def test_server_base_env_set_environ_get_environ_and_secure_environ_class():
+    class Server(WSGIServer):
+        base_env = dict(WSGIServer.base_env, **{'myapp.base': 'b'})
+
+        def get_environ(self):
+            env = WSGIServer.get_environ(self)
+            env['myapp.per_request'] = 'r'
+            return env
+
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update((k, environ.get(k)) for k in ('myapp.base', 'myapp.per_request', 'myapp.extra',
+                                                   'SERVER_NAME', 'SERVER_PORT', 'GATEWAY_INTERFACE'))
+        if environ['PATH_INFO'] == '/boom':
+            raise RuntimeError('boom')
+        start_response('200 OK', [])
+        return [b'ok']
+
+    errors = io.StringIO()
+    server = Server(('127.0.0.1', 0), app, log=None, error_log=errors, environ={'myapp.extra': 'x'})
+    assert server.environ['myapp.base'] == 'b' and server.environ['myapp.extra'] == 'x'
+    assert server.secure_environ_class is gevent.pywsgi.WSGISecureEnviron
+    server.start()
+    try:
+        port = server.server_port
+        assert server.environ['SERVER_PORT'] == str(port)
+        in_thread(lambda: raw(port, b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'))
+        assert seen == {'myapp.base': 'b', 'myapp.per_request': 'r', 'myapp.extra': 'x',
+                        'SERVER_NAME': '127.0.0.1', 'SERVER_PORT': str(port), 'GATEWAY_INTERFACE': 'CGI/1.1'}
+        server.set_environ({'myapp.extra': 'y'})
+        server.update_environ()
+        in_thread(lambda: raw(port, b'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'))
+        assert seen['myapp.extra'] == 'y'
+        out = in_thread(lambda: raw(port, b'GET /boom HTTP/1.1\r\nHost: h\r\nCookie: secret=hunter2\r\n\r\n'))
+        assert status_of(out) == 500
+    finally:
+        server.stop()
+    log = errors.getvalue()
+    assert 'RuntimeError: boom' in log
+    assert "'HTTP_HOST': 'h'" in log and 'hunter2' not in log      # WSGISecureEnviron's repr
