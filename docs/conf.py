@@ -82,7 +82,7 @@ nitpick_ignore_regex = [
 
 def _drop_private_bases(app, name, obj, options, bases):
     """Show only public base classes: a private helper base such as
-    ``gevent_lite.event._Linkable`` is an implementation detail with no page."""
+    ``gevent_lite.greenlet._SpawnedLink`` is an implementation detail with no page."""
     bases[:] = [b for b in bases if not getattr(b, '__name__', '').startswith('_')] or [object]
 
 

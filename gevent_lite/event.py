@@ -7,7 +7,8 @@ watch them).
 
 How they cooperate with the hub
 -------------------------------
-Waiting greenlets park on a :class:`~gevent_lite.hub.ParkingLot`, which owns
+Both are built on the core's :class:`~gevent_lite.hub.Linkable`: waiting
+greenlets park on its broadcast :class:`~gevent_lite.hub.ParkingLot`, which owns
 FIFO wake-up and the timeout/kill clean-up. ``set()`` wakes every parked
 greenlet (each resumes from a hub callback) and schedules the link callbacks on
 the hub. ``set()`` (and ``AsyncResult.set_exception``) may also be called from
@@ -21,9 +22,8 @@ creating an ``AsyncResult`` in a worker thread does not create a hub there.
 """
 
 import _thread
-import sys
 
-from .hub import TIMED_OUT, ParkingLot, _check_timeout, _get_hub_noargs, get_hub
+from .hub import Linkable, ParkingLot, TIMED_OUT, _check_timeout, _get_hub_noargs
 from .timeout import Timeout
 
 __all__ = ['AsyncResult', 'Event']
@@ -34,127 +34,20 @@ _get_ident = _thread.get_ident
 
 _NONE = object()
 
-
-class _Linkable:
-    """The shared base: hub binding, the parking lot, link callbacks, thread-safe notify."""
-
-    __slots__ = ('__weakref__', '_links', '_lot', '_notify_scheduled', 'hub')
-
-    def __init__(self):
-        self.hub = _get_hub_noargs()
-        self._lot = None              # a broadcast ParkingLot, made on the first wait
-        self._links = []
-        self._notify_scheduled = False
-
-    # -- subclass contract ---------------------------------------------------------------
-
-    def ready(self):  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    # -- hub binding ---------------------------------------------------------------------
-
-    def _bind(self):
-        """The hub to park on or schedule with; binds on first use. Hub thread only."""
-        hub = self.hub
-        if hub is None:
-            hub = self.hub = get_hub()
-        elif hub.thread_ident != _get_ident():
-            raise RuntimeError(
-                '%s is bound to the hub of another OS thread; only set()/set_exception() '
-                'may be called from other threads' % type(self).__name__)
-        return hub
-
-    # -- links ---------------------------------------------------------------------------
-
-    def rawlink(self, callback):
-        """Have the hub call ``callback(self)`` once this object is ready (once per link)."""
-        if not callable(callback):
-            raise TypeError('Expected callable: %r' % (callback,))
-        hub = self._bind()
-        self._links.append(callback)
-        if self.ready() and not self._notify_scheduled:
-            self._notify_scheduled = True
-            hub._ready.append((self._notify_links, ()))
-
-    def unlink(self, callback):
-        """Remove a callback added with :meth:`rawlink`; unknown callbacks are ignored."""
-        try:
-            self._links.remove(callback)
-        except ValueError:
-            pass
-
-    def linkcount(self):
-        """How many link callbacks are registered."""
-        return len(self._links)
-
-    def statistics(self):
-        """``{'waiting': parked greenlets, 'links': link callbacks}`` (for debugging)."""
-        lot = self._lot
-        return {'waiting': len(lot) if lot is not None else 0, 'links': len(self._links)}
-
-    # -- notification --------------------------------------------------------------------
-
-    def _check_and_notify(self):
-        """Wake waiters and schedule links after a state change; any thread may call it."""
-        hub = self.hub
-        if hub is None:
-            # Nobody has waited or linked yet. A waiter that binds a hub after this
-            # point re-checks ready() before parking (see _park), so nothing is lost.
-            return
-        if hub.thread_ident != _get_ident():
-            hub.run_callback_threadsafe(self._notify)
-        else:
-            self._notify()
-
-    def _notify(self):
-        # Runs in the hub's thread. The lot is a broadcast one: a waiter woken here
-        # and killed before it ran hands nothing on, so it can never wake a
-        # greenlet that started waiting after a clear().
-        lot = self._lot
-        if lot is not None:
-            lot.unpark_all(True)
-        if self._links and not self._notify_scheduled:
-            self._notify_scheduled = True
-            self.hub._ready.append((self._notify_links, ()))
-
-    def _notify_links(self):
-        # Runs as a hub callback. Links are one-shot; ones added while we run are
-        # called too if the object is still ready.
-        self._notify_scheduled = False
-        links = self._links
-        while links and self.ready():
-            link = links.pop(0)
-            try:
-                link(self)
-            except:  # noqa: E722 -- we run in the hub: report, never escape
-                self.hub.handle_error((link, self), *sys.exc_info())
-
-    def _park(self, timeout):
-        """Park until notified; True if woken, False on timeout."""
-        hub = self.hub
-        if hub is None or hub.thread_ident != _get_ident():
-            self._bind()
-        if self.ready():
-            # Set by another thread between our check and binding the hub.
-            return True
-        lot = self._lot
-        if lot is None:
-            lot = self._lot = ParkingLot(broadcast=True)
-        # Parks here; the lot removes us on timeout or kill.
-        return lot.park(timeout) is not TIMED_OUT
+_LINKABLE_SLOTS = ('__weakref__', '_links', '_lot', '_notify_scheduled', 'hub')
 
 
-class Event(_Linkable):
+class Event(Linkable):
     """A flag greenlets can wait for: ``set()`` wakes them all, ``clear()`` resets it.
 
     ``wait(timeout)`` returns True once the flag was set while waiting (even if it
     was cleared again before the waiter ran), False if the timeout expired.
     """
 
-    __slots__ = ('_flag',)
+    __slots__ = _LINKABLE_SLOTS + ('_flag',)
 
     def __init__(self):
-        _Linkable.__init__(self)
+        Linkable.__init__(self, _get_hub_noargs())
         self._flag = False
 
     def __repr__(self):
@@ -180,9 +73,9 @@ class Event(_Linkable):
         hub = self.hub
         if hub is not None:
             if hub.thread_ident == _get_ident():
-                # _notify(), inlined: this is the hot path of every set/wait hand-off.
+                # Linkable._notify(), inlined: the hot path of every set/wait hand-off.
                 lot = self._lot
-                if lot is not None:
+                if lot:
                     lot.unpark_all(True)
                 if self._links and not self._notify_scheduled:
                     self._notify_scheduled = True
@@ -208,7 +101,8 @@ class Event(_Linkable):
         lot = self._lot
         if lot is None:
             lot = self._lot = ParkingLot(broadcast=True)
-        # Park until set(); the lot removes us on timeout or kill.
+        # Park until set() (Linkable._wait_ready, inlined: the hot path of every
+        # set/wait hand-off); the lot removes us on timeout or kill.
         return lot.park(timeout) is not TIMED_OUT
 
     def _reset_internal_locks(self):
@@ -216,7 +110,7 @@ class Event(_Linkable):
         pass
 
 
-class AsyncResult(_Linkable):
+class AsyncResult(Linkable):
     """A one-shot result: ``set(value)`` or ``set_exception(exc)`` once, ``get()`` it.
 
     It is also a link target: ``greenlet.link(result)`` copies the greenlet's
@@ -224,10 +118,10 @@ class AsyncResult(_Linkable):
     ``done()`` and ``set_result()``.
     """
 
-    __slots__ = ('_exc_info', '_value')
+    __slots__ = _LINKABLE_SLOTS + ('_exc_info', '_value')
 
     def __init__(self):
-        _Linkable.__init__(self)
+        Linkable.__init__(self, _get_hub_noargs())
         self._value = _NONE
         self._exc_info = ()
 
@@ -321,7 +215,7 @@ class AsyncResult(_Linkable):
         if not block:
             raise Timeout()
         timeout = _check_timeout(timeout)
-        if not self._park(timeout):
+        if not self._wait_ready(timeout):
             raise Timeout(timeout)
         return self.get(block=False)
 
@@ -336,7 +230,7 @@ class AsyncResult(_Linkable):
     def wait(self, timeout=None):
         """Block until ready or ``timeout``; return the value (None for an exception/timeout)."""
         if not self.ready():
-            self._park(_check_timeout(timeout))
+            self._wait_ready(_check_timeout(timeout))
         return self.value
 
     def cancel(self) -> bool:

@@ -4,8 +4,9 @@ A :class:`Greenlet` is a ``greenlet.greenlet`` whose parent is the hub. ``start(
 puts its first switch on the hub's ready queue; when its function returns or
 raises, the result is stored, waiters are notified through *links* (callbacks the
 hub runs after the death, in the order they were added) and an exception is
-reported once by the hub. Joining parks on a :class:`~gevent_lite.hub.Waiter`
-that a link wakes. Each greenlet starts with a copy of the spawner's
+reported once by the hub. Links and joining come from the core's
+:class:`~gevent_lite.hub.Linkable` base: joiners park on its broadcast
+:class:`~gevent_lite.hub.ParkingLot`, woken at the death. Each greenlet starts with a copy of the spawner's
 ``contextvars`` context, as asyncio tasks do.
 """
 
@@ -21,7 +22,7 @@ from itertools import count as _count
 
 from greenlet import greenlet, getcurrent, GreenletExit
 
-from .hub import get_hub, Waiter, wait, iwait, _check_timeout
+from .hub import Linkable, get_hub, wait, iwait, _check_timeout
 from .scopes import _deliver
 from .timeout import Timeout
 
@@ -37,7 +38,7 @@ _dead_greenlet_dead = greenlet.dead.__get__
 _NEW, _SCHEDULED, _RUNNING, _KILLED_BEFORE_START = 0, 1, 2, 3
 
 
-class Greenlet(greenlet):
+class Greenlet(greenlet, Linkable):
     """A greenlet that runs ``run(*args, **kwargs)`` in the hub and keeps its result.
 
     Create it and call :meth:`start` (or use :meth:`spawn`). Subclasses may
@@ -48,7 +49,9 @@ class Greenlet(greenlet):
     # a hot path and each instance attribute costs a dict insertion.
     value = None
     _exc_info = None
-    _links = ()          # becomes a list on the first rawlink
+    _links = ()          # Linkable state: a list from the first rawlink,
+    _lot = None          # a ParkingLot from the first join,
+    _notify_scheduled = False
     _start_state = _NEW
     _start_timer = None
     _name = None
@@ -65,7 +68,7 @@ class Greenlet(greenlet):
             raise TypeError('The run argument or self._run must be callable')
         self.args = args
         self.kwargs = kwargs
-        self._hub = hub
+        self.hub = hub
         # Start with the spawner's context variables (a copy), as asyncio tasks do.
         self.gr_context = copy_context()
         # Who spawned us, for run-info trees. A weak reference: the spawn tree must
@@ -156,7 +159,9 @@ class Greenlet(greenlet):
 
     def ready(self) -> bool:
         """True when the greenlet has finished (returned, raised or was killed)."""
-        return self.dead or self._exc_info is not None
+        # self.dead, inlined: the link machinery asks this on every spawn+join.
+        return (_dead_greenlet_dead(self) or self._exc_info is not None
+                or self._start_state == _KILLED_BEFORE_START)
 
     def successful(self) -> bool:
         """True when it finished without raising (a kill counts as success, as in gevent)."""
@@ -178,13 +183,13 @@ class Greenlet(greenlet):
         """Schedule the greenlet to run in the next hub iteration."""
         if self._start_state == _NEW:
             self._start_state = _SCHEDULED
-            self._hub._ready.append((self.switch, ()))
+            self.hub._ready.append((self.switch, ()))
 
     def start_later(self, seconds: float) -> None:
         """Schedule the greenlet to run after ``seconds``."""
         if self._start_state == _NEW:
             self._start_state = _SCHEDULED
-            self._start_timer = self._hub.call_later(seconds, self.switch)
+            self._start_timer = self.hub.call_later(seconds, self.switch)
 
     @classmethod
     def spawn(cls, *args, **kwargs):
@@ -218,45 +223,22 @@ class Greenlet(greenlet):
 
     def _report_result(self, result):
         self.value = result
-        if self._links:
-            self._hub._ready.append((self._notify_links, ()))
+        if self._links or self._lot:
+            self._notify()
 
     def _report_error(self, exc_info):
         self._exc_info = exc_info
-        if self._links:
-            self._hub._ready.append((self._notify_links, ()))
-        self._hub.handle_error(self, *exc_info)
+        if self._links or self._lot:
+            self._notify()
+        self.hub.handle_error(self, *exc_info)
 
-    # -- links --------------------------------------------------------------------------
-
-    def rawlink(self, callback: Callable[[Any], Any]) -> None:
-        """Call ``callback(self)`` from the hub when the greenlet finishes."""
-        if not callable(callback):
-            raise TypeError('Expected callable: %r' % (callback,))
-        links = self._links
-        if not links:
-            links = self._links = []
-        links.append(callback)
-        if len(links) == 1 and self.ready():
-            self._hub._ready.append((self._notify_links, ()))
+    # -- links (rawlink, unlink, unlink_all, linkcount, has_links: from Linkable) ------
 
     def link(self, callback: Callable[[Any], Any], SpawnedLink: Any = None) -> None:
         """Call ``callback(self)`` in a new greenlet when this one finishes."""
         if not callable(callback):
             raise TypeError('Expected callable: %r' % (callback,))
         self.rawlink(_SpawnedLink(callback))
-
-    def unlink(self, callback: Callable[[Any], Any]) -> None:
-        """Remove a callback added by link/rawlink; unknown callbacks are ignored."""
-        links = self._links
-        for i, link in enumerate(links):
-            if link == callback or (type(link) is _SpawnedLink and link.callback == callback):
-                del links[i]
-                return
-
-    def unlink_all(self) -> None:
-        if self._links:
-            del self._links[:]
 
     def link_value(self, callback: Callable[[Any], Any]) -> None:
         """Like :meth:`link`, but only if the greenlet finished without an exception."""
@@ -266,33 +248,13 @@ class Greenlet(greenlet):
         """Like :meth:`link`, but only if the greenlet raised."""
         self.rawlink(_SpawnedLink(callback, _SpawnedLink.ON_ERROR))
 
-    def _notify_links(self):
-        links = self._links
-        while links:
-            link = links.pop(0)
-            try:
-                link(self)
-            except:  # noqa: E722
-                self._hub.handle_error((link, self), *sys.exc_info())
-
     # -- waiting ------------------------------------------------------------------------
 
     def _wait_done(self, timeout):
         """Park until the greenlet finished or ``timeout`` passed; True if finished."""
         if self.ready():
             return True
-        timeout = _check_timeout(timeout)
-        waiter = Waiter(self._hub)
-        self.rawlink(waiter.switch)
-        timer = None
-        if timeout is not None:
-            timer = self._hub.call_later(timeout, waiter.switch, _TIMED_OUT)
-        try:
-            return waiter.get() is not _TIMED_OUT
-        finally:
-            if timer is not None:
-                timer.cancel()
-            self.unlink(waiter.switch)
+        return self._wait_ready(_check_timeout(timeout))
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the greenlet finishes or ``timeout`` passes. Returns None."""
@@ -331,12 +293,12 @@ class Greenlet(greenlet):
                 self._report_result(exc)
             else:
                 self._exc_info = (type(exc), exc, None)
-                if self._links:
-                    self._hub._ready.append((self._notify_links, ()))
+                if self._links or self._lot:
+                    self._notify()
             return
         if self.dead:
             return
-        self._hub._ready.append((self._throw_if_alive, (exception,)))
+        self.hub._ready.append((self._throw_if_alive, (exception,)))
         if block:
             self._wait_done(timeout)
 
@@ -352,9 +314,6 @@ class Greenlet(greenlet):
 
     def __exit__(self, *args):
         self.kill()
-
-
-_TIMED_OUT = object()
 
 
 class _SpawnedLink:

@@ -54,7 +54,7 @@ import selectors as _selectors
 from greenlet import getcurrent, greenlet, GreenletExit
 
 __all__ = [
-    'get_hub', 'Hub', 'Waiter', 'ParkingLot', 'sleep', 'idle', 'wait', 'iwait',
+    'get_hub', 'Hub', 'Waiter', 'ParkingLot', 'Linkable', 'sleep', 'idle', 'wait', 'iwait',
     'reinit', 'wait_read', 'wait_write', 'wait_readwrite', 'getcurrent',
     'LoopExit', 'BlockingSwitchOutError', 'ConcurrentObjectUseError', 'InvalidSwitchError',
     'GreenletExit', 'READ', 'WRITE', 'now',
@@ -203,48 +203,60 @@ class Waiter:
             g.switch(self.value)
 
 
-class ParkingLot:
+class ParkingLot(deque):
     """A FIFO queue of parked greenlets: the wait queue under every primitive.
 
     ``park(timeout)`` parks the current greenlet at the end of the queue;
     ``unpark(value)`` wakes the one that has waited longest and hands it
-    ``value``. Timeouts and kills are cleaned up here, once: a greenlet that
-    leaves the queue early is removed from it, and if it had already been handed
-    a value that it never received (it was killed between being woken and
-    running), the value goes to the next parked greenlet, or back to the owner
-    through ``on_unclaimed``. So a killed waiter never swallows a permit, an item
-    or a wake-up.
+    ``value``; ``unpark_all(value)`` wakes them all. ``len(lot)`` and
+    ``bool(lot)`` say how many wait (the lot *is* the deque of their tickets, so
+    "is anybody waiting?" costs no method call on the hot paths of queues and
+    locks; its other deque methods are not part of its interface). Timeouts and
+    kills are cleaned up here, once: a greenlet that leaves the queue early is
+    removed from it, and if it had already been handed a value that it never
+    received (it was killed between being woken and running), the value goes to
+    the next parked greenlet, or back to the owner through ``on_unclaimed``. So a
+    killed waiter never swallows a permit, an item or a wake-up.
 
-    A ``broadcast`` lot (events: every wake-up is ``unpark_all``) hands nothing
-    on: each waiter got a wake-up of its own, and passing a dead one's on would
-    wake a greenlet that started waiting after the event was cleared. So such a
-    lot can be kept for the owner's lifetime instead of made anew per wait.
+    A ``broadcast`` lot (every wake-up is ``unpark_all``: events, "is it ready?"
+    watchers) hands nothing on: each waiter got a wake-up of its own, and passing
+    a dead one's on would wake a greenlet that started waiting after the event
+    was cleared. So such a lot can be kept for the owner's lifetime.
     """
 
-    __slots__ = ('_waiters', 'on_unclaimed', 'broadcast', '__weakref__')
+    # The deque's own append/popleft, bound once: a C method looked up on an
+    # instance of a Python subclass is not specialized by the interpreter and
+    # costs several times as much per call (it is the hot path of every lock and
+    # queue hand-off). The price is a reference cycle per lot, which the cyclic
+    # collector frees; lots live as long as their owner anyway.
+    __slots__ = ('on_unclaimed', 'broadcast', '_append', '_popleft')
 
-    def __init__(self, on_unclaimed=None, broadcast=False):
-        self._waiters = deque()
+    # Identity semantics, not a deque's element-wise equality: two empty lots
+    # are different lots.
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
+    def __init__(self, on_unclaimed: Callable[[Any], Any] | None = None, broadcast: bool = False) -> None:
+        deque.__init__(self)
+        self._append = self.append
+        self._popleft = self.popleft
         self.on_unclaimed = on_unclaimed
         self.broadcast = broadcast
 
-    def __len__(self):
-        return len(self._waiters)
+    def __repr__(self) -> str:
+        return '<ParkingLot waiting=%d>' % len(self)
 
-    def __bool__(self):
-        return bool(self._waiters)
+    def statistics(self) -> dict[str, int]:
+        """``{'waiting': parked greenlets}``."""
+        return {'waiting': len(self)}
 
-    def __repr__(self):
-        return '<ParkingLot waiting=%d>' % len(self._waiters)
-
-    def statistics(self):
-        return {'waiting': len(self._waiters)}
-
-    def park(self, timeout: float | None = None, timeout_exc: Any = None) -> Any:
+    def park(self, timeout: float | None = None, timeout_exc: Any = None, ref: bool = True) -> Any:
         """Park until unparked; return the value handed over.
 
         On timeout raise ``timeout_exc`` (an exception instance or class), or
-        return :data:`TIMED_OUT` when ``timeout_exc`` is None.
+        return :data:`TIMED_OUT` when ``timeout_exc`` is None. ``ref=False``: the
+        timeout timer alone does not keep the loop running (see :meth:`Hub.join`).
         """
         try:
             hub = _state.hub
@@ -259,11 +271,11 @@ class ParkingLot:
         waiter.hub = hub
         waiter.value = _UNSET
         waiter.greenlet = current
-        waiters = self._waiters
-        waiters.append(waiter)
+        append = self._append
+        append(waiter)
         timer = None
         if timeout is not None:
-            timer = hub.call_later(timeout, waiter.throw, _ParkTimeout)
+            timer = hub.call_later(timeout, waiter.throw, _ParkTimeout, ref=ref)
         # Park (Waiter.get() inlined). Only this ticket resumes us: unpark()
         # through wake(), the timer through throw().
         try:
@@ -284,26 +296,36 @@ class ParkingLot:
             value = waiter.value
             if value is _UNSET or value is _THROWN:
                 try:
-                    waiters.remove(waiter)
+                    self.remove(waiter)
                 except ValueError:
                     pass
 
     def unpark(self, value: Any = True) -> bool:
         """Wake the longest-waiting greenlet with ``value``. Returns False if none waits."""
-        waiters = self._waiters
-        while waiters:
-            if waiters.popleft().wake(value):
+        while self:
+            if self._popleft().wake(value):
                 return True
         return False
 
     def unpark_all(self, value: Any = True) -> int:
         """Wake every parked greenlet with ``value``; returns how many were woken."""
         n = 0
-        waiters = self._waiters
-        while waiters:
-            if waiters.popleft().wake(value):
+        popleft = self._popleft
+        while self:
+            if popleft().wake(value):
                 n += 1
         return n
+
+    def cancel(self, greenlet: Any, exc: Any) -> bool:
+        """Raise ``exc`` in ``greenlet`` if it is parked here and not woken yet. Hub only.
+
+        Returns False if it is not parked here (or was already handed a value).
+        """
+        for waiter in self:
+            if waiter.greenlet is greenlet and waiter.value is _UNSET:
+                waiter.throw(exc)
+                return True
+        return False
 
     def _hand_on(self, value):
         if not self.unpark(value) and self.on_unclaimed is not None:
@@ -316,6 +338,163 @@ class _ParkTimeout(BaseException):
 
 #: Returned by :meth:`ParkingLot.park` on timeout when no exception was requested.
 TIMED_OUT = object()
+
+
+# --------------------------------------------------------------------------------------
+# The linkable base: everything a greenlet can wait for
+
+class Linkable:
+    """The base of every object greenlets wait for and ``wait()``/``iwait()`` watch:
+    :class:`~gevent_lite.greenlet.Greenlet`, :class:`~gevent_lite.event.Event`,
+    :class:`~gevent_lite.event.AsyncResult`, :class:`~gevent_lite.lock.Semaphore`
+    (and its locks), :class:`~gevent_lite.subprocess.Popen`.
+
+    A subclass says when it is ready (:meth:`ready`) and calls ``_notify()``
+    (hub thread) or ``_check_and_notify()`` (any OS thread) when it becomes so.
+    This base does the rest, once:
+
+    * link callbacks: :meth:`rawlink` adds ``callback``, which the hub calls as
+      ``callback(obj)`` once the object is ready -- one-shot, in the order they
+      were added, from a hub callback (never inside ``set()``), an error in one
+      reported and the others still called; :meth:`unlink`, :meth:`unlink_all`,
+      :meth:`linkcount`, :meth:`has_links`;
+    * waiting: ``_wait_ready(timeout)`` parks the current greenlet on a broadcast
+      :class:`ParkingLot` until the object is ready or the timeout passes; the
+      lot owns the timeout and kill clean-up.
+
+    The state lives in the subclass, because :class:`~gevent_lite.greenlet.Greenlet`
+    (whose memory layout the C ``greenlet`` type fixes) cannot take slots from a
+    base: ``hub`` (the :class:`Hub` that runs the links; bound on first use),
+    ``_links`` (a list, or an empty tuple before the first link), ``_lot`` (the
+    broadcast lot, made on the first wait) and ``_notify_scheduled``.
+    """
+
+    __slots__ = ()
+
+    hub: Hub | None
+    _links: list | tuple
+    _lot: ParkingLot | None
+    _notify_scheduled: bool
+
+    def __init__(self, hub: Hub | None = None) -> None:
+        # For subclasses with slots; Greenlet and Popen use class defaults instead.
+        self.hub = hub
+        self._links = []
+        self._lot = None
+        self._notify_scheduled = False
+
+    def ready(self) -> bool:  # pragma: no cover - every subclass overrides it
+        """True once the object is what waiters wait for (set, finished, free...)."""
+        raise NotImplementedError
+
+    def _bind(self) -> Hub:
+        """The hub to park on or schedule links with; binds on first use. Hub thread only."""
+        hub = self.hub
+        if hub is None:
+            hub = self.hub = get_hub()
+        elif hub.thread_ident != _get_thread_ident():
+            raise RuntimeError(
+                '%s is bound to the hub of another OS thread; only set()/set_exception() '
+                'may be called from other threads' % type(self).__name__)
+        return hub
+
+    # -- links ---------------------------------------------------------------------------
+
+    def rawlink(self, callback: Callable[[Any], Any]) -> None:
+        """Have the hub call ``callback(self)`` once this object is ready (once per link)."""
+        if not callable(callback):
+            raise TypeError('Expected callable: %r' % (callback,))
+        hub = self.hub
+        if hub is None or hub.thread_ident != _get_thread_ident():
+            hub = self._bind()
+        links = self._links
+        if links:
+            links.append(callback)
+        else:       # the class's empty tuple, or an empty list: start a fresh list
+            self._links = [callback]
+        if not self._notify_scheduled and self.ready():
+            self._notify_scheduled = True
+            hub._ready.append((self._notify_links, ()))
+
+    def unlink(self, callback: Callable[[Any], Any]) -> None:
+        """Remove a callback added with :meth:`rawlink`; unknown callbacks are ignored."""
+        links = self._links
+        if links:               # (often empty: notified links are gone already)
+            try:
+                links.remove(callback)
+            except ValueError:
+                pass
+
+    def unlink_all(self) -> None:
+        """Remove every link callback."""
+        if self._links:
+            del self._links[:]
+
+    def linkcount(self) -> int:
+        """How many link callbacks are registered."""
+        return len(self._links)
+
+    def has_links(self) -> bool:
+        """True if any link callback is registered."""
+        return bool(self._links)
+
+    def statistics(self) -> dict[str, Any]:
+        """``{'waiting': parked greenlets, 'links': link callbacks}`` (for debugging)."""
+        lot = self._lot
+        return {'waiting': len(lot) if lot is not None else 0, 'links': len(self._links)}
+
+    # -- notification --------------------------------------------------------------------
+
+    def _check_and_notify(self) -> None:
+        """``_notify()``, callable from any OS thread."""
+        hub = self.hub
+        if hub is None:
+            # Nobody has waited or linked yet. A waiter that binds a hub after this
+            # point re-checks ready() before parking (_wait_ready), so nothing is lost.
+            return
+        if hub.thread_ident != _get_thread_ident():
+            hub.run_callback_threadsafe(self._notify)
+        else:
+            self._notify()
+
+    def _notify(self) -> None:
+        """Wake the parked greenlets and schedule the links. Hub thread only."""
+        # The lot is a broadcast one: a waiter woken here and killed before it ran
+        # hands nothing on, so it can never wake one that started waiting later.
+        lot = self._lot
+        if lot:
+            lot.unpark_all(True)
+        if self._links and not self._notify_scheduled:
+            self._notify_scheduled = True
+            self.hub._ready.append((self._notify_links, ()))
+
+    def _notify_links(self) -> None:
+        # Runs as a hub callback. Links are one-shot; ones added while we run are
+        # called too, as long as the object is still ready.
+        self._notify_scheduled = False
+        links = self._links
+        while links and self.ready():
+            link = links.pop(0)
+            try:
+                link(self)
+            except:  # noqa: E722 -- we run in the hub: report, never escape
+                self.hub.handle_error((link, self), *sys.exc_info())
+
+    # -- waiting -------------------------------------------------------------------------
+
+    def _wait_ready(self, timeout: float | None) -> bool:
+        """Park until ready; True if it is, False when ``timeout`` (checked) passed first."""
+        hub = self.hub
+        if hub is None or hub.thread_ident != _get_thread_ident():
+            self._bind()
+        if self.ready():
+            # Also covers a set() by another thread between the caller's check and binding.
+            return True
+        lot = self._lot
+        if lot is None:
+            lot = self._lot = ParkingLot(broadcast=True)
+        # Parks here; the lot removes us on timeout or kill.
+        return lot.park(timeout) is not TIMED_OUT
 
 
 # --------------------------------------------------------------------------------------
@@ -494,7 +673,7 @@ class Hub(greenlet):
         self._ncancelled = 0             # cancelled entries still in the heap
         self._fds = {}                   # fd -> _FdWatch
         self._nfd_waiters = 0            # greenlets parked on fds
-        self._idle_waiters = deque()
+        self._idle_waiters = ParkingLot()    # idle() parks here
         self._keepalive = 0              # outstanding work in other threads
         self._threadsafe = deque()       # callbacks handed over by other threads
         self._wake_pending = False
@@ -806,7 +985,7 @@ class Hub(greenlet):
                 timeout = 0
             elif idle_waiters:
                 # The loop is idle: release one idle() waiter, then poll without blocking.
-                ready.append((idle_waiters.popleft().switch, (None,)))
+                idle_waiters.unpark(None)
                 timeout = 0
             elif timers:
                 if self._ncancelled > 256 and self._ncancelled * 2 > len(timers):
@@ -991,18 +1170,29 @@ class Hub(greenlet):
         """
         if getcurrent() is not self.parent:
             raise BlockingSwitchOutError('only the main greenlet can join the hub')
-        waiter = Waiter(self)
-        timer = None
-        if timeout is not None:
-            timer = self.call_later(timeout, waiter.switch, None, ref=False)
         try:
-            waiter.get()
+            # Nobody unparks this lot: we leave it through LoopExit (the loop ran
+            # out of work) or the timeout, whose timer must not itself keep the
+            # loop running.
+            ParkingLot().park(timeout, ref=False)
         except LoopExit:
             return True
-        finally:
-            if timer is not None:
-                timer.cancel()
         return False
+
+    def statistics(self) -> dict[str, int]:
+        """What the loop holds now, for debugging and tests (no private fields needed).
+
+        ``ready`` callbacks queued, ``timers`` live timers, ``cancelled_timers``
+        cancelled ones whose heap entries are not dropped yet, ``fds``
+        descriptors the hub knows (registered or kept), ``fd_waiters`` greenlets
+        parked on fds, ``idle_waiters`` greenlets in :func:`idle`, ``threadsafe``
+        callbacks handed over by other threads and not yet queued, ``keepalive``
+        outstanding work in other threads (:meth:`ref`).
+        """
+        return {'ready': len(self._ready), 'timers': len(self._timers) - self._ncancelled,
+                'cancelled_timers': self._ncancelled, 'fds': len(self._fds),
+                'fd_waiters': self._nfd_waiters, 'idle_waiters': len(self._idle_waiters),
+                'threadsafe': len(self._threadsafe), 'keepalive': self._keepalive}
 
     @property
     def threadpool(self):
@@ -1171,17 +1361,8 @@ def _noop(*args):
 
 def idle(priority: int = 0) -> None:
     """Park until the loop is idle: no callbacks are pending."""
-    hub = get_hub()
-    waiter = Waiter(hub)
-    hub._idle_waiters.append(waiter)
-    try:
-        waiter.get()
-    finally:
-        if waiter.value is _UNSET:
-            try:
-                hub._idle_waiters.remove(waiter)
-            except ValueError:
-                pass
+    # The loop unparks one idle() waiter per iteration that finds nothing ready.
+    get_hub()._idle_waiters.park()
 
 
 def wait_read(fileno: Any, timeout: float | None = None, timeout_exc: Any = None) -> int:
@@ -1201,49 +1382,43 @@ def wait_readwrite(fileno: Any, timeout: float | None = None, timeout_exc: Any =
 
 
 class _Gatherer:
-    """Collects objects as they become ready (through ``rawlink``), for wait/iwait."""
+    """Collects objects as they become ready (it is their link callback), for wait/iwait."""
 
-    __slots__ = ('hub', 'done', 'waiter', 'need', 'expired', 'timer')
+    __slots__ = ('done', 'need', 'lot', 'deadline')
 
-    def __init__(self, hub):
-        self.hub = hub
+    def __init__(self, timeout):
         self.done = deque()
-        self.waiter = None
         self.need = 1
-        self.expired = False
-        self.timer = None
+        self.lot = ParkingLot()
+        self.deadline = None if timeout is None else now() + timeout
 
     def __call__(self, obj):       # the link callback, run by the hub
-        self.done.append(obj)
-        waiter = self.waiter
-        if waiter is not None and len(self.done) >= self.need:
-            self.waiter = None
-            waiter.switch(None)
-
-    def _expire(self):
-        self.expired = True
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            waiter.switch(None)
+        done = self.done
+        done.append(obj)
+        if len(done) >= self.need:
+            self.lot.unpark(None)
 
     def collect(self, need):
         """Park until ``need`` objects are ready or the deadline passed."""
-        while len(self.done) < need and not self.expired:
-            self.need = need
-            self.waiter = waiter = Waiter(self.hub)
-            try:
-                waiter.get()
-            finally:
-                self.waiter = None
+        self.need = need
+        while len(self.done) < need:
+            timeout = None
+            if self.deadline is not None:
+                timeout = self.deadline - now()
+                if timeout <= 0:
+                    # Out of time, but objects that were already ready have their
+                    # link calls queued on the hub: sleep(0) lets them run first.
+                    sleep(0)
+                    return
+            if self.lot.park(timeout) is TIMED_OUT:
+                return
 
 
 @contextmanager
 def _gathering(objects, timeout):
-    """Link a :class:`_Gatherer` to every object (and a deadline timer) for the
-    body of a ``with``; unlink them all and cancel the timer on every way out."""
-    hub = get_hub()
-    gatherer = _Gatherer(hub)
+    """Link a :class:`_Gatherer` to every object for the body of a ``with``;
+    unlink it from them all on every way out."""
+    gatherer = _Gatherer(_check_timeout(timeout))
     linked = []
     try:
         for obj in objects:
@@ -1254,12 +1429,8 @@ def _gathering(objects, timeout):
                                 'rawlink() (events, results, ...), not %r' % (obj,)) from None
             rawlink(gatherer)
             linked.append(obj)
-        if timeout is not None:
-            gatherer.timer = hub.call_later(timeout, gatherer._expire)
         yield gatherer
     finally:
-        if gatherer.timer is not None:
-            gatherer.timer.cancel()
         for obj in linked:
             obj.unlink(gatherer)
 

@@ -13,18 +13,19 @@ the next waiter or gives it back through ``on_unclaimed`` (:meth:`_unclaimed`):
 a dead waiter never swallows a permit. Timeouts and kill clean-up live in the
 lot; nothing here re-implements them.
 
-``wait()`` and ``rawlink()`` watch for "a permit is free" without taking one.
+``wait()`` and ``rawlink()`` watch for "a permit is free" without taking one:
+they come from the core's :class:`~gevent_lite.hub.Linkable` base, for which a
+Semaphore is "ready" while a permit is free.
 :class:`RLock` and :class:`Lock` are built on a ``Semaphore(1)``; their owner is
 the greenlet, and they offer what ``threading.Condition`` needs once
 ``threading`` is monkey-patched.
 """
 
-import sys
 from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
 
 from greenlet import getcurrent
 
-from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub
+from .hub import TIMED_OUT, Linkable, ParkingLot, _check_timeout, get_hub
 
 __all__ = ['BoundedSemaphore', 'DummySemaphore', 'Lock', 'RLock', 'Semaphore']
 
@@ -60,22 +61,14 @@ def _lock_timeout(blocking, timeout):
     return timeout
 
 
-class Semaphore:
+class Semaphore(Linkable):
     """A counting semaphore: ``acquire()`` takes a permit, waiting if none is free.
 
     ``Semaphore(value=1)``; a negative value raises ``ValueError``. Waiters are
     served in arrival order. ``release()`` returns the new counter.
     """
 
-    __slots__ = (
-        '__weakref__',
-        '_acquirers',
-        '_links',
-        '_lot',
-        '_notify_scheduled',
-        '_watchers',
-        'counter',
-    )
+    __slots__ = ('__weakref__', '_acquirers', '_links', '_lot', '_notify_scheduled', 'counter', 'hub')
 
     def __init__(self, value=1):
         if value is None:
@@ -84,12 +77,9 @@ class Semaphore:
             raise TypeError('semaphore initial value must be an int, not %r' % (value,))
         if value < 0:
             raise ValueError('semaphore initial value must be >= 0, got %d' % value)
+        Linkable.__init__(self)     # its lot: wait()ers, who watch without taking
         self.counter = value
-        self._lot = ParkingLot(self._unclaimed)   # acquirers
-        self._acquirers = self._lot._waiters      # its deque: the cheap "anyone waiting?" test
-        self._watchers = None                     # wait()ers: a ParkingLot made on demand
-        self._links = []
-        self._notify_scheduled = False
+        self._acquirers = ParkingLot(self._unclaimed)
 
     def __repr__(self):
         return '<%s at 0x%x counter=%d waiting=%d links=%d>' % (
@@ -97,7 +87,7 @@ class Semaphore:
 
     def statistics(self):
         """``{'counter', 'waiting' (acquirers), 'watchers' (wait()ers), 'links'}``."""
-        w = self._watchers
+        w = self._lot
         return {'counter': self.counter, 'waiting': len(self._acquirers),
                 'watchers': len(w) if w is not None else 0, 'links': len(self._links)}
 
@@ -106,10 +96,6 @@ class Semaphore:
     def locked(self) -> bool:
         """True if ``acquire()`` would have to wait."""
         return self.counter <= 0
-
-    def ready(self) -> bool:
-        """True if a permit is free (what ``gevent_lite.wait`` watches)."""
-        return self.counter > 0
 
     # -- acquiring and releasing -----------------------------------------------------------
 
@@ -126,23 +112,24 @@ class Semaphore:
         if timeout == 0:
             return False
         # Park until release() hands us a permit; the lot cleans up on timeout/kill.
-        return self._lot.park(timeout) is not TIMED_OUT
+        return self._acquirers.park(timeout) is not TIMED_OUT
 
     def release(self) -> int:
         """Give a permit back: to the first waiter if any, else to the counter."""
-        if self._acquirers and self._lot.unpark(True):
+        acquirers = self._acquirers
+        if acquirers and acquirers.unpark(True):
             return self.counter          # handed over: the counter stays as it is
         self.counter += 1
-        if self._watchers is not None or self._links:
-            self._became_free()
+        if self._lot or self._links:
+            self._check_and_notify()     # wake wait()ers, run links
         return self.counter
 
     def _unclaimed(self, _value):
         # A waiter was handed a permit but died (killed/timed out) before it ran,
         # and nobody else waits: the permit goes back to the counter.
         self.counter += 1
-        if self._watchers is not None or self._links:
-            self._became_free()
+        if self._lot or self._links:
+            self._check_and_notify()
 
     def __enter__(self):
         self.acquire()
@@ -157,57 +144,12 @@ class Semaphore:
         """Wait until a permit is free (without taking it); return the counter."""
         if self.counter > 0:
             return self.counter
-        timeout = _norm_timeout(True, timeout)
-        lot = self._watchers
-        if lot is None:
-            lot = self._watchers = ParkingLot()
-        lot.park(timeout)
+        self._wait_ready(_norm_timeout(True, timeout))
         return self.counter
 
-    def rawlink(self, callback):
-        """Have the hub call ``callback(self)`` when a permit is free (one-shot)."""
-        if not callable(callback):
-            raise TypeError('Expected callable: %r' % (callback,))
-        self._links.append(callback)
-        if self.counter > 0:
-            self._schedule_links()
-
-    def unlink(self, callback):
-        """Remove a callback added with :meth:`rawlink`; unknown ones are ignored."""
-        try:
-            self._links.remove(callback)
-        except ValueError:
-            pass
-
-    def linkcount(self):
-        return len(self._links)
-
-    def _became_free(self):
-        lot = self._watchers
-        if lot is not None:
-            # Fresh lot per wake-up, so a watcher killed after being woken cannot
-            # hand its wake-up to one that started watching later.
-            self._watchers = None
-            lot.unpark_all(True)
-        if self._links:
-            self._schedule_links()
-
-    def _schedule_links(self):
-        if not self._notify_scheduled:
-            self._notify_scheduled = True
-            get_hub().run_callback(self._notify_links)
-
-    def _notify_links(self):
-        self._notify_scheduled = False
-        links = self._links
-        hub = None
-        while links and self.counter > 0:
-            link = links.pop(0)
-            try:
-                link(self)
-            except:  # noqa: E722 -- we run in the hub: report, never escape
-                hub = hub or get_hub()
-                hub.handle_error((link, self), *sys.exc_info())
+    def ready(self) -> bool:
+        """True if a permit is free (what ``gevent_lite.wait`` watches)."""
+        return self.counter > 0
 
 
 class BoundedSemaphore(Semaphore):
@@ -300,7 +242,7 @@ class Lock(Semaphore):
                 return True
             if not blocking:
                 return False
-            return self._lot.park(None) is not TIMED_OUT
+            return self._acquirers.park(None) is not TIMED_OUT
         return Semaphore.acquire(self, blocking, _lock_timeout(blocking, timeout))
 
     def release(self):

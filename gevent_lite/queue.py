@@ -91,13 +91,11 @@ class SimpleQueue:
         '__weakref__',
         '_fast_get',
         '_getters',
-        '_gwait',
         '_cap',
         '_limit',
         '_maxsize',
         '_peekers',
         '_putters',
-        '_pwait',
         'is_shutdown',
         'queue',
     )
@@ -114,9 +112,7 @@ class SimpleQueue:
         self._cap = _UNBOUNDED if maxsize is None else maxsize
         self.queue = self._create_queue(items)
         self._getters = ParkingLot(self._unclaimed_item)
-        self._gwait = self._getters._waiters     # cheap "is a getter parked?" test
         self._putters = ParkingLot(self._unclaimed_slot)
-        self._pwait = self._putters._waiters
         self._peekers = None                     # ParkingLot made on the first blocking peek
         self.is_shutdown = False
         self._refresh_gates()
@@ -176,7 +172,7 @@ class SimpleQueue:
         self._maxsize = value
         self._cap = (_UNBOUNDED if value is None else value) - reserved
         if not self.is_shutdown:
-            while self._pwait and len(self.queue) < self._cap:
+            while self._putters and len(self.queue) < self._cap:
                 if not self._putters.unpark(True):
                     break
                 self._cap -= 1
@@ -187,12 +183,12 @@ class SimpleQueue:
         # parked to get or peek and the queue is not shut down; the fast get
         # path (``_fast_get``) only while nobody is parked to put. Neither is
         # ever open for a subclass that overrides the hook it inlines.
-        if (self._gwait or self._peekers is not None or self.is_shutdown
+        if (self._getters or self._peekers is not None or self.is_shutdown
                 or not self._inlined_put_ok):
             self._limit = -_UNBOUNDED
         else:
             self._limit = self._cap
-        self._fast_get = self._inlined_get_ok and not self._pwait
+        self._fast_get = self._inlined_get_ok and not self._putters
 
     def qsize(self) -> int:
         """Number of items in the queue."""
@@ -217,13 +213,13 @@ class SimpleQueue:
         """Sizes and how many greenlets wait to get, put and peek."""
         p = self._peekers
         return {'qsize': len(self.queue), 'maxsize': self._maxsize,
-                'getters': len(self._gwait), 'putters': len(self._pwait),
+                'getters': len(self._getters), 'putters': len(self._putters),
                 'peekers': len(p) if p is not None else 0, 'shutdown': self.is_shutdown}
 
     def __repr__(self):
         return '<%s at 0x%x maxsize=%r qsize=%d getters=%d putters=%d%s>' % (
-            type(self).__name__, id(self), self._maxsize, len(self.queue), len(self._gwait),
-            len(self._pwait), ' shutdown' if self.is_shutdown else '')
+            type(self).__name__, id(self), self._maxsize, len(self.queue), len(self._getters),
+            len(self._putters), ' shutdown' if self.is_shutdown else '')
 
     __str__ = __repr__
 
@@ -259,7 +255,7 @@ class SimpleQueue:
         # Every put the fast path cannot take (all of them if _put is overridden).
         if self.is_shutdown:
             raise ShutDown
-        if not (self._gwait or len(self.queue) < self._cap):
+        if not (self._getters or len(self.queue) < self._cap):
             if not block:
                 raise Full
             timeout = _norm_timeout(timeout)
@@ -276,7 +272,7 @@ class SimpleQueue:
                 raise ShutDown
             # A slot was reserved for us: take it back and use it.
             self._cap += 1
-        if self._gwait and self._getters.unpark(item):
+        if self._getters and self._getters.unpark(item):
             pass   # a getter is parked (so the queue is empty): give it the item
         else:
             self._put(item)
@@ -320,7 +316,7 @@ class SimpleQueue:
         # if _get is overridden).
         if self.queue:
             item = self._get()
-            if self._pwait:
+            if self._putters:
                 self._wake_putter()
             elif self._inlined_get_ok:
                 # The gate was closed for putters that have left (timeout,
@@ -592,15 +588,13 @@ class Channel:
     ``balance`` is the number of parked getters minus parked putters.
     """
 
-    __slots__ = ('__weakref__', '_getters', '_gwait', '_orphans', '_putters', '_pwait')
+    __slots__ = ('__weakref__', '_getters', '_orphans', '_putters')
 
     def __init__(self, maxsize=1):
         if maxsize != 1:
             raise ValueError('Channels have a maxsize of 1')
         self._getters = ParkingLot(self._unclaimed_item)
-        self._gwait = self._getters._waiters
         self._putters = ParkingLot()
-        self._pwait = self._putters._waiters
         # Items handed to getters that died before running, with no other getter
         # waiting: the next get() takes them first.
         self._orphans = deque()
@@ -609,25 +603,25 @@ class Channel:
 
     def __repr__(self):
         return '<%s at 0x%x getters=%d putters=%d>' % (
-            type(self).__name__, id(self), len(self._gwait), len(self._pwait))
+            type(self).__name__, id(self), len(self._getters), len(self._putters))
 
     __str__ = __repr__
 
     def statistics(self):
-        return {'getters': len(self._gwait), 'putters': len(self._pwait),
+        return {'getters': len(self._getters), 'putters': len(self._putters),
                 'orphans': len(self._orphans)}
 
     @property
     def getters(self):
-        return len(self._gwait)
+        return len(self._getters)
 
     @property
     def putters(self):
-        return len(self._pwait)
+        return len(self._putters)
 
     @property
     def balance(self):
-        return len(self._gwait) - len(self._pwait)
+        return len(self._getters) - len(self._putters)
 
     def qsize(self):
         return 0
@@ -649,7 +643,7 @@ class Channel:
 
         Raises :class:`Full` when non-blocking with no getter waiting, or on timeout.
         """
-        if self._gwait and self._getters.unpark(item):
+        if self._getters and self._getters.unpark(item):
             return
         if not block:
             raise Full
@@ -658,7 +652,7 @@ class Channel:
             # Park until a getter arrives and wakes us; it then waits for the item.
             if self._putters.park(_remaining(deadline)) is TIMED_OUT:
                 raise Full
-            if self._gwait and self._getters.unpark(item):
+            if self._getters and self._getters.unpark(item):
                 return
             # The getter that woke us gave up (timeout/kill) before we ran: wait again.
 
@@ -672,7 +666,7 @@ class Channel:
         """
         if self._orphans:
             return self._orphans.popleft()
-        if self._pwait and self._putters.unpark(True):
+        if self._putters and self._putters.unpark(True):
             # A putter was woken; it hands its item to the first parked getter.
             if not block:
                 # Wait only for that hand-over: the putter runs in the next loop
@@ -690,10 +684,7 @@ class Channel:
         return value
 
     def _expire_nowait(self, greenlet):
-        for waiter in self._gwait:
-            if waiter.greenlet is greenlet:
-                waiter.throw(Empty)     # a no-op if it was handed an item meanwhile
-                return
+        self._getters.cancel(greenlet, Empty)   # a no-op if it was handed an item meanwhile
 
     def get_nowait(self):
         return self.get(False)

@@ -8,8 +8,10 @@ killing the child on timeout in ``run`` -- built on the green ``Popen``).
 
 How it cooperates with the hub
 ------------------------------
-* ``wait(timeout)`` parks on an :class:`~gevent_lite.event.Event` set by one
-  *watcher* greenlet per process. The watcher waits for the child to exit
+* :class:`Popen` is a :class:`~gevent_lite.hub.Linkable`, ready once the child
+  has exited and was reaped: ``wait(timeout)`` parks on it, and
+  ``gevent_lite.wait([p1, p2])``/``iwait``/``joinall`` and ``rawlink`` watch it.
+  Its readiness comes from one *watcher* greenlet per process. The watcher waits for the child to exit
   without any signal: on Linux it waits for the process's pidfd
   (``os.pidfd_open``) to become readable with ``hub.wait_fd``; elsewhere it
   polls ``waitpid(pid, WNOHANG)`` on hub timers, every 1 ms backing off to
@@ -17,7 +19,7 @@ How it cooperates with the hub
   own child, never replaces or starves a user's SIGCHLD handler, and never
   steals another library's child status (gevent#857, #622, #452). Any number
   of greenlets may wait on the same process; when the last one gives up
-  (timeout or kill) the watcher is stopped.
+  (timeout or kill) and no link is left the watcher is stopped.
 * ``communicate(input, timeout)`` makes the pipes non-blocking and moves data
   in one greenlet per pipe, each parking on ``hub.wait_fd`` when its pipe is
   not ready. On timeout the partial output is attached to ``TimeoutExpired``
@@ -47,12 +49,12 @@ import io as _io
 import os as _os
 import subprocess as _subprocess
 import sys as _sys
+from typing import Any, Callable
 
 from . import hub as _hubmod
 from ._stdlib import reexport
-from .event import Event
 from .greenlet import Greenlet, joinall
-from .hub import READ, WRITE, get_hub, sleep
+from .hub import READ, WRITE, Linkable, get_hub, sleep
 
 _pidfd_open = getattr(_os, 'pidfd_open', None)
 _WNOHANG = getattr(_os, 'WNOHANG', 1)
@@ -152,12 +154,21 @@ def _green_pipe(fileobj, writing, bufsize):
     return obj
 
 
-class Popen(_StdPopen):
-    """``subprocess.Popen`` whose ``wait()``, ``communicate()`` and pipe files park the greenlet."""
+class Popen(_StdPopen, Linkable):
+    """``subprocess.Popen`` whose ``wait()``, ``communicate()`` and pipe files park the greenlet.
+
+    It is also linkable (ready once the child exited): ``gevent_lite.wait([p1, p2],
+    timeout=2)``, ``iwait``, ``joinall`` and ``rawlink`` accept it.
+    """
+
+    # Linkable state, as class defaults (set on first use).
+    hub = None
+    _links = ()
+    _lot = None
+    _notify_scheduled = False
 
     def __init__(self, *args, **kwargs):
         # Set before the stdlib __init__: its __del__ may run if __init__ fails.
-        self._gl_exited = None
         self._gl_watcher = None
         self._gl_nwaiters = 0
         self._gl_comm = None
@@ -187,25 +198,42 @@ class Popen(_StdPopen):
         """
         if self._gl_reap():                # non-blocking attempt first
             return self.returncode
-        if self._gl_exited is None:
-            self._gl_exited = Event()
-        exited = self._gl_exited
-        if self._gl_watcher is None or self._gl_watcher.dead:
-            self._gl_watcher = Greenlet(self._gl_watch)
-            self._gl_watcher.start()
+        self._gl_start_watcher()
         self._gl_nwaiters += 1
         try:
             # Parks until the watcher saw the exit (or the timeout passes).
-            if not exited.wait(timeout) and not self._gl_reap():
+            if not self._wait_ready(timeout) and not self._gl_reap():
                 raise TimeoutExpired(self.args, timeout)
         finally:
             self._gl_nwaiters -= 1
-            watcher = self._gl_watcher
-            if not self._gl_nwaiters and watcher is not None and not exited.is_set():
-                # Nobody waits any more: stop watching (no fd or timer left behind).
-                self._gl_watcher = None
-                watcher.kill(block=False)
+            self._gl_stop_unwatched()
         return self.returncode
+
+    def ready(self) -> bool:
+        """True once the child has exited and was reaped (``returncode`` is set)."""
+        return self.returncode is not None
+
+    def rawlink(self, callback: Callable[[Any], Any]) -> None:
+        """Have the hub call ``callback(self)`` once the child has exited."""
+        Linkable.rawlink(self, callback)
+        if not self.ready():
+            self._gl_start_watcher()
+
+    def unlink(self, callback: Callable[[Any], Any]) -> None:
+        Linkable.unlink(self, callback)
+        self._gl_stop_unwatched()
+
+    def _gl_start_watcher(self):
+        if self._gl_watcher is None or self._gl_watcher.dead:
+            self._gl_watcher = Greenlet(self._gl_watch)
+            self._gl_watcher.start()
+
+    def _gl_stop_unwatched(self):
+        watcher = self._gl_watcher
+        if watcher is not None and not self._gl_nwaiters and not self._links and not self.ready():
+            # Nobody waits any more: stop watching (no fd or timer left behind).
+            self._gl_watcher = None
+            watcher.kill(block=False)
 
     def _gl_reap(self):
         # One waitpid(WNOHANG) for our child, done the way the stdlib's own wait
@@ -261,7 +289,7 @@ class Popen(_StdPopen):
             if pidfd is not None:
                 hub.cancel_wait(pidfd)
                 _os.close(pidfd)
-        self._gl_exited.set()
+        self._check_and_notify()
 
     # -- moving data ---------------------------------------------------------------------
 

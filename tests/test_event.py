@@ -90,7 +90,7 @@ def test_event_waiter_killed_after_wake_while_a_later_waiter_is_parked_hands_not
     first.kill(block=False)     # ... run order: late parks, first is killed, then
     hub._ready.append(resume)   # its stale resume finds nobody
     gevent.sleep(0)
-    assert first.dead and len(ev._lot) == 1, 'late should be parked on the event'
+    assert first.dead and ev.statistics()['waiting'] == 1, 'late should be parked on the event'
     late.join(2)
     assert late.value is False, 'the killed waiter handed its wake-up to a later waiter'
 

@@ -10,7 +10,7 @@ import pytest
 import gevent_lite
 from gevent_lite import hub as hubmod
 from gevent_lite.hub import (
-    BlockingSwitchOutError, ConcurrentObjectUseError, LoopExit, ParkingLot, Waiter,
+    BlockingSwitchOutError, ConcurrentObjectUseError, Linkable, LoopExit, ParkingLot, Waiter,
     get_hub, TIMED_OUT,
 )
 
@@ -60,7 +60,8 @@ def test_many_cancelled_timers_are_compacted():
     for t in timers:
         t.cancel()
     gevent_lite.sleep(0.01)
-    assert len(hub._timers) < 1000
+    stats = hub.statistics()
+    assert stats['timers'] + stats['cancelled_timers'] < 1000
 
 
 def test_wait_read_parks_until_data_arrives():
@@ -137,13 +138,14 @@ def test_registration_is_kept_after_wakeup_and_dropped_when_nobody_waits():
     a, b = socket.socketpair()
     a.setblocking(False)
     try:
+        before = hub.statistics()['fds']
         b.send(b'1')
         gevent_lite.wait_read(a.fileno(), timeout=1)
-        assert a.fileno() in hub._fds          # kept: the next recv usually waits again
+        assert hub.statistics()['fds'] == before + 1   # kept: the next recv usually waits again
         # Leave data unread: the next event finds nobody waiting and drops the registration.
         gevent_lite.sleep(0.01)
         gevent_lite.sleep(0.01)
-        assert a.fileno() not in hub._fds
+        assert hub.statistics()['fds'] == before
     finally:
         a.close()
         b.close()
@@ -255,7 +257,7 @@ def test_wait_and_joinall_name_an_object_that_cannot_be_waited_on():
     # The greenlet linked before the bad object was unlinked again: it runs and
     # finishes normally, with no gatherer left on it.
     g.join(timeout=2)
-    assert g.successful() and not g._links
+    assert g.successful() and not g.has_links()
 
 
 def test_sleep_0_lets_every_ready_greenlet_run_once():
@@ -541,3 +543,124 @@ def test_monitor_thread_set_in_the_program_applies_to_hubs_made_afterwards():
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stderr.count('appears to be blocked') == 1 and 'blocks_the_hub' in out.stderr
+
+
+class _Flag(Linkable):
+    """The smallest Linkable: ready once raised."""
+
+    __slots__ = ('__weakref__', '_links', '_lot', '_notify_scheduled', 'hub', 'up')
+
+    def __init__(self):
+        Linkable.__init__(self)
+        self.up = False
+
+    def ready(self):
+        return self.up
+
+    def raise_(self):
+        self.up = True
+        self._check_and_notify()
+
+
+def test_linkable_calls_links_once_each_in_order_and_an_error_does_not_stop_the_rest(capsys):
+    flag = _Flag()
+    calls = []
+
+    def broken(obj):
+        calls.append('broken')
+        raise ValueError('boom')
+
+    flag.rawlink(lambda obj: calls.append(1))
+    flag.rawlink(broken)
+    flag.rawlink(lambda obj: calls.append(3))
+    removed = calls.append
+    flag.rawlink(removed)
+    flag.unlink(removed)
+    assert flag.linkcount() == 3 and flag.has_links()
+    flag.raise_()
+    assert calls == []                  # run from the hub, never inside raise_()
+    gevent_lite.sleep(0)
+    gevent_lite.sleep(0)
+    assert calls == [1, 'broken', 3]
+    assert 'boom' in capsys.readouterr().err
+    assert not flag.has_links()
+    flag.raise_()
+    gevent_lite.sleep(0)
+    assert calls == [1, 'broken', 3]    # one-shot
+    late = []
+    flag.rawlink(late.append)           # linking to a ready object calls back soon
+    gevent_lite.sleep(0)
+    assert late == [flag]
+
+
+def test_linkable_wait_times_out_leaving_no_waiter_and_wakes_every_waiter_when_ready():
+    flag = _Flag()
+    assert flag._wait_ready(0.01) is False
+    assert flag.statistics() == {'waiting': 0, 'links': 0}
+    waiters = [gevent_lite.spawn(flag._wait_ready, 5) for _ in range(3)]
+    gevent_lite.sleep(0.01)
+    assert flag.statistics()['waiting'] == 3
+    flag.raise_()
+    gevent_lite.joinall(waiters, timeout=2)
+    assert [g.value for g in waiters] == [True] * 3
+    assert gevent_lite.wait([flag], timeout=1) == [flag]
+
+
+def test_linkable_woken_from_another_os_thread():
+    flag = _Flag()
+    threading.Timer(0.02, flag.raise_).start()
+    assert flag._wait_ready(5) is True
+
+
+def test_wait_with_timeout_zero_still_collects_objects_that_are_already_ready():
+    gs = [gevent_lite.spawn(lambda: None) for _ in range(3)]
+    gevent_lite.sleep(0)
+    slow = gevent_lite.spawn(gevent_lite.sleep, 5)
+    assert set(gevent_lite.wait(gs + [slow], timeout=0)) == set(gs)
+    slow.kill()
+
+
+def test_hub_statistics_count_callbacks_timers_and_fd_waiters():
+    hub = get_hub()
+    before = hub.statistics()
+    timer = hub.call_later(60, lambda: None)
+    hub.run_callback(lambda: None)
+    a, b = socket.socketpair()
+    try:
+        g = gevent_lite.spawn(gevent_lite.wait_read, a.fileno(), 5)
+        stats = hub.statistics()
+        assert stats['timers'] == before['timers'] + 1
+        assert stats['ready'] >= before['ready'] + 2     # the callback and g's start
+        gevent_lite.sleep(0.01)
+        stats = hub.statistics()
+        assert stats['fd_waiters'] == before['fd_waiters'] + 1
+        assert stats['fds'] >= 1
+        timer.cancel()
+        assert hub.statistics()['cancelled_timers'] >= 1
+        b.send(b'x')
+        g.join(2)
+        assert g.successful() and hub.statistics()['fd_waiters'] == before['fd_waiters']
+    finally:
+        hub.cancel_wait(a.fileno())
+        a.close()
+        b.close()
+
+
+def test_parking_lot_cancel_throws_only_into_a_greenlet_parked_there():
+    lot = ParkingLot()
+    g = gevent_lite.spawn(lot.park)
+    other = gevent_lite.spawn(gevent_lite.sleep, 5)
+    gevent_lite.sleep(0)
+    hub = get_hub()
+    results = []
+    hub.run_callback(lambda: results.append(lot.cancel(other, KeyError('no'))))
+    hub.run_callback(lambda: results.append(lot.cancel(g, KeyError('gone'))))
+    g.join(2)
+    assert results == [False, True]
+    assert isinstance(g.exception, KeyError) and len(lot) == 0
+    other.kill()
+
+
+def test_parking_lots_are_distinct_objects_even_when_empty():
+    a, b = ParkingLot(), ParkingLot()
+    assert a != b and len({a, b}) == 2 and not a

@@ -204,7 +204,8 @@ def test_fork_child_gets_fresh_hub_and_never_runs_parent_greenlets(tmp_path):
             try:
                 hub = get_hub()
                 assert hub is not parent_hub, 'child kept the parent hub'
-                assert not hub._ready and not hub._timers, 'child hub not empty'
+                stats = hub.statistics()
+                assert not stats['ready'] and not stats['timers'], 'child hub not empty'
                 ran = []
                 g = gevent_lite.spawn(lambda: (gevent_lite.sleep(0.3), ran.append(1)))
                 g.join(timeout=5)
@@ -250,7 +251,7 @@ def test_plain_os_fork_also_reinits_the_hub():
         gevent_lite.sleep(0)
         pid = os.fork()
         if pid == 0:
-            ok = get_hub() is not h and not get_hub()._timers
+            ok = get_hub() is not h and not get_hub().statistics()['timers']
             gevent_lite.sleep(0.01)
             os._exit(0 if ok else 3)
         print(os.WEXITSTATUS(gevent_lite.os.waitpid(pid, 0)[1]))

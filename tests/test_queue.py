@@ -500,7 +500,8 @@ def test_putters_and_getters_that_time_out_or_die_lose_and_duplicate_nothing():
     if victim.successful():
         got.append(victim.value)       # it got an item before the kill arrived
     assert sorted(got) == sorted(stored) and len(set(got)) == len(got)
-    assert q.qsize() == len(q.queue) and not q._gwait and not q._pwait
+    stats = q.statistics()
+    assert q.qsize() == len(q.queue) and not stats['getters'] and not stats['putters']
 
 
 # -- Channel ------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def test_timed_out_waiters_leave_nothing_behind():
     gevent_lite.sleep(0.01)
     assert p._gl_watcher is None                 # watcher stopped with the last waiter
     hub = get_hub()
-    assert hub._nfd_waiters == 0
+    assert hub.statistics()['fd_waiters'] == 0
     assert p.wait() == 0
 
 
@@ -400,3 +400,44 @@ def test_poll_in_a_loop_that_never_yields_sees_the_exit():
     while p.poll() is None:
         assert time.monotonic() < deadline, 'poll() never saw the exit'
     assert p.returncode == 0
+
+
+def test_wait_iwait_and_joinall_accept_popen_objects():
+    fast = gsp.Popen(['sleep', '0.05'])
+    medium = gsp.Popen(['sleep', '0.2'])
+    slow = gsp.Popen(['sleep', '5'])
+    try:
+        start = time.monotonic()
+        done = gevent_lite.wait([slow, medium, fast], timeout=3, count=2)
+        assert done == [fast, medium]
+        assert fast.returncode == 0 and medium.returncode == 0 and slow.returncode is None
+        assert gevent_lite.wait([slow], timeout=0.05) == []
+        assert list(gevent_lite.iwait([slow, fast], timeout=2, count=1)) == [fast]
+        assert gevent_lite.joinall([fast, medium]) == [fast, medium]
+        assert time.monotonic() - start < 3
+    finally:
+        slow.kill()
+        slow.wait()
+    assert slow.ready() and slow.returncode == -signal.SIGKILL
+
+
+def test_popen_link_callbacks_run_at_exit_and_the_last_unlink_stops_the_watcher():
+    p = gsp.Popen(['sleep', '0.05'])
+    seen = []
+    p.rawlink(seen.append)
+    assert p.has_links() and not p.ready()
+    p.wait(timeout=5)
+    gevent_lite.sleep(0)
+    assert seen == [p]
+    q = gsp.Popen(['sleep', '5'])
+    try:
+        q.rawlink(seen.append)
+        gevent_lite.sleep(0.01)
+        assert q._gl_watcher is not None
+        q.unlink(seen.append)
+        gevent_lite.sleep(0.01)
+        assert q._gl_watcher is None and get_hub().statistics()['fd_waiters'] == 0
+    finally:
+        q.kill()
+        q.wait()
+    assert seen == [p]
