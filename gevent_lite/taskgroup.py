@@ -67,12 +67,12 @@ class _Child(Greenlet):
     _task_status = None
 
     def _report_error(self, exc_info):
-        if issubclass(exc_info[0], self._hub.SYSTEM_ERROR):
+        if issubclass(exc_info[0], self.hub.SYSTEM_ERROR):
             # SystemExit/KeyboardInterrupt still reach the main greenlet.
             return Greenlet._report_error(self, exc_info)
         self._exc_info = exc_info
-        if self._links:
-            self._hub._ready.append((self._notify_links, ()))
+        if self._links or self._lot:
+            self._notify()         # wake joiners, run links (Linkable)
 
 
 class TaskGroup:
