@@ -3,6 +3,7 @@
 Public names: :func:`get_hub`, :class:`Hub`, :class:`Waiter`, :class:`ParkingLot`,
 :func:`sleep`, :func:`idle`, :func:`wait`, :func:`iwait`, :func:`reinit`,
 :func:`wait_read`, :func:`wait_write`, :func:`wait_readwrite`, :func:`getcurrent`,
+:func:`now` (the hub's clock, which a ``gevent_lite.testing.VirtualClock`` can replace),
 and the errors :class:`LoopExit`, :class:`BlockingSwitchOutError`,
 :class:`ConcurrentObjectUseError`, :class:`InvalidSwitchError` (also importable
 from :mod:`gevent_lite.exceptions`, as gevent spells it).

@@ -65,14 +65,14 @@ class CancelScope:
     def __init__(self, deadline: float | None = None, shield: bool = False) -> None:
         self._deadline = _deadline_value(deadline)
         self._shield = bool(shield)
-        self._owner = None
-        self._hub = None
-        self._index = -1
+        self._owner: Any = None        # the greenlet that entered the scope
+        self._hub: Any = None
+        self._index = -1               # our place in the owner's scope stack
         self._active = False
-        self._timer = None
+        self._timer: Any = None
         self._cancel_called = False
         self._delivered = False
-        self._deferred = []
+        self._deferred: list[tuple[Any, int]] = []   # (exception, depth) a shield holds back
         self._expired = False
         self._fail = False
         #: True once the block was left because this scope's cancellation was caught.

@@ -21,7 +21,7 @@ backport (pure Python, what anyio and trio use there), so ``except*`` code on
 
 from __future__ import annotations
 
-import builtins
+import sys
 from typing import Any, Callable
 
 from .greenlet import Greenlet
@@ -29,11 +29,11 @@ from .hub import ParkingLot, Waiter, get_hub
 from .lock import Semaphore
 from .scopes import CancelScope
 
-#: The built-in exception group classes on Python 3.11+, the ``exceptiongroup``
-#: backport's before; what a :class:`TaskGroup` raises.
-BaseExceptionGroup = getattr(builtins, 'BaseExceptionGroup', None)
-ExceptionGroup = getattr(builtins, 'ExceptionGroup', None)
-if BaseExceptionGroup is None:  # Python < 3.11
+# What a TaskGroup raises: the built-in exception groups on Python 3.11+, the
+# ``exceptiongroup`` backport's before.
+if sys.version_info >= (3, 11):
+    from builtins import BaseExceptionGroup, ExceptionGroup
+else:  # pragma: no cover - exercised by the 3.9 CI run
     from exceptiongroup import BaseExceptionGroup, ExceptionGroup
 
 __all__ = ['TaskGroup', 'TaskStatus', 'BaseExceptionGroup', 'ExceptionGroup']
@@ -90,8 +90,8 @@ class TaskGroup:
                 raise ValueError('limit must be at least 1, not %d' % limit)
         self._limit = limit
         self._slots = Semaphore(limit) if limit is not None else None
-        self._children = {}           # insertion-ordered set of live children
-        self._errors = []
+        self._children: dict[Greenlet, None] = {}     # insertion-ordered set of live children
+        self._errors: list[BaseException] = []
         self._scope = CancelScope()
         self._lot = ParkingLot()
         self._state = _NEW

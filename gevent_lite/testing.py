@@ -57,7 +57,7 @@ class VirtualClock:
         self._now = _number('start', start)
         self._threshold = 0.0
         self.autojump_threshold = autojump_threshold
-        self._hub = None
+        self._hub: Any = None       # the hub it is installed on
 
     def __repr__(self) -> str:
         return '<VirtualClock now=%.6f autojump_threshold=%s%s>' % (
@@ -104,7 +104,7 @@ class VirtualClock:
         hub = self._hub
         if hub is None:
             return
-        if getattr(_hubmod._state, 'hub', None) is not hub:
+        if hub.thread_ident != _hubmod._get_thread_ident():
             raise RuntimeError('a VirtualClock must be removed in the thread that installed it')
         self._hub = None
         if hub._virtual is self:
@@ -148,8 +148,8 @@ def leaked_greenlets(hub: Hub) -> list:
     asyncio bridge's background loop.
     """
     services = {id(hub)}
-    loop = getattr(hub, '_asyncio_loop', None)
-    if getattr(loop, '_greenlet', None) is not None:
+    loop: Any = getattr(hub, '_asyncio_loop', None)
+    if loop is not None and getattr(loop, '_greenlet', None) is not None:
         services.add(id(loop._greenlet))
     leaked = []
     for obj in gc.get_objects():
@@ -198,7 +198,7 @@ def _throw_if_alive(g):
 try:
     import pytest
 except ImportError:  # pragma: no cover - the clock works without pytest
-    pytest = None
+    pytest = None  # type: ignore[assignment]
 
 if pytest is not None:
     @pytest.fixture

@@ -227,6 +227,19 @@ def test_misuse_is_reported_clearly(isolated_hub):
                 pass
         with pytest.raises(RuntimeError, match='already installed'):
             clock.__enter__()
+        errors = []
+
+        def remove_from_another_thread():
+            try:
+                clock.__exit__(None, None, None)
+            except RuntimeError as e:
+                errors.append(e)
+
+        t = threading.Thread(target=remove_from_another_thread)
+        t.start()
+        t.join(30)
+        assert errors and 'thread that installed it' in str(errors[0])
+        assert get_hub()._virtual is clock
     assert get_hub()._virtual is None
 
 
