@@ -32,7 +32,7 @@ from typing import Any
 
 from greenlet import getcurrent
 
-from .hub import get_hub, now
+from .hub import _get_thread_ident, get_hub, now
 
 __all__ = ['CancelScope', 'Cancelled', 'move_on_after', 'move_on_at', 'fail_after', 'fail_at']
 
@@ -127,11 +127,17 @@ class CancelScope:
     def cancel(self) -> None:
         """Cancel the scope: its greenlet gets :class:`Cancelled` at its blocking call.
 
-        Idempotent; call it from any greenlet of the scope's thread, or from the
-        hub (a timer). Cancelling a scope that was not entered yet makes it
+        Idempotent; call it from any greenlet of the scope's thread, from the
+        hub (a timer), or from another OS thread (it is then handed to the
+        scope's hub). Cancelling a scope that was not entered yet makes it
         cancel itself as soon as it is entered.
         """
         if self._cancel_called:
+            return
+        hub = self._hub
+        if hub is not None and hub.thread_ident != _get_thread_ident():
+            # Another OS thread: hub state is touched only in the hub's thread.
+            hub.run_callback_threadsafe(self.cancel)
             return
         self._cancel_called = True
         if self._timer is not None:

@@ -25,7 +25,7 @@ import sys
 from typing import Any, Callable
 
 from .greenlet import Greenlet
-from .hub import ParkingLot, Waiter, get_hub
+from .hub import ParkingLot, Waiter, _get_thread_ident, get_hub
 from .lock import Semaphore
 from .scopes import CancelScope
 
@@ -112,7 +112,14 @@ class TaskGroup:
         return list(self._children)
 
     def cancel(self) -> None:
-        """Kill every child and cancel the body; the block then exits without error."""
+        """Kill every child and cancel the body; the block then exits without error.
+
+        Callable from another OS thread too (it is then handed to the group's hub).
+        """
+        hub = self._scope._hub
+        if hub is not None and hub.thread_ident != _get_thread_ident():
+            hub.run_callback_threadsafe(self._abort)
+            return
         self._abort()
 
     # -- spawning -----------------------------------------------------------------------

@@ -338,3 +338,21 @@ def test_cancelled_carries_its_scope():
             caught.append(e.scope)
             raise
     assert caught == [scope]
+
+
+def test_cancel_from_another_os_thread_wakes_the_hub_and_cancels():
+    import threading
+    scope = CancelScope()
+
+    def canceller():
+        time.sleep(0.1)
+        scope.cancel()
+
+    t = threading.Thread(target=canceller)
+    started = time.monotonic()
+    with scope:
+        t.start()
+        sleep(30)
+    t.join(30)
+    assert scope.cancelled_caught
+    assert time.monotonic() - started < 10

@@ -327,3 +327,16 @@ def test_spawning_into_a_cancelled_group_gives_a_child_that_never_runs(virtual_c
     assert tg._slots.counter == 2       # every slot given back
     with pytest.raises(RuntimeError, match='finished'):
         tg.start(lambda task_status: None)
+
+
+def test_cancel_from_another_os_thread():
+    import threading
+    with TaskGroup() as tg:
+        child = tg.spawn(sleep, 30)
+        t = threading.Thread(target=lambda: (time.sleep(0.1), tg.cancel()))
+        started = time.monotonic()
+        t.start()
+        sleep(30)
+    t.join(30)
+    assert child.dead and tg.cancel_scope.cancelled_caught
+    assert time.monotonic() - started < 10
