@@ -356,3 +356,20 @@ def test_cancel_from_another_os_thread_wakes_the_hub_and_cancels():
     t.join(30)
     assert scope.cancelled_caught
     assert time.monotonic() - started < 10
+
+
+def test_random_nestings_the_earliest_deadline_wins_and_only_its_scope_catches(virtual_clock):
+    import random
+    from contextlib import ExitStack
+    rng = random.Random(1697)
+    for _ in range(200):
+        start = now()
+        delays = [rng.choice([rng.uniform(0.1, 100), math.inf]) for _ in range(rng.randint(1, 6))]
+        if all(d == math.inf for d in delays):
+            delays[rng.randrange(len(delays))] = rng.uniform(0.1, 100)
+        with ExitStack() as stack:
+            scopes = [stack.enter_context(CancelScope(deadline=start + d)) for d in delays]
+            sleep(1000)
+        winner = delays.index(min(delays))
+        assert [s.cancelled_caught for s in scopes] == [i == winner for i in range(len(delays))]
+        assert now() == start + min(delays)
