@@ -89,17 +89,46 @@ import os; os._exit(0)   # do not let a leftover thread or greenlet hold the exi
 '''
 
 
-def load_expected(path=None):
+def load_expected(path=None, version=None):
+    """``{test id: reason}`` from expected_failures.txt for Python ``version`` (a
+    ``(major, minor)`` tuple; default: this interpreter's). A line may start with a
+    version condition, ``py<3.12`` or ``py>=3.13``: it counts only on those versions."""
     if path is None:
         path = os.path.join(HERE, 'expected_failures.txt')
+    if version is None:
+        version = tuple(sys.version_info[:2])
     expected = {}
     if os.path.exists(path):
         for line in open(path):
             line = line.strip()
-            if line and not line.startswith('#'):
-                test_id, _, reason = line.partition('#')
-                expected[test_id.strip()] = reason.strip()
+            if not line or line.startswith('#'):
+                continue
+            if line.startswith('py'):
+                condition, _, line = line.partition(' ')
+                if not _version_matches(condition, version):
+                    continue
+            test_id, _, reason = line.partition('#')
+            expected[test_id.strip()] = reason.strip()
     return expected
+
+
+def _version_matches(condition, version):
+    for op in ('<=', '>=', '<', '>', '=='):
+        if condition[2:].startswith(op):
+            wanted = tuple(int(x) for x in condition[2 + len(op):].split('.'))
+            return {'<=': version <= wanted, '>=': version >= wanted, '<': version < wanted,
+                    '>': version > wanted, '==': version[:len(wanted)] == wanted}[op]
+    raise ValueError('expected_failures.txt: bad version condition %r (py<3.12, py>=3.13, ...)'
+                     % condition)
+
+
+def python_version(python):
+    """``(major, minor)`` of the interpreter ``python``."""
+    if python == sys.executable:
+        return tuple(sys.version_info[:2])
+    out = subprocess.run([python, '-c', 'import sys; print(*sys.version_info[:2])'],
+                         capture_output=True, text=True, check=True).stdout
+    return tuple(int(x) for x in out.split())
 
 
 def expected_reason(test_id, expected):
@@ -199,7 +228,7 @@ def main(argv=None):
     ap.add_argument('--json', help='write all results to this file')
     args = ap.parse_args(argv)
     names = args.modules or [m for m, (_, quick) in MODULES.items() if quick or not args.quick]
-    expected = load_expected()
+    expected = load_expected(version=python_version(args.python))
     report = {}
     unexpected_total = 0
     for name in names:
