@@ -370,7 +370,10 @@ def test_patch_queue_makes_the_c_simplequeue_green_even_in_a_fresh_import():
     check('''
         from gevent_lite import monkey; monkey.patch_all()
         import importlib, queue, _queue, sys, threading, time
-        from test.support import import_helper
+        try:
+            from test.support import import_helper
+        except ImportError:              # 3.9: in test.support itself
+            from test import support as import_helper
         from gevent_lite.queue_stdlib import SimpleQueue
         assert _queue.SimpleQueue is SimpleQueue and queue.SimpleQueue is SimpleQueue
         c_queue = import_helper.import_fresh_module('queue', fresh=['_queue'])
