@@ -49,6 +49,20 @@ def _preempt_new_hub(hub):
 
 _new_hub_hooks.append(_preempt_new_hub)
 
+
+def _monitor_on_config_change(name, value):
+    # ``config.monitor_thread = True`` in a running program starts the monitor for
+    # the current thread's hub at once (later hubs start theirs as they are made).
+    if name == 'monitor_thread' and value:
+        hub = _hub_module._get_hub_noargs()
+        if hub is not None and getattr(hub, 'periodic_monitoring_thread', None) is None:
+            hub.start_periodic_monitoring_thread()
+
+
+from .config import on_change as _config_on_change  # noqa: E402
+
+_config_on_change.append(_monitor_on_config_change)
+
 __all__ = [
     'Greenlet', 'GreenletExit', 'spawn', 'spawn_later', 'spawn_raw', 'joinall',
     'killall', 'sleep', 'idle', 'getcurrent', 'get_hub', 'Hub', 'Waiter', 'wait',

@@ -22,6 +22,8 @@ This module imports nothing from gevent_lite: everything may read it, at any flo
 """
 
 import os
+import sys
+import types
 
 __all__ = ['config', 'Config', 'settings']
 
@@ -257,11 +259,15 @@ class Config:
         parse = _SETTINGS[name][0]
         if value is None and _SETTINGS[name][1] is None:
             self._values[name] = None
+            for hook in on_change:
+                hook(name, None)
             return
         try:
             self._values[name] = parse(value)
         except ValueError as ex:
             raise ValueError('config.%s=%r: %s' % (name, value, ex)) from None
+        for hook in on_change:
+            hook(name, self._values[name])
 
     def __delattr__(self, name):
         self.reset(name)
@@ -309,3 +315,46 @@ class Config:
 
 #: The one settings object of the process.
 config = Config()
+
+#: ``hook(name, value)`` callables run after each assignment to a setting; upper
+#: floors act on a change here (gevent_lite starts the monitor when
+#: ``monitor_thread`` becomes true) instead of this module importing them.
+on_change = []
+
+
+class _ConfigModule(types.ModuleType):
+    """This module, read and assigned as the settings object.
+
+    In gevent, ``gevent.config`` *is* the settings object. Here the package's
+    ``config`` attribute is this module (Python binds a submodule to it), so the
+    module forwards: ``gevent_lite.config.max_blocking_time = 0.5`` assigns the
+    setting, reading a setting reads it, an unknown name raises AttributeError.
+    """
+
+    def __getattr__(self, name):
+        # Only for names the module itself lacks: the settings (and Config's API).
+        if name.startswith('__'):
+            raise AttributeError(name)
+        return getattr(config, name)
+
+    def __setattr__(self, name, value):
+        if name in _SETTINGS:
+            setattr(config, name, value)
+        elif name.startswith('_') or name in self.__dict__:
+            types.ModuleType.__setattr__(self, name, value)
+        else:
+            # A typo must not be silently ignored: gevent raises here too.
+            setattr(config, name, value)
+
+    def __delattr__(self, name):
+        if name in _SETTINGS:
+            config.reset(name)
+        else:
+            types.ModuleType.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(types.ModuleType.__dir__(self)) | set(_SETTINGS))
+
+
+if sys.modules.get(__name__) is not None:     # (not when loaded on its own, by file)
+    sys.modules[__name__].__class__ = _ConfigModule

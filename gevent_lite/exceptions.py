@@ -6,7 +6,8 @@ working after ``import gevent_lite as gevent``.
 """
 
 from .hub import (  # noqa: F401 (re-exported)
-    BlockingSwitchOutError, ConcurrentObjectUseError, InvalidSwitchError, LoopExit,
+    BlockingSwitchOutError, ConcurrentObjectUseError, InvalidSwitchError, InvalidThreadUseError, LoopExit,
 )
 
-__all__ = ['LoopExit', 'BlockingSwitchOutError', 'ConcurrentObjectUseError', 'InvalidSwitchError']
+__all__ = ['LoopExit', 'BlockingSwitchOutError', 'ConcurrentObjectUseError', 'InvalidSwitchError',
+           'InvalidThreadUseError']

@@ -32,6 +32,17 @@ __all__ = [
 ]
 
 _ident_counter = _count()
+
+
+def _finished_run(*args, **kwargs):
+    """What a finished greenlet's ``_run`` is: its function was released."""
+#: Greenlet.add_spawn_callback's set, or None (the common case: one test in start()).
+_spawn_callbacks = None
+
+
+def _call_spawn_callbacks(greenlet):
+    for callback in list(_spawn_callbacks):
+        callback(greenlet)
 _dead_greenlet_dead = greenlet.dead.__get__
 
 # Start states
@@ -128,11 +139,25 @@ class Greenlet(greenlet, Linkable):
         self._name = str(value)
 
     def _formatinfo(self):
+        info = self.__dict__.get('_formatted_info')
+        if info is not None:
+            return info
         func = self._run
-        fname = getattr(func, '__qualname__', None) or getattr(func, '__name__', None) or repr(func)
-        args = [repr(a) for a in self.args]
-        args.extend('%s=%r' % item for item in self.kwargs.items())
-        return '%s(%s)' % (fname, ', '.join(args))
+        # gevent's form: the function's __name__ (not its qualified name); a
+        # subclass's own _run shows as ``_run``.
+        im_self = getattr(func, '__self__', None)
+        if im_self is self or func is _finished_run:
+            fname = '_run'
+        elif im_self is not None:
+            fname = repr(func)
+        else:
+            fname = getattr(func, '__name__', None) or repr(func)
+        args = [repr(a)[:50] for a in self.args]
+        args.extend('%s=%s' % (key, repr(value)[:50]) for key, value in self.kwargs.items())
+        info = '%s(%s)' % (fname, ', '.join(args)) if args else fname
+        # Kept: the function and its arguments are released when the run ends.
+        self._formatted_info = info
+        return info
 
     def __repr__(self):
         name = ' "%s"' % self._name if self._name is not None else ''
@@ -151,8 +176,31 @@ class Greenlet(greenlet, Linkable):
 
     @property
     def started(self):
-        """True once ``start()`` was called (or it ran)."""
-        return self._start_state != _NEW
+        """True from ``start()`` until it finishes (gevent's ``bool(greenlet)``)."""
+        return self.__bool__()
+
+    def has_links(self) -> int:
+        """How many links wait for this greenlet to finish (true if any)."""
+        return len(self._links)
+
+    @staticmethod
+    def add_spawn_callback(callback: Callable[[Any], Any]) -> None:
+        """Call ``callback(greenlet)`` each time a Greenlet is started (tracing uses it)."""
+        global _spawn_callbacks
+        if not callable(callback):
+            raise TypeError('Expected callable: %r' % (callback,))
+        if _spawn_callbacks is None:
+            _spawn_callbacks = set()
+        _spawn_callbacks.add(callback)
+
+    @staticmethod
+    def remove_spawn_callback(callback: Callable[[Any], Any]) -> None:
+        """Forget a callback of :meth:`add_spawn_callback` (no error if it was not added)."""
+        global _spawn_callbacks
+        if _spawn_callbacks is not None:
+            _spawn_callbacks.discard(callback)
+            if not _spawn_callbacks:
+                _spawn_callbacks = None
 
     def __bool__(self):
         return self._start_state in (_SCHEDULED, _RUNNING) and not _dead_greenlet_dead(self)
@@ -183,12 +231,16 @@ class Greenlet(greenlet, Linkable):
         """Schedule the greenlet to run in the next hub iteration."""
         if self._start_state == _NEW:
             self._start_state = _SCHEDULED
+            if _spawn_callbacks is not None:
+                _call_spawn_callbacks(self)
             self.hub._ready.append((self.switch, ()))
 
     def start_later(self, seconds: float) -> None:
         """Schedule the greenlet to run after ``seconds``."""
         if self._start_state == _NEW:
             self._start_state = _SCHEDULED
+            if _spawn_callbacks is not None:
+                _call_spawn_callbacks(self)
             self._start_timer = self.hub.call_later(seconds, self.switch)
 
     @classmethod
@@ -220,6 +272,14 @@ class Greenlet(greenlet, Linkable):
             self._report_error(sys.exc_info())
         else:
             self._report_result(result)
+        finally:
+            # The run is over: release the function and its arguments (they may
+            # be big), as gevent does. Plain stores, no deletions: those would
+            # make CPython materialize the instance dict (measurably slower spawns).
+            self._run = _finished_run
+            self.args = ()
+            if self.kwargs:
+                self.kwargs.clear()
 
     def _report_result(self, result):
         self.value = result

@@ -58,6 +58,7 @@ __all__ = [
     'get_hub', 'Hub', 'Waiter', 'ParkingLot', 'Linkable', 'sleep', 'idle', 'wait', 'iwait',
     'reinit', 'wait_read', 'wait_write', 'wait_readwrite', 'getcurrent',
     'LoopExit', 'BlockingSwitchOutError', 'ConcurrentObjectUseError', 'InvalidSwitchError',
+    'InvalidThreadUseError', 'set_default_hub_class',
     'GreenletExit', 'READ', 'WRITE', 'now',
 ]
 
@@ -108,6 +109,11 @@ class ConcurrentObjectUseError(AssertionError):
 
 class InvalidSwitchError(AssertionError):
     """A parked greenlet was resumed in a way its parking ticket does not allow."""
+
+
+class InvalidThreadUseError(RuntimeError):
+    """An object bound to one OS thread's hub was used from another thread in a way
+    that is not thread-safe (gevent's name; a RuntimeError)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -276,7 +282,10 @@ class ParkingLot(deque):
         append(waiter)
         timer = None
         if timeout is not None:
-            timer = hub.call_later(timeout, waiter.throw, _ParkTimeout, ref=ref)
+            if isinstance(timeout, BaseException):
+                timer = _adopt_timeout(timeout)
+            else:
+                timer = hub.call_later(timeout, waiter.throw, _ParkTimeout, ref=ref)
         # Park (Waiter.get() inlined). Only this ticket resumes us: unpark()
         # through wake(), the timer through throw().
         try:
@@ -331,6 +340,16 @@ class ParkingLot(deque):
     def _hand_on(self, value):
         if not self.unpark(value) and self.on_unclaimed is not None:
             self.on_unclaimed(value)
+
+
+def _adopt_timeout(timeout):
+    """A Timeout object given as ``timeout=`` (gevent allows it): start it unless it
+    already runs, and return it as the wait's timer. It raises itself (or its
+    exception) into the parked greenlet when due, as a raised Timeout does
+    anywhere, and the waiter cancels it on the way out, as gevent's ``with`` does."""
+    if not timeout.pending:
+        timeout.start()
+    return timeout
 
 
 class _ParkTimeout(BaseException):
@@ -394,7 +413,7 @@ class Linkable:
         if hub is None:
             hub = self.hub = get_hub()
         elif hub.thread_ident != _get_thread_ident():
-            raise RuntimeError(
+            raise InvalidThreadUseError(
                 '%s is bound to the hub of another OS thread; only set()/set_exception() '
                 'may be called from other threads' % type(self).__name__)
         return hub
@@ -1284,10 +1303,22 @@ def get_hub() -> Hub:
     try:
         return _state.hub
     except AttributeError:
-        hub = _state.hub = Hub()
+        hub = _state.hub = _hub_class()
         for hook in new_hub_hooks:
             hook(hub)
         return hub
+
+
+_hub_class = Hub
+
+
+def set_default_hub_class(hubtype: type) -> None:
+    """Make hubs created from now on (by :func:`get_hub`) instances of ``hubtype``,
+    a :class:`Hub` subclass (gevent's hook; its test helpers install a quieter hub)."""
+    global _hub_class
+    if not (isinstance(hubtype, type) and issubclass(hubtype, Hub)):
+        raise TypeError('the hub class must be a subclass of Hub, not %r' % (hubtype,))
+    _hub_class = hubtype
 
 
 #: Callables run with each new hub, in its thread, right after it is created.
@@ -1508,9 +1539,15 @@ _fork_hooks = []
 
 
 def _check_timeout(seconds):
-    """Validate a timeout argument: None, or a real non-NaN number."""
+    """Validate a timeout argument: None, a real non-NaN number, or a Timeout object.
+
+    gevent lets a blocking call take a :class:`~gevent_lite.timeout.Timeout` as its
+    ``timeout=``; it is passed through as is (see :func:`_adopt_timeout`).
+    """
     if seconds is None:
         return None
+    if isinstance(seconds, BaseException) and hasattr(seconds, 'pending'):
+        return seconds
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         try:
             seconds = float(seconds)

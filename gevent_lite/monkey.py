@@ -52,6 +52,7 @@ import os
 import sys
 import sysconfig
 import warnings
+from typing import Any
 
 from . import events as _events
 
@@ -59,12 +60,14 @@ __all__ = [
     'MonkeyPatchError',
     'MonkeyPatchWarning',
     'get_original',
+    'is_anything_patched',
     'is_module_patched',
     'is_object_patched',
     'main',
     'patch_all',
     'patch_asyncio',
     'patch_dns',
+    'patch_item',
     'patch_module',
     'patch_os',
     'patch_queue',
@@ -76,6 +79,7 @@ __all__ = [
     'patch_sys',
     'patch_thread',
     'patch_time',
+    'remove_item',
     'repaired',
     'saved',
     'unavailable',
@@ -160,6 +164,21 @@ def is_module_patched(name: str) -> bool:
 def is_object_patched(module_name: str, item_name: str) -> bool:
     """True if ``module_name.item_name`` was replaced (or removed)."""
     return item_name in saved.get(module_name, ())
+
+
+def is_anything_patched() -> bool:
+    """True once any patcher replaced anything."""
+    return bool(saved)
+
+
+def patch_item(module: Any, attr: str, newitem: Any) -> None:
+    """Replace ``module.attr`` with ``newitem``, keeping the original for :func:`get_original`."""
+    _patch_item(module, attr, newitem)
+
+
+def remove_item(module: Any, attr: str) -> None:
+    """Delete ``module.attr``, keeping the original for :func:`get_original` (no error if absent)."""
+    _remove_item(module, attr)
 
 
 # ------------------------------------------------------------------------------------------

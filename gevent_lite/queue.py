@@ -62,19 +62,21 @@ _UNBOUNDED = sys.maxsize   # _cap of a queue without maxsize
 
 
 def _deadline(timeout):
-    return None if timeout is None else now() + timeout
+    if timeout is None or isinstance(timeout, BaseException):
+        return timeout       # (a Timeout object keeps its own deadline)
+    return now() + timeout
 
 
 def _remaining(deadline):
-    if deadline is None:
-        return None
+    if deadline is None or isinstance(deadline, BaseException):
+        return deadline
     left = deadline - now()
     return max(0, left)
 
 
 def _norm_timeout(timeout):
     timeout = _check_timeout(timeout)
-    if timeout is not None and timeout < 0:
+    if timeout is not None and not isinstance(timeout, BaseException) and timeout < 0:
         raise ValueError("'timeout' must be a non-negative number")
     return timeout
 

@@ -94,7 +94,9 @@ class Timeout(BaseException):
         if target.dead:
             return
         exc = self.exception
-        _deliver(target, self if exc is None or exc is False else exc, depth)
+        # (A string is a message: ``Timeout(5, "no reply")`` raises the Timeout
+        # saying it, as gevent's does.)
+        _deliver(target, self if exc is None or exc is False or isinstance(exc, str) else exc, depth)
 
     # -- context manager ----------------------------------------------------------------
 

@@ -159,3 +159,33 @@ def test_threadpool_idle_task_timeout_takes_gevents_minus_one_for_never(env):
     env.setenv('GEVENT_THREADPOOL_IDLE_TASK_TIMEOUT', '0')
     with pytest.raises(ValueError, match="GEVENT_THREADPOOL_IDLE_TASK_TIMEOUT='0'"):
         _ = Config().threadpool_idle_task_timeout
+
+
+def test_the_package_attribute_reads_and_assigns_settings_as_gevents_config_object_does():
+    import gevent_lite
+    cfg = gevent_lite.config
+    try:
+        cfg.max_blocking_time = 0.25
+        assert config.max_blocking_time == 0.25 and cfg.max_blocking_time == 0.25
+        with pytest.raises(AttributeError, match='no setting'):
+            cfg.no_such_setting = 1
+        with pytest.raises(AttributeError, match='no setting'):
+            _ = cfg.no_such_setting
+        with pytest.raises(ValueError):
+            cfg.max_blocking_time = 'abc'
+        assert 'max_blocking_time' in dir(cfg)
+    finally:
+        config.reset('max_blocking_time')
+
+
+def test_assigning_monitor_thread_true_starts_the_monitor_of_the_running_hub():
+    code = ('import gevent_lite\n'
+            'hub = gevent_lite.get_hub()\n'
+            'assert hub.periodic_monitoring_thread is None\n'
+            'gevent_lite.config.monitor_thread = True\n'
+            'print(hub.periodic_monitoring_thread is not None)\n')
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env.pop('GEVENT_LITE_MONITOR_THREAD', None)
+    env.pop('GEVENT_MONITOR_THREAD_ENABLE', None)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60, env=env)
+    assert out.stdout.strip() == 'True', out.stderr

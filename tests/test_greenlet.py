@@ -221,7 +221,8 @@ def test_repr_looks_like_geventss():
         return x
 
     g = Greenlet(f, 5)
-    assert repr(g) == '<Greenlet at 0x%x: %s(5)>' % (id(g), f.__qualname__)
+    # gevent's form: the function's __name__, even for a nested function
+    assert repr(g) == '<Greenlet at 0x%x: f(5)>' % (id(g),)
     g.name = 'worker'
     assert repr(g).startswith('<Greenlet "worker" at 0x')
     assert g.name == 'worker'
@@ -235,7 +236,55 @@ def test_state_properties_through_a_lifetime():
     assert g.started and g and not g.dead
     g.join()
     assert g.dead and g.ready() and g.successful() and not g
-    assert g.args == (0.01,) and g.kwargs == {}
+    # gevent: started is false once dead
+    assert not g.started
+    # the arguments are released when the run ends (gevent frees them too)
+    assert g.args == () and g.kwargs == {}
+
+
+def test_arguments_are_released_when_the_run_ends_but_repr_keeps_them():
+    import gc
+    import weakref
+
+    class Big:
+        pass
+
+    big = Big()
+    ref = weakref.ref(big)
+    g = Greenlet(lambda obj: None, big)
+    info = repr(g)
+    del big
+    g.start()
+    g.join()
+    gc.collect()
+    assert ref() is None, 'the finished greenlet still holds its argument'
+    assert repr(g) == info and '<lambda>(' in info
+
+
+def test_spawn_callbacks_see_each_started_greenlet_until_removed():
+    seen = []
+    Greenlet.add_spawn_callback(seen.append)
+    try:
+        g1 = gevent_lite.spawn(gevent_lite.sleep, 0)
+        g2 = Greenlet(gevent_lite.sleep, 0)
+        assert seen == [g1]
+        g2.start_later(0.01)
+        assert seen == [g1, g2]
+    finally:
+        Greenlet.remove_spawn_callback(seen.append)
+        Greenlet.remove_spawn_callback(seen.append)     # a second removal is harmless
+    gevent_lite.spawn(gevent_lite.sleep, 0).join()
+    assert seen == [g1, g2]
+    with pytest.raises(TypeError):
+        Greenlet.add_spawn_callback(None)
+
+
+def test_has_links_counts_the_links():
+    g = Greenlet(gevent_lite.sleep, 0)
+    assert not g.has_links()
+    g.link(lambda _: None)
+    g.rawlink(lambda _: None)
+    assert g.has_links() == 2
 
 
 def test_spawn_of_non_callable_raises_type_error_at_spawn_time():

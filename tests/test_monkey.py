@@ -438,3 +438,19 @@ def test_cli_prints_no_warning_for_a_plain_script(tmp_path):
     res = run(None, args=['-W', 'always', '-m', 'gevent_lite.monkey', str(script)])
     assert res.returncode == 0 and res.stdout.strip() == 'hi'
     assert res.stderr == '', res.stderr
+
+
+def test_is_anything_patched_and_patch_item_remove_item_keep_originals():
+    check('''
+        import types
+        from gevent_lite import monkey
+        assert not monkey.is_anything_patched()
+        mod = types.ModuleType('mymod'); mod.f = len; mod.g = abs
+        import sys; sys.modules['mymod'] = mod
+        monkey.patch_item(mod, 'f', max)
+        monkey.remove_item(mod, 'g')
+        monkey.remove_item(mod, 'absent')
+        assert mod.f is max and not hasattr(mod, 'g')
+        assert monkey.get_original('mymod', 'f') is len and monkey.get_original('mymod', 'g') is abs
+        assert monkey.is_anything_patched() and monkey.is_object_patched('mymod', 'g')
+    ''')

@@ -153,3 +153,34 @@ def test_cancel_then_start_again_restarts_the_countdown():
             timeout.cancel()
             timeout.start()
     assert not timeout.pending             # the with-block cancelled the last one
+
+
+def test_a_timeout_object_given_as_timeout_raises_itself_from_get_and_is_cancelled_after():
+    from gevent_lite.event import AsyncResult
+    from gevent_lite.queue import Queue, Channel
+    waits = [lambda t: Queue().get(timeout=t), lambda t: Queue(1, [1]).put(2, timeout=t),
+             lambda t: Channel().get(timeout=t), lambda t: AsyncResult().get(timeout=t),
+             lambda t: gevent_lite.spawn(gevent_lite.sleep, 5).get(timeout=t)]
+    for wait in waits:
+        t = Timeout(0.05)
+        with pytest.raises(Timeout) as info:
+            wait(t)
+        assert info.value is t and not t.pending
+        t = Timeout(0.05, RuntimeError('custom'))
+        with pytest.raises(RuntimeError, match='custom'):
+            wait(t)
+    # a wait that succeeds first cancels it (it must not fire later somewhere else)
+    q = Queue()
+    gevent_lite.spawn_later(0.01, q.put, 'x')
+    t = Timeout(0.2)
+    assert q.get(timeout=t) == 'x'
+    assert not t.pending
+    gevent_lite.sleep(0.3)
+
+
+def test_timeout_with_a_message_raises_the_timeout_saying_it():
+    t = Timeout(0.01, 'no reply from the backend')
+    with pytest.raises(Timeout) as info:
+        with t:
+            gevent_lite.sleep(1)
+    assert info.value is t and 'no reply from the backend' in str(info.value)
