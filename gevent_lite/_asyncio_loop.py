@@ -91,6 +91,12 @@ class _HubSelector(_BaseSelector):
         super().__init__()
         self._loop = loop
         self._busy = 0        # selects in a row that did not park
+        if _HAS_EPOLL_FD:
+            # What the loop parks on: the epoll fd, kept registered in the hub
+            # between waits (close() below tells the hub).
+            fd = self.fileno()
+            self._wait_pairs = ((fd, READ),)
+            self._keep = (fd,)
 
     def select(self, timeout=None):
         if timeout == 0:
@@ -110,11 +116,13 @@ class _HubSelector(_BaseSelector):
             return super().select(0)
         return []
 
-    def _pairs(self):
+    def _wait_for(self):
+        """``(pairs, keep)`` for ``hub.wait_fds``."""
         if _HAS_EPOLL_FD:
-            return ((self.fileno(), READ),)
-        # Portable fallback: every registered fd, registered anew with each wait.
-        return [(key.fd, key.events) for key in self.get_map().values()]
+            return self._wait_pairs, self._keep
+        # Portable fallback: every registered fd, registered anew with each wait
+        # (they may be closed behind the hub's back, so none is kept).
+        return [(key.fd, key.events) for key in self.get_map().values()], ()
 
     def close(self):
         if _HAS_EPOLL_FD and self._selector is not None:
@@ -124,6 +132,9 @@ class _HubSelector(_BaseSelector):
             if not hub._destroyed:
                 hub.cancel_wait(self.fileno())
         super().close()
+
+
+_base_call_soon = asyncio.BaseEventLoop._call_soon
 
 
 class _HubTimerHandle(asyncio.TimerHandle):
@@ -168,10 +179,7 @@ class HubEventLoop(asyncio.SelectorEventLoop):
             else:
                 waiter = self._parked = Waiter(hub)
                 ref = not self._daemon or self._nwaiting > 0
-                pairs = selector._pairs()
-                # The epoll fd stays registered between waits (the selector's close()
-                # tells the hub); the fallback's fds may be closed behind our back.
-                keep = (pairs[0][0],) if _HAS_EPOLL_FD else ()
+                pairs, keep = selector._wait_for()
                 hub.wait_fds(pairs, None, keep=keep, waiter=waiter, ref=ref)
                 return waiter.value != _WAKE
             return False
@@ -189,8 +197,11 @@ class HubEventLoop(asyncio.SelectorEventLoop):
 
     # -- scheduling: wake the loop when work arrives from outside it ----------------
 
-    def call_soon(self, callback, *args, context=None):
-        handle = super().call_soon(callback, *args, context=context)
+    def _call_soon(self, callback, args, context):
+        # Every call_soon/call_soon_threadsafe (and so every future callback) comes
+        # through here (BaseEventLoop._call_soon, same signature in 3.9-3.13). From
+        # another greenlet, or the hub, the loop may be parked: wake it.
+        handle = _base_call_soon(self, callback, args, context)
         if self._parked is not None:
             self._wake()
         return handle

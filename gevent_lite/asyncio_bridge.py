@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 _get_running_loop = _events._get_running_loop
+_iscoroutine = asyncio.iscoroutine
 
 
 def run(main: Coroutine[Any, Any, Any], *, debug: bool | None = None) -> Any:
@@ -164,14 +165,15 @@ def await_(awaitable: Awaitable[Any]) -> Any:
             else:
                 raise RuntimeError('await_(): the loop of %r is not running' % (fut,))
     else:
-        if not _isawaitable(awaitable):
+        coroutine = _iscoroutine(awaitable)
+        if not coroutine and not hasattr(awaitable, '__await__'):
             raise TypeError('await_() needs a coroutine, a future or another awaitable, '
                             'not %r' % (awaitable,))
         loop = get_loop()
         if loop._greenlet is getcurrent():
             _close(awaitable)
             raise _in_loop_error('await_()')
-        fut = asyncio.ensure_future(awaitable, loop=loop)
+        fut = loop.create_task(awaitable) if coroutine else asyncio.ensure_future(awaitable, loop=loop)
     if getattr(loop, '_greenlet', None) is getcurrent():
         raise _in_loop_error('await_()')
     waiter = Waiter(get_hub())

@@ -189,6 +189,14 @@ def check_crawler(out):
     assert match and float(match.group(1)) < 10, out
 
 
+
+def check_flask_asyncio(out):
+    assert re.search(r'flask app on http://127\.0\.0\.1:\d+/', out), out
+    assert '200 {"price":104,"symbol":"ACME"}' in out, out
+    assert '10 answers with status 200' in out, out
+    assert elapsed_of(out) < 1.5, out       # ten upstream waits of 0.2 s overlap (2 s in sequence)
+
+
 # example file -> (modules it needs, checker of its stdout)
 CASES = {
     'three_greenlets.py': ((), check_three_greenlets),
@@ -205,6 +213,7 @@ CASES = {
     'patch_events.py': (('gevent_lite.monkey', 'gevent_lite.events'), check_patch_events),
     'cooperative_files.py': (('gevent_lite.fileobject',), check_cooperative_files),
     'crawler.py': (('gevent_lite.taskgroup', 'gevent_lite.monkey'), check_crawler),
+    'flask_asyncio.py': (('gevent_lite.asyncio_bridge', 'flask', 'aiohttp'), check_flask_asyncio),
 }
 
 
