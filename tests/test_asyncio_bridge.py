@@ -192,6 +192,14 @@ def test_a_task_cancelled_on_the_asyncio_side_raises_cancelled_error_in_the_gree
         ab.await_(task)
 
 
+def test_a_cancel_scope_deadline_around_await_cancels_the_task():
+    log = []
+    with gevent_lite.move_on_after(0.1) as scope:
+        ab.await_(_tracked(log, 10))
+    assert scope.cancelled_caught
+    assert log == ['cancelled', 'cleanup']
+
+
 def test_asyncio_timeout_inside_the_awaited_coroutine_reaches_the_greenlet():
     async def slow():
         return await asyncio.wait_for(asyncio.sleep(10), 0.05)
@@ -276,16 +284,22 @@ def test_a_coroutine_awaits_greenlets_that_block_cooperatively():
     assert time.monotonic() - t0 < 1.5
 
 
-def test_a_greenlets_exception_reaches_the_awaiting_coroutine():
-    def fails():
+def test_a_greenlets_exception_reaches_the_awaiting_coroutine_with_its_traceback():
+    def deep_in_the_greenlet():
         raise LookupError('missing')
 
-    async def main():
-        with pytest.raises(LookupError, match='missing'):
-            await ab.as_future(gevent_lite.spawn(fails))
-        return 'seen'
+    def fails():
+        deep_in_the_greenlet()
 
-    assert ab.run(main()) == 'seen'
+    async def main():
+        try:
+            await ab.as_future(gevent_lite.spawn(fails))
+        except LookupError as e:
+            return str(e), [f.name for f in traceback.extract_tb(e.__traceback__)]
+
+    message, names = ab.run(main())
+    assert message == 'missing'
+    assert names[0] == 'main' and names[-2:] == ['fails', 'deep_in_the_greenlet'], names
 
 
 def test_asyncio_timeout_on_a_greenlet_kills_it():
@@ -366,6 +380,22 @@ def test_run_interleaves_with_greenlets_and_uses_the_hub_clock_and_timers():
 
     assert ab.run(main()) == ['early', 'late']
     assert len(ticks) == 5
+
+
+def test_a_virtual_clock_drives_asyncio_sleeps_on_the_hub_loop():
+    from gevent_lite.testing import VirtualClock
+
+    async def hour():
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await asyncio.sleep(3600)
+        return loop.time() - start
+
+    t0 = time.monotonic()
+    with VirtualClock():
+        assert ab.run(hour()) == 3600
+        assert ab.await_(asyncio.sleep(7200, 'later')) == 'later'
+    assert time.monotonic() - t0 < 5
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason='asyncio.run(loop_factory=) is 3.12+')
@@ -528,6 +558,34 @@ def test_patch_all_two_threads_run_asyncio_run_at_once():
     assert out.strip() == '[0, 1, 2, 3] True'
 
 
+def test_patch_all_wsgi_requests_each_calling_asyncio_run_overlap():
+    # A synchronous web app that calls asyncio.run() per request: with gevent this
+    # fails ("cannot be called from a running event loop") once two overlap.
+    out = run_script('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import asyncio, http.client, time, gevent_lite
+        from gevent_lite.pywsgi import WSGIServer
+        async def work(x):
+            await asyncio.sleep(0.3)
+            return x * 2
+        def app(environ, start_response):
+            body = str(asyncio.run(work(int(environ['PATH_INFO'][1:])))).encode()
+            start_response('200 OK', [('Content-Length', str(len(body)))])
+            return [body]
+        def get(port, path):
+            conn = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+            conn.request('GET', path)
+            return conn.getresponse().read().decode()
+        server = WSGIServer(('127.0.0.1', 0), app, log=None)
+        server.start()
+        t0 = time.monotonic()
+        jobs = [gevent_lite.spawn(get, server.server_port, '/%d' % i) for i in range(10)]
+        gevent_lite.joinall(jobs, timeout=20, raise_error=True)
+        print([j.value for j in jobs], time.monotonic() - t0 < 1.5)
+    ''')
+    assert out.strip() == "%r True" % [str(2 * i) for i in range(10)]
+
+
 def test_patch_all_leaves_a_policy_the_program_installed():
     out = run_script('''
         import asyncio
@@ -638,6 +696,40 @@ def test_aiohttp_client_against_green_pywsgi_in_the_same_process():
         server.stop()
     assert results == [(200, 'hello /p%d' % i) for i in range(10)] == again
     assert elapsed < 1.8, elapsed       # ten 0.2 s responses in sequence: 2 s
+
+
+def test_a_long_lived_aiohttp_session_serves_many_greenlets():
+    aiohttp = pytest.importorskip('aiohttp')
+    from gevent_lite.pywsgi import WSGIServer
+
+    def app(environ, start_response):
+        gevent_lite.sleep(0.2)
+        start_response('200 OK', [('Content-Length', '2')])
+        return [b'ok']
+
+    server = WSGIServer(('127.0.0.1', 0), app, log=None)
+    server.start()
+    url = 'http://127.0.0.1:%d/' % server.server_port
+
+    async def make_session():
+        return aiohttp.ClientSession()
+
+    async def fetch(session):
+        async with session.get(url) as resp:
+            return await resp.text()
+
+    try:
+        session = ab.await_(make_session())        # on the background loop, for good
+        t0 = time.monotonic()
+        jobs = [gevent_lite.spawn(lambda: ab.await_(fetch(session))) for _ in range(10)]
+        gevent_lite.joinall(jobs, timeout=20, raise_error=True)
+        elapsed = time.monotonic() - t0
+        again = ab.await_(fetch(session))          # the same session, later
+        ab.await_(session.close())
+    finally:
+        server.stop()
+    assert [j.value for j in jobs] == ['ok'] * 10 and again == 'ok'
+    assert elapsed < 1.8, elapsed
 
 
 def _free_port():
