@@ -30,7 +30,7 @@ import io
 import os
 
 from .config import config
-from .hub import READ, WRITE, get_hub
+from .hub import READ, WRITE, get_hub, retry_io
 from .lock import Semaphore
 
 __all__ = ['FileObject', 'FileObjectPosix', 'FileObjectThread', 'FileObjectBlock']
@@ -92,16 +92,14 @@ class GreenFileDescriptorIO(io.RawIOBase):
         if self.closed:
             raise ValueError('I/O operation on closed file')
         fd = self._fileno
-        while True:
-            try:
-                data = os.read(fd, len(buf))
-            except BlockingIOError:
-                # Park until readable; other greenlets run meanwhile.
-                self._hub.wait_fd(fd, READ)
-                continue
-            n = len(data)
-            buf[:n] = data
-            return n
+        try:
+            data = os.read(fd, len(buf))
+        except BlockingIOError:
+            # Park until readable (other greenlets run meanwhile), then read.
+            data = retry_io(fd, READ, os.read, (fd, len(buf)))
+        n = len(data)
+        buf[:n] = data
+        return n
 
     def readall(self):
         chunks = []
@@ -115,12 +113,11 @@ class GreenFileDescriptorIO(io.RawIOBase):
         if self.closed:
             raise ValueError('I/O operation on closed file')
         fd = self._fileno
-        while True:
-            try:
-                return os.write(fd, data)
-            except BlockingIOError:
-                # Park until the reader made room in the pipe.
-                self._hub.wait_fd(fd, WRITE)
+        try:
+            return os.write(fd, data)
+        except BlockingIOError:
+            # Park until the reader made room in the pipe, then write.
+            return retry_io(fd, WRITE, os.write, (fd, data))
 
     def close(self):
         if self.closed:

@@ -59,7 +59,7 @@ __all__ = [
     'reinit', 'wait_read', 'wait_write', 'wait_readwrite', 'getcurrent',
     'LoopExit', 'BlockingSwitchOutError', 'ConcurrentObjectUseError', 'InvalidSwitchError',
     'InvalidThreadUseError', 'set_default_hub_class',
-    'GreenletExit', 'READ', 'WRITE', 'now',
+    'GreenletExit', 'READ', 'WRITE', 'now', 'retry_io',
 ]
 
 #: Event bits for :meth:`Hub.wait_fd` (the same values as ``selectors``).
@@ -1411,6 +1411,46 @@ def wait_readwrite(fileno: Any, timeout: float | None = None, timeout_exc: Any =
                    event: Any = None) -> int:
     """Park until ``fileno`` is readable or writable."""
     return get_hub().wait_fd(fileno, READ | WRITE, timeout, timeout_exc)
+
+
+def retry_io(fd: int, event: int, attempt: Callable[..., Any], args: tuple = (),
+             timeout: float | None = None, timeout_exc: Any = None,
+             wants: dict[type, int] | None = None) -> Any:
+    """The one "park while it would block, retry until the deadline" loop of green I/O.
+
+    Call it after ``attempt(*args)`` was tried once and raised
+    ``BlockingIOError`` (the non-blocking attempt comes first, inline, in every
+    caller: most calls never get here). It parks until ``fd`` is ready for
+    ``event`` (:meth:`Hub.wait_fd`; the registration is kept for the next call),
+    tries again, and repeats until the attempt returns (its result is returned)
+    or raises something else (raised). ``timeout`` (seconds, None: forever)
+    covers the whole call, spurious wake-ups included; when it passes,
+    ``timeout_exc`` is raised (default ``socket.timeout('timed out')``).
+    ``wants`` maps other exception classes to the event to wait for next (TLS:
+    ``SSLWantWriteError`` -> WRITE while reading).
+    """
+    try:
+        hub = _state.hub
+    except AttributeError:
+        hub = get_hub()
+    wait_fd = hub.wait_fd
+    deadline = None if timeout is None else now() + timeout
+    while True:
+        if deadline is None:
+            wait_fd(fd, event)              # parks until the fd is ready
+        else:
+            remaining = deadline - now()
+            if remaining <= 0:
+                raise timeout_exc if timeout_exc is not None else _default_timeout_exc()
+            wait_fd(fd, event, remaining, timeout_exc)
+        try:
+            return attempt(*args)
+        except BlockingIOError:
+            pass
+        except Exception as exc:
+            if wants is None or type(exc) not in wants:
+                raise
+            event = wants[type(exc)]
 
 
 class _Gatherer:

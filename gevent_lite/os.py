@@ -39,13 +39,14 @@ How it cooperates with the hub
 
 import os as _os
 import select as _select
+from typing import Any, Callable
 import stat as _stat
 
 from greenlet import getcurrent as _getcurrent
 
 from . import hub as _hubmod
 from ._stdlib import reexport
-from .hub import READ, WRITE, _get_hub_noargs, get_hub, sleep
+from .hub import READ, WRITE, _get_hub_noargs, get_hub, retry_io, sleep
 
 _fork = _os.fork
 _forkpty = getattr(_os, 'forkpty', None)
@@ -153,25 +154,19 @@ def write(fd: int, data) -> int:
 
 def nb_read(fd: int, n: int) -> bytes:
     """Read up to ``n`` bytes from the non-blocking ``fd``, parking while none are ready."""
-    hub = get_hub()
-    while True:
-        try:
-            return _read(fd, n)
-        except BlockingIOError:
-            pass
+    try:
+        return _read(fd, n)
+    except BlockingIOError:
         # Parks until the fd is readable (registration is kept for the next read).
-        hub.wait_fd(fd, READ)
+        return retry_io(fd, READ, _read, (fd, n))
 
 
 def nb_write(fd: int, buf) -> int:
     """Write ``buf`` to the non-blocking ``fd``; parks while it would block. Returns bytes written."""
-    hub = get_hub()
-    while True:
-        try:
-            return _write(fd, buf)
-        except BlockingIOError:
-            pass
-        hub.wait_fd(fd, WRITE)
+    try:
+        return _write(fd, buf)
+    except BlockingIOError:
+        return retry_io(fd, WRITE, _write, (fd, buf))
 
 
 def make_nonblocking(fd: int) -> bool:
@@ -268,22 +263,43 @@ def waitpid(pid: int, options: int):
     """
     if options & _WNOHANG:
         return _waitpid(pid, options)
-    # Non-blocking attempt first; also raises ChildProcessError for a pid that
-    # is not our child before we wait for anything.
-    result = _waitpid(pid, options | _WNOHANG)
-    if result[0]:
+    def poll():
+        # Also raises ChildProcessError for a pid that is not our child, before
+        # anything waits.
+        result = _waitpid(pid, options | _WNOHANG)
+        return result if result[0] else None
+
+    return wait_child(poll, pid if pid > 0 and options == 0 else None)
+
+
+def wait_child(poll: Callable[[], Any], pid: int | None = None) -> Any:
+    """Park until ``poll()`` returns something else than None; return that.
+
+    The one child-wait of the library (:func:`waitpid`, ``subprocess.Popen``):
+    ``poll`` makes one non-blocking ``waitpid`` attempt. With ``pid`` given (one
+    child, plain exit wait) it parks on the child's Linux pidfd, readable once the
+    child has exited: no signal handler, no polling. Without it, or where pidfds
+    are unavailable (other OSes, old kernels, seccomp), it polls on hub timers,
+    every 1 ms backing off to ``POLL_MAX_INTERVAL``. SIGCHLD is never touched.
+    """
+    result = poll()
+    if result is not None:
         return result
-    if pid > 0 and options == 0 and _pidfd_open is not None:
+    pidfd = None
+    if pid is not None and _pidfd_open is not None:
         try:
             pidfd = _pidfd_open(pid)
         except OSError:
-            pidfd = None       # ENOSYS (old kernel), EPERM (seccomp), ...
-        if pidfd is not None:
-            return _wait_pidfd(pid, pidfd)
-    return _wait_polling(pid, options)
-
-
-def _wait_pidfd(pid, pidfd):
+            pidfd = None       # ENOSYS (old kernel), EPERM (seccomp), ESRCH, ...
+    if pidfd is None:
+        delay = 0.001
+        while True:
+            # Parks on a hub timer; back off so a long wait costs ~20 syscalls/s.
+            sleep(delay)
+            delay = min(delay * 2, POLL_MAX_INTERVAL)
+            result = poll()
+            if result is not None:
+                return result
     hub = get_hub()
     # The number is new to us: any hub registration under it belongs to an fd that
     # was closed behind the hub's back (os.close by other code), and would stop the
@@ -291,25 +307,14 @@ def _wait_pidfd(pid, pidfd):
     hub.cancel_wait(pidfd)
     try:
         while True:
-            result = _waitpid(pid, _WNOHANG)
-            if result[0]:
+            result = poll()
+            if result is not None:
                 return result
             # Parks until the child exits (the pidfd turns readable).
             hub.wait_fd(pidfd, READ)
     finally:
         hub.cancel_wait(pidfd)     # forget the registration before the number is reused
         _os.close(pidfd)
-
-
-def _wait_polling(pid, options):
-    delay = 0.001
-    while True:
-        result = _waitpid(pid, options | _WNOHANG)
-        if result[0]:
-            return result
-        # Parks on a hub timer; back off so a long wait costs ~20 syscalls/s.
-        sleep(delay)
-        delay = min(delay * 2, POLL_MAX_INTERVAL)
 
 
 def wait():
@@ -321,5 +326,5 @@ def wait():
 __implements__ = ['fork', 'waitpid', 'wait', 'read', 'write'] + (['forkpty'] if _forkpty is not None else [])
 __all__ = reexport(_os, globals(), __implements__) + [
     'nb_read', 'nb_write', 'tp_read', 'tp_write', 'make_nonblocking', 'fork_gevent',
-    'fork_and_watch', 'ChildStatus',
+    'fork_and_watch', 'ChildStatus', 'wait_child',
 ] + (['forkpty_gevent', 'forkpty_and_watch'] if _forkpty is not None else [])

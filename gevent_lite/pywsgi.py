@@ -61,7 +61,7 @@ from typing import Any, Callable, Optional
 import _socket
 
 from . import socket as _gsocket
-from .hub import get_hub, now as _now, READ, WRITE
+from .hub import now as _now, READ, WRITE, retry_io
 from .server import StreamServer
 from .timeout import Timeout
 
@@ -610,7 +610,6 @@ class WSGIHandler:
         self.server = server
         self._raw = type(sock) is _gsocket.socket
         self._fd = sock.fileno()
-        self._wait = get_hub().wait_fd
         self._rbuf = b''
         self._rpos = 0          # unread bytes: self._rbuf[self._rpos:]
         self._linger = False    # request bytes may be unread when we close: linger
@@ -645,15 +644,12 @@ class WSGIHandler:
                 pass
             except ConnectionError:
                 return b''
-            while True:
+            try:
                 # Park until the client sends something (or the timeout passes).
-                self._wait(self._fd, READ, timeout, _ClientGone('read timed out'))
-                try:
-                    return _raw_recv(sock, 65536)
-                except BlockingIOError:
-                    continue
-                except ConnectionError:
-                    return b''
+                return retry_io(self._fd, READ, _raw_recv, (sock, 65536), timeout,
+                                _ClientGone('read timed out'))
+            except ConnectionError:
+                return b''
         sock.settimeout(timeout)
         try:
             return sock.recv(65536)
@@ -683,7 +679,8 @@ class WSGIHandler:
                 sent += _raw_send(sock, view[sent:])
             except BlockingIOError:
                 # The client does not read fast enough: park until it does.
-                self._wait(self._fd, WRITE, self.request_timeout, _ClientGone('write timed out'))
+                sent += retry_io(self._fd, WRITE, _raw_send, (sock, view[sent:]),
+                                 self.request_timeout, _ClientGone('write timed out'))
 
     # -- the connection loop, in gevent's call order ------------------------------------------
     #
@@ -1318,8 +1315,8 @@ class WSGIHandler:
                 sent = _raw_sendmsg(sock, bufs[i:i + 512])     # IOV_MAX is 1024 on Linux
             except BlockingIOError:
                 # The client does not read fast enough: park until it does.
-                self._wait(self._fd, WRITE, self.request_timeout, _ClientGone('write timed out'))
-                continue
+                sent = retry_io(self._fd, WRITE, _raw_sendmsg, (sock, bufs[i:i + 512]),
+                                self.request_timeout, _ClientGone('write timed out'))
             while sent:
                 size = bufs[i].nbytes
                 if sent >= size:

@@ -71,6 +71,41 @@ def _fair():
     return True
 
 
+def _answer_now(check, is_ready, timeout):
+    """The non-blocking first answer of select/poll/epoll, or None if they must park.
+
+    ``check()`` asks the OS without blocking; ``is_ready(result)`` says whether
+    anything is ready.
+    """
+    result = check()
+    if is_ready(result) or timeout == 0:
+        if not _fair():
+            return result
+        result = check()          # we let others run: ask again
+        if is_ready(result) or timeout == 0:
+            return result
+    return None
+
+
+def _park_until_ready(check, is_ready, wanted, timeout, keep=()):
+    """The one deadline loop of select/poll/epoll: park in ``hub.wait_fds`` on
+    ``wanted`` (``(fd, events)`` pairs) until one is ready or ``timeout`` passed,
+    then return ``check()`` (spurious wake-ups park again, within the deadline)."""
+    _unparked[0] = 0
+    hub = get_hub()
+    deadline = None if timeout is None else _now() + timeout
+    while True:
+        remaining = None if deadline is None else max(deadline - _now(), 0.0)
+        woken = hub.wait_fds(wanted, remaining, keep)
+        result = check()
+        if is_ready(result) or not woken:
+            return result
+
+
+def _any_list(result):
+    return result[0] or result[1] or result[2]
+
+
 def _fileno(obj):
     if isinstance(obj, int):
         return obj
@@ -141,14 +176,9 @@ def select(rlist, wlist, xlist, timeout=None):
     if type(xlist) is not list and type(xlist) is not tuple:
         xlist = list(xlist)
     # The non-blocking check also validates every object exactly as the stdlib does.
-    ready = _original_select(rlist, wlist, xlist, 0)
-    if ready[0] or ready[1] or ready[2] or timeout == 0:
-        if not _fair():
-            return ready
-        ready = _original_select(rlist, wlist, xlist, 0)
-        if ready[0] or ready[1] or ready[2] or timeout == 0:
-            return ready
-    _unparked[0] = 0
+    ready = _answer_now(lambda: _original_select(rlist, wlist, xlist, 0), _any_list, timeout)
+    if ready is not None:
+        return ready
     # Parking: from here on the objects are the ones given now, as for the C
     # select, which reads the lists once; another greenlet may change them.
     rlist = list(rlist)
@@ -166,15 +196,8 @@ def select(rlist, wlist, xlist, timeout=None):
         wanted[fd] = wanted.get(fd, 0) | WRITE
         if _keeps(obj):
             keep.add(fd)
-    hub = get_hub()
-    deadline = None if timeout is None else _now() + timeout
-    while True:
-        remaining = None if deadline is None else max(deadline - _now(), 0.0)
-        # Park until one fd is ready or time is up, then re-check them all.
-        woken = hub.wait_fds(wanted.items(), remaining, keep)
-        ready = _original_select(rlist, wlist, xlist, 0)
-        if ready[0] or ready[1] or ready[2] or not woken:
-            return ready
+    return _park_until_ready(lambda: _original_select(rlist, wlist, xlist, 0), _any_list,
+                             list(wanted.items()), timeout, keep)
 
 
 if _original_poll is not None:
@@ -229,27 +252,16 @@ if _original_poll is not None:
                 self._polling = False
 
         def _wait(self, timeout):
-            ready = self._poll.poll(0)
-            if ready or timeout == 0:
-                if not _fair():
-                    return ready
-                ready = self._poll.poll(0)
-                if ready or timeout == 0:
-                    return ready
-            _unparked[0] = 0
+            check = self._poll.poll
+            ready = _answer_now(lambda: check(0), bool, timeout)
+            if ready is not None:
+                return ready
             wanted = []
             for fd, mask in self._fds.items():
                 events = (READ if mask & _READ_MASK else 0) | (WRITE if mask & _WRITE_MASK else 0)
                 if events:   # fds polled only for HUP/ERR would wake us without reporting
                     wanted.append((fd, events))
-            hub = get_hub()
-            deadline = None if timeout is None else _now() + timeout
-            while True:
-                remaining = None if deadline is None else max(deadline - _now(), 0.0)
-                woken = hub.wait_fds(wanted, remaining, self._keep)
-                ready = self._poll.poll(0)
-                if ready or not woken:
-                    return ready
+            return _park_until_ready(lambda: check(0), bool, wanted, timeout, self._keep)
 
         def __repr__(self):
             return '<gevent_lite.select.poll fds=%r>' % sorted(self._fds)
@@ -328,25 +340,14 @@ if _original_epoll is not None:
                 if timeout < 0:
                     timeout = None
             ep = self._ep
-            ready = ep.poll(0, maxevents)       # also validates maxevents / closed
-            if ready or timeout == 0:
-                if not _fair():
-                    return ready
-                ready = ep.poll(0, maxevents)
-                if ready or timeout == 0:
-                    return ready
-            _unparked[0] = 0
-            hub = get_hub()
+            # (The first check also validates maxevents and a closed epoll.)
+            ready = _answer_now(lambda: ep.poll(0, maxevents), bool, timeout)
+            if ready is not None:
+                return ready
             # (The epoll fd's registration is not kept: an epoll object that is
             # garbage-collected unclosed has its fd closed without telling the hub.)
-            wanted = ((ep.fileno(), READ),)
-            deadline = None if timeout is None else _now() + timeout
-            while True:
-                remaining = None if deadline is None else max(deadline - _now(), 0.0)
-                woken = hub.wait_fds(wanted, remaining)
-                ready = ep.poll(0, maxevents)
-                if ready or not woken:
-                    return ready
+            return _park_until_ready(lambda: ep.poll(0, maxevents), bool,
+                                     ((ep.fileno(), READ),), timeout)
 
 
 __all__ = _stdlib.reexport(_stdlib_select, globals(), __implements__, drop=__drop__)

@@ -30,7 +30,8 @@ import _socket
 
 from . import socket as _gsocket
 from .greenlet import Greenlet, joinall, killall
-from .hub import get_hub, getcurrent, sleep, READ, ParkingLot, GreenletExit
+from .hub import get_hub, getcurrent, sleep, READ
+from .pool import Pool
 
 __all__ = ['StreamServer', 'DatagramServer', 'BaseServer']
 
@@ -88,60 +89,6 @@ def _port(port, address):
     return port
 
 
-class _Limiter:
-    """Stand-in for ``Pool(n)`` while ``gevent_lite.pool`` is unavailable: spawns
-    Greenlets, at most ``size`` alive; ``wait_available`` parks on a ParkingLot."""
-
-    __slots__ = ('size', 'greenlets', '_lot')
-
-    def __init__(self, size):
-        self.size = size
-        self.greenlets = set()
-        self._lot = ParkingLot()
-
-    def __len__(self):
-        return len(self.greenlets)
-
-    def full(self):
-        return len(self.greenlets) >= self.size
-
-    def free_count(self):
-        return max(0, self.size - len(self.greenlets))
-
-    def wait_available(self, timeout=None):
-        while self.full():
-            self._lot.park(timeout)
-            if timeout is not None:
-                break
-        return self.free_count()
-
-    def spawn(self, func, *args):
-        g = Greenlet(func, *args)
-        self.greenlets.add(g)
-        g.rawlink(self._discard)
-        g.start()
-        return g
-
-    def _discard(self, g):
-        self.greenlets.discard(g)
-        self._lot.unpark(True)
-
-    def join(self, timeout=None):
-        joinall(list(self.greenlets), timeout=timeout)
-        return not self.greenlets
-
-    def kill(self, exception=GreenletExit, block=True, timeout=None):
-        killall(list(self.greenlets), exception, block=block, timeout=timeout)
-
-
-def _make_pool(size):
-    try:
-        from .pool import Pool
-    except ImportError:
-        return _Limiter(size)
-    return Pool(size)
-
-
 class BaseServer:
     """What StreamServer and DatagramServer share: address, spawn policy, lifetime."""
 
@@ -191,7 +138,7 @@ class BaseServer:
         elif isinstance(spawn, int) and not isinstance(spawn, bool):
             if spawn < 1:
                 raise ValueError('spawn pool size must be >= 1, got %r' % (spawn,))
-            self.pool = _make_pool(spawn)
+            self.pool = Pool(spawn)
             self._spawn = self._spawn_pool
         elif hasattr(spawn, 'spawn'):
             self.pool = spawn
@@ -329,8 +276,65 @@ class BaseServer:
     def _before_join(self):
         """Hook: let idle handlers finish early (pywsgi closes idle keep-alive connections)."""
 
-    def _serve_loop(self):
+    def _handler(self):  # pragma: no cover - both server kinds override it
+        """What the serving loop spawns for each item ``do_read()`` returns."""
         raise NotImplementedError
+
+    def _ignore_read_error(self, exc: OSError) -> bool:
+        """Hook: True if ``do_read`` failing with ``exc`` only concerns one item (serve on)."""
+        return False
+
+    def _serve_loop(self):
+        # The serving greenlet of both kinds of server: take what is pending
+        # without parking (do_read returns None when nothing is), at most
+        # max_accept in a row, a handler greenlet for each; then park on the
+        # socket until more arrives (hub.wait_fd: the registration is kept), or
+        # on the pool while it is full.
+        wait_fd = get_hub().wait_fd
+        fd = self.socket.fileno()
+        do_read = self.do_read
+        spawn = self._spawn
+        handle = self._handler()
+        pool = self.pool
+        max_accept = self.max_accept
+        while not self._stopped:
+            if pool is not None and pool.full():
+                pool.wait_available()
+                continue
+            n = 0
+            try:
+                while n < max_accept:
+                    args = do_read()
+                    if args is None:
+                        break
+                    n += 1
+                    self.delay = self.min_delay
+                    spawn(handle, *args)
+                    if pool is not None and pool.full():
+                        break
+            except OSError as exc:
+                if self._stopped or exc.errno == errno.EBADF:
+                    return
+                if exc.errno in _BACKOFF_ERRNOS:
+                    # Out of fds: the socket stays readable, so waiting on it would
+                    # spin. Sleep, longer each time, until handlers free some.
+                    if self.delay == self.min_delay:
+                        sys.stderr.write('%r: out of resources (%s); backing off\n' % (self, exc))
+                    sleep(self.delay)
+                    self.delay = min(self.max_delay, self.delay * 2)
+                    continue
+                if self._ignore_read_error(exc):
+                    continue
+                raise
+            if n == 0:
+                try:
+                    wait_fd(fd, READ)          # park until something arrives
+                except OSError:
+                    if self._stopped:
+                        return
+                    raise
+            elif n >= max_accept:
+                sleep(0)                      # let the handlers we spawned run
 
 
 class StreamServer(BaseServer):
@@ -412,56 +416,12 @@ class StreamServer(BaseServer):
         finally:
             sock.close()
 
-    def _serve_loop(self):
-        # The accept greenlet. Parks in wait_fd when no connection is pending and
-        # in pool.wait_available when the pool is full.
-        hub = get_hub()
-        wait_fd = hub.wait_fd
-        listener = self.socket
-        fd = listener.fileno()
-        do_read = self.do_read
-        spawn = self._spawn
-        handle = self._handle_and_close
-        pool = self.pool
-        max_accept = self.max_accept
-        while not self._stopped:
-            if pool is not None and pool.full():
-                pool.wait_available()
-                continue
-            n = 0
-            try:
-                while n < max_accept:
-                    args = do_read()
-                    if args is None:
-                        break
-                    n += 1
-                    self.delay = self.min_delay
-                    spawn(handle, *args)
-                    if pool is not None and pool.full():
-                        break
-            except OSError as exc:
-                if exc.errno in _BACKOFF_ERRNOS:
-                    # Out of fds: the listener stays readable, so waiting on it would
-                    # spin. Sleep, longer each time, until handlers free some.
-                    if self.delay == self.min_delay:
-                        sys.stderr.write('%r: accept failed (%s); backing off\n' % (self, exc))
-                    sleep(self.delay)
-                    self.delay = min(self.max_delay, self.delay * 2)
-                    continue
-                if exc.errno in _TRANSIENT_ERRNOS:
-                    continue
-                if self._stopped or exc.errno == errno.EBADF:
-                    return
-                raise
-            if n == 0:
-                try:
-                    wait_fd(fd, READ)          # park until a connection arrives
-                except OSError:
-                    if self._stopped:
-                        return
-                    raise
-            elif n >= max_accept:
-                sleep(0)                      # let the handlers we spawned run
+    def _handler(self):
+        return self._handle_and_close
+
+    def _ignore_read_error(self, exc):
+        # accept() errors about one aborted connection: take the next one.
+        return exc.errno in _TRANSIENT_ERRNOS
 
 
 class DatagramServer(BaseServer):
@@ -493,37 +453,9 @@ class DatagramServer(BaseServer):
         """Send ``data`` to ``address`` from the server's socket."""
         return self.socket.sendto(data, address)
 
-    def _serve_loop(self):
-        wait_fd = get_hub().wait_fd
-        fd = self.socket.fileno()
-        pool = self.pool
-        while not self._stopped:
-            if pool is not None and pool.full():
-                pool.wait_available()
-                continue
-            n = 0
-            try:
-                while n < self.max_accept:
-                    args = self.do_read()
-                    if args is None:
-                        break
-                    n += 1
-                    self._spawn(self.handle, *args)
-            except OSError as exc:
-                if self._stopped or exc.errno == errno.EBADF:
-                    return
-                if exc.errno in _BACKOFF_ERRNOS:
-                    sleep(self.delay)
-                    self.delay = min(self.max_delay, self.delay * 2)
-                    continue
-                # ICMP errors (ECONNREFUSED from an earlier sendto) etc.: keep serving.
-                continue
-            if n == 0:
-                try:
-                    wait_fd(fd, READ)
-                except OSError:
-                    if self._stopped:
-                        return
-                    raise
-            else:
-                sleep(0)
+    def _handler(self):
+        return self.handle
+
+    def _ignore_read_error(self, exc):
+        # ICMP errors (ECONNREFUSED from an earlier sendto) etc.: keep serving.
+        return True

@@ -23,7 +23,7 @@ import socket as _stdlib_socket
 from operator import index as _index
 
 from . import _stdlib
-from .hub import READ, WRITE, _get_hub_noargs, get_hub
+from .hub import READ, WRITE, _get_hub_noargs, get_hub, retry_io
 from .hub import wait_read, wait_readwrite, wait_write  # noqa: F401 (in __implements__)
 from .hub import now as _now
 
@@ -169,25 +169,9 @@ class socket(_stdsocket):
 
     def _retry(self, method, event, args):
         # The operation just failed with EAGAIN: park first (retrying at once
-        # would only cost another failing syscall), then retry until it works.
-        # The deadline covers the whole call, spurious wake-ups included.
-        timeout = self._timeout
-        if timeout is None:
-            wait = get_hub().wait_fd
-            fd = _fileno(self)
-            while True:
-                wait(fd, event)
-                try:
-                    return method(self, *args)
-                except BlockingIOError:
-                    pass
-        deadline = _now() + timeout
-        while True:
-            self._wait(event, deadline - _now())
-            try:
-                return method(self, *args)
-            except BlockingIOError:
-                pass
+        # would only cost another failing syscall), then retry until it works,
+        # within the socket's timeout for the whole call.
+        return retry_io(_fileno(self), event, method, (self,) + args, self._timeout)
 
     # -- receiving (hot path: try, park on EAGAIN, retry) ----------------------------
     #
@@ -280,6 +264,7 @@ class socket(_stdsocket):
         # The timeout covers the whole call (stdlib >= 3.5), not each chunk.
         timeout = self._timeout
         deadline = None if timeout is None else _now() + timeout
+        fd = _fileno(self)
         with memoryview(data) as view, view.cast('B') as chunk:
             total = len(chunk)
             while sent < total:
@@ -289,7 +274,8 @@ class socket(_stdsocket):
                 except BlockingIOError:
                     if timeout == 0.0 or (flags and _eagain_is_the_answer(timeout, (flags,), 0)):
                         raise
-                self._wait(WRITE, None if deadline is None else deadline - _now())
+                sent += retry_io(fd, WRITE, _send, (self, chunk[sent:], flags),
+                                 None if deadline is None else deadline - _now())
 
     def sendfile(self, file, offset=0, count=None):
         """Send a file, with ``os.sendfile`` when possible; parks while the socket is full."""
@@ -320,10 +306,11 @@ class socket(_stdsocket):
                     if blocksize <= 0:
                         break
                 try:
-                    sent = _os.sendfile(sockno, fileno, offset, blocksize)
-                except BlockingIOError:
-                    self._wait(WRITE, None if deadline is None else deadline - _now())
-                    continue
+                    try:
+                        sent = _os.sendfile(sockno, fileno, offset, blocksize)
+                    except BlockingIOError:
+                        sent = retry_io(sockno, WRITE, _os.sendfile, (sockno, fileno, offset, blocksize),
+                                        None if deadline is None else deadline - _now())
                 except OSError as err:
                     if total_sent == 0 and err.errno in (_errno.EINVAL, _errno.ENOSYS,
                                                          _errno.ENOTSOCK, _errno.EOPNOTSUPP):

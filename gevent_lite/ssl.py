@@ -20,8 +20,7 @@ import types as _types
 
 from . import _stdlib
 from . import socket as _gsocket
-from .hub import READ, WRITE
-from .hub import now as _now
+from .hub import READ, WRITE, retry_io
 
 __implements__ = [
     'SSLContext', 'SSLSocket', 'wrap_socket', 'create_default_context',
@@ -35,6 +34,8 @@ _OrigSSLContext = _stdlib_ssl.SSLContext
 _OrigSSLSocket = _stdlib_ssl.SSLSocket
 _SSLWantReadError = _stdlib_ssl.SSLWantReadError
 _SSLWantWriteError = _stdlib_ssl.SSLWantWriteError
+#: What a TLS operation raises to say which event it waits for (see hub.retry_io).
+_WANTS = {_SSLWantReadError: READ, _SSLWantWriteError: WRITE}
 _SSLError = _stdlib_ssl.SSLError
 _SSL_ERROR_EOF = _stdlib_ssl.SSL_ERROR_EOF
 _realsocket = _gsocket._realsocket
@@ -158,24 +159,17 @@ class SSLSocket(_OrigSSLSocket, _gsocket.socket):
     def _ssl_io(self, func, *args):
         # Try the TLS operation; on want-read/want-write park for that event and
         # retry. The timeout covers the whole operation (several round trips).
-        deadline = None
-        while True:
-            try:
-                return func(*args)
-            except _SSLWantReadError:
-                if self._timeout == 0.0:
-                    raise
-                event = READ
-            except _SSLWantWriteError:
-                if self._timeout == 0.0:
-                    raise
-                event = WRITE
-            timeout = self._timeout
-            if timeout is not None:
-                if deadline is None:
-                    deadline = _now() + timeout
-                timeout = deadline - _now()
-            self._wait(event, timeout)
+        try:
+            return func(*args)
+        except _SSLWantReadError:
+            if self._timeout == 0.0:
+                raise
+            event = READ
+        except _SSLWantWriteError:
+            if self._timeout == 0.0:
+                raise
+            event = WRITE
+        return retry_io(self.fileno(), event, func, args, self._timeout, wants=_WANTS)
 
     def do_handshake(self, block=False):
         """Perform the TLS handshake, parking while the peer answers."""

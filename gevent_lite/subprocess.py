@@ -12,7 +12,8 @@ How it cooperates with the hub
   has exited and was reaped: ``wait(timeout)`` parks on it, and
   ``gevent_lite.wait([p1, p2])``/``iwait``/``joinall`` and ``rawlink`` watch it.
   Its readiness comes from one *watcher* greenlet per process. The watcher waits for the child to exit
-  without any signal: on Linux it waits for the process's pidfd
+  without any signal (:func:`gevent_lite.os.wait_child`, the library's one
+  child-wait): on Linux it waits for the process's pidfd
   (``os.pidfd_open``) to become readable with ``hub.wait_fd``; elsewhere it
   polls ``waitpid(pid, WNOHANG)`` on hub timers, every 1 ms backing off to
   50 ms. We chose this over a SIGCHLD handler on purpose: it reaps only our
@@ -51,12 +52,11 @@ import subprocess as _subprocess
 import sys as _sys
 from typing import Any, Callable
 
-from . import hub as _hubmod
 from ._stdlib import reexport
 from .greenlet import Greenlet, joinall
-from .hub import READ, WRITE, Linkable, get_hub, sleep
+from .hub import READ, WRITE, Linkable, get_hub, retry_io
+from .os import wait_child
 
-_pidfd_open = getattr(_os, 'pidfd_open', None)
 _WNOHANG = getattr(_os, 'WNOHANG', 1)
 _StdPopen = _subprocess.Popen
 PIPE = _subprocess.PIPE
@@ -65,39 +65,31 @@ TimeoutExpired = _subprocess.TimeoutExpired
 CalledProcessError = _subprocess.CalledProcessError
 CompletedProcess = _subprocess.CompletedProcess
 
-_POLL_MAX_INTERVAL = 0.05
 _READ_SIZE = 65536
 
 
-def _remaining(endtime):
-    if endtime is None:
-        return None
-    return max(endtime - _hubmod.now(), 0.0)
-
-
 def _cooperative(fd, attempt, arg, event):
-    """Run ``attempt(arg)`` with ``fd`` non-blocking; park while it would block.
+    """Run ``attempt(arg)`` with ``fd`` non-blocking; park while it would block."""
+    try:
+        return _attempt_nonblocking(fd, attempt, arg)
+    except BlockingIOError:
+        return retry_io(fd, event, _attempt_nonblocking, (fd, attempt, arg))
 
-    The fd is switched to non-blocking only for the syscall and back right
-    after: O_NONBLOCK belongs to the open file description, which a child
-    process shares when the pipe is passed on (``stdin=p1.stdout``), and a
-    child must never find its stdin non-blocking. ``attempt`` returns None
-    (FileIO) or raises BlockingIOError (os.read/os.write) when it would block.
-    """
-    hub = None
-    while True:
-        _os.set_blocking(fd, False)
-        try:
-            result = attempt(arg)
-        except BlockingIOError:
-            result = None
-        finally:
-            _os.set_blocking(fd, True)
-        if result is not None:
-            return result
-        if hub is None:
-            hub = get_hub()
-        hub.wait_fd(fd, event)            # parks until the pipe is ready
+
+def _attempt_nonblocking(fd, attempt, arg):
+    # The fd is switched to non-blocking only for the syscall and back right
+    # after: O_NONBLOCK belongs to the open file description, which a child
+    # process shares when the pipe is passed on (``stdin=p1.stdout``), and a
+    # child must never find its stdin non-blocking. ``attempt`` returns None
+    # (FileIO) or raises BlockingIOError (os.read/os.write) when it would block.
+    _os.set_blocking(fd, False)
+    try:
+        result = attempt(arg)
+    finally:
+        _os.set_blocking(fd, True)
+    if result is None:
+        raise BlockingIOError(_errno.EAGAIN, 'would block')
+    return result
 
 
 class _GreenFileIO(_io.FileIO):
@@ -265,30 +257,9 @@ class Popen(_StdPopen, Linkable):
         return super().__exit__(exc_type, value, traceback)
 
     def _gl_watch(self):
-        # The watcher greenlet: park until the child exits, reap it, wake waiters.
-        pidfd = None
-        hub = get_hub()
-        if _pidfd_open is not None:
-            try:
-                pidfd = _pidfd_open(self.pid)
-            except OSError:
-                pidfd = None      # old kernel, seccomp, or already reaped elsewhere
-            else:
-                # A new number: a hub registration under it is stale (its fd was
-                # closed behind the hub's back) and would keep this one unregistered.
-                hub.cancel_wait(pidfd)
-        try:
-            delay = 0.001
-            while not self._gl_reap():
-                if pidfd is not None:
-                    hub.wait_fd(pidfd, READ)      # readable once the child has exited
-                else:
-                    sleep(delay)
-                    delay = min(delay * 2, _POLL_MAX_INTERVAL)
-        finally:
-            if pidfd is not None:
-                hub.cancel_wait(pidfd)
-                _os.close(pidfd)
+        # The watcher greenlet: park until the child exits and is reaped, then
+        # wake the waiters and run the links.
+        wait_child(lambda: True if self._gl_reap() else None, self.pid)
         self._check_and_notify()
 
     # -- moving data ---------------------------------------------------------------------

@@ -664,3 +664,52 @@ def test_parking_lot_cancel_throws_only_into_a_greenlet_parked_there():
 def test_parking_lots_are_distinct_objects_even_when_empty():
     a, b = ParkingLot(), ParkingLot()
     assert a != b and len({a, b}) == 2 and not a
+
+
+def test_retry_io_parks_until_the_fd_is_ready_and_retries_within_one_deadline():
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:
+        with pytest.raises(BlockingIOError):
+            a.recv(10)
+        gevent_lite.spawn_later(0.05, b.send, b'late')
+        start = time.monotonic()
+        assert hubmod.retry_io(a.fileno(), hubmod.READ, a.recv, (10,), timeout=5) == b'late'
+        assert time.monotonic() - start < 4
+        # Nothing arrives: the timeout covers the whole call and raises the given error.
+        with pytest.raises(KeyError):
+            hubmod.retry_io(a.fileno(), hubmod.READ, a.recv, (10,), 0.05, KeyError('slow'))
+        with pytest.raises(socket.timeout):
+            hubmod.retry_io(a.fileno(), hubmod.READ, a.recv, (10,), 0.05)
+        # Errors other than "would block" reach the caller at once.
+        with pytest.raises(ValueError):
+            hubmod.retry_io(a.fileno(), hubmod.WRITE, int, ('x',), 1)
+    finally:
+        get_hub().cancel_wait(a.fileno())
+        a.close()
+        b.close()
+
+
+def test_retry_io_waits_for_the_event_an_attempt_asks_for_next():
+    class WantsRead(Exception):
+        pass
+
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    events = []
+
+    def attempt():
+        events.append(len(events))
+        if len(events) == 1:
+            raise WantsRead      # the writable wait is over; now wait to read
+        return a.recv(10)
+
+    try:
+        gevent_lite.spawn_later(0.05, b.send, b'x')
+        got = hubmod.retry_io(a.fileno(), hubmod.WRITE, attempt, timeout=5,
+                              wants={WantsRead: hubmod.READ})
+        assert got == b'x' and events == [0, 1]
+    finally:
+        get_hub().cancel_wait(a.fileno())
+        a.close()
+        b.close()

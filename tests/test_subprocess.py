@@ -8,6 +8,7 @@ import time
 import pytest
 
 import gevent_lite
+import gevent_lite.os as gos
 import gevent_lite.subprocess as gsp
 from gevent_lite.hub import get_hub
 
@@ -341,7 +342,7 @@ def test_patched_stdlib_subprocess_waitpid_and_signal_cooperate():
 
 
 def test_wait_falls_back_to_polling_without_pidfd(monkeypatch):
-    monkeypatch.setattr(gsp, '_pidfd_open', None)
+    monkeypatch.setattr(gos, '_pidfd_open', None)     # the one child-wait lives in os
     ticks = []
     t = _ticker(ticks)
     start = time.monotonic()
