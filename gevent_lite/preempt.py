@@ -26,8 +26,9 @@ frame of the hub's thread (``sys._current_frames()``):
 * the hub's own loop is on top (it polls, or is between callbacks): nothing
   runs too long. The watcher then sleeps longer and longer (up to
   :data:`IDLE_CHECK_INTERVAL`), so an idle program is barely woken.
-* other code is on top: the watcher hands the hub a *probe*
-  (``run_callback_threadsafe``), which runs as soon as the hub gets control back.
+* other code is on top: the watcher hands the hub a *probe* (through the
+  hub's thread-safe callback queue; the loop is busy, so no wake-up write is
+  needed), which runs as soon as the hub gets control back.
 * the probe has still not run a whole slice later: the hub has not had control
   for a slice, so whatever runs now overran. Only now does the watcher enable
   the ``sys.monitoring`` JUMP event, and only for the code objects on the
@@ -54,6 +55,9 @@ frame of the thread) or a signal handler (runs at any bytecode, even inside a C
 call's ``EINTR`` retry while it holds a lock, e.g. a buffered file's), neither
 safe nor free. There :data:`SUPPORTED` is False, :func:`enable` returns False
 and spinning green threads hang as before (documented in docs/monkey.rst).
+
+While a subinterpreter exists nothing is preempted: the watcher's look at
+another thread's frames (``sys._current_frames()``) is not safe then.
 
 The monitor thread (:mod:`gevent_lite.monitor`) reports each preemption: when,
 which greenlet, where, and how long it had run (:func:`preemptions`).
@@ -182,7 +186,8 @@ class _Watcher:
         self._wakeup.acquire()
         self._probe_seq = 0             # probes posted (watcher thread writes)
         self._probe_done = 0            # the last probe that ran (hub thread writes)
-        self._probe_posted = 0.0
+        self._probe_posted = None       # when the pending probe's slice began
+        self._threadsafe = hub._threadsafe
         self._idle = _idle_codes()
         self.checks = 0
         self.arms = 0
@@ -201,22 +206,30 @@ class _Watcher:
                 if wait(True, delay):         # released by stop()
                     break
                 self.checks += 1
+                if _other_interpreters():
+                    continue
                 frames = sys._current_frames()
                 frame = frames.get(self.thread_ident)
                 del frames
                 if frame is None:             # the hub's thread is gone
                     break
                 if frame.f_code in self._idle:
-                    # The hub has control (polling, or between callbacks).
+                    # The hub has control (polling, or between callbacks): whatever
+                    # runs next starts a new slice.
+                    self._probe_posted = None
                     delay = min(delay * 2, idle_cap)
                     continue
                 delay = half
                 now = _monotonic()
                 if self._probe_done == self._probe_seq:
                     # Something runs: ask the hub to tell us when it gets control back.
+                    # The hub's loop is busy (not in the poller), so it takes the probe
+                    # from its thread-safe queue at its next iteration: no wake-up write.
                     self._probe_seq += 1
                     self._probe_posted = now
-                    self.hub.run_callback_threadsafe(self._probe, self._probe_seq)
+                    self._threadsafe.append((self._probe, (self._probe_seq,)))
+                elif self._probe_posted is None:
+                    self._probe_posted = now      # (the probe waits from an idle spell)
                 elif now - self._probe_posted >= self.slice:
                     self._arm(frame)
                 del frame
@@ -296,7 +309,8 @@ class _Watcher:
                 return
             f = f.f_back
         self._disarm()
-        ran = _monotonic() - self._probe_posted
+        posted = self._probe_posted
+        ran = _monotonic() - posted if posted is not None else 0.0
         self.count += 1
         try:
             who = repr(g)
@@ -325,6 +339,20 @@ class _Watcher:
             self._wakeup.release()
         except RuntimeError:
             pass
+
+
+def _other_interpreters():
+    # sys._current_frames() reads the frames of every interpreter's threads; one
+    # running under its own GIL (3.12+ isolated subinterpreters) changes them under
+    # us, which corrupts memory (seen in CPython's SubinterpThreadingTests). So the
+    # watcher does not look while a subinterpreter exists: no preemption then.
+    mod = sys.modules.get('_interpreters') or sys.modules.get('_xxsubinterpreters')
+    if mod is None:
+        return False
+    try:
+        return len(mod.list_all()) > 1
+    except Exception:   # pragma: no cover - an API we do not know: do not risk it
+        return True
 
 
 def _green_threads():
