@@ -112,7 +112,7 @@ class _HubSelector(_BaseSelector):
         # else, so a ready fd wakes us in the same hub iteration; only then is there
         # anything to ask the epoll (a wake-up by _wake() means "callbacks ready").
         self._busy = 0
-        if self._loop._park(self, None):
+        if self._loop._park(self, timeout):
             return super().select(0)
         return []
 
@@ -165,8 +165,9 @@ class HubEventLoop(asyncio.SelectorEventLoop):
 
     def _park(self, selector, timeout):
         """Park the loop greenlet until an fd of the selector is ready (returns
-        True) or someone calls :meth:`_wake` (False); ``timeout=0``: just let the
-        hub run the others once (False)."""
+        True), someone calls :meth:`_wake` (False) or ``timeout`` passed (True:
+        asyncio's own timer heap, which our call_at leaves empty, is all that
+        could ask for one); ``timeout=0``: just let the hub run the others once."""
         hub = self._hub
         # Not the running loop while other greenlets run (see the module doc).
         hooks = _get_asyncgen_hooks()
@@ -180,7 +181,7 @@ class HubEventLoop(asyncio.SelectorEventLoop):
                 waiter = self._parked = Waiter(hub)
                 ref = not self._daemon or self._nwaiting > 0
                 pairs, keep = selector._wait_for()
-                hub.wait_fds(pairs, None, keep=keep, waiter=waiter, ref=ref)
+                hub.wait_fds(pairs, timeout, keep=keep, waiter=waiter, ref=ref)
                 return waiter.value != _WAKE
             return False
         finally:

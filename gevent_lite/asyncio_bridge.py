@@ -147,7 +147,9 @@ def await_(awaitable: Awaitable[Any]) -> Any:
     """Wait in the current greenlet for ``awaitable`` and return its result.
 
     A coroutine (or any awaitable) runs as a task on :func:`get_loop`'s loop; an
-    asyncio future is waited for on its own loop. Only the calling greenlet parks.
+    asyncio future is waited for on its own loop -- which may also be a loop of
+    another thread, or a stdlib loop in a greenlet: that one is spoken to only
+    through ``call_soon_threadsafe``. Only the calling greenlet parks.
     The awaitable's exception is raised here with its traceback; a cancelled task
     raises ``asyncio.CancelledError``. If the greenlet is killed or a
     :class:`~gevent_lite.timeout.Timeout` fires while it waits, the task (or
@@ -159,7 +161,9 @@ def await_(awaitable: Awaitable[Any]) -> Any:
         if fut.done():
             return fut.result()
         loop = fut.get_loop()
-        if isinstance(loop, HubEventLoop) and not loop.is_running():
+        if not isinstance(loop, HubEventLoop) or loop._hub is not get_hub():
+            return _await_foreign(fut, loop)
+        if not loop.is_running():
             if loop._daemon:
                 get_loop()        # restart the background loop
             else:
@@ -174,15 +178,13 @@ def await_(awaitable: Awaitable[Any]) -> Any:
             _close(awaitable)
             raise _in_loop_error('await_()')
         fut = loop.create_task(awaitable) if coroutine else asyncio.ensure_future(awaitable, loop=loop)
-    if getattr(loop, '_greenlet', None) is getcurrent():
+    if loop._greenlet is getcurrent():
         raise _in_loop_error('await_()')
-    waiter = Waiter(get_hub())
+    waiter = Waiter(loop._hub)
     done = waiter.wake            # called by the loop, with the future
     fut.add_done_callback(done)
-    ours = isinstance(loop, HubEventLoop)
-    if ours:
-        loop._nwaiting += 1
-        loop._wake()              # a background loop parked idle now keeps the hub alive
+    loop._nwaiting += 1
+    loop._wake()                  # a background loop parked idle now keeps the hub alive
     try:
         waiter.get()
     except BaseException:
@@ -190,19 +192,46 @@ def await_(awaitable: Awaitable[Any]) -> Any:
         # the chance to finish (its finally blocks, its cleanup) before we go on.
         if not fut.done():
             fut.cancel()
-            if ours:
-                loop._wake()
+            loop._wake()
             try:
                 _wait_quietly(fut)
             except BaseException:
                 pass              # interrupted again: stop waiting
         raise
     finally:
-        if ours:
-            loop._nwaiting -= 1
-            if loop._daemon and not loop._nwaiting:
-                loop._wake()      # re-park without keeping the hub alive
+        loop._nwaiting -= 1
+        if loop._daemon and not loop._nwaiting:
+            loop._wake()          # re-park without keeping the hub alive
         fut.remove_done_callback(done)
+    return fut.result()
+
+
+def _await_foreign(fut, loop):
+    # A future of a loop that is not ours on this hub: a loop of another thread,
+    # or a stdlib loop in a greenlet of this one. We cannot wake such a loop
+    # directly, so we talk to it only through call_soon_threadsafe, and it wakes us
+    # through the hub's thread-safe queue. hub.ref(): something outside the hub's
+    # own bookkeeping will wake this greenlet, so the hub must not give up on it.
+    hub = get_hub()
+    waiter = Waiter(hub)
+
+    def done(f):                  # runs in the future's loop, maybe another thread
+        hub.run_callback_threadsafe(waiter.switch, f)
+
+    loop.call_soon_threadsafe(fut.add_done_callback, done)
+    hub.ref()
+    try:
+        try:
+            waiter.get()
+        except BaseException:
+            loop.call_soon_threadsafe(fut.cancel)
+            try:
+                waiter.get()      # until it is done (see await_); a second interruption ends that
+            except BaseException:
+                pass
+            raise
+    finally:
+        hub.unref()
     return fut.result()
 
 
@@ -287,15 +316,21 @@ def as_future(greenlet: Greenlet, loop: asyncio.AbstractEventLoop | None = None)
     greenlet killed with ``GreenletExit`` cancels the future. Cancelling the future
     (e.g. ``asyncio.timeout`` around ``await as_future(g)``, or the awaiting task
     being cancelled) kills the greenlet with ``GreenletExit``, without waiting.
+
+    Call it in the greenlet's thread. The future belongs to ``loop``, by default
+    the running loop (from a coroutine), else :func:`get_loop`'s; a loop that is
+    not a :class:`HubEventLoop` of this thread's hub (a stdlib loop in a greenlet)
+    is handed the outcome with ``call_soon_threadsafe``, which wakes it.
     """
     if not isinstance(greenlet, Greenlet):
         raise TypeError('as_future() needs a gevent_lite Greenlet (spawn() returns one), '
                         'not %r' % (greenlet,))
     if loop is None:
-        loop = get_loop()
+        loop = _get_running_loop() or get_loop()
     fut = loop.create_future()
+    direct = isinstance(loop, HubEventLoop) and loop._hub is get_hub()
 
-    def finished(g):            # a link: runs in the hub when the greenlet is done
+    def settle(g):
         if fut.done():
             return
         if g.exception is not None:
@@ -304,6 +339,12 @@ def as_future(greenlet: Greenlet, loop: asyncio.AbstractEventLoop | None = None)
             fut.cancel()
         else:
             fut.set_result(g.value)
+
+    def finished(g):            # a link: runs in the hub when the greenlet is done
+        if direct:
+            settle(g)           # call_soon from the hub wakes a hub loop
+        else:
+            loop.call_soon_threadsafe(settle, g)
 
     def cancelled(f):           # runs in the loop
         if f.cancelled():

@@ -118,6 +118,31 @@ def test_await_on_a_future_resolved_by_another_greenlet():
     assert ab.await_(fut) == 'from a greenlet'
 
 
+def test_await_on_a_future_of_a_loop_in_another_thread():
+    # The other thread's loop is woken only through call_soon_threadsafe, and wakes
+    # us through the hub's thread-safe queue; the hub stays alive meanwhile.
+    other = asyncio.new_event_loop()
+    thread = threading.Thread(target=other.run_forever)
+    thread.start()
+    ticks = []
+    try:
+        fut = other.create_future()
+        other.call_soon_threadsafe(other.call_later, 0.2, fut.set_result, 'from the thread')
+        gevent_lite.spawn(lambda: [ticks.append(gevent_lite.sleep(0.02)) for _ in range(5)])
+        assert ab.await_(fut) == 'from the thread'
+        assert len(ticks) == 5
+        # Interrupted: the future is cancelled in its own thread.
+        slow = other.create_future()
+        with pytest.raises(Timeout):
+            with Timeout(0.05):
+                ab.await_(slow)
+        assert slow.cancelled()
+    finally:
+        other.call_soon_threadsafe(other.stop)
+        thread.join(5)
+        other.close()
+
+
 def test_exception_in_a_coroutine_reaches_the_greenlet_with_its_traceback():
     async def inner_failure():
         await asyncio.sleep(0)
@@ -584,6 +609,31 @@ def test_patch_all_wsgi_requests_each_calling_asyncio_run_overlap():
         print([j.value for j in jobs], time.monotonic() - t0 < 1.5)
     ''')
     assert out.strip() == "%r True" % [str(2 * i) for i in range(10)]
+
+
+def test_patch_all_a_stdlib_loop_in_a_greenlet_awaits_a_greenlet():
+    # Not a hub loop: asyncio's own SelectorEventLoop on the green selector. It is
+    # woken through call_soon_threadsafe when the greenlet ends.
+    out = run_script('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import asyncio, gevent_lite
+        from gevent_lite.asyncio_bridge import as_future, await_
+        def work():
+            gevent_lite.sleep(0.1)
+            return 'green result'
+        async def main():
+            g = gevent_lite.spawn(work)
+            return await asyncio.wait_for(as_future(g), 10)
+        loop = asyncio.SelectorEventLoop()
+        print(type(loop).__name__, loop.run_until_complete(main()))
+        fut = loop.create_future()
+        gevent_lite.spawn_later(0.05, loop.call_soon_threadsafe, fut.set_result, 'late')
+        runner = gevent_lite.spawn(loop.run_until_complete, asyncio.sleep(0.2))
+        print(await_(fut))
+        runner.join(10)
+        loop.close()
+    ''')
+    assert out.split('\n')[:2] == ['_UnixSelectorEventLoop green result', 'late']
 
 
 def test_patch_all_leaves_a_policy_the_program_installed():
