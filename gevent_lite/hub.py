@@ -1057,7 +1057,7 @@ class Hub(greenlet):
                                     g.switch(READ)
                             elif watch.mask & READ:
                                 # An event nobody waits for: only now drop the
-                                # registration (see DESIGN: registrations are kept).
+                                # registration (docs/internals.rst: kept registrations).
                                 self._shrink(fd, watch, READ)
                         if ev & write_bits:
                             waiter = watch.writer
@@ -1249,8 +1249,9 @@ class Hub(greenlet):
     def start_periodic_monitoring_thread(self, stream=None):
         """Start (or return the running) blocking detector for this hub; see
         :mod:`gevent_lite.monitor`. Call it from the hub's thread."""
-        from .monitor import start_periodic_monitoring_thread
-        return start_periodic_monitoring_thread(self, stream)
+        # The monitor is a tool, floors above: it plugs in through this hook
+        # (set when gevent_lite.monitor is imported, which the package does).
+        return _start_monitor(self, stream)
 
     def destroy(self, destroy_loop=None):
         """Close the poller and forget this hub; the next get_hub() makes a new one."""
@@ -1294,6 +1295,11 @@ def _default_timeout_exc():
 
 #: Set by gevent_lite.threadpool on import: ``factory(hub) -> ThreadPool``.
 _default_threadpool_factory = None
+
+
+def _start_monitor(hub, stream):
+    # Replaced by gevent_lite.monitor on import (the package always imports it).
+    raise RuntimeError('import gevent_lite.monitor to monitor the hub')
 
 _state = _thread._local()
 

@@ -61,6 +61,7 @@ from datetime import datetime, timezone
 import greenlet as _greenlet_mod
 
 from . import events as _events
+from . import hub as _hub_module
 from .config import config
 
 __all__ = ['PeriodicMonitoringThread', 'start_periodic_monitoring_thread',
@@ -457,3 +458,7 @@ def start_periodic_monitoring_thread(hub=None, stream=None):
     monitor = PeriodicMonitoringThread(hub, stream)
     hub.periodic_monitoring_thread = monitor
     return monitor.start()
+
+
+# The hub's hook for Hub.start_periodic_monitoring_thread (the hub never imports us).
+_hub_module._start_monitor = start_periodic_monitoring_thread

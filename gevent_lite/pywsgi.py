@@ -40,7 +40,7 @@ wait times out cannot hold a request forever; the read raises
 :class:`ClientBodyError` (408 if it escapes the application).
 
 Responses: the status line, headers and the first body chunk go out in one
-``send`` (DESIGN.md: two writes + Nagle = 40 ms stalls), with ``Date`` and
+``send`` (two writes would meet Nagle's algorithm and a delayed ACK), with ``Date`` and
 ``Server`` headers. Without a ``Content-Length`` from the application, a
 response whose whole body is known (a list or tuple) gets one computed; other
 bodies are sent chunked on HTTP/1.1, or delimited by closing the connection on

@@ -237,8 +237,8 @@ class SimpleQueue:
         Raises :class:`Full` when non-blocking or timed out, :class:`ShutDown`
         after :meth:`shutdown`.
         """
-        # (A local and a method call on it, not a stored bound method: that is
-        # what CPython 3.11 specializes best.)
+        # (A local and a method call on it, not a stored bound method: the
+        # interpreter specializes that form; see docs/internals.rst, fast paths.)
         queue = self.queue
         if len(queue) < self._limit:
             queue.append(item)

@@ -15,8 +15,8 @@ An exception escaping ``handle`` ends that greenlet only: the hub prints it (wit
 the greenlet's repr) and the server keeps serving. ``EMFILE``/``ENFILE`` from
 ``accept`` (out of file descriptors) make the accept greenlet sleep a little,
 longer each time, instead of spinning on a listener that stays readable.
-Accepted TCP sockets get ``TCP_NODELAY`` (see DESIGN.md: Nagle + delayed ACK
-stall small request/response exchanges ~40 ms).
+Accepted TCP sockets get ``TCP_NODELAY``: Nagle's algorithm and the client's
+delayed ACK would otherwise stall small request/response exchanges.
 
 ``stop(timeout)`` is graceful: stop accepting, give running handlers up to
 ``timeout`` seconds to finish, then kill the rest.

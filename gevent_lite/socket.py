@@ -177,8 +177,8 @@ class socket(_stdsocket):
     #
     # A request/response connection alternates: read a request, send the reply,
     # read again -- and that next read nearly always finds nothing yet, so trying
-    # it first costs a failing syscall and a BlockingIOError (~1.3 us, an eighth of
-    # the echo benchmark's server time). So a plain ``recv(n)``/``recv_into(buf)``
+    # it first costs a failing syscall and a BlockingIOError, a good part of a
+    # small request's whole cost. So a plain ``recv(n)``/``recv_into(buf)``
     # that had to wait, and then got less than it asked for (the kernel buffer was
     # empty), marks the socket ``_recv_waits``: the next plain read parks first and
     # reads when the hub reports the fd readable. That is always safe: the fd stays
