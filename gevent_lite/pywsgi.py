@@ -115,6 +115,13 @@ _REASONS = {
     500: 'Internal Server Error', 501: 'Not Implemented', 505: 'HTTP Version Not Supported',
 }
 _NO_BODY_STATUS = (204, 304)
+# Response headers start_response notes (by exact spelling first, then lower-cased):
+# 1 Content-Length, 2 Date, 3 Server, 4 Connection, 5 Transfer-Encoding.
+_SPECIAL_RESPONSE_HEADERS = {}
+for _kind, _name in enumerate(('content-length', 'date', 'server', 'connection', 'transfer-encoding'), 1):
+    for _spelling in (_name, _name.title(), _name.upper()):
+        _SPECIAL_RESPONSE_HEADERS[_spelling] = _kind
+del _kind, _name, _spelling
 
 
 class ClientBodyError(IOError):
@@ -528,6 +535,9 @@ class Input:
         return max(0, self._left - (len(handler._rbuf) - handler._rpos))
 
 
+_NO_BODY = Input(None, None)
+
+
 def _httpdate():
     t = int(time.time())
     if t != _date_cache[0]:
@@ -597,7 +607,6 @@ class WSGIHandler:
     application = None             #: the server's application
     requestline = None             #: ``'GET / HTTP/1.1'``
     command = None                 #: ``'GET'``
-    path = None                    #: the raw request target, ``'/a%20b?q=1'``
     request_version = None         #: ``'HTTP/1.1'`` or ``'HTTP/1.0'``
     content_length = None          #: the request's Content-Length, as an int, if any
     wsgi_input = None              #: this request's :class:`Input`
@@ -614,6 +623,10 @@ class WSGIHandler:
         self._rpos = 0          # unread bytes: self._rbuf[self._rpos:]
         self._linger = False    # request bytes may be unread when we close: linger
         self._rfile = None
+        self._line = b''
+        self._target = b''
+        self._path = None
+        self._line_text = None
         self._headers = None
         self._header_list = []
         self._head = b''
@@ -625,6 +638,11 @@ class WSGIHandler:
         # A subclass that overrides write() sees every body part through it, as
         # with gevent; otherwise a list body takes the one-send path.
         self._own_write = type(self).write is WSGIHandler.write
+        # Logging costs a clock read and a call per request: skipped when there is
+        # no access log and no subclass's log_request to call.
+        self._plain_environ = (type(server).get_environ is WSGIServer.get_environ
+                               and server.environ_class is dict)
+        self._logs = server.log is not None or type(self).log_request is not WSGIHandler.log_request
         if server.request_timeout is not _DEFAULT:
             self.request_timeout = server.request_timeout
         if server.body_timeout is not _DEFAULT:
@@ -695,7 +713,6 @@ class WSGIHandler:
         server = self.server
         try:
             while True:
-                self.time_start = time.time()
                 self.time_finish = 0
                 result = self.handle_one_request()
                 if result is None:
@@ -815,7 +832,9 @@ class WSGIHandler:
         line = head if i < 0 else head[:i]
         if len(line) > MAX_REQUEST_LINE:
             raise _BadRequest(414, 'request line too long')
-        return line.decode('latin-1')
+        self._line = line
+        text = self._line_text = line.decode('latin-1')
+        return text
 
     def read_request(self, raw_requestline):
         """Parse the request line and the header lines read with it.
@@ -825,7 +844,8 @@ class WSGIHandler:
         431 or 505 for the client) when the request is invalid. Returns True.
         """
         self.requestline = raw_requestline
-        line = raw_requestline.encode('latin-1')
+        # The bytes read_requestline() decoded, unless a subclass passed another line.
+        line = self._line if raw_requestline is self._line_text else raw_requestline.encode('latin-1')
         parts = line.split(b' ')
         if len(parts) != 3:
             raise _BadRequest(400, 'malformed request line %r' % (line[:100],))
@@ -856,10 +876,22 @@ class WSGIHandler:
         self._headers = None
         self.command = method.decode('latin-1')
         self._target = target
-        self.path = target.decode('latin-1')
+        self._path = None
         # RFC 9112 2.6: a higher 1.x minor version is served as HTTP/1.1.
         self.request_version = 'HTTP/1.0' if m.group(2) == b'0' else 'HTTP/1.1'
         return True
+
+    @property
+    def path(self):
+        """The raw request target as a ``str`` (``'/a%20b?q=1'``), as gevent's."""
+        path = self._path
+        if path is None:
+            path = self._path = self._target.decode('latin-1')
+        return path
+
+    @path.setter
+    def path(self, value):
+        self._path = value
 
     @property
     def headers(self):
@@ -898,22 +930,16 @@ class WSGIHandler:
         connection, or ``(status, response bytes)`` for a request refused before
         the application ran (``handle()`` sends it and closes), as gevent's does.
         """
-        self.status = None
+        # (handle_one_response resets the response's state.)
         self.code = None
-        self.headers_sent = False
-        self.response_headers = None
-        self.response_length = 0
-        self.response_use_chunked = False
-        self.result = None
         self._body_left = None
         self._known_length = None
-        self._input = None
         self.requestline = None
         try:
             requestline = self.read_requestline()
             if not requestline:
                 return None
-            self.time_start = time.time()
+            self.time_start = time.time()     # from the whole head, not the idle wait before it
             if not self.read_request(requestline):
                 raise _BadRequest(400, 'invalid request')
             self.environ = self.get_environ()
@@ -933,7 +959,11 @@ class WSGIHandler:
         environ) and adds the request's keys, as gevent's does. Framing is
         checked here too: ``Content-Length``/``Transfer-Encoding``, ``Host``.
         """
-        env = self.server.get_environ()
+        server = self.server
+        if self._plain_environ:
+            env = server.environ.copy()      # WSGIServer.get_environ(), without the call
+        else:
+            env = server.get_environ()
         http11 = self.request_version == 'HTTP/1.1'
         env['REQUEST_METHOD'] = self.command
         env['SERVER_PROTOCOL'] = self.request_version
@@ -956,7 +986,7 @@ class WSGIHandler:
             path, _, query = target.partition(b'?')
             path = path.partition(b'#')[0]
             query = query.partition(b'#')[0]
-        env['PATH_INFO'] = _unquote(path).decode('latin-1')
+        env['PATH_INFO'] = (_unquote(path) if b'%' in path else path).decode('latin-1')
         env['QUERY_STRING'] = query.decode('latin-1')
         content_length = None
         te = None
@@ -989,7 +1019,9 @@ class WSGIHandler:
                     raise _BadRequest(400, 'invalid Host header %r' % (value[:100],))
             elif name == b'upgrade':
                 upgrade = True
-            key = _environ_key(name)
+            key = _header_keys.get(name)
+            if key is None:
+                key = _environ_key(name)
             if not key:
                 continue
             text = value.decode('latin-1')
@@ -1023,7 +1055,11 @@ class WSGIHandler:
             self.close_connection = b'keep-alive' not in tokens
         self._keepalive_10 = not http11 and not self.close_connection
         want_continue = http11 and expect == b'100-continue'
-        self._input = inp = Input(self, content_length, chunked, want_continue)
+        if content_length or chunked:
+            inp = Input(self, content_length, chunked, want_continue)
+        else:
+            inp = _NO_BODY      # no body: one shared, already finished Input
+        self._input = inp
         self.wsgi_input = inp
         if upgrade and inp._done:
             # A protocol upgrade (WebSocket) with no body: the application (or a
@@ -1069,8 +1105,9 @@ class WSGIHandler:
         except BaseException:
             self.close_connection = True     # killed (server stop) or exiting
             raise
-        self.time_finish = time.time()
-        self.log_request()
+        if self._logs:
+            self.time_finish = time.time()
+            self.log_request()
         if self.close_connection:
             return
         # Discard what the application left of the body, to find the next request.
@@ -1138,6 +1175,7 @@ class WSGIHandler:
         code = int(status[:3])
         provided_date = provided_cl = None
         has_server = drop = False
+        special = _SPECIAL_RESPONSE_HEADERS
         for item in headers:
             if type(item) is not tuple or len(item) != 2:
                 raise TypeError('response header %r is not a (name, value) tuple' % (item,))
@@ -1146,18 +1184,20 @@ class WSGIHandler:
                 raise ValueError('invalid response header name %r' % (name,))
             if type(value) is not str or _BAD_HEADER_VALUE.search(value):
                 raise ValueError('invalid response header value %r for %s' % (value, name))
-            lname = name.lower()
-            if lname == 'content-length':
+            kind = special.get(name)
+            if kind is None:
+                if name.islower() or name.lower() not in special:
+                    continue
+                kind = special[name.lower()]
+            if kind == 1:
                 provided_cl = value
-            elif lname == 'date':
+            elif kind == 2:
                 provided_date = value
-            elif lname == 'server':
+            elif kind == 3:
                 has_server = True
-            elif lname == 'connection':
-                if value.lower() == 'close':
+            else:
+                if kind == 4 and value.lower() == 'close':
                     self.close_connection = True
-                drop = code != 101
-            elif lname == 'transfer-encoding':
                 drop = code != 101
         if drop:
             # Hop-by-hop (PEP 3333): we decide the connection and the framing ourselves.
@@ -1227,13 +1267,13 @@ class WSGIHandler:
         self.finalize_headers()
         out = ['HTTP/1.1 ', self._orig_status, '\r\n']
         for name, value in self.response_headers:
-            if type(name) is bytes:          # a subclass that appended gevent-style bytes
-                name = name.decode('latin-1')
-            if type(value) is bytes:
-                value = value.decode('latin-1')
             out += (name, ': ', value, '\r\n')
         out.append('\r\n')
-        return ''.join(out).encode('latin-1')
+        try:
+            return ''.join(out).encode('latin-1')
+        except TypeError:
+            # A subclass appended gevent-style (bytes, bytes) headers.
+            return b''.join(part if type(part) is bytes else part.encode('latin-1') for part in out)
 
     def write(self, data):
         """The ``write`` callable start_response returns (and the body writer)."""
