@@ -70,11 +70,7 @@ def _entry_points(group):
     # two dozen events, so the scan is done once per process and kept by group.
     global _entry_point_groups
     if _entry_point_groups is None:
-        try:
-            from importlib.metadata import entry_points
-        except ImportError:  # pragma: no cover
-            _entry_point_groups = {}
-            return ()
+        from importlib.metadata import entry_points
         eps = entry_points()
         if hasattr(eps, 'select'):      # 3.10+: EntryPoints / SelectableGroups
             groups = {g: list(eps.select(group=g)) for g in eps.groups if g.startswith('gevent_lite.')}

@@ -564,14 +564,11 @@ def _repair_logging():
 
 def _prepare():
     """Import what must keep real threads/sockets, and make this thread's hub, before patching."""
-    from . import (
+    from . import (  # noqa: F401  (threadpool captures the C thread functions)
         hub,
-        threadpool,  # noqa: F401  (captures the C thread functions)
+        resolver,
+        threadpool,
     )
-    try:
-        from . import resolver  # noqa: F401
-    except ImportError:  # pragma: no cover
-        pass
     hub.get_hub()
     _install_repatching_finder()
 

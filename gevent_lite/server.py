@@ -360,9 +360,8 @@ class StreamServer(BaseServer):
         if ssl_context is not None or ssl_args:
             try:
                 from . import ssl as _gssl
-            except ImportError:
-                raise NotImplementedError(
-                    'TLS needs gevent_lite.ssl, which is not available in this build') from None
+            except ImportError:     # a Python built without OpenSSL has no ssl module
+                raise NotImplementedError('TLS needs the ssl module, which this Python lacks') from None
             if ssl_context is None:
                 ctx = _gssl.SSLContext(_gssl.PROTOCOL_TLS_SERVER)
                 ctx.load_cert_chain(ssl_args.get('certfile'), ssl_args.get('keyfile'))

@@ -44,9 +44,6 @@ _stdsocket = _stdlib_socket.socket
 _realsocket = _socket.socket
 _std_getaddrinfo = _stdlib_socket.getaddrinfo
 _std_gethostbyname = _stdlib_socket.gethostbyname
-_std_gethostbyname_ex = _stdlib_socket.gethostbyname_ex
-_std_gethostbyaddr = _stdlib_socket.gethostbyaddr
-_std_getnameinfo = _stdlib_socket.getnameinfo
 _std_create_server = getattr(_stdlib_socket, 'create_server', None)
 _getdefaulttimeout = _socket.getdefaulttimeout
 _timeout_error = _socket.timeout
@@ -464,10 +461,7 @@ def _resolve_for_connect(family, address):
 
 
 def _resolver():
-    try:
-        from . import resolver
-    except ImportError:
-        return None
+    from . import resolver      # on first use: most programs never resolve a name
     return resolver.get_resolver()
 
 
@@ -478,34 +472,24 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
     """
     if host is None or (isinstance(host, str) and _is_numeric(host.partition('%')[0])):
         return _std_getaddrinfo(host, port, family, type, proto, flags)
-    resolver = _resolver()
-    if resolver is None:
-        return _std_getaddrinfo(host, port, family, type, proto, flags)
-    return resolver.getaddrinfo(host, port, family, type, proto, flags)
+    return _resolver().getaddrinfo(host, port, family, type, proto, flags)
 
 
 def gethostbyname(hostname):
     """``socket.gethostbyname`` through the green resolver."""
-    resolver = _resolver()
-    if resolver is None or (isinstance(hostname, str) and _is_numeric(hostname)):
+    if isinstance(hostname, str) and _is_numeric(hostname):
         return _std_gethostbyname(hostname)
-    return resolver.gethostbyname(hostname)
+    return _resolver().gethostbyname(hostname)
 
 
 def gethostbyname_ex(hostname):
     """``socket.gethostbyname_ex`` through the green resolver."""
-    resolver = _resolver()
-    if resolver is None:
-        return _std_gethostbyname_ex(hostname)
-    return resolver.gethostbyname_ex(hostname)
+    return _resolver().gethostbyname_ex(hostname)
 
 
 def gethostbyaddr(ip_address):
     """``socket.gethostbyaddr`` through the green resolver."""
-    resolver = _resolver()
-    if resolver is None:
-        return _std_gethostbyaddr(ip_address)
-    return resolver.gethostbyaddr(ip_address)
+    return _resolver().gethostbyaddr(ip_address)
 
 
 def getnameinfo(sockaddr, flags):
@@ -515,10 +499,7 @@ def getnameinfo(sockaddr, flags):
         # must not keep the caller's argument alive (CPython checks the refcount).
         del sockaddr
         raise TypeError('getnameinfo() argument 1 must be a tuple')
-    resolver = _resolver()
-    if resolver is None:
-        return _std_getnameinfo(sockaddr, flags)
-    return resolver.getnameinfo(sockaddr, flags)
+    return _resolver().getnameinfo(sockaddr, flags)
 
 
 def create_connection(address, timeout=_GLOBAL_DEFAULT_TIMEOUT, source_address=None,

@@ -28,13 +28,13 @@ functions when they were imported, and ``monkey`` imports them before patching.
 
 import _thread as _real_thread
 import sys
-import weakref
 
 from greenlet import getcurrent
 from greenlet import greenlet as _greenlet
 
 from .event import Event
 from .hub import _check_timeout, _get_hub_noargs, get_hub
+from .local import local as _local  # noqa: F401  (re-exported: _thread._local)
 from .lock import Lock, RLock  # noqa: F401  (RLock is re-exported: _thread.RLock)
 
 __target__ = '_thread'
@@ -96,65 +96,6 @@ def get_ident(gr=None) -> int:
     return id(gr)
 
 
-class _fallback_local:
-    """Minimal greenlet-local storage, used only while ``gevent_lite.local`` is absent.
-
-    Each greenlet sees its own ``__dict__`` (kept in a WeakKeyDictionary keyed
-    by the greenlet, so it goes away with the greenlet); a subclass ``__init__``
-    runs again, with the constructor's arguments, in each greenlet that first
-    touches the object, as with ``threading.local``.
-    """
-
-    __slots__ = ('__dict__', '__weakref__', '_local__impl')
-
-    def __new__(cls, *args, **kwargs):
-        if (args or kwargs) and cls.__init__ is object.__init__:
-            raise TypeError('Initialization arguments are not supported')
-        self = object.__new__(cls)
-        dicts = weakref.WeakKeyDictionary()
-        dicts[getcurrent()] = object.__getattribute__(self, '__dict__')
-        object.__setattr__(self, '_local__impl', (dicts, args, kwargs))
-        return self
-
-    def _local__switch(self):
-        dicts, args, kwargs = object.__getattribute__(self, '_local__impl')
-        g = getcurrent()
-        d = dicts.get(g)
-        if d is None:
-            d = dicts[g] = {}
-            object.__setattr__(self, '__dict__', d)
-            if type(self).__init__ is not object.__init__:
-                type(self).__init__(self, *args, **kwargs)
-        else:
-            object.__setattr__(self, '__dict__', d)
-
-    def __getattribute__(self, name):
-        if name not in ('_local__impl', '_local__switch'):
-            object.__getattribute__(self, '_local__switch')()
-        return object.__getattribute__(self, name)
-
-    def __setattr__(self, name, value):
-        if name == '__dict__':
-            raise AttributeError("%r object attribute '__dict__' is read-only" % type(self).__name__)
-        object.__getattribute__(self, '_local__switch')()
-        return object.__setattr__(self, name, value)
-
-    def __delattr__(self, name):
-        if name == '__dict__':
-            raise AttributeError("%r object attribute '__dict__' is read-only" % type(self).__name__)
-        object.__getattribute__(self, '_local__switch')()
-        return object.__delattr__(self, name)
-
-
-def _local_class():
-    try:
-        from .local import local
-    except ImportError:    # gevent_lite.local not written yet
-        local = _fallback_local
-    return local
-
-
-_local = _local_class()
 
 
 class _ThreadHandle:

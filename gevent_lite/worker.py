@@ -33,15 +33,9 @@ __all__ = ['GeventLiteWorker']
 
 
 def _patch():
-    """Monkey-patch the stdlib if gevent_lite.monkey exists; returns True if it did."""
-    try:
-        from . import monkey
-    except ImportError:
-        return False
-    patch_all = getattr(monkey, 'patch_all', None)
-    if patch_all is None:
-        return False
-    patch_all()
+    """Monkey-patch the stdlib (``monkey.patch_all()``); returns True."""
+    from . import monkey
+    monkey.patch_all()
     return True
 
 
