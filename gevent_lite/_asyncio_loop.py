@@ -263,6 +263,14 @@ class HubEventLoop(asyncio.SelectorEventLoop):
             self._greenlet = None
             self._outer_agen_hooks = None
 
+    def _check_running(self):
+        # Called first by run_forever and run_until_complete (3.9-3.13), so a wrong
+        # thread is refused before a task is made of the coroutine.
+        if _os_thread_ident() != self._hub.thread_ident:
+            raise RuntimeError('a HubEventLoop runs only in the thread whose hub it uses '
+                               '(the thread that created it)')
+        super()._check_running()
+
     def _check_thread(self):
         # Debug-mode check: any greenlet of the loop's OS thread may call us (with
         # threading patched, threading.get_ident() is per greenlet).

@@ -423,6 +423,45 @@ def test_a_virtual_clock_drives_asyncio_sleeps_on_the_hub_loop():
     assert time.monotonic() - t0 < 5
 
 
+def test_a_timeout_or_kill_around_run_cancels_main_and_its_cleanup_runs():
+    log = []
+
+    async def forever():
+        try:
+            await asyncio.sleep(100)
+        finally:
+            log.append('cleanup')
+
+    with pytest.raises(Timeout):
+        with Timeout(0.1):
+            ab.run(forever())
+    assert log == ['cleanup']
+    g = gevent_lite.spawn(ab.run, forever())
+    gevent_lite.sleep(0.05)
+    g.kill(timeout=5)
+    assert g.dead and log == ['cleanup', 'cleanup']
+    assert ab.run(asyncio.sleep(0.01, 'a new loop runs')) == 'a new loop runs'
+
+
+def test_a_thousand_awaits_leave_nothing_behind():
+    loop = ab.get_loop()
+    hub = _hub.get_hub()
+
+    async def quick(i):
+        await asyncio.sleep(0)
+        return i
+
+    def many():
+        return sum(ab.await_(quick(i)) for i in range(1000))
+
+    assert gevent_lite.spawn(many).get(timeout=30) == sum(range(1000))
+    gevent_lite.sleep(0.01)
+    assert loop._nwaiting == 0 and not loop._ready
+    assert len(asyncio.all_tasks(loop)) == 0
+    assert len(hub._fds) <= 2          # the loop's epoll fd (and nothing per await)
+    assert hub._nref_timers == 0
+
+
 @pytest.mark.skipif(sys.version_info < (3, 12), reason='asyncio.run(loop_factory=) is 3.12+')
 def test_asyncio_run_with_the_loop_factory():
     async def main():
@@ -491,6 +530,27 @@ def test_a_busy_asyncio_loop_does_not_starve_greenlets():
     seen = ab.run(busy())
     g.kill()
     assert seen > 20, seen        # the greenlet ran while the loop was busy
+
+
+def test_a_loop_refuses_to_run_in_another_thread():
+    loop = ab.new_event_loop()
+    errors = []
+
+    def other():
+        coro = asyncio.sleep(0)
+        try:
+            loop.run_until_complete(coro)
+        except RuntimeError as e:
+            errors.append(str(e))
+            coro.close()             # refused before a task was made of it
+
+    try:
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(10)
+    finally:
+        loop.close()
+    assert len(errors) == 1 and 'thread' in errors[0], errors
 
 
 def test_closing_a_loop_forgets_its_fd_in_the_hub():
