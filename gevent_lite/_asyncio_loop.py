@@ -14,13 +14,16 @@ transports and servers are the stdlib's), run in whichever greenlet calls
 ``run_forever()`` -- the *loop greenlet*. Two things are the hub's:
 
 * **waiting**: its selector is a private epoll object (the stdlib
-  ``EpollSelector``). ``select()`` asks it without blocking; when nothing is
-  ready the loop greenlet parks in ``hub.wait_fds`` on that one epoll fd
-  (readable whenever a registered fd has an event) with a
+  ``EpollSelector``). While callbacks are ready, ``select()`` asks it without
+  blocking, as the stdlib loop does. When nothing is ready the loop greenlet
+  parks at once in ``hub.wait_fds`` on that one epoll fd (readable whenever a
+  registered fd has an event; kept registered in the hub between waits) with a
   :class:`~gevent_lite.hub.Waiter` the loop keeps, so that a greenlet or a hub
   callback that gives the loop work (``call_soon`` from outside the loop, a
-  timer coming due) wakes it with ``waiter.wake()`` -- no self-pipe write, no
-  syscall. While parked, the other greenlets run.
+  timer coming due, ``stop()``) wakes it with ``waiter.wake()`` -- no self-pipe
+  write, no syscall. While parked, the other greenlets run. Woken by the hub's
+  poll, it asks its epoll which fds are ready; woken by ``wake()``, it does not
+  (that meant "callbacks are ready"; any ready fd is seen on the next round).
 * **time**: ``call_at``/``call_later`` are hub timers (the loop's own timer heap
   stays empty) and ``time()`` is the hub's clock, ``gevent_lite.hub.now()``.
 
