@@ -7,12 +7,19 @@ writer of every fd, woken by the first ready fd or the timeout. It then asks the
 OS again without blocking. The poller is level-triggered and the re-check happens
 after the wake-up, so a readiness that arrives at any moment is never lost.
 
-A loop that polls fds which are always ready (a writable socket, as in an
-``asyncore`` or hand-written event loop running in a green "thread") would never
-park, and so would starve every other greenlet -- with OS threads it only burns
-CPU. So every :data:`_YIELD_EVERY` consecutive calls that were answered without
-parking, the call yields to the hub once (``sleep(0)``: other ready greenlets run
-and the hub polls) before it asks the OS; any call that parks resets the count.
+A call answered without parking still yields to the hub once first
+(``sleep(0)``: the other ready greenlets run and the hub polls), as gevent's
+``select`` and ``poll`` do. Two kinds of loop need it. One polls fds that are
+always ready (a writable socket, as in an ``asyncore`` or hand-written event loop
+in a green "thread"): it would never park and so starve every other greenlet. The
+other polls, reads one message and spawns a greenlet to handle it, as kombu's
+redis transport does under Celery ``-P gevent``: each handler must run before the
+next message is read. When we yielded only every 50th call, 50 handlers started at
+once and each took a connection from a pool of 10: Celery logged
+``MaxConnectionsError``, lost its broker connection and lost results. ``poll`` and
+``epoll`` then ask the OS again; ``select`` answers what the OS said before the
+yield, as gevent's does (asking again would read the caller's lists a second
+time, and a ``fileno()`` may change them: CPython's test_select_mutated).
 
 ``epoll``, ``kqueue`` and ``devpoll`` are deliberately not re-exported: a library
 that looks for them falls back to ``poll``/``select``, which cooperate (the
@@ -50,20 +57,9 @@ _POLLOUT = getattr(_stdlib_select, 'POLLOUT', 4)
 _READ_MASK = _POLLIN | _POLLPRI | getattr(_stdlib_select, 'POLLRDNORM', 0)
 _WRITE_MASK = _POLLOUT | getattr(_stdlib_select, 'POLLWRNORM', 0)
 
-#: Calls answered without parking, in a row, after which one call yields first.
-_YIELD_EVERY = 50
-_unparked = [0]    # consecutive calls (of any greenlet) that did not park
-
-
 def _fair():
-    # Count a call that is about to be answered without parking; every
-    # _YIELD_EVERY such calls, let the other greenlets run first. Returns True
-    # when it yielded (the caller must ask the OS again: things changed).
-    n = _unparked[0] + 1
-    if n < _YIELD_EVERY:
-        _unparked[0] = n
-        return False
-    _unparked[0] = 0
+    # A call is about to be answered without parking: let the other greenlets
+    # run first. Returns True when it yielded (things may have changed).
     try:
         _sleep(0)
     except BlockingSwitchOutError:
@@ -71,15 +67,16 @@ def _fair():
     return True
 
 
-def _answer_now(check, is_ready, timeout):
+def _answer_now(check, is_ready, timeout, ask_again=True):
     """The non-blocking first answer of select/poll/epoll, or None if they must park.
 
     ``check()`` asks the OS without blocking; ``is_ready(result)`` says whether
-    anything is ready.
+    anything is ready. After the fairness yield the OS is asked again, unless
+    ``ask_again`` is false (select: see the module docstring).
     """
     result = check()
     if is_ready(result) or timeout == 0:
-        if not _fair():
+        if not _fair() or not ask_again:
             return result
         result = check()          # we let others run: ask again
         if is_ready(result) or timeout == 0:
@@ -91,7 +88,6 @@ def _park_until_ready(check, is_ready, wanted, timeout, keep=()):
     """The one deadline loop of select/poll/epoll: park in ``hub.wait_fds`` on
     ``wanted`` (``(fd, events)`` pairs) until one is ready or ``timeout`` passed,
     then return ``check()`` (spurious wake-ups park again, within the deadline)."""
-    _unparked[0] = 0
     hub = get_hub()
     deadline = None if timeout is None else _now() + timeout
     while True:
@@ -176,7 +172,7 @@ def select(rlist, wlist, xlist, timeout=None):
     if type(xlist) is not list and type(xlist) is not tuple:
         xlist = list(xlist)
     # The non-blocking check also validates every object exactly as the stdlib does.
-    ready = _answer_now(lambda: _original_select(rlist, wlist, xlist, 0), _any_list, timeout)
+    ready = _answer_now(lambda: _original_select(rlist, wlist, xlist, 0), _any_list, timeout, ask_again=False)
     if ready is not None:
         return ready
     # Parking: from here on the objects are the ones given now, as for the C
