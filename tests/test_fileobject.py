@@ -5,24 +5,14 @@ import time
 
 import pytest
 
+import _helpers as helpers
+
 import gevent_lite
 from gevent_lite.event import Event
 from gevent_lite.fileobject import (FileObject, FileObjectBlock, FileObjectPosix,
                                     FileObjectThread)
 
 _real_sleep = time.sleep
-
-
-def _ticker(ticks, interval=0.01, limit=1000):
-    def run():
-        for _ in range(limit):
-            ticks.append(time.monotonic())
-            gevent_lite.sleep(interval)
-    return gevent_lite.spawn(run)
-
-
-def _max_gap(ticks):
-    return max(b - a for a, b in zip(ticks, ticks[1:]))
 
 
 def test_default_fileobject_is_posix_like_gevent():
@@ -33,7 +23,7 @@ def test_pipe_read_parks_while_a_ticker_keeps_ticking():
     r, w = os.pipe()
     reader = FileObjectPosix(r, 'rb')
     ticks = []
-    ticker = _ticker(ticks)
+    ticker = helpers.ticker(ticks)
 
     def write_later():
         gevent_lite.sleep(0.3)
@@ -50,7 +40,7 @@ def test_pipe_read_parks_while_a_ticker_keeps_ticking():
     ticker.kill()
     reader.close()
     assert len(ticks) >= 20
-    assert _max_gap(ticks) < 0.2
+    assert helpers.max_gap(ticks) < 0.2
 
 
 def test_large_write_through_a_pipe_to_a_reader_greenlet():
@@ -145,7 +135,7 @@ def test_file_object_thread_reads_a_file_while_a_ticker_runs(tmp_path):
     path = tmp_path / 'data.txt'
     path.write_text(''.join('line %d\n' % i for i in range(5000)))
     ticks = []
-    ticker = _ticker(ticks)
+    ticker = helpers.ticker(ticks)
     with FileObjectThread(str(path), 'r') as f:
         first = f.readline()
         rest = list(f)
@@ -157,7 +147,7 @@ def test_file_object_thread_reads_a_file_while_a_ticker_runs(tmp_path):
     assert len(rest) == 4999 and rest[-1] == 'line 4999\n'
     ticker.kill()
     assert len(ticks) >= 2
-    assert _max_gap(ticks) < 0.2
+    assert helpers.max_gap(ticks) < 0.2
 
 
 def test_file_object_thread_runs_io_in_a_pool_thread_not_the_hub(tmp_path):
@@ -181,13 +171,13 @@ def test_file_object_thread_runs_io_in_a_pool_thread_not_the_hub(tmp_path):
     f = FileObjectThread(Probe(), 'wb')
     done = Event()
     ticks = []
-    ticker = _ticker(ticks)
+    ticker = helpers.ticker(ticks)
     g = gevent_lite.spawn(lambda: (f.write(b'x'), done.set()))
     assert done.wait(timeout=5)
     g.join()
     ticker.kill()
     assert seen and seen[0] != threading.get_ident()
-    assert len(ticks) >= 10 and _max_gap(ticks) < 0.2
+    assert len(ticks) >= 10 and helpers.max_gap(ticks) < 0.2
 
     with FileObjectThread(str(path), 'wb') as out:
         out.write(b'abc')
@@ -238,7 +228,7 @@ def test_subprocess_stdout_pipe_read_cooperatively():
                              '    print(i, flush=True); time.sleep(0.1)'],
                             stdout=subprocess.PIPE)
     ticks = []
-    ticker = _ticker(ticks)
+    ticker = helpers.ticker(ticks)
     try:
         f = FileObjectPosix(proc.stdout, 'r')
         assert [line.strip() for line in f] == ['0', '1', '2']
@@ -249,4 +239,4 @@ def test_subprocess_stdout_pipe_read_cooperatively():
     finally:
         proc.wait(10)
         ticker.kill()
-    assert _max_gap(ticks) < 0.2
+    assert helpers.max_gap(ticks) < 0.2

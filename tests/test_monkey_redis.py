@@ -13,11 +13,11 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
+
+from _helpers import check_patched
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REDIS_SERVER = shutil.which('redis-server')
@@ -77,21 +77,10 @@ def redis_port(tmp_path_factory):
     pytest.fail('redis-server did not start (3 attempts)')
 
 
-def run_patched(code, port, timeout=60):
-    """Run ``code`` in a new interpreter that patches first; ``PORT`` is the server's port."""
-    prologue = 'from gevent_lite import monkey; monkey.patch_all()\nPORT = %d\n' % port
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    res = subprocess.run([sys.executable, '-c', prologue + textwrap.dedent(code)],
-                         capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert 'Traceback' not in res.stderr, res.stderr
-    return res.stdout
-
-
 def test_20_greenlets_blpop_with_half_second_server_timeouts_overlap(redis_port):
     # Each greenlet has its own client and waits 0.5 s in the server for a key nobody
     # pushes; one after another that would be 10 s.
-    out = run_patched('''
+    out = check_patched('''
         import time, redis, gevent_lite
         def wait_empty(i):
             r = redis.Redis(host='127.0.0.1', port=PORT, socket_timeout=10)
@@ -105,13 +94,13 @@ def test_20_greenlets_blpop_with_half_second_server_timeouts_overlap(redis_port)
         elapsed = time.monotonic() - t0
         assert [j.value for j in jobs] == [None] * 20, [j.value for j in jobs]
         print(elapsed)
-    ''', redis_port)
+    ''', header='PORT = %d\n' % redis_port)
     elapsed = float(out)
     assert 0.4 < elapsed < 2.0, elapsed
 
 
 def test_blpop_waiters_are_woken_with_the_values_another_greenlet_pushes(redis_port):
-    out = run_patched('''
+    out = check_patched('''
         import time, redis, gevent_lite
         def waiter(i):
             r = redis.Redis(host='127.0.0.1', port=PORT, socket_timeout=10)
@@ -133,7 +122,7 @@ def test_blpop_waiters_are_woken_with_the_values_another_greenlet_pushes(redis_p
         want = [(b'gl:wake:%d' % i, b'value-%d' % i) for i in range(20)]
         assert got == want, got
         print(elapsed)
-    ''', redis_port)
+    ''', header='PORT = %d\n' % redis_port)
     assert float(out) < 2.0       # not the 5 s BLPOP timeout
 
 
@@ -141,7 +130,7 @@ def test_one_client_shared_by_50_greenlets_pools_connections_and_reuses_them(red
     # redis-py's ConnectionPool guards its lists with threading.Lock, green after patching:
     # 50 greenlets blocked at once on one client need 50 connections, and a second
     # round reuses them instead of opening more.
-    out = run_patched('''
+    out = check_patched('''
         import time, redis, gevent_lite
         r = redis.Redis(host='127.0.0.1', port=PORT, socket_timeout=10)
         monitor = redis.Redis(host='127.0.0.1', port=PORT)
@@ -162,7 +151,7 @@ def test_one_client_shared_by_50_greenlets_pools_connections_and_reuses_them(red
         first, opened1 = one_round('a')
         second, opened2 = one_round('b')
         print(first, second, opened1, opened2)
-    ''', redis_port)
+    ''', header='PORT = %d\n' % redis_port)
     first, second, opened1, opened2 = out.split()
     assert float(first) < 2.0 and float(second) < 2.0, out     # 25 waits of 0.5 s each round
     assert 25 <= int(opened1) <= 50, out    # at least the 25 greenlets blocked together
@@ -170,7 +159,7 @@ def test_one_client_shared_by_50_greenlets_pools_connections_and_reuses_them(red
 
 
 def test_pipeline_and_pubsub_round_trips_return_the_right_values(redis_port):
-    out = run_patched('''
+    out = check_patched('''
         import time, redis, gevent_lite
         r = redis.Redis(host='127.0.0.1', port=PORT, decode_responses=True)
         r.delete('gl:counter', 'gl:list')
@@ -209,7 +198,7 @@ def test_pipeline_and_pubsub_round_trips_return_the_right_values(redis_port):
         assert len(ticks) >= 5, len(ticks)           # the hub ran while listen() waited
         ps.close()
         print('ok')
-    ''', redis_port)
+    ''', header='PORT = %d\n' % redis_port)
     assert out.strip() == 'ok'
 
 
@@ -218,7 +207,7 @@ def test_socket_timeout_fires_in_its_own_greenlet_while_the_others_keep_working(
     # would wait 5 s in the server raises TimeoutError after 0.3 s, and while it waits
     # another greenlet's commands go through on their own connection. (No retries:
     # redis-py 6+ retries a timed-out command with backoff by default, ~7 s in all.)
-    out = run_patched('''
+    out = check_patched('''
         import time, redis, gevent_lite
         from redis.backoff import NoBackoff
         from redis.retry import Retry
@@ -241,7 +230,7 @@ def test_socket_timeout_fires_in_its_own_greenlet_while_the_others_keep_working(
         g1, g2 = gevent_lite.spawn(stuck), gevent_lite.spawn(busy)
         gevent_lite.joinall([g1, g2], timeout=10, raise_error=True)
         print(g1.value, g2.value)
-    ''', redis_port)
+    ''', header='PORT = %d\n' % redis_port)
     waited, done = out.split()
     assert 0.2 < float(waited) < 2.0, out
     assert done == '10', out

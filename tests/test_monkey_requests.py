@@ -10,13 +10,12 @@ the sum of their delays.
 
 import http.server
 import os
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 
 import pytest
+
+from _helpers import check_patched
 
 pytest.importorskip('requests', reason='requests is in the test extra: pip install -e .[test]')
 
@@ -64,18 +63,8 @@ def slow_server():
         thread.join(5)
 
 
-def run_patched(code, base, timeout=60):
-    prologue = 'from gevent_lite import monkey; monkey.patch_all()\nBASE = %r\n' % base
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    res = subprocess.run([sys.executable, '-c', prologue + textwrap.dedent(code)],
-                         capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert 'Traceback' not in res.stderr, res.stderr
-    return res.stdout
-
-
 def test_ten_concurrent_requests_get_calls_overlap_and_return_their_bodies(slow_server):
-    out = run_patched('''
+    out = check_patched('''
         import time, requests, gevent_lite
         def fetch(i):
             r = requests.get('%s/item/%d' % (BASE, i), timeout=10)
@@ -87,7 +76,7 @@ def test_ten_concurrent_requests_get_calls_overlap_and_return_their_bodies(slow_
         elapsed = time.monotonic() - t0
         assert [j.value for j in jobs] == ['/item/%d' % i for i in range(10)], [j.value for j in jobs]
         print(elapsed)
-    ''', slow_server)
+    ''', header='BASE = %r\n' % slow_server)
     assert float(out) < 2.0          # one after another: 10 x 0.5 s = 5 s
 
 
@@ -95,7 +84,7 @@ def test_one_session_shared_by_ten_greenlets_overlaps_and_reuses_its_connections
     # urllib3's connection pool (a queue.LifoQueue with threading locks) is shared by
     # the greenlets; after patching it must neither serialize them nor deadlock, and a
     # second round must come over the same keep-alive connections (same client ports).
-    out = run_patched('''
+    out = check_patched('''
         import time, requests, gevent_lite
         from requests.adapters import HTTPAdapter
         session = requests.Session()
@@ -113,7 +102,7 @@ def test_one_session_shared_by_ten_greenlets_overlaps_and_reuses_its_connections
         first, ports1 = one_round()
         second, ports2 = one_round()
         print(first, second, len(ports1), ports2 <= ports1)
-    ''', slow_server)
+    ''', header='BASE = %r\n' % slow_server)
     first, second, nports, reused = out.split()
     assert float(first) < 2.0 and float(second) < 2.0, out
     assert int(nports) == 10, out         # ten requests in flight at once: ten connections
@@ -121,7 +110,7 @@ def test_one_session_shared_by_ten_greenlets_overlaps_and_reuses_its_connections
 
 
 def test_read_timeouts_fire_per_greenlet_without_waiting_for_the_slow_server(slow_server):
-    out = run_patched('''
+    out = check_patched('''
         import time, requests, gevent_lite
         def fetch(i):
             t0 = time.monotonic()
@@ -134,7 +123,7 @@ def test_read_timeouts_fire_per_greenlet_without_waiting_for_the_slow_server(slo
         jobs = [gevent_lite.spawn(fetch, i) for i in range(10)]
         gevent_lite.joinall(jobs, timeout=20, raise_error=True)
         print(time.monotonic() - t0, max(j.value for j in jobs))
-    ''', slow_server)
+    ''', header='BASE = %r\n' % slow_server)
     total, slowest = map(float, out.split())
     assert slowest < 0.45, out         # each gave up after its 0.2 s, not the server's 0.5 s
     assert total < 1.5, out            # and they waited together

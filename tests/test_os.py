@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+import _helpers as helpers
+
 import gevent_lite
 import gevent_lite.os as gos
 from gevent_lite.hub import get_hub
@@ -17,14 +19,6 @@ pytestmark = pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX only')
 def _run_script(code, timeout=30):
     return subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
                           capture_output=True, text=True, timeout=timeout)
-
-
-def _ticker(ticks, interval=0.01, limit=1000):
-    def run():
-        for _ in range(limit):
-            ticks.append(time.monotonic())
-            gevent_lite.sleep(interval)
-    return gevent_lite.spawn(run)
 
 
 def test_reexports_everything_else_of_os():
@@ -84,7 +78,7 @@ def test_nb_write_waits_when_pipe_is_full():
 
 def test_waitpid_cooperates_with_a_ticker():
     ticks = []
-    t = _ticker(ticks)
+    t = helpers.ticker(ticks)
     start = time.monotonic()
     proc = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(0.4)'])
     pid, status = gos.waitpid(proc.pid, 0)
@@ -280,7 +274,7 @@ def test_waitpid_falls_back_to_polling_without_pidfd(monkeypatch):
     monkeypatch.setattr(gos, '_pidfd_open', None)
     proc = subprocess.Popen(['sleep', '0.2'])
     ticks = []
-    t = _ticker(ticks)
+    t = helpers.ticker(ticks)
     pid, status = gos.waitpid(proc.pid, 0)
     t.kill()
     proc.returncode = 0
@@ -358,7 +352,7 @@ def test_fork_and_watch_reaps_the_child_in_a_greenlet_and_calls_back():
     if pid == 0:
         os._exit(3)
     ticks = []
-    _ticker(ticks, limit=100)
+    helpers.ticker(ticks, limit=100)
     deadline = time.monotonic() + 10
     while not got and time.monotonic() < deadline:
         gevent_lite.sleep(0.01)
@@ -375,7 +369,7 @@ def test_tp_read_and_tp_write_run_in_the_thread_pool_while_greenlets_run():
     r, w = os.pipe()
     try:
         ticks = []
-        _ticker(ticks, limit=100)
+        helpers.ticker(ticks, limit=100)
 
         def late_writer():
             gevent_lite.sleep(0.2)
@@ -397,7 +391,7 @@ def test_green_read_on_a_blocking_pipe_parks_only_the_reader_and_keeps_the_fd_bl
     r, w = os.pipe()
     try:
         ticks = []
-        ticker = _ticker(ticks, interval=0.01, limit=30)
+        ticker = helpers.ticker(ticks, interval=0.01, limit=30)
         got = []
         reader = gevent_lite.spawn(lambda: got.append(gos.read(r, 100)))
         gevent_lite.sleep(0.2)

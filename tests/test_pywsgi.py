@@ -879,19 +879,6 @@ def test_bad_constructor_arguments_raise_clear_errors():
 # --------------------------------------------------------------------------------------
 # TLS (WSGIServer with certfile/keyfile or ssl_context; a self-signed certificate)
 
-@pytest.fixture(scope='module')
-def tls_cert(tmp_path_factory):
-    import shutil
-    if shutil.which('openssl') is None:
-        pytest.skip('the openssl command is needed to make a test certificate')
-    d = tmp_path_factory.mktemp('tls')
-    certfile, keyfile = str(d / 'cert.pem'), str(d / 'key.pem')
-    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyfile,
-                    '-out', certfile, '-days', '2', '-subj', '/CN=localhost'],
-                   check=True, capture_output=True, timeout=60)
-    return certfile, keyfile
-
-
 def _unverified_client_context():
     import ssl
     ctx = ssl.create_default_context()
@@ -910,8 +897,8 @@ def tls_app(environ, start_response):
             body[-3:], b' ', environ['PATH_INFO'].encode()]
 
 
-def test_tls_server_from_certfile_and_keyfile_serves_keep_alive_requests_and_large_bodies(tls_cert):
-    certfile, keyfile = tls_cert
+def test_tls_server_from_certfile_and_keyfile_serves_keep_alive_requests_and_large_bodies(cert):
+    certfile, keyfile = cert
     big = os.urandom(1 << 20)[:-3] + b'end'      # 1 MB: many partial TLS reads and writes
 
     def client(port):
@@ -937,10 +924,10 @@ def test_tls_server_from_certfile_and_keyfile_serves_keep_alive_requests_and_lar
     assert version.startswith('TLS')
 
 
-def test_tls_server_from_ssl_context_serves_ten_slow_clients_concurrently(tls_cert):
+def test_tls_server_from_ssl_context_serves_ten_slow_clients_concurrently(cert):
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(*tls_cert)
+    ctx.load_cert_chain(*cert)
 
     def get(port, i):
         c = http.client.HTTPSConnection('127.0.0.1', port, timeout=10,
@@ -969,8 +956,8 @@ def test_tls_server_from_ssl_context_serves_ten_slow_clients_concurrently(tls_ce
     assert elapsed < 2.5, elapsed        # ten 0.5 s handlers at once, not 5 s
 
 
-def test_tls_server_survives_a_plain_http_client_and_keeps_serving_tls(tls_cert):
-    certfile, keyfile = tls_cert
+def test_tls_server_survives_a_plain_http_client_and_keeps_serving_tls(cert):
+    certfile, keyfile = cert
 
     def clients(port):
         plain = raw(port, b'GET / HTTP/1.1\r\nHost: x\r\n\r\n', timeout=5)
@@ -989,10 +976,10 @@ def test_tls_server_survives_a_plain_http_client_and_keeps_serving_tls(tls_cert)
     assert after == (200, b'https 0  /after')
 
 
-def test_tls_handshake_is_bounded_by_request_timeout_so_silent_clients_are_dropped(tls_cert):
+def test_tls_handshake_is_bounded_by_request_timeout_so_silent_clients_are_dropped(cert):
     # A client that connects and never starts TLS must not hold its greenlet, fd and
     # pool slot for good (TLS slowloris); a real client is served meanwhile.
-    certfile, keyfile = tls_cert
+    certfile, keyfile = cert
 
     def clients(port):
         silent = socket.create_connection(('127.0.0.1', port), timeout=10)

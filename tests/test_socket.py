@@ -10,35 +10,11 @@ import time
 
 import pytest
 
+from _helpers import echo_handler, listener, serve
+
 import gevent_lite
 from gevent_lite import socket as gsocket
 from gevent_lite.hub import ConcurrentObjectUseError
-
-
-def listener():
-    srv = gsocket.socket()
-    srv.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_REUSEADDR, 1)
-    srv.bind(('127.0.0.1', 0))
-    srv.listen(1024)
-    return srv, srv.getsockname()[1]
-
-
-def echo_handler(conn):
-    with conn:
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                return
-            conn.sendall(data)
-
-
-def serve(srv, handler=echo_handler):
-    while True:
-        try:
-            conn, _ = srv.accept()
-        except OSError:
-            return
-        gevent_lite.spawn(handler, conn)
 
 
 def open_fds():

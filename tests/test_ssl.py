@@ -5,12 +5,13 @@ import shutil
 import socket as stdsocket
 import ssl as stdssl
 import struct
-import subprocess
 import sys
 import threading
 import time
 
 import pytest
+
+from _helpers import echo_handler, listener, serve
 
 import gevent_lite
 from gevent_lite import socket as gsocket
@@ -18,17 +19,6 @@ from gevent_lite import ssl as gssl
 
 pytestmark = pytest.mark.skipif(shutil.which('openssl') is None,
                                 reason='the openssl command is needed to make a test certificate')
-
-
-@pytest.fixture(scope='module')
-def cert(tmp_path_factory):
-    d = tmp_path_factory.mktemp('tls')
-    certfile, keyfile = str(d / 'cert.pem'), str(d / 'key.pem')
-    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyfile,
-                    '-out', certfile, '-days', '2', '-subj', '/CN=localhost',
-                    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-                   check=True, capture_output=True, timeout=60)
-    return certfile, keyfile
 
 
 def server_context(cert):
@@ -42,29 +32,8 @@ def client_context(cert):
 
 
 def tls_listener(cert):
-    raw = gsocket.socket()
-    raw.bind(('127.0.0.1', 0))
-    raw.listen(128)
-    port = raw.getsockname()[1]
+    raw, port = listener(128)
     return server_context(cert).wrap_socket(raw, server_side=True), port
-
-
-def serve(srv, handler):
-    while True:
-        try:
-            conn, _ = srv.accept()
-        except (OSError, gssl.SSLError):
-            return
-        gevent_lite.spawn(handler, conn)
-
-
-def echo(conn):
-    with conn:
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                return
-            conn.sendall(data)
 
 
 def connect(cert, port, timeout=5):
@@ -75,7 +44,7 @@ def connect(cert, port, timeout=5):
 def test_green_client_and_green_server_exchange_data_and_verify_the_certificate(cert):
     srv, port = tls_listener(cert)
     assert type(srv) is gssl.SSLSocket
-    server = gevent_lite.spawn(serve, srv, echo)
+    server = gevent_lite.spawn(serve, srv, echo_handler)
     with connect(cert, port) as c:
         assert type(c) is gssl.SSLSocket and c.server_side is False
         assert dict(x[0] for x in c.getpeercert()['subject'])['commonName'] == 'localhost'
@@ -271,7 +240,7 @@ def test_makefile_readline_over_tls(cert):
 
 def test_module_wrap_socket_client_without_verification(cert):
     srv, port = tls_listener(cert)
-    server = gevent_lite.spawn(serve, srv, echo)
+    server = gevent_lite.spawn(serve, srv, echo_handler)
     raw = gsocket.create_connection(('127.0.0.1', port), timeout=5)
     c = gssl.wrap_socket(raw)
     assert type(c) is gssl.SSLSocket
@@ -318,7 +287,7 @@ def test_empty_sendall_over_tls(cert):
     # gevent#719: sendall(b'') on a TLS socket raised SSLEOFError. (send(b'') itself
     # raises SSLEOFError with the stdlib ssl of 3.9 too, so only sendall is checked.)
     srv, port = tls_listener(cert)
-    server = gevent_lite.spawn(serve, srv, echo)
+    server = gevent_lite.spawn(serve, srv, echo_handler)
     with connect(cert, port) as c:
         c.sendall(b'')
         c.sendall(b'after')
@@ -429,7 +398,7 @@ def test_wrapping_a_blocking_green_socket_keeps_the_fd_non_blocking(cert):
     # SSLSocket adopting it must still have a non-blocking fd, or OpenSSL would
     # block the hub in read().
     srv, port = tls_listener(cert)
-    server = gevent_lite.spawn(serve, srv, echo)
+    server = gevent_lite.spawn(serve, srv, echo_handler)
     raw = gsocket.create_connection(('127.0.0.1', port))
     assert raw.gettimeout() is None
     c = client_context(cert).wrap_socket(raw, server_hostname='localhost')

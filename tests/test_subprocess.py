@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+import _helpers as helpers
+
 import gevent_lite
 import gevent_lite.os as gos
 import gevent_lite.subprocess as gsp
@@ -15,18 +17,6 @@ from gevent_lite.hub import get_hub
 pytestmark = pytest.mark.skipif(sys.platform == 'win32', reason='POSIX only')
 
 PY = sys.executable
-
-
-def _ticker(ticks, interval=0.01, limit=1000):
-    def run():
-        for _ in range(limit):
-            ticks.append(time.monotonic())
-            gevent_lite.sleep(interval)
-    return gevent_lite.spawn(run)
-
-
-def _max_gap(ticks):
-    return max(b - a for a, b in zip(ticks, ticks[1:]))
 
 
 def test_reexports_and_popen_is_a_stdlib_subclass():
@@ -51,12 +41,12 @@ def test_ten_concurrent_sleeps_finish_together():
 
 def test_ticker_runs_while_wait_waits():
     ticks = []
-    t = _ticker(ticks)
+    t = helpers.ticker(ticks)
     p = gsp.Popen(['sleep', '0.4'])
     assert p.wait() == 0
     t.kill()
     assert len(ticks) >= 15
-    assert _max_gap(ticks) < 0.2
+    assert helpers.max_gap(ticks) < 0.2
 
 
 def test_wait_timeout_raises_timeout_expired_and_wait_again_works():
@@ -101,7 +91,7 @@ def test_communicate_moves_one_megabyte_both_ways():
                    'sys.stdout.buffer.write(d); sys.stderr.buffer.write(d[::-1])'],
                   stdin=gsp.PIPE, stdout=gsp.PIPE, stderr=gsp.PIPE)
     ticks = []
-    t = _ticker(ticks)
+    t = helpers.ticker(ticks)
     out, err = p.communicate(data, timeout=20)
     t.kill()
     assert out == data
@@ -189,7 +179,7 @@ def test_stdlib_equivalence_of_errors():
 
 def test_popen_context_manager_waits_cooperatively():
     ticks = []
-    t = _ticker(ticks)
+    t = helpers.ticker(ticks)
     with gsp.Popen(['sleep', '0.3'], stdout=gsp.PIPE) as p:
         pass
     t.kill()
@@ -249,11 +239,11 @@ def test_subprocess_in_forked_child_works():
 def test_reading_stdout_directly_lets_other_greenlets_run():
     ticks = []
     p = gsp.Popen([PY, '-c', 'import time; time.sleep(0.3); print("hi")'], stdout=gsp.PIPE)
-    t = _ticker(ticks)
+    t = helpers.ticker(ticks)
     data = p.stdout.read()
     t.kill()
     assert data == b'hi\n'
-    assert len(ticks) >= 10 and _max_gap(ticks) < 0.2
+    assert len(ticks) >= 10 and helpers.max_gap(ticks) < 0.2
     assert p.wait(timeout=5) == 0
     p.stdout.close()
 
@@ -285,14 +275,14 @@ def test_large_stdin_write_does_not_block_the_hub():
                    'sys.stdout.write(str(len(sys.stdin.buffer.read())))'],
                   stdin=gsp.PIPE, stdout=gsp.PIPE)
     ticks = []
-    t = _ticker(ticks)
+    t = helpers.ticker(ticks)
     p.stdin.write(data)          # far more than a pipe holds: must park, not block
     p.stdin.close()
     out = p.stdout.read()
     t.kill()
     p.stdout.close()
     assert out == str(len(data)).encode()
-    assert len(ticks) >= 10 and _max_gap(ticks) < 0.2
+    assert len(ticks) >= 10 and helpers.max_gap(ticks) < 0.2
     p.wait(timeout=5)
 
 
@@ -344,7 +334,7 @@ def test_patched_stdlib_subprocess_waitpid_and_signal_cooperate():
 def test_wait_falls_back_to_polling_without_pidfd(monkeypatch):
     monkeypatch.setattr(gos, '_pidfd_open', None)     # the one child-wait lives in os
     ticks = []
-    t = _ticker(ticks)
+    t = helpers.ticker(ticks)
     start = time.monotonic()
     procs = [gsp.Popen(['sleep', '0.3']) for _ in range(5)]
     jobs = [gevent_lite.spawn(p.wait) for p in procs]

@@ -1,26 +1,16 @@
 """threading after monkey.patch_thread(): Thread, locks, Condition, Event, Barrier, Timer,
 local, queue and ThreadPoolExecutor cooperate; each test runs in a fresh patched process."""
 
-import os
-import subprocess
 import sys
-import textwrap
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _helpers import run_patched
+
 # Exit-path tests run on the interpreter running the suite: CI runs the whole suite
 # on 3.9, 3.11 and 3.13 (threading's exit internals differ between them), each in a
 # venv that has greenlet. Other interpreters on the machine need not have it.
 PYTHONS = {'%d.%d.%d' % sys.version_info[:3]: sys.executable}
-
-
-def run_patched(code, python=None, timeout=30, patch='monkey.patch_all()'):
-    """Run ``code`` in a new interpreter whose first act is ``patch``; return the result."""
-    src = 'from gevent_lite import monkey; %s\n' % patch + textwrap.dedent(code)
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.run([python or sys.executable, '-c', src], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=ROOT)
 
 
 def check(code, **kw):

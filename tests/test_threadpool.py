@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+import _helpers as helpers
+
 import gevent_lite
 from gevent_lite.hub import get_hub
 from gevent_lite.threadpool import DEFAULT_SIZE, ThreadPool
@@ -15,18 +17,6 @@ _real_sleep = time.sleep
 
 class Boom(Exception):
     pass
-
-
-def _ticker(ticks, interval=0.01, limit=500):
-    def run():
-        for _ in range(limit):
-            ticks.append(time.monotonic())
-            gevent_lite.sleep(interval)
-    return gevent_lite.spawn(run)
-
-
-def _max_gap(ticks):
-    return max(b - a for a, b in zip(ticks, ticks[1:]))
 
 
 def test_spawn_returns_async_result_with_value():
@@ -47,7 +37,7 @@ def test_task_runs_in_a_real_os_thread():
 def test_waiting_greenlet_lets_others_run():
     pool = ThreadPool(2)
     ticks = []
-    t = _ticker(ticks)
+    t = helpers.ticker(ticks)
     start = time.monotonic()
     pool.apply(_real_sleep, (0.3,))
     elapsed = time.monotonic() - start
@@ -55,7 +45,7 @@ def test_waiting_greenlet_lets_others_run():
     assert elapsed >= 0.25
     # The ticker ran every ~10 ms while the main greenlet waited.
     assert len(ticks) >= 10
-    assert _max_gap(ticks) < 0.2
+    assert helpers.max_gap(ticks) < 0.2
     pool.kill()
 
 
@@ -473,7 +463,7 @@ def test_bad_idle_task_timeout_raises():
 def test_executor_runs_tasks_in_threads_while_other_greenlets_keep_running():
     from gevent_lite.threadpool import ThreadPoolExecutor
     ticks = []
-    _ticker(ticks)
+    helpers.ticker(ticks)
     with ThreadPoolExecutor(4) as ex:
         t0 = time.monotonic()
         futures = [ex.submit(_real_sleep, 0.3) for _ in range(8)]
@@ -481,7 +471,7 @@ def test_executor_runs_tasks_in_threads_while_other_greenlets_keep_running():
         elapsed = time.monotonic() - t0
     # 8 blocking sleeps of 0.3 s on 4 threads: two batches, far from the 2.4 s sum.
     assert elapsed < 1.8, elapsed
-    assert len(ticks) > 20 and _max_gap(ticks) < 0.2, (len(ticks), _max_gap(ticks))
+    assert len(ticks) > 20 and helpers.max_gap(ticks) < 0.2, (len(ticks), helpers.max_gap(ticks))
 
 
 def test_executor_future_reraises_and_reports_the_task_exception():

@@ -195,16 +195,10 @@ def test_worker_keeps_heartbeating_while_draining_a_request_longer_than_timeout(
         server.stop()
 
 
-def test_certfile_and_keyfile_make_the_worker_serve_https(tmp_path):
+def test_certfile_and_keyfile_make_the_worker_serve_https(tmp_path, cert):
     # gunicorn's --certfile/--keyfile must reach the server (they were ignored: the
     # worker served plain HTTP on the port meant for HTTPS).
-    import shutil
-    if shutil.which('openssl') is None:
-        pytest.skip('the openssl command is needed to make a test certificate')
-    certfile, keyfile = str(tmp_path / 'cert.pem'), str(tmp_path / 'key.pem')
-    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyfile,
-                    '-out', certfile, '-days', '2', '-subj', '/CN=localhost'],
-                   check=True, capture_output=True, timeout=60)
+    certfile, keyfile = cert
     server = Gunicorn(tmp_path, '-w', '1', '--certfile', certfile, '--keyfile', keyfile, https=True)
     try:
         assert server.get('/scheme') == (200, b'https')

@@ -1,0 +1,88 @@
+"""Helpers shared by several test modules (fixtures live in conftest.py)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import gevent_lite
+from gevent_lite import socket as gsocket
+
+#: The repository: subprocesses import gevent_lite from here.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def ticker(ticks, interval=0.01, limit=1000):
+    """Spawn a greenlet appending ``time.monotonic()`` to ``ticks`` every
+    ``interval`` seconds (at most ``limit`` times): if something blocks the hub,
+    :func:`max_gap` of the ticks shows it."""
+    def run():
+        for _ in range(limit):
+            ticks.append(time.monotonic())
+            gevent_lite.sleep(interval)
+    return gevent_lite.spawn(run)
+
+
+def max_gap(ticks):
+    """The longest pause between two ticks of :func:`ticker`."""
+    return max(b - a for a, b in zip(ticks, ticks[1:]))
+
+
+def run_patched(code, header='', python=None, timeout=60, patch='monkey.patch_all()'):
+    """Run ``code`` in a new interpreter whose first act is ``patch``, after the lines
+    ``header`` (e.g. ``PORT = 1234``); return the ``CompletedProcess``."""
+    src = 'from gevent_lite import monkey; %s\n%s' % (patch, header) + textwrap.dedent(code)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    return subprocess.run([python or sys.executable, '-c', src], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=ROOT)
+
+
+def check_patched(code, **kwargs):
+    """:func:`run_patched`, asserting a clean exit with no traceback; returns its stdout."""
+    res = run_patched(code, **kwargs)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert 'Traceback' not in res.stderr, res.stderr
+    return res.stdout
+
+
+def make_certificate(directory):
+    """A self-signed certificate for localhost and 127.0.0.1 (the ``openssl`` command
+    makes it); returns ``(certfile, keyfile)``."""
+    certfile = os.path.join(str(directory), 'cert.pem')
+    keyfile = os.path.join(str(directory), 'key.pem')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyfile,
+                    '-out', certfile, '-days', '2', '-subj', '/CN=localhost',
+                    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+                   check=True, capture_output=True, timeout=60)
+    return certfile, keyfile
+
+
+def listener(backlog=1024):
+    """A green TCP socket listening on 127.0.0.1; returns ``(socket, port)``."""
+    srv = gsocket.socket()
+    srv.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_REUSEADDR, 1)
+    srv.bind(('127.0.0.1', 0))
+    srv.listen(backlog)
+    return srv, srv.getsockname()[1]
+
+
+def echo_handler(conn):
+    """Send back what ``conn`` receives until EOF, then close it."""
+    with conn:
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            conn.sendall(data)
+
+
+def serve(srv, handler=echo_handler):
+    """Accept on ``srv`` and spawn ``handler(conn)`` per connection, until ``srv`` is
+    closed (TLS handshake failures end it too: ``SSLError`` is an ``OSError``)."""
+    while True:
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            return
+        gevent_lite.spawn(handler, conn)
