@@ -56,8 +56,14 @@ _write = _os.write
 _pidfd_open = getattr(_os, 'pidfd_open', None)
 _WNOHANG = getattr(_os, 'WNOHANG', 1)
 
+try:
+    from fcntl import F_GETFL as _F_GETFL
+    from fcntl import fcntl as _fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    _fcntl = None
 _fstat = _os.fstat
-_get_blocking = _os.get_blocking
+_O_NONBLOCK = getattr(_os, 'O_NONBLOCK', 0)
+_O_ACCMODE = getattr(_os, 'O_ACCMODE', 3)
 _S_ISFIFO = _stat.S_ISFIFO
 _S_ISSOCK = _stat.S_ISSOCK
 # The C poll, for a non-blocking readiness check (patch_select may have replaced
@@ -75,23 +81,26 @@ _CHUNK = getattr(_select, 'PIPE_BUF', 512)
 POLL_MAX_INTERVAL = 0.05
 
 
-def _hub_to_park_in(fd):
+def _hub_to_park_in(fd, wrong_mode):
     """The hub to park in while ``fd`` is not ready, or None when the plain call is right.
 
     Only a blocking pipe, FIFO or socket can stop the OS thread for an unbounded
     time; regular files, terminals and devices, non-blocking fds (their callers
-    handle ``EAGAIN`` themselves), the hub itself and a thread with no hub (no
-    greenlet could run meanwhile) get the plain syscall. The fd's blocking mode
-    is never changed: another process or thread may share it.
+    handle ``EAGAIN`` themselves), an fd not open for the operation (access mode
+    ``wrong_mode``: the syscall fails at once with ``EBADF``, while readiness for
+    it would never come), the hub itself and a thread with no hub (no greenlet
+    could run meanwhile) get the plain syscall. The fd's blocking mode is never
+    changed: another process or thread may share it.
     """
     hub = _get_hub_noargs()
-    if hub is None or _getcurrent() is hub or _poll is None:
+    if hub is None or _getcurrent() is hub or _poll is None or _fcntl is None:
         return None
     try:
-        if not _get_blocking(fd):
+        flags = _fcntl(fd, _F_GETFL)
+        if flags & _O_NONBLOCK or flags & _O_ACCMODE == wrong_mode:
             return None
         mode = _fstat(fd).st_mode
-    except (OSError, TypeError, ValueError):
+    except (OSError, TypeError, ValueError, OverflowError):
         return None          # the plain call raises the right error
     if _S_ISFIFO(mode) or _S_ISSOCK(mode):
         return hub
@@ -116,7 +125,7 @@ def read(fd: int, n: int) -> bytes:
     This is what makes ``multiprocessing.Queue``/``Pipe`` and plain pipes used
     from green threads cooperate after ``monkey.patch_os()``.
     """
-    hub = _hub_to_park_in(fd)
+    hub = _hub_to_park_in(fd, _os.O_WRONLY)
     if hub is not None:
         _park_until_ready(hub, fd, _POLLIN, READ)
     return _read(fd, n)
@@ -132,7 +141,7 @@ def write(fd: int, data) -> int:
     stays atomic), parking in between. An error after some bytes went out returns
     their count, as ``write(2)`` does.
     """
-    hub = _hub_to_park_in(fd)
+    hub = _hub_to_park_in(fd, _os.O_RDONLY)
     if hub is None:
         return _write(fd, data)
     view = memoryview(data).cast('B')

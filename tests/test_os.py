@@ -451,6 +451,17 @@ def test_green_read_and_write_leave_regular_files_and_nonblocking_fds_to_the_pla
     finally:
         os.close(r)
         os.close(w)
+    r, w = os.pipe()
+    try:
+        # The wrong end of a blocking pipe: EBADF at once, as os.read/os.write give
+        # (readiness for it never comes: waiting for it would hang).
+        with pytest.raises(OSError):
+            gos.write(r, b'x')
+        with pytest.raises(OSError):
+            gos.read(w, 1)
+    finally:
+        os.close(r)
+        os.close(w)
 
 
 def test_patched_os_read_lets_a_thread_fork_and_report_through_a_pipe():
