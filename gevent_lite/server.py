@@ -29,6 +29,7 @@ from typing import Any, Callable, Optional
 import _socket
 
 from . import socket as _gsocket
+from .event import Event
 from .greenlet import Greenlet, joinall, killall
 from .hub import get_hub, getcurrent, sleep, READ
 from .pool import Pool
@@ -102,14 +103,25 @@ class BaseServer:
     #: Set SO_REUSEADDR on listeners we create (as gevent does on POSIX).
     reuse_addr = 1
     family = _socket.AF_INET
+    #: errno values of a read error after which the server closes (gevent's attribute).
+    fatal_errors = (errno.EBADF, errno.EINVAL, errno.ENOTSOCK)
 
     def __init__(self, listener, handle: Optional[Callable] = None, spawn: Any = 'default'):
         self._stop_event_greenlets = set()    # handler greenlets we must join/kill on stop
         self._accept_greenlet = None
+        self._started = False
         self._stopped = False
+        self._changed = Event()     # pulsed by start_accepting, set by close (serve_forever)
         self.socket = None
         self.delay = self.min_delay
         self.pool = None
+        self.set_listener(listener)
+        self.set_handle(handle)
+        self.set_spawn(spawn)
+
+    def set_listener(self, listener: Any) -> None:
+        """What to listen on: an address (``('host', port)``, ``'host:port'``, ``':port'``)
+        or a socket already bound (and, for a stream server, listening)."""
         if hasattr(listener, 'fileno') and hasattr(listener, 'getsockname'):
             if listener.type != self._sock_type:
                 raise TypeError('%s needs a %s socket, got %r' % (
@@ -120,8 +132,6 @@ class BaseServer:
             self.address = listener.getsockname()
         else:
             self.family, self.address = parse_address(listener)
-        self.set_handle(handle)
-        self.set_spawn(spawn)
 
     # -- configuration --------------------------------------------------------------------
 
@@ -203,13 +213,23 @@ class BaseServer:
 
     def __repr__(self):
         state = 'closed' if self.closed else ('started' if self.started else 'not started')
-        return '<%s at 0x%x %s %s>' % (type(self).__name__, id(self), self._formatinfo(), state)
+        info = self._formatinfo()
+        handle = self.__dict__.get('handle')
+        if handle is not None:
+            # gevent shows the handler; a bound method of ours is named, not
+            # repr'd (its repr would contain this one).
+            if getattr(handle, '__self__', None) is self:
+                info += ' handle=<bound method %s.%s of self>' % (type(self).__name__, handle.__name__)
+            else:
+                info += ' handle=%r' % (handle,)
+        return '<%s at 0x%x %s %s>' % (type(self).__name__, id(self), info, state)
 
     # -- lifetime -------------------------------------------------------------------------------
 
     @property
     def started(self):
-        return self._accept_greenlet is not None and not self._stopped
+        """True from :meth:`start` until :meth:`stop`/:meth:`close` (also while not accepting)."""
+        return self._started and not self._stopped
 
     @property
     def closed(self):
@@ -231,9 +251,39 @@ class BaseServer:
         if self._stopped:
             raise RuntimeError('%r was stopped; create a new server' % (self,))
         self.pre_start()
+        self._started = True
+        self.start_accepting()
+
+    def start_accepting(self) -> None:
+        """(Re)start taking connections: the serving greenlet runs until
+        :meth:`stop_accepting`, :meth:`close` or :meth:`stop`."""
+        if self._stopped or (self._accept_greenlet is not None and not self._accept_greenlet.dead):
+            return
         self._accept_greenlet = Greenlet(self._serve_loop)
         self._accept_greenlet.name = '%s accept loop' % type(self).__name__
         self._accept_greenlet.start()
+        self._changed.set()        # (wakes serve_forever parked while we did not accept)
+        self._changed.clear()
+
+    def stop_accepting(self) -> None:
+        """Stop taking connections; the socket stays open (and the OS keeps queueing
+        connections in its backlog) until :meth:`start_accepting` or :meth:`close`."""
+        g = self._accept_greenlet
+        self._accept_greenlet = None
+        if g is not None and not g.dead and g is not getcurrent():
+            g.kill(block=False)
+
+    def do_handle(self, *args: Any) -> None:
+        """Spawn the handler for one item that :meth:`do_read` returned."""
+        self._spawn(self._handler(), *args)
+
+    def do_close(self, *args: Any) -> None:
+        """Release one item :meth:`do_read` returned when its handler could not be
+        spawned (StreamServer closes the socket)."""
+
+    def is_fatal_error(self, ex: BaseException) -> bool:
+        """True if a read error means the listening socket is unusable (``fatal_errors``)."""
+        return isinstance(ex, OSError) and ex.errno in self.fatal_errors
 
     def serve_forever(self, stop_timeout=None):
         """Start (if needed) and park until the server is stopped; then stop gracefully."""
@@ -242,13 +292,23 @@ class BaseServer:
         if not self.started:
             self.start()
         try:
-            self._accept_greenlet.join()
+            while not self._stopped:
+                # Parks until stop()/close(); stop_accepting() ends one serving
+                # greenlet and start_accepting() makes another (and wakes us).
+                g = self._accept_greenlet
+                if g is None:
+                    self._changed.wait()
+                    continue
+                g.join()
+                if g is self._accept_greenlet:
+                    break          # the serving greenlet ended on its own (error, socket gone)
         finally:
             self.stop(timeout=stop_timeout)
 
     def close(self):
         """Stop accepting and close the listening socket (handlers keep running)."""
         self._stopped = True
+        self._changed.set()
         g = self._accept_greenlet
         if g is not None and not g.dead and g is not getcurrent():
             g.kill(block=False)
@@ -293,11 +353,11 @@ class BaseServer:
         wait_fd = get_hub().wait_fd
         fd = self.socket.fileno()
         do_read = self.do_read
-        spawn = self._spawn
-        handle = self._handler()
+        do_handle = self.do_handle
         pool = self.pool
         max_accept = self.max_accept
-        while not self._stopped:
+        me = getcurrent()
+        while not self._stopped and self._accept_greenlet is me:
             if pool is not None and pool.full():
                 pool.wait_available()
                 continue
@@ -309,11 +369,27 @@ class BaseServer:
                         break
                     n += 1
                     self.delay = self.min_delay
-                    spawn(handle, *args)
+                    try:
+                        do_handle(*args)
+                    except Exception:
+                        # The handler could not be spawned (a custom spawn or
+                        # do_handle failed): report it to the hub as gevent does,
+                        # release the item, back off, and serve on.
+                        get_hub().handle_error((args[1:], self), *sys.exc_info())
+                        self.do_close(*args)
+                        sleep(self.delay)
+                        self.delay = min(self.max_delay, self.delay * 2)
+                        break
                     if pool is not None and pool.full():
                         break
             except OSError as exc:
-                if self._stopped or exc.errno == errno.EBADF:
+                if self._stopped:
+                    return
+                if self.is_fatal_error(exc):
+                    if exc.errno != errno.EBADF:
+                        get_hub().handle_error(self, *sys.exc_info())
+                        sys.stderr.write('ERROR: %s failed with %s\n' % (self, exc))
+                    self.close()
                     return
                 if exc.errno in _BACKOFF_ERRNOS:
                     # Out of fds: the socket stays readable, so waiting on it would
@@ -373,16 +449,7 @@ class StreamServer(BaseServer):
 
     def init_socket(self):
         """Create, bind and listen on a green socket for ``self.address``."""
-        sock = _gsocket.socket(self.family, _SOCK_STREAM)
-        try:
-            if self.reuse_addr and sys.platform != 'win32':
-                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-            sock.bind(self.address)
-            sock.listen(self.backlog)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        return self.get_listener(self.address, self.backlog, self.family)
 
     def do_read(self):
         """Accept one connection without parking: ``(socket, address)`` or None (EAGAIN)."""
@@ -401,6 +468,32 @@ class StreamServer(BaseServer):
 
     def wrap_socket(self, sock):
         return self.ssl_context.wrap_socket(sock, server_side=True)
+
+    def wrap_socket_and_handle(self, client_socket: Any, address: Any) -> Any:
+        """gevent's TLS path: wrap ``client_socket``, call ``handle`` with it, close it."""
+        sock = self.wrap_socket(client_socket)
+        try:
+            return self.handle(sock, address)
+        finally:
+            sock.close()
+
+    def do_close(self, sock: Any, *args: Any) -> None:
+        sock.close()
+
+    @classmethod
+    def get_listener(cls, address: Any, backlog: Optional[int] = None, family: Optional[int] = None) -> Any:
+        """A green socket bound to ``address`` and listening (what :meth:`start` makes)."""
+        fam, addr = parse_address(address)
+        sock = _gsocket.socket(family or fam, _SOCK_STREAM)
+        try:
+            if cls.reuse_addr and sys.platform != 'win32':
+                sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            sock.bind(addr)
+            sock.listen(cls.backlog if backlog is None else backlog)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def _handle_and_close(self, sock, address):
         # The connection's greenlet: run the handler, then close the socket (as
@@ -431,11 +524,17 @@ class DatagramServer(BaseServer):
     max_datagram = 65536
 
     def init_socket(self):
-        sock = _gsocket.socket(self.family, _socket.SOCK_DGRAM)
+        return self.get_listener(self.address, self.family)
+
+    @classmethod
+    def get_listener(cls, address: Any, family: Optional[int] = None) -> Any:
+        """A green datagram socket bound to ``address`` (what :meth:`start` makes)."""
+        fam, addr = parse_address(address)
+        sock = _gsocket.socket(family or fam, _socket.SOCK_DGRAM)
         try:
-            if self.reuse_addr and sys.platform != 'win32':
+            if cls.reuse_addr and sys.platform != 'win32':
                 sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-            sock.bind(self.address)
+            sock.bind(addr)
         except BaseException:
             sock.close()
             raise

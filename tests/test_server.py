@@ -290,3 +290,87 @@ def test_stream_server_accepts_many_connections_from_threads():
         gevent.sleep(0.005)
     server.stop()
     assert sorted(results) == sorted([b'%d' % i for i in range(10)] * 4)
+
+
+def test_stop_accepting_leaves_connections_queued_until_start_accepting():
+    server = StreamServer(('127.0.0.1', 0), echo)
+    server.start()
+    try:
+        server.stop_accepting()
+        assert server.started
+        gevent.sleep(0.01)
+        client = gsocket.create_connection(('127.0.0.1', server.server_port))   # queued by the OS
+        client.sendall(b'hi')
+        with pytest.raises(socket.timeout):
+            client.settimeout(0.3)
+            client.recv(10)
+        server.start_accepting()
+        client.settimeout(5)
+        assert client.recv(10) == b'hi'
+        client.close()
+    finally:
+        server.stop()
+    assert not server.started
+
+
+def test_serve_forever_survives_stop_and_start_accepting_and_returns_on_stop():
+    server = StreamServer(('127.0.0.1', 0), echo)
+    g = gevent.spawn(server.serve_forever)
+    gevent.sleep(0.05)
+    server.stop_accepting()
+    gevent.sleep(0.05)
+    assert not g.dead
+    server.start_accepting()
+    gevent.sleep(0.01)
+    assert green_roundtrip(server.server_port) == b'ping'
+    server.stop()
+    g.join(timeout=5)
+    assert g.dead
+
+
+def test_an_error_spawning_a_handler_goes_to_the_hub_and_the_server_serves_on():
+    calls = []
+
+    def bad_spawn(func, *args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError('spawn failed')
+        return gevent.spawn(func, *args)
+
+    errors = []
+    hub = gevent.get_hub()
+    hub.handle_error = lambda context, *exc_info: errors.append((context, exc_info[0]))
+    server = StreamServer(('127.0.0.1', 0), echo, spawn=bad_spawn)
+    server.start()
+    try:
+        first = gsocket.create_connection(('127.0.0.1', server.server_port))
+        first.settimeout(5)
+        assert first.recv(10) == b''                     # closed by do_close
+        first.close()
+        assert len(errors) == 1 and errors[0][1] is RuntimeError and errors[0][0][1] is server
+        assert green_roundtrip(server.server_port) == b'ping'
+    finally:
+        server.stop()
+        del hub.handle_error
+
+
+def test_gevent_listener_helpers_and_repr():
+    listener = StreamServer.get_listener(('127.0.0.1', 0), backlog=5)
+    try:
+        server = StreamServer(listener, echo)
+        assert server.server_port == listener.getsockname()[1]
+        assert 'handle=' in repr(server) and 'echo' in repr(server)
+        assert errno_fatal(server)
+        server.start()
+        assert green_roundtrip(server.server_port) == b'ping'
+        server.stop()
+    finally:
+        listener.close()
+    udp = DatagramServer.get_listener(('127.0.0.1', 0))
+    assert udp.type == socket.SOCK_DGRAM
+    udp.close()
+
+
+def errno_fatal(server):
+    import errno
+    return server.is_fatal_error(OSError(errno.EBADF, 'x')) and not server.is_fatal_error(OSError(errno.EAGAIN, 'y'))
