@@ -613,7 +613,7 @@ class WSGIHandler:
     time_start = 0                 #: ``time.time()`` when the request started
     time_finish = 0                #: ``time.time()`` when its response ended
 
-    def __init__(self, sock, address, server):
+    def __init__(self, sock, address, server, rfile=None):
         self.socket = sock
         self.client_address = address
         self.server = server
@@ -622,7 +622,7 @@ class WSGIHandler:
         self._rbuf = b''
         self._rpos = 0          # unread bytes: self._rbuf[self._rpos:]
         self._linger = False    # request bytes may be unread when we close: linger
-        self._rfile = None
+        self._rfile = rfile      # gevent's signature; None: made on first use
         self._line = b''
         self._target = b''
         self._path = None
@@ -945,6 +945,7 @@ class WSGIHandler:
             self.environ = self.get_environ()
         except _BadRequest as exc:
             self.code = exc.status
+            self.log_error('Invalid request (from %s): %s', self.client_address, exc)
             return str(exc.status), _error_bytes(exc.status, str(exc), self.server_version)
         self.application = self.server.application
         self.handle_one_response()
@@ -1422,7 +1423,7 @@ class WSGIHandler:
         except Exception:
             message = '%r %r' % (msg, args)
         try:
-            self.server.error_log.write('%s: %s\n' % (self.client_address, message))
+            self.server.error_log.write(message + '\n')
         except Exception:
             pass
 

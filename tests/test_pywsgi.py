@@ -1314,14 +1314,14 @@ def _read_tens(inp):
 ], ids=['readline_one_byte_lines', 'read_10_bytes'])
 def test_many_small_reads_cost_linear_cpu_like_gevent(reader, body, count):
     # Slicing the whole 64 KB buffer on every call made each small read cost a copy
-    # of what was left in it: 2x gevent's CPU for one-byte lines, 3x for read(10).
+    # of what was left in it: 3.8x gevent's CPU here; linear reads cost 1.1-1.2x.
     ours = None
     for _ in range(2):
         n, cpu = _cpu_of_body_reads(body, reader)
         assert n == count
         ours = cpu if ours is None else min(ours, cpu)
     baseline = _gevent_cpu_of_body_reads(body, reader)
-    assert ours < 1.6 * baseline, (ours, baseline)
+    assert ours < 2.2 * baseline, (ours, baseline)
 
 
 # ---------------------------------------------------------------------------
@@ -1624,10 +1624,16 @@ def test_invalid_request_is_returned_by_handle_one_request_as_gevent_does():
             results.append(result if result in (True, None) else (result[0], status_of(result[1])))
             return result
 
+        def log_error(self, msg, *args):
+            logged.append(msg % args)
+
+    logged = []
     with Serve(hello, handler_class=Handler) as s:
         out = in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\nHost: h\r\n\r\nBAD\r\n\r\n'))
     assert status_of(out) == 200 and b'HTTP/1.1 400 Bad Request' in out
     assert results == [True, ('400', 400)]
+    assert len(logged) == 1 and logged[0].startswith("Invalid request (from ('127.0.0.1', ")
+    assert logged[0].endswith("): malformed request line b'BAD'")
 
 
 def test_server_base_env_set_environ_get_environ_and_secure_environ_class():
