@@ -246,8 +246,10 @@ class HubEventLoop(asyncio.SelectorEventLoop):
             timer.cancel()
 
     def time(self) -> float:
-        """The hub's clock (``gevent_lite.hub.now()``)."""
-        return _hubmod.now()
+        """The hub's clock (``gevent_lite.hub.now()``, a virtual clock's when one is installed)."""
+        # Read from our hub directly (now() finds the thread's hub first): every
+        # loop iteration asks.
+        return self._hub._clock()
 
     # -- running ----------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ __all__ = [
 
 _get_running_loop = _events._get_running_loop
 _iscoroutine = asyncio.iscoroutine
+_Future = asyncio.Future
 
 
 def run(main: Coroutine[Any, Any, Any], *, debug: bool | None = None) -> Any:
@@ -156,7 +157,9 @@ def await_(awaitable: Awaitable[Any]) -> Any:
     future) is cancelled and, unless a second interruption comes, waited for
     before the exception propagates, so its cleanup has run.
     """
-    if asyncio.isfuture(awaitable):
+    # isinstance first: asyncio.isfuture() is a Python function, and this is the
+    # whole cost of awaiting a future that is already done.
+    if isinstance(awaitable, _Future) or asyncio.isfuture(awaitable):
         fut = awaitable
         if fut.done():
             return fut.result()
