@@ -8,24 +8,21 @@ under N * 0.3 s, with wide margins for a loaded machine.
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import traceback
 
 import pytest
 
+from _helpers import check_patched
+
 import gevent_lite
 from gevent_lite import asyncio_bridge as ab
 from gevent_lite import hub as _hub
 from gevent_lite.timeout import Timeout
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 @pytest.fixture(autouse=True)
 def close_background_loop():
@@ -47,13 +44,9 @@ def close_background_loop():
 
 
 def run_script(code, timeout=60):
-    """Run ``code`` in a fresh interpreter (our package first on the path); return stdout."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    res = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], capture_output=True,
-                         text=True, timeout=timeout, env=env, cwd=ROOT)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert 'Traceback' not in res.stderr, res.stderr
-    return res.stdout
+    """Run ``code`` in a fresh interpreter (which patches first only if ``code`` says
+    so); assert a clean exit and return its stdout."""
+    return check_patched(code, patch='pass', timeout=timeout)
 
 
 async def double_later(x, delay=0.3):
