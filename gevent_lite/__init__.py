@@ -118,3 +118,14 @@ from . import hub as _hub_module  # noqa: E402
 
 if _hub_module._default_threadpool_factory is None:
     _hub_module._default_threadpool_factory = _lazy_threadpool_factory
+
+
+def _lazy_start_monitor(hub, stream):
+    # Hub.start_periodic_monitoring_thread's hook, importing the monitor (a tool,
+    # floors above the hub) on first use; importing it replaces this hook.
+    from .monitor import start_periodic_monitoring_thread
+    return start_periodic_monitoring_thread(hub, stream)
+
+
+if _hub_module._start_monitor is _hub_module._start_monitor_unset:
+    _hub_module._start_monitor = _lazy_start_monitor

@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import selectors as _selectors
 import sys
+from typing import Any
 from asyncio import events as _events
 
 from greenlet import getcurrent
@@ -87,7 +88,7 @@ _get_asyncgen_hooks = sys.get_asyncgen_hooks
 _set_asyncgen_hooks = sys.set_asyncgen_hooks
 
 
-class _HubSelector(_BaseSelector):
+class _HubSelector(_BaseSelector):  # type: ignore[valid-type,misc]  # (chosen at import)
     """The loop's selector: polls without blocking, parks the loop greenlet in the hub."""
 
     def __init__(self, loop):
@@ -137,7 +138,7 @@ class _HubSelector(_BaseSelector):
         super().close()
 
 
-_base_call_soon = asyncio.BaseEventLoop._call_soon
+_base_call_soon = asyncio.BaseEventLoop._call_soon  # type: ignore[attr-defined]  # (private)
 
 
 class _HubTimerHandle(asyncio.TimerHandle):
@@ -161,7 +162,7 @@ class HubEventLoop(asyncio.SelectorEventLoop):
         self._greenlet = None         # the greenlet inside run_forever()
         self._daemon = False          # the hub's background loop (see module doc)
         self._nwaiting = 0            # greenlets parked in await_() on this loop
-        self._outer_agen_hooks = None
+        self._outer_agen_hooks: Any = None
         super().__init__(_HubSelector(self))
 
     # -- the loop greenlet parks -----------------------------------------------------

@@ -17,6 +17,7 @@ parks in the hub, and if the hub finds that one of them can never finish
 
 import sys
 import weakref
+from typing import Any
 
 from greenlet import getcurrent
 
@@ -66,7 +67,7 @@ def private_items(threading):
     return items
 
 
-_dummy_classes = {}
+_dummy_classes: dict[Any, Any] = {}
 
 
 class _InertDummyTracker:

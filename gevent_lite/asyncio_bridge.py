@@ -180,7 +180,8 @@ def await_(awaitable: Awaitable[Any]) -> Any:
         if loop._greenlet is getcurrent():
             _close(awaitable)
             raise _in_loop_error('await_()')
-        fut = loop.create_task(awaitable) if coroutine else asyncio.ensure_future(awaitable, loop=loop)
+        fut = (loop.create_task(awaitable) if coroutine  # type: ignore[arg-type]  # a coroutine here
+           else asyncio.ensure_future(awaitable, loop=loop))
     if loop._greenlet is getcurrent():
         raise _in_loop_error('await_()')
     waiter = Waiter(loop._hub)

@@ -35,6 +35,7 @@ import socket as _stdsocket
 import sys
 import warnings
 import weakref
+from typing import Any
 
 from greenlet import getcurrent
 
@@ -162,9 +163,9 @@ class _GreenletStreams:
 
 
 # greenlet -> _ClientStream of its session; weak so finished sessions vanish.
-_sessions = weakref.WeakKeyDictionary()
+_sessions: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 _running = 0       # statements being executed (possibly parked) right now
-_proxies = []      # [(name, proxy)] installed on sys while _running > 0
+_proxies: list[Any] = []      # [(name, proxy)] installed on sys while _running > 0
 
 
 def _enter_statement():

@@ -24,6 +24,7 @@ This module imports nothing from gevent_lite: everything may read it, at any flo
 import os
 import sys
 import types
+from typing import Any
 
 __all__ = ['config', 'Config', 'settings']
 
@@ -319,7 +320,7 @@ config = Config()
 #: ``hook(name, value)`` callables run after each assignment to a setting; upper
 #: floors act on a change here (gevent_lite starts the monitor when
 #: ``monitor_thread`` becomes true) instead of this module importing them.
-on_change = []
+on_change: list[Any] = []
 
 
 class _ConfigModule(types.ModuleType):

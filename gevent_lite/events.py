@@ -25,6 +25,8 @@ and carries on).
 This module imports nothing from gevent_lite.
 """
 
+from typing import Any
+
 __all__ = [
     'subscribers', 'notify', 'notify_and_call_entry_points', 'DoNotPatch',
     'EventLoopBlocked', 'MemoryUsageThresholdExceeded', 'MemoryUsageUnderThreshold',
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 #: Callables ``f(event)``; append to subscribe, remove to unsubscribe.
-subscribers = []
+subscribers: list[Any] = []
 
 
 def notify(event):

@@ -22,7 +22,7 @@ from itertools import count as _count
 
 from greenlet import greenlet, getcurrent, GreenletExit
 
-from .hub import Linkable, get_hub, wait, iwait, _check_timeout
+from .hub import Hub, Linkable, get_hub, wait, iwait, _check_timeout
 from .scopes import _deliver
 from .timeout import Timeout
 
@@ -37,7 +37,7 @@ _ident_counter = _count()
 def _finished_run(*args, **kwargs):
     """What a finished greenlet's ``_run`` is: its function was released."""
 #: Greenlet.add_spawn_callback's set, or None (the common case: one test in start()).
-_spawn_callbacks = None
+_spawn_callbacks: set[Callable[[Any], Any]] | None = None
 
 
 def _call_spawn_callbacks(greenlet):
@@ -60,7 +60,8 @@ class Greenlet(greenlet, Linkable):
     # a hot path and each instance attribute costs a dict insertion.
     value = None
     _exc_info = None
-    _links = ()          # Linkable state: a list from the first rawlink,
+    hub: Hub             # (set in __init__: a Greenlet is bound from the start)
+    _links = ()          # type: ignore[assignment]  # Linkable state: a list from the first rawlink,
     _lot = None          # a ParkingLot from the first join,
     _notify_scheduled = False
     _start_state = _NEW
@@ -74,7 +75,7 @@ class Greenlet(greenlet, Linkable):
         if run is not None:
             if not callable(run):
                 raise TypeError('The run argument or self._run must be callable')
-            self._run = run
+            self._run = run  # type: ignore[method-assign]
         elif not callable(self._run):
             raise TypeError('The run argument or self._run must be callable')
         self.args = args
@@ -95,7 +96,7 @@ class Greenlet(greenlet, Linkable):
     #: Set to True to record where each greenlet was spawned (``spawning_stack``);
     #: off by default because extracting a stack costs more than the spawn itself.
     capture_spawning_stack = False
-    spawning_stack = None
+    spawning_stack: traceback.StackSummary | None = None
 
     @property
     def spawning_greenlet(self):
@@ -178,10 +179,6 @@ class Greenlet(greenlet, Linkable):
     def started(self):
         """True from ``start()`` until it finishes (gevent's ``bool(greenlet)``)."""
         return self.__bool__()
-
-    def has_links(self) -> int:
-        """How many links wait for this greenlet to finish (true if any)."""
-        return len(self._links)
 
     @staticmethod
     def add_spawn_callback(callback: Callable[[Any], Any]) -> None:

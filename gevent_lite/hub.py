@@ -42,7 +42,7 @@ import math
 import os
 import sys
 import traceback
-from typing import Any, Callable, Container, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Container, Iterable, Iterator
 from collections import deque
 from contextlib import contextmanager
 from itertools import count as _count, repeat
@@ -242,7 +242,7 @@ class ParkingLot(deque):
     # are different lots.
     __eq__ = object.__eq__
     __ne__ = object.__ne__
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # type: ignore[assignment]  # (a deque is unhashable)
 
     def __init__(self, on_unclaimed: Callable[[Any], Any] | None = None, broadcast: bool = False) -> None:
         deque.__init__(self)
@@ -389,10 +389,13 @@ class Linkable:
     broadcast lot, made on the first wait) and ``_notify_scheduled``.
     """
 
-    __slots__ = ()
+    if not TYPE_CHECKING:
+        # Hidden from mypy, which would reject this base's assignments to the
+        # attributes its subclasses declare.
+        __slots__ = ()
 
     hub: Hub | None
-    _links: list | tuple
+    _links: list[Callable[[Any], Any]]      # (Greenlet's class default is an empty tuple)
     _lot: ParkingLot | None
     _notify_scheduled: bool
 
@@ -454,9 +457,9 @@ class Linkable:
         """How many link callbacks are registered."""
         return len(self._links)
 
-    def has_links(self) -> bool:
-        """True if any link callback is registered."""
-        return bool(self._links)
+    def has_links(self) -> int:
+        """How many link callbacks are registered (true if any), as gevent's."""
+        return len(self._links)
 
     def statistics(self) -> dict[str, Any]:
         """``{'waiting': parked greenlets, 'links': link callbacks}`` (for debugging)."""
@@ -486,7 +489,7 @@ class Linkable:
             lot.unpark_all(True)
         if self._links and not self._notify_scheduled:
             self._notify_scheduled = True
-            self.hub._ready.append((self._notify_links, ()))
+            self.hub._ready.append((self._notify_links, ()))  # type: ignore[union-attr]  # bound: links exist
 
     def _notify_links(self) -> None:
         # Runs as a hub callback. Links are one-shot; ones added while we run are
@@ -498,7 +501,7 @@ class Linkable:
             try:
                 link(self)
             except:  # noqa: E722 -- we run in the hub: report, never escape
-                self.hub.handle_error((link, self), *sys.exc_info())
+                self.hub.handle_error((link, self), *sys.exc_info())  # type: ignore[union-attr]
 
     # -- waiting -------------------------------------------------------------------------
 
@@ -613,7 +616,7 @@ else:
     _READ_BITS = READ
     _WRITE_BITS = WRITE
 
-    class _Poller:
+    class _Poller:  # type: ignore[no-redef]
         """Portable fallback over selectors.DefaultSelector, with the same surface."""
 
         def __init__(self):
@@ -1249,8 +1252,7 @@ class Hub(greenlet):
     def start_periodic_monitoring_thread(self, stream=None):
         """Start (or return the running) blocking detector for this hub; see
         :mod:`gevent_lite.monitor`. Call it from the hub's thread."""
-        # The monitor is a tool, floors above: it plugs in through this hook
-        # (set when gevent_lite.monitor is imported, which the package does).
+        # The monitor is a tool, floors above: it plugs in through this hook.
         return _start_monitor(self, stream)
 
     def destroy(self, destroy_loop=None):
@@ -1294,12 +1296,16 @@ def _default_timeout_exc():
 
 
 #: Set by gevent_lite.threadpool on import: ``factory(hub) -> ThreadPool``.
-_default_threadpool_factory = None
+_default_threadpool_factory: Callable[[Hub], Any] | None = None
 
 
-def _start_monitor(hub, stream):
-    # Replaced by gevent_lite.monitor on import (the package always imports it).
+def _start_monitor_unset(hub: Hub, stream: Any) -> Any:
     raise RuntimeError('import gevent_lite.monitor to monitor the hub')
+
+
+#: Hub.start_periodic_monitoring_thread's hook: the package sets one that imports
+#: gevent_lite.monitor on first use, and importing the monitor sets its own.
+_start_monitor: Callable[[Hub, Any], Any] = _start_monitor_unset
 
 _state = _thread._local()
 
@@ -1330,7 +1336,7 @@ def set_default_hub_class(hubtype: type) -> None:
 #: Callables run with each new hub, in its thread, right after it is created.
 #: Upper floors hook in here instead of the hub importing them (e.g. the
 #: blocking monitor when ``config.monitor_thread`` is on).
-new_hub_hooks = []
+new_hub_hooks: list[Callable[[Hub], Any]] = []
 
 
 def _get_hub_noargs():
@@ -1548,7 +1554,7 @@ def wait(objects: Iterable[Any] | None = None, timeout: float | None = None,
         return list(gatherer.done)[:total]
 
 
-def reinit(hub: Hub | None = None) -> None:
+def reinit(hub: Hub | None = None) -> Hub | None:
     """Give the current process a fresh hub after ``fork()``.
 
     The child starts with a new poller, wake-up pipe and empty run queue; the
@@ -1557,7 +1563,7 @@ def reinit(hub: Hub | None = None) -> None:
     """
     old = getattr(_state, 'hub', None)
     if old is None:
-        return
+        return None
     current = getcurrent()
     _abandoned.append(old)     # keep its suspended greenlets from being collected (and run)
     try:
@@ -1579,9 +1585,9 @@ def reinit(hub: Hub | None = None) -> None:
     return new
 
 
-_abandoned = []
+_abandoned: list[Hub] = []
 #: Callables run in the child by reinit() (e.g. the resolver resets itself).
-_fork_hooks = []
+_fork_hooks: list[Callable[[], Any]] = []
 
 
 def _check_timeout(seconds):

@@ -57,6 +57,7 @@ import os
 import sys
 import traceback
 from datetime import datetime, timezone
+from typing import Any
 
 import greenlet as _greenlet_mod
 
@@ -415,7 +416,7 @@ class PeriodicMonitoringThread:
 
 
 # id(trace object) -> (trace object, its monitor, the trace function it chains to).
-_installed_traces = {}
+_installed_traces: dict[Any, Any] = {}
 
 
 def _notify_safely(event, monitor):

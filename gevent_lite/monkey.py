@@ -110,15 +110,15 @@ def _warn(message):
 
 
 #: ``{module_name: {item_name: original}}``; ``_MISSING`` when the item did not exist.
-saved = {}
+saved: dict[Any, Any] = {}
 #: ``[(module_name, attribute, original, green)]`` references re-pointed by the repair scan.
-repaired = []
+repaired: list[Any] = []
 #: Green modules :func:`patch_all` skipped because they do not exist.
-unavailable = []
+unavailable: list[Any] = []
 
 _MISSING = object()
 # id(original) -> (original, green, 'module.name'): what the repair scan looks for.
-_replacements = {}
+_replacements: dict[Any, Any] = {}
 
 # Native lock types, captured now (before _thread can be patched).
 _NativeLock = type(_thread.allocate_lock())
@@ -298,7 +298,7 @@ def _patch_module(target_module, source_module, items=None, notify_did=True):
 #: ``{module_name: {item: green value, or _MISSING for a removed item}}``: what
 #: ``_patch_module`` put into each module, re-applied when that module is imported
 #: afresh (the private ``threading`` names are not here: they are made per module).
-_fresh_import_items = {}
+_fresh_import_items: dict[Any, Any] = {}
 
 
 class _RepatchingFinder:
@@ -458,7 +458,7 @@ def _repair_references():
         _warn_unrepairable(unrepairable)
 
 
-_warned_unrepairable = set()
+_warned_unrepairable: set[Any] = set()
 
 
 def _warn_unrepairable(items):
@@ -939,7 +939,7 @@ def patch_all(socket=True, dns=True, time=True, select=True, thread=True, os=Tru
 
 
 #: patch_all argument name -> True once a patch_all call patched it.
-_patch_all_done = {}
+_patch_all_done: dict[Any, Any] = {}
 
 
 # ------------------------------------------------------------------------------------------

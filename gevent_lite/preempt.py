@@ -80,7 +80,7 @@ from .config import config
 __all__ = ['SUPPORTED', 'IDLE_CHECK_INTERVAL', 'enable', 'disable', 'is_enabled', 'statistics',
            'preemptions']
 
-_monitoring = getattr(sys, 'monitoring', None)
+_monitoring: Any = getattr(sys, 'monitoring', None)
 
 #: True where preemption works: CPython 3.12+ (``sys.monitoring``).
 SUPPORTED = _monitoring is not None and sys.implementation.name == 'cpython'
@@ -124,12 +124,12 @@ if SUPPORTED:
 
 #: greenlet -> the exception thrown into it while it was preempted, raised by the
 #: LINE event of the next line it runs (see _at_back_edge).
-_pending = {}
+_pending: dict[Any, Any] = {}
 
 #: OS thread ident -> its hub's watcher.
-_watchers = {}
+_watchers: dict[Any, Any] = {}
 #: OS threads whose green threads and main greenlet are preempted (patch_thread ran there).
-_thread_idents = set()
+_thread_idents: set[Any] = set()
 
 
 def _claim_tool_id():

@@ -198,7 +198,7 @@ class SecureEnviron(Environ):
     """
 
     default_secure_repr = True
-    default_whitelist_keys = ()
+    default_whitelist_keys: tuple[str, ...] = ()
     default_print_masked_keys = True
 
     __slots__ = ('secure_repr', 'whitelist_keys', 'print_masked_keys')
@@ -548,7 +548,7 @@ def _httpdate():
 
 
 _date_cache = [0, '', '']
-_header_keys = {}      # b'content-type' -> 'CONTENT_TYPE' etc., bounded
+_header_keys: dict[Any, Any] = {}      # b'content-type' -> 'CONTENT_TYPE' etc., bounded
 
 
 def _environ_key(name):
@@ -1586,7 +1586,7 @@ class WSGIServer(StreamServer):
                  body_timeout: Any = _DEFAULT, **ssl_args):
         StreamServer.__init__(self, listener, backlog=backlog, spawn=spawn, **ssl_args)
         if application is not None:
-            self.application = application
+            self.application = application  # type: ignore[method-assign]
         if handler_class is not None:
             self.handler_class = handler_class
         if log == 'default':
@@ -1611,7 +1611,7 @@ class WSGIServer(StreamServer):
         self.body_timeout = body_timeout
         if max_accept is not None:
             self.max_accept = max_accept
-        self._idle = set()
+        self._idle: set[Any] = set()
         self._stopping = False
         self.set_environ(environ)
 

@@ -47,9 +47,9 @@ from greenlet import getcurrent
 from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub, now
 
 try:
-    from queue import ShutDown  # Python 3.13+: the same class stdlib code catches
+    from queue import ShutDown  # type: ignore[attr-defined]  # 3.13+: the class stdlib code catches
 except ImportError:  # pragma: no cover - depends on the Python version
-    class ShutDown(Exception):
+    class ShutDown(Exception):  # type: ignore[no-redef]
         """Raised by put/get on a queue that was :meth:`~Queue.shutdown`."""
 
 __all__ = [

@@ -38,8 +38,8 @@ class PollSelector(_stdlib_selectors._PollLikeSelector):
     """
 
     _selector_cls = _green_select.poll
-    _EVENT_READ = _green_select.POLLIN
-    _EVENT_WRITE = _green_select.POLLOUT
+    _EVENT_READ = _green_select.POLLIN  # type: ignore[attr-defined]  # (re-exported at import)
+    _EVENT_WRITE = _green_select.POLLOUT  # type: ignore[attr-defined]
 
 
 # GeventSelector is gevent's spelling of the cooperative default.
@@ -47,7 +47,7 @@ GreenSelector = GeventSelector = DefaultSelector = SelectSelector = PollSelector
 
 _StdEpollSelector = getattr(_stdlib_selectors, 'EpollSelector', None)
 if _StdEpollSelector is not None and hasattr(_green_select, '_epoll'):
-    class EpollSelector(_StdEpollSelector):
+    class EpollSelector(_StdEpollSelector):  # type: ignore[valid-type,misc]  # (if the OS has it)
         """``selectors.EpollSelector`` on a cooperative epoll object: ``select()`` parks the greenlet.
 
         Same registrations, results and errors as the stdlib's (a regular file

@@ -49,7 +49,7 @@ _TRANSIENT_ERRNOS = frozenset(e for e in (
     getattr(errno, 'EHOSTUNREACH', None), getattr(errno, 'EOPNOTSUPP', None),
     getattr(errno, 'ENETUNREACH', None)) if e is not None)
 
-_raw_accept = _socket.socket._accept
+_raw_accept = _socket.socket._accept  # type: ignore[attr-defined]  # (private)
 _raw_setsockopt = _socket.socket.setsockopt
 _IPPROTO_TCP = _socket.IPPROTO_TCP
 _TCP_NODELAY = _socket.TCP_NODELAY
@@ -93,6 +93,8 @@ def _port(port, address):
 class BaseServer:
     """What StreamServer and DatagramServer share: address, spawn policy, lifetime."""
 
+    _sock_type: int         # SOCK_STREAM or SOCK_DGRAM, set by the subclass
+
     #: Seconds ``stop()`` waits for handlers when called without a timeout.
     stop_timeout = 1.0
     #: Connections/datagrams taken per readiness event before yielding to handlers.
@@ -107,7 +109,7 @@ class BaseServer:
     fatal_errors = (errno.EBADF, errno.EINVAL, errno.ENOTSOCK)
 
     def __init__(self, listener, handle: Optional[Callable] = None, spawn: Any = 'default'):
-        self._stop_event_greenlets = set()    # handler greenlets we must join/kill on stop
+        self._stop_event_greenlets: set[Any] = set()    # handler greenlets we must join/kill on stop
         self._accept_greenlet = None
         self._started = False
         self._stopped = False
@@ -439,8 +441,8 @@ class StreamServer(BaseServer):
             except ImportError:     # a Python built without OpenSSL has no ssl module
                 raise NotImplementedError('TLS needs the ssl module, which this Python lacks') from None
             if ssl_context is None:
-                ctx = _gssl.SSLContext(_gssl.PROTOCOL_TLS_SERVER)
-                ctx.load_cert_chain(ssl_args.get('certfile'), ssl_args.get('keyfile'))
+                ctx = _gssl.SSLContext(_gssl.PROTOCOL_TLS_SERVER)  # type: ignore[attr-defined]
+                ctx.load_cert_chain(ssl_args.get('certfile'), ssl_args.get('keyfile'))  # type: ignore[arg-type]
                 self.ssl_context = ctx
 
     @property

@@ -45,6 +45,7 @@ handler is never replaced or starved (gevent#857, #622).
 
 import os as _os
 import signal as _signal
+from typing import Any
 
 from greenlet import getcurrent
 
@@ -119,7 +120,7 @@ def _safe_to_run_here(hub, frame):
     return not _os.path.abspath(filename).startswith(_PACKAGE_DIR)
 
 
-_trampolines = {}     # signum -> _Trampoline currently installed with the OS
+_trampolines: dict[Any, Any] = {}     # signum -> _Trampoline currently installed with the OS
 
 
 def _check_signum(signalnum):

@@ -44,13 +44,13 @@ _stdsocket = _stdlib_socket.socket
 _realsocket = _socket.socket
 _std_getaddrinfo = _stdlib_socket.getaddrinfo
 _std_gethostbyname = _stdlib_socket.gethostbyname
-_std_create_server = getattr(_stdlib_socket, 'create_server', None)
+_std_create_server = _stdlib_socket.create_server
 _getdefaulttimeout = _socket.getdefaulttimeout
 _timeout_error = _socket.timeout
 _inet_pton = _socket.inet_pton
 _AF_INET = _socket.AF_INET
 _AF_INET6 = getattr(_socket, 'AF_INET6', None)
-_GLOBAL_DEFAULT_TIMEOUT = _stdlib_socket._GLOBAL_DEFAULT_TIMEOUT
+_GLOBAL_DEFAULT_TIMEOUT = _stdlib_socket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]  # (private)
 _CONNECT_PENDING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EALREADY)
 _MSG_DONTWAIT = getattr(_socket, 'MSG_DONTWAIT', 0)
 
@@ -550,14 +550,11 @@ def _green(sock):
     return green
 
 
-if _std_create_server is not None:
-    def create_server(address, *, family=_AF_INET, backlog=None, reuse_port=False,
-                      dualstack_ipv6=False):
-        """``socket.create_server`` returning a green listening socket."""
-        return _green(_std_create_server(address, family=family, backlog=backlog,
-                                         reuse_port=reuse_port, dualstack_ipv6=dualstack_ipv6))
-else:  # pragma: no cover - Python < 3.8
-    create_server = None
+def create_server(address, *, family=_AF_INET, backlog=None, reuse_port=False,
+                  dualstack_ipv6=False):
+    """``socket.create_server`` returning a green listening socket."""
+    return _green(_std_create_server(address, family=family, backlog=backlog,
+                                     reuse_port=reuse_port, dualstack_ipv6=dualstack_ipv6))
 
 
 def socketpair(*args):

@@ -64,7 +64,7 @@ def _rebind(func, **overrides):
 class SSLContext(_OrigSSLContext):
     """An ``ssl.SSLContext`` whose ``wrap_socket`` returns the green :class:`SSLSocket`."""
 
-    sslsocket_class = None   # set below, once SSLSocket exists
+    sslsocket_class = None   # type: ignore[assignment]  # set below, once SSLSocket exists
 
 
 # Setters that say super(SSLContext, SSLContext): point them at the original class.
@@ -221,7 +221,7 @@ class SSLSocket(_OrigSSLSocket, _gsocket.socket):
         return sock
 
 
-SSLContext.sslsocket_class = SSLSocket
+SSLContext.sslsocket_class = SSLSocket  # type: ignore[assignment]  # (mypy took None above)
 
 
 def _green_context(ctx):

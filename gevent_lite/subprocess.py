@@ -155,7 +155,7 @@ class Popen(_StdPopen, Linkable):
 
     # Linkable state, as class defaults (set on first use).
     hub = None
-    _links = ()
+    _links = ()  # type: ignore[assignment]  # a list from the first rawlink
     _lot = None
     _notify_scheduled = False
 

@@ -28,6 +28,7 @@ functions when they were imported, and ``monkey`` imports them before patching.
 
 import _thread as _real_thread
 import sys
+from typing import Any
 
 from greenlet import getcurrent
 from greenlet import greenlet as _greenlet
@@ -166,7 +167,7 @@ class _GreenThreadState:
 
 
 #: ident -> _GreenThreadState, for the green threads now running.
-_running = {}
+_running: dict[Any, Any] = {}
 
 
 def _bootstrap(state, function, args, kwargs):

@@ -36,6 +36,7 @@ import _thread
 import concurrent.futures as _futures
 import os
 from collections import deque
+from typing import Any
 
 from . import hub as _hubmod
 from .config import config
@@ -85,12 +86,12 @@ class ThreadPool:
         # None: wait for work forever (C SimpleQueue.get with no timeout).
         self._idle_task_timeout = float(idle_task_timeout) if 0 < idle_task_timeout < float('inf') else None
         self._floor = 0                  # workers that do not retire when idle (size setter)
-        self._queue = _SimpleQueue()
+        self._queue: Any = _SimpleQueue()
         self._lock = _allocate_lock()    # guards the worker counters below
         self._nthreads = 0               # live worker threads
         self._nidle = 0                  # of those, waiting for work
         self._nstopping = 0              # _STOP sentinels queued, not yet taken
-        self._workers = set()            # thread idents, to detect nested apply()
+        self._workers: set[Any] = set()            # thread idents, to detect nested apply()
         self._outstanding = 0            # submitted, not yet delivered (hub thread)
         self._nqueued = 0                # tasks queued, not yet taken by a worker
         self._empty = ParkingLot()       # join() parks here
