@@ -546,6 +546,29 @@ def test_a_loop_refuses_to_run_in_another_thread():
     assert len(errors) == 1 and 'thread' in errors[0], errors
 
 
+@pytest.mark.parametrize('patched', [False, True])
+def test_asyncio_subprocesses_and_signal_handlers_work_on_the_hub_loop(patched):
+    out = run_script('''
+        if %r:
+            from gevent_lite import monkey; monkey.patch_all()
+        import asyncio, os, signal, gevent_lite
+        from gevent_lite import asyncio_bridge as ab
+        async def main():
+            proc = await asyncio.create_subprocess_exec(
+                'sh', '-c', 'sleep 0.2; echo hi', stdout=asyncio.subprocess.PIPE)
+            out, _ = await asyncio.wait_for(proc.communicate(), 10)
+            loop = asyncio.get_running_loop()
+            got = loop.create_future()
+            loop.add_signal_handler(signal.SIGUSR1, got.set_result, 'usr1')
+            loop.call_later(0.05, os.kill, os.getpid(), signal.SIGUSR1)
+            return out, proc.returncode, await asyncio.wait_for(got, 10)
+        ticks = []
+        gevent_lite.spawn(lambda: [ticks.append(gevent_lite.sleep(0.02)) for _ in range(5)])
+        print(ab.run(main()), len(ticks))
+    ''' % patched)
+    assert out.strip() == "(b'hi\\n', 0, 'usr1') 5"
+
+
 def test_closing_a_loop_forgets_its_fd_in_the_hub():
     loop = ab.new_event_loop()
     loop.run_until_complete(asyncio.sleep(0.01))
