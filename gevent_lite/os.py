@@ -60,7 +60,7 @@ try:
     from fcntl import F_GETFL as _F_GETFL
     from fcntl import fcntl as _fcntl
 except ImportError:  # pragma: no cover - not POSIX
-    _fcntl = None
+    _fcntl = None  # type: ignore[assignment]
 _fstat = _os.fstat
 _O_NONBLOCK = getattr(_os, 'O_NONBLOCK', 0)
 _O_ACCMODE = getattr(_os, 'O_ACCMODE', 3)

@@ -110,7 +110,7 @@ class BaseServer:
 
     def __init__(self, listener, handle: Optional[Callable] = None, spawn: Any = 'default'):
         self._stop_event_greenlets: set[Any] = set()    # handler greenlets we must join/kill on stop
-        self._accept_greenlet = None
+        self._accept_greenlet: Greenlet | None = None
         self._started = False
         self._stopped = False
         self._changed = Event()     # pulsed by start_accepting, set by close (serve_forever)
@@ -276,11 +276,11 @@ class BaseServer:
             g.kill(block=False)
 
     def do_handle(self, *args: Any) -> None:
-        """Spawn the handler for one item that :meth:`do_read` returned."""
+        """Spawn the handler for one item that ``do_read()`` returned."""
         self._spawn(self._handler(), *args)
 
     def do_close(self, *args: Any) -> None:
-        """Release one item :meth:`do_read` returned when its handler could not be
+        """Release one item ``do_read()`` returned when its handler could not be
         spawned (StreamServer closes the socket)."""
 
     def is_fatal_error(self, ex: BaseException) -> bool:
@@ -484,7 +484,7 @@ class StreamServer(BaseServer):
 
     @classmethod
     def get_listener(cls, address: Any, backlog: Optional[int] = None, family: Optional[int] = None) -> Any:
-        """A green socket bound to ``address`` and listening (what :meth:`start` makes)."""
+        """A green socket bound to ``address`` and listening (what :meth:`~BaseServer.start` makes)."""
         fam, addr = parse_address(address)
         sock = _gsocket.socket(family or fam, _SOCK_STREAM)
         try:
@@ -530,7 +530,7 @@ class DatagramServer(BaseServer):
 
     @classmethod
     def get_listener(cls, address: Any, family: Optional[int] = None) -> Any:
-        """A green datagram socket bound to ``address`` (what :meth:`start` makes)."""
+        """A green datagram socket bound to ``address`` (what :meth:`~BaseServer.start` makes)."""
         fam, addr = parse_address(address)
         sock = _gsocket.socket(family or fam, _socket.SOCK_DGRAM)
         try:
