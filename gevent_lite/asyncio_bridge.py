@@ -101,7 +101,6 @@ def _run_py39(main, debug):
             loop.close()
 
 
-
 # -- which loop: the one running in this thread, else the hub's background loop ----------
 
 def get_loop() -> HubEventLoop:
@@ -198,7 +197,7 @@ def await_(awaitable: Awaitable[Any]) -> Any:
             fut.cancel()
             loop._wake()
             try:
-                _wait_quietly(fut)
+                waiter.get()      # parks again on the same ticket, until ``done``
             except BaseException:
                 pass              # interrupted again: stop waiting
         raise
@@ -230,25 +229,13 @@ def _await_foreign(fut, loop):
         except BaseException:
             loop.call_soon_threadsafe(fut.cancel)
             try:
-                waiter.get()      # until it is done (see await_); a second interruption ends that
+                waiter.get()      # until it is done, as in await_
             except BaseException:
                 pass
             raise
     finally:
         hub.unref()
     return fut.result()
-
-
-def _wait_quietly(fut):
-    # Park until ``fut`` is done; the caller handles a second interruption.
-    if fut.done():
-        return
-    waiter = Waiter(get_hub())
-    fut.add_done_callback(waiter.wake)
-    try:
-        waiter.get()
-    finally:
-        fut.remove_done_callback(waiter.wake)
 
 
 def _isawaitable(obj):
