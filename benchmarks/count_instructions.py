@@ -14,7 +14,8 @@ interpreter start-up and imports cancelled out. Use it to decide whether a
 change to a hot path helps; use ``run.py`` for the speed users see.
 
 A unit is: ``sleep0`` one ``sleep(0)`` in each of two greenlets; ``spawn`` one
-spawn+join of a no-op greenlet; ``event`` one set/wait/clear round trip between
+spawn+join of a no-op greenlet (for ``--impl greenlet``: one raw greenlet
+created, switched into and finished, the floor under any library's spawn); ``event`` one set/wait/clear round trip between
 two greenlets; ``queue`` one item through ``Queue(100)``; ``timers`` one timed
 ``sleep`` (10 per greenlet).
 """
@@ -29,13 +30,25 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CASES = ('sleep0', 'spawn', 'event', 'queue', 'timers')
-IMPLS = ('lite', 'gevent', 'eventlet')
+IMPLS = ('lite', 'gevent', 'eventlet', 'greenlet')
 
 # The workload, run in the measured interpreter: python -c WORKLOAD IMPL CASE N
 WORKLOAD = r'''
 import sys
 impl, case, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-if impl == 'lite':
+if impl == 'greenlet':
+    # Raw greenlet: only the spawn case, as its physical limit (create, switch in, finish).
+    from greenlet import greenlet
+    if case != 'spawn':
+        raise SystemExit('raw greenlet has only the spawn case')
+    def noop():
+        pass
+    gs = [greenlet(noop) for _ in range(n)]
+    for x in gs:
+        x.switch()
+    assert all(x.dead for x in gs)
+    raise SystemExit(0)
+elif impl == 'lite':
     import gevent_lite as g
     from gevent_lite.event import Event
     from gevent_lite.queue import Queue
@@ -151,8 +164,9 @@ def main(argv=None):
             p.error('unknown case %r (choose from %s)' % (case, ', '.join(CASES)))
     print('%-8s' % 'case' + ''.join('%14s' % i for i in impls) + '   (instructions per unit)')
     for case in cases:
-        row = [per_unit(impl, case, small, large) for impl in impls]
-        print('%-8s' % case + ''.join('%14.0f' % v for v in row))
+        row = [per_unit(impl, case, small, large) if impl != 'greenlet' or case == 'spawn' else None
+               for impl in impls]
+        print('%-8s' % case + ''.join('%14s' % '-' if v is None else '%14.0f' % v for v in row))
     return 0
 
 

@@ -335,6 +335,17 @@ def test_instruction_count_workload_does_its_work_for_gevent_lite(case):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_instruction_count_raw_greenlet_workload_runs_spawn_only():
+    # The floor under any library's spawn: raw greenlets created, run and finished.
+    import subprocess
+    proc = subprocess.run([sys.executable, '-c', count_instructions.WORKLOAD, 'greenlet', 'spawn', '200'],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, '-c', count_instructions.WORKLOAD, 'greenlet', 'sleep0', '200'],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and 'only the spawn case' in proc.stderr
+
+
 def test_instruction_count_grows_with_the_work_and_gives_a_per_unit_cost():
     import shutil
     if shutil.which('valgrind') is None:
