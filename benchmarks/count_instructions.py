@@ -15,9 +15,9 @@ change to a hot path helps; use ``run.py`` for the speed users see.
 
 A unit is: ``sleep0`` one ``sleep(0)`` in each of two greenlets; ``spawn`` one
 spawn+join of a no-op greenlet (for ``--impl greenlet``: one raw greenlet
-created, switched into and finished, the floor under any library's spawn); ``event`` one set/wait/clear round trip between
-two greenlets; ``queue`` one item through ``Queue(100)``; ``timers`` one timed
-``sleep`` (10 per greenlet).
+created, switched into and finished, the floor under any library's spawn);
+``event`` one set/wait/clear round trip between two greenlets; ``queue`` one
+item through ``Queue(100)``; ``timers`` one timed ``sleep`` (10 per greenlet).
 """
 
 import argparse

@@ -450,3 +450,86 @@ def test_greenlet_killed_with_an_exception_is_not_successful():
         assert isinstance(g.exception, ZeroDivisionError)
         with pytest.raises(ZeroDivisionError):
             g.get()
+
+
+def test_joinall_of_greenlets_returns_them_all_in_the_given_order():
+    gs = [gevent_lite.spawn(gevent_lite.sleep, d) for d in (0.03, 0.0, 0.01, 0.02)]
+    assert gevent_lite.joinall(gs) == gs
+    assert all(g.dead and g.successful() for g in gs)
+
+
+def test_joinall_timeout_is_one_deadline_for_all_the_greenlets():
+    # Parking on each unfinished greenlet in turn must not give each one the full
+    # timeout: 5 greenlets that never finish in time cost one timeout, not five.
+    slow = [gevent_lite.spawn(gevent_lite.sleep, 10) for _ in range(5)]
+    start = time.monotonic()
+    assert gevent_lite.joinall(slow, timeout=0.3) == []
+    assert time.monotonic() - start < 1.2
+    gevent_lite.killall(slow)
+
+
+def test_joinall_with_timeout_reports_greenlets_finished_after_an_unfinished_one():
+    gs = [gevent_lite.spawn(gevent_lite.sleep, 10), gevent_lite.spawn(gevent_lite.sleep, 0.01),
+          gevent_lite.spawn(lambda: 'at once')]
+    done = gevent_lite.joinall(gs, timeout=0.3)
+    assert done == gs[1:]
+    gevent_lite.killall(gs)
+
+
+def test_joinall_returns_after_the_finished_greenlets_links_ran():
+    # Pool.kill() and others join until a death link has run; joinall keeps gevent's
+    # order: links added before the join are called by the time it returns.
+    seen = []
+    gs = [gevent_lite.spawn(lambda: None) for _ in range(3)]
+    for g in gs:
+        g.rawlink(seen.append)
+    gevent_lite.sleep(0)            # all three finished; their links are queued in the hub
+    assert all(g.dead for g in gs)
+    assert gevent_lite.joinall(gs) == gs
+    assert seen == gs
+
+
+def test_joinall_of_a_greenlet_killed_before_it_started_returns_at_once():
+    g = gevent_lite.spawn(gevent_lite.sleep, 10)
+    g.kill(block=False)
+    start = time.monotonic()
+    assert gevent_lite.joinall([g], timeout=5) == [g]
+    assert time.monotonic() - start < 1
+
+
+def test_joinall_of_greenlets_and_events_waits_for_both():
+    from gevent_lite.event import Event
+    ev = Event()
+    g = gevent_lite.spawn(lambda: ev.set())
+    assert set(gevent_lite.joinall([g, ev], timeout=2)) == {g, ev}
+
+
+def test_greenlet_spawned_from_an_empty_context_keeps_its_context_changes_to_itself():
+    var = contextvars.ContextVar('var', default='unset')
+
+    def child(value):
+        seen = var.get()
+        var.set(value)
+        gevent_lite.sleep(0.01)           # the siblings run and set theirs meanwhile
+        return seen, var.get()
+
+    def spawner():
+        gs = [gevent_lite.spawn(child, i) for i in range(3)]
+        gevent_lite.joinall(gs)
+        return [g.value for g in gs], var.get()
+
+    # contextvars.Context().run: the spawner runs in an empty context, as a program that
+    # never set a context variable does.
+    values, own = contextvars.Context().run(spawner)
+    assert values == [('unset', 0), ('unset', 1), ('unset', 2)]
+    assert own == 'unset'
+
+
+def test_greenlet_without_arguments_has_empty_read_only_kwargs():
+    g = gevent_lite.spawn(lambda: None)
+    g.join()
+    assert g.args == () and dict(g.kwargs) == {}
+    with pytest.raises(TypeError):
+        g.kwargs['x'] = 1             # the shared empty mapping cannot be changed
+    h = gevent_lite.spawn(lambda **kw: kw, a=1)
+    assert h.get() == {'a': 1}
