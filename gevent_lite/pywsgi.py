@@ -115,6 +115,11 @@ _REASONS = {
     500: 'Internal Server Error', 501: 'Not Implemented', 505: 'HTTP Version Not Supported',
 }
 _NO_BODY_STATUS = (204, 304)
+# Request headers get_environ() looks at beyond copying them into the environ.
+_FRAMING_HEADERS = frozenset((b'host', b'content-length', b'transfer-encoding', b'connection', b'expect',
+                              b'upgrade'))
+# Methods that need no token check (any other goes through _TOKEN).
+_COMMON_METHODS = frozenset((b'GET', b'HEAD', b'POST', b'PUT', b'DELETE', b'OPTIONS', b'PATCH'))
 # Response headers start_response notes (by exact spelling first, then lower-cased):
 # 1 Content-Length, 2 Date, 3 Server, 4 Connection, 5 Transfer-Encoding.
 _SPECIAL_RESPONSE_HEADERS = {}
@@ -548,6 +553,11 @@ def _httpdate():
 
 
 _date_cache = [0, '', '']
+# Values that passed validation once (bounded): a regex per request costs more than
+# the rest of the check. Only exact str/bytes values that matched are ever added.
+_seen_hosts: set[bytes] = set()
+_seen_statuses: set[str] = set()
+_seen_names: set[str] = set()
 _header_keys: dict[Any, Any] = {}      # b'content-type' -> 'CONTENT_TYPE' etc., bounded
 
 
@@ -850,13 +860,18 @@ class WSGIHandler:
         if len(parts) != 3:
             raise _BadRequest(400, 'malformed request line %r' % (line[:100],))
         method, target, version = parts
-        if not _TOKEN.match(method):
+        if method not in _COMMON_METHODS and not _TOKEN.match(method):
             raise _BadRequest(400, 'invalid method %r' % (method[:40],))
-        m = _VERSION.match(version)
-        if m is None:
-            raise _BadRequest(400, 'invalid HTTP version %r' % (version[:40],))
-        if m.group(1) != b'1':
-            raise _BadRequest(505, 'HTTP version %r not supported' % (version,))
+        if version == b'HTTP/1.1':
+            http10 = False
+        else:
+            m = _VERSION.match(version)
+            if m is None:
+                raise _BadRequest(400, 'invalid HTTP version %r' % (version[:40],))
+            if m.group(1) != b'1':
+                raise _BadRequest(505, 'HTTP version %r not supported' % (version,))
+            # RFC 9112 2.6: a higher 1.x minor version is served as HTTP/1.1.
+            http10 = m.group(2) == b'0'
         if not target or _BAD_TARGET.search(target):
             raise _BadRequest(400, 'invalid request target')
         lines = self._head.split(b'\r\n')
@@ -877,8 +892,7 @@ class WSGIHandler:
         self.command = method.decode('latin-1')
         self._target = target
         self._path = None
-        # RFC 9112 2.6: a higher 1.x minor version is served as HTTP/1.1.
-        self.request_version = 'HTTP/1.0' if m.group(2) == b'0' else 'HTTP/1.1'
+        self.request_version = 'HTTP/1.0' if http10 else 'HTTP/1.1'
         return True
 
     @property
@@ -995,8 +1009,22 @@ class WSGIHandler:
         expect = None
         upgrade = False
         hosts = 0
+        special = _FRAMING_HEADERS
         for name, value, _ in self._header_list:
-            if name == b'content-length':
+            if name not in special:
+                pass
+            elif name == b'host':
+                # RFC 9112 3.2: more than one Host, or an invalid one, is a 400 (two
+                # joined with a comma would let a proxy and the app see different hosts).
+                hosts += 1
+                if hosts > 1:
+                    raise _BadRequest(400, 'more than one Host header')
+                if value not in _seen_hosts:
+                    if value and not _AUTHORITY.match(value):
+                        raise _BadRequest(400, 'invalid Host header %r' % (value[:100],))
+                    if len(_seen_hosts) < 1024:
+                        _seen_hosts.add(value)
+            elif name == b'content-length':
                 for part in value.split(b','):
                     part = part.strip(b' \t')
                     if not part.isdigit() or len(part) > 18:
@@ -1010,14 +1038,6 @@ class WSGIHandler:
                 connection = connection + b',' + value.lower() if connection else value.lower()
             elif name == b'expect':
                 expect = value.lower()
-            elif name == b'host':
-                # RFC 9112 3.2: more than one Host, or an invalid one, is a 400 (two
-                # joined with a comma would let a proxy and the app see different hosts).
-                hosts += 1
-                if hosts > 1:
-                    raise _BadRequest(400, 'more than one Host header')
-                if value and not _AUTHORITY.match(value):
-                    raise _BadRequest(400, 'invalid Host header %r' % (value[:100],))
             elif name == b'upgrade':
                 upgrade = True
             key = _header_keys.get(name)
@@ -1171,8 +1191,11 @@ class WSGIHandler:
                 exc_info = None
         elif self.status is not None:
             raise AssertionError('start_response() called a second time without exc_info')
-        if type(status) is not str or not _STATUS.match(status):
-            raise ValueError('invalid status %r: must be a str like "200 OK"' % (status,))
+        if type(status) is not str or status not in _seen_statuses:
+            if type(status) is not str or not _STATUS.match(status):
+                raise ValueError('invalid status %r: must be a str like "200 OK"' % (status,))
+            if len(_seen_statuses) < 1024:
+                _seen_statuses.add(status)
         code = int(status[:3])
         provided_date = provided_cl = None
         has_server = drop = False
@@ -1181,8 +1204,11 @@ class WSGIHandler:
             if type(item) is not tuple or len(item) != 2:
                 raise TypeError('response header %r is not a (name, value) tuple' % (item,))
             name, value = item
-            if type(name) is not str or not _HEADER_NAME.match(name):
-                raise ValueError('invalid response header name %r' % (name,))
+            if type(name) is not str or name not in _seen_names:
+                if type(name) is not str or not _HEADER_NAME.match(name):
+                    raise ValueError('invalid response header name %r' % (name,))
+                if len(_seen_names) < 1024:
+                    _seen_names.add(name)
             if type(value) is not str or _BAD_HEADER_VALUE.search(value):
                 raise ValueError('invalid response header value %r for %s' % (value, name))
             kind = special.get(name)
