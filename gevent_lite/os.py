@@ -37,6 +37,8 @@ How it cooperates with the hub
   child with the cooperative :func:`waitpid` and then calls the callback.
 """
 
+from __future__ import annotations
+
 import os as _os
 import select as _select
 from typing import Any, Callable
