@@ -1201,6 +1201,18 @@ def test_unread_100_continue_body_gets_connection_close_and_no_reset():
     assert normalised(out) == ok_response(b'no')
 
 
+def test_unread_chunked_body_gets_connection_close_and_no_reset():
+    def app(environ, start_response):
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'skipped']
+
+    with Serve(app) as s:
+        chunks = b''.join(b'%x\r\n%s\r\n' % (4096, b'c' * 4096) for _ in range(40))
+        req = b'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n' + chunks
+        out = in_thread(lambda: _send_then_read_late(s.port, req, 0.5))
+    assert normalised(out) == ok_response(b'skipped')
+
+
 def test_unread_small_body_is_drained_and_connection_kept():
     def app(environ, start_response):
         start_response('200 OK', [('Content-Type', 'text/plain')])
