@@ -30,7 +30,9 @@ The loop (:meth:`Hub.run`) does, per iteration:
 3. run the timers that are due.
 
 Only this module knows the poller. Everything else asks the hub to wait for
-"fd readable", "fd writable", "time passed" or "someone woke me".
+"fd readable", "fd writable", "time passed" or "someone woke me". The design --
+kept fd registrations, the parking primitive, how a wake-up travels, the fast
+paths -- is written down once, in docs/internals.rst.
 """
 
 from __future__ import annotations

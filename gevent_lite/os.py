@@ -312,9 +312,7 @@ def wait_child(poll: Callable[[], Any], pid: int | None = None) -> Any:
             if result is not None:
                 return result
     hub = get_hub()
-    # The number is new to us: any hub registration under it belongs to an fd that
-    # was closed behind the hub's back (os.close by other code), and would stop the
-    # pidfd from ever being registered -- so this wait would never wake.
+    # A new fd number: drop what the hub may have kept under it (docs/internals.rst).
     hub.cancel_wait(pidfd)
     try:
         while True:

@@ -116,7 +116,7 @@ class _GreenFileIO(_io.FileIO):
 
     def close(self):
         if not self.closed:
-            # Registrations outlive wake-ups: forget this fd before its number is reused.
+            # Kept registrations (docs/internals.rst): forget the fd before closing it.
             get_hub().cancel_wait(self.fileno())
         _io.FileIO.close(self)
 
@@ -371,8 +371,7 @@ def _write_to(fd):
 
 
 def _close(fileobj):
-    # Forget the fd in the hub before closing it: registrations are kept after
-    # wake-ups, and a stale one would shadow the next file that gets this number.
+    # Kept registrations (docs/internals.rst): forget the fd before closing it.
     try:
         fd = fileobj.fileno()
     except (ValueError, OSError):
