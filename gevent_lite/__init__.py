@@ -56,7 +56,8 @@ def _monitor_on_config_change(name, value):
     if name == 'monitor_thread' and value:
         hub = _hub_module._get_hub_noargs()
         if hub is not None and getattr(hub, 'periodic_monitoring_thread', None) is None:
-            hub.start_periodic_monitoring_thread()
+            from .monitor import start_periodic_monitoring_thread
+            start_periodic_monitoring_thread(hub)
 
 
 from .config import on_change as _config_on_change  # noqa: E402

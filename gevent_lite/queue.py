@@ -37,6 +37,7 @@ warns); use :class:`Channel` for a rendezvous. ``Queue`` is joinable
 """
 
 import sys
+from types import GenericAlias as _GenericAlias
 import warnings
 from collections import deque
 from heapq import heapify, heappop, heappush
@@ -84,6 +85,8 @@ def _norm_timeout(timeout):
 class SimpleQueue:
     """A FIFO queue of Python objects; ``maxsize=None`` (or <= 0) means unbounded.
 
+    ``Queue[int]`` in annotations works, as for the stdlib queues.
+
     Subclasses may override the stdlib-style hooks ``_create_queue``, ``_put``,
     ``_get`` and ``_peek``.
     """
@@ -101,6 +104,8 @@ class SimpleQueue:
         'is_shutdown',
         'queue',
     )
+
+    __class_getitem__ = classmethod(_GenericAlias)
 
     def __init__(self, maxsize=None, items=(), _warn_depth=2):
         if maxsize is not None and maxsize <= 0:
@@ -589,6 +594,8 @@ class Channel:
     It holds no items (``qsize()`` is 0, ``full()`` and ``empty()`` are both True).
     ``balance`` is the number of parked getters minus parked putters.
     """
+
+    __class_getitem__ = classmethod(_GenericAlias)
 
     __slots__ = ('__weakref__', '_getters', '_orphans', '_putters')
 

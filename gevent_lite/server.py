@@ -246,6 +246,13 @@ class BaseServer:
             self.socket = _gsocket._green(self.socket)
         self.address = self.socket.getsockname()
 
+    def __enter__(self):
+        """``with server:`` stops it (closing the socket) on the way out, as gevent's does."""
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
     def start(self):
         """Bind (if needed) and start serving in the background; returns at once."""
         if self.started:

@@ -43,7 +43,11 @@ from .config import config
 from .event import AsyncResult
 from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub
 
-__all__ = ['ThreadPool', 'ThreadPoolExecutor', 'DEFAULT_SIZE']
+__all__ = ['ThreadPool', 'ThreadPoolExecutor', 'ThreadResult', 'DEFAULT_SIZE']
+
+#: gevent's name for what :meth:`ThreadPool.spawn` returns (an
+#: :class:`~gevent_lite.event.AsyncResult` the worker thread fills in).
+ThreadResult = AsyncResult
 
 #: Default of ``config.threadpool_size``, the size of each hub's ``threadpool``
 #: (gevent uses 10 as well).
@@ -209,6 +213,28 @@ class ThreadPool:
                     spawn(callback, res.value)
             result.rawlink(_on_ready)
         return result
+
+    def apply_cb(self, func, args=(), kwds=None, callback=None):
+        """``apply(func, args, kwds)``, then ``callback(result)`` (in this greenlet) if given."""
+        result = self.apply(func, args, kwds)
+        if callback is not None:
+            callback(result)
+        return result
+
+    def map_async(self, func, iterable, callback=None) -> Any:
+        """Start ``map(func, iterable)`` in a greenlet; returns it (``get()`` gives the list).
+        ``callback(list)`` runs in that greenlet when every result is in."""
+        from .greenlet import spawn
+
+        def _map():
+            results = self.map(func, iterable)
+            if callback is not None:
+                callback(results)
+            return results
+        return spawn(_map)
+
+    def adjust(self) -> None:
+        """gevent's hook to grow the pool to its size; ours starts threads on demand."""
 
     def apply(self, func, args=(), kwds=None):
         """Run ``func(*args, **kwds)`` in a worker thread and return its result.
@@ -483,6 +509,10 @@ class ThreadPoolExecutor(_futures.Executor):
         # Parks until every submitted task has delivered, then lets the workers exit.
         self._pool.join()
         self._pool.kill()
+
+    def kill(self, wait: bool = True) -> None:
+        """gevent's spelling: ``shutdown(wait)`` that also fails the tasks not yet started."""
+        self.shutdown(wait, cancel_futures=True)
 
 
 def _default_factory(hub):

@@ -590,3 +590,10 @@ def test_put_while_getter_and_peeker_both_wait():
     q.put('b')       # stored; wakes the peeker
     assert gt.get(timeout=1) == 'a' and pk.get(timeout=1) == 'b'
     assert list(q.queue) == ['b']
+
+
+def test_queue_classes_are_subscriptable_in_annotations():
+    from gevent_lite.queue import Channel, JoinableQueue, LifoQueue, PriorityQueue, Queue, SimpleQueue
+    for cls in (Queue, SimpleQueue, LifoQueue, PriorityQueue, JoinableQueue, Channel):
+        alias = cls[int]
+        assert alias.__origin__ is cls and alias.__args__ == (int,)

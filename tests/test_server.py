@@ -374,3 +374,10 @@ def test_gevent_listener_helpers_and_repr():
 def errno_fatal(server):
     import errno
     return server.is_fatal_error(OSError(errno.EBADF, 'x')) and not server.is_fatal_error(OSError(errno.EAGAIN, 'y'))
+
+
+def test_server_as_context_manager_stops_on_exit():
+    with StreamServer(('127.0.0.1', 0), echo) as server:
+        server.start()
+        assert green_roundtrip(server.server_port) == b'ping'
+    assert server.closed and not server.started

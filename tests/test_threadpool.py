@@ -538,3 +538,25 @@ def test_executor_after_patch_all_runs_the_initializer_once_per_real_worker_thre
     ''')
     res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.split() == ['ok'], res.stdout + res.stderr
+
+
+def test_gevent_threadpool_names_map_async_apply_cb_adjust_and_executor_kill():
+    from gevent_lite.event import AsyncResult
+    from gevent_lite.threadpool import ThreadPool, ThreadPoolExecutor, ThreadResult
+    assert ThreadResult is AsyncResult
+    pool = ThreadPool(3)
+    try:
+        got = []
+        g = pool.map_async(abs, [-1, -2, -3], callback=got.append)
+        assert g.get(timeout=10) == [1, 2, 3] and got == [[1, 2, 3]]
+        seen = []
+        assert pool.apply_cb(abs, (-4,), callback=seen.append) == 4 and seen == [4]
+        pool.adjust()
+        assert isinstance(pool.spawn(abs, -5), ThreadResult)
+    finally:
+        pool.kill()
+    executor = ThreadPoolExecutor(2)
+    assert executor.submit(abs, -6).result(timeout=10) == 6
+    executor.kill()
+    with pytest.raises(RuntimeError):
+        executor.submit(abs, -7)
