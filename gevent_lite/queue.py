@@ -38,6 +38,7 @@ warns); use :class:`Channel` for a rendezvous. ``Queue`` is joinable
 
 import sys
 from types import GenericAlias as _GenericAlias
+from typing import Any
 import warnings
 from collections import deque
 from heapq import heapify, heappop, heappush
@@ -105,7 +106,8 @@ class SimpleQueue:
         'queue',
     )
 
-    __class_getitem__ = classmethod(_GenericAlias)
+    def __class_getitem__(cls, item: Any) -> Any:
+        return _GenericAlias(cls, item)
 
     def __init__(self, maxsize=None, items=(), _warn_depth=2):
         if maxsize is not None and maxsize <= 0:
@@ -595,7 +597,8 @@ class Channel:
     ``balance`` is the number of parked getters minus parked putters.
     """
 
-    __class_getitem__ = classmethod(_GenericAlias)
+    def __class_getitem__(cls, item: Any) -> Any:
+        return _GenericAlias(cls, item)
 
     __slots__ = ('__weakref__', '_getters', '_orphans', '_putters')
 
