@@ -133,11 +133,15 @@ _thread_idents: set[Any] = set()
 
 
 def _claim_tool_id():
-    """Register our ``sys.monitoring`` tool (once); None if every free id is taken."""
+    """Register our ``sys.monitoring`` tool (once); None if both ids we may use are taken.
+
+    Only 3 and 4: 0, 1, 2 and 5 are the ids CPython names for debuggers, coverage,
+    profilers and optimizers, which such tools claim (and fail if we held them).
+    """
     global _tool_id
     if _tool_id is not None:
         return _tool_id
-    for tool in (4, 3, 5, 2, 1, 0):
+    for tool in (4, 3):
         if _monitoring.get_tool(tool) is None:
             _monitoring.use_tool_id(tool, _TOOL_NAME)
         elif _monitoring.get_tool(tool) != _TOOL_NAME:   # (ours: an earlier import)
@@ -401,7 +405,8 @@ def enable(hub: Any = None, threads: bool = True) -> bool:
     ``monkey.patch_thread`` asks for); plain greenlets are preempted when
     ``config.preempt_greenlets`` is set. Returns False where preemption is not
     supported (Python < 3.12), when ``config.preempt_time_slice`` is ``-1``, or
-    when every ``sys.monitoring`` tool id is taken. Call it from the hub's thread.
+    when ``sys.monitoring`` tool ids 3 and 4 are both taken by other tools. Call
+    it from the hub's thread.
     """
     if not SUPPORTED:
         return False

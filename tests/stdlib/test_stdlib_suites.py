@@ -44,3 +44,27 @@ def test_cpython_module_passes_under_patch_all(name, limit, request):
     unexpected = [t for t in res['bad'] if run_stdlib.expected_reason(t, EXPECTED) is None]
     assert not unexpected, 'unexpected failures under patch_all: %s' % unexpected
     assert res['run'] > 0
+
+
+def test_expected_failures_lines_with_a_version_condition_count_only_on_those_versions(tmp_path):
+    path = tmp_path / 'expected.txt'
+    path.write_text('# comment\n'
+                    'test.a.A.test_x  # hang: everywhere\n'
+                    'py<3.12 test.b.B.test_y  # hang: needs preemption\n'
+                    'py>=3.13 test.c.*  # 3.13 only\n')
+    assert run_stdlib.load_expected(str(path), (3, 11)) == {
+        'test.a.A.test_x': 'hang: everywhere', 'test.b.B.test_y': 'hang: needs preemption'}
+    on_313 = run_stdlib.load_expected(str(path), (3, 13))
+    assert set(on_313) == {'test.a.A.test_x', 'test.c.*'}
+    assert run_stdlib.expected_reason('test.c.C.test_z', on_313) == '3.13 only'
+    path.write_text('py~3.12 test.d  # bad\n')
+    with pytest.raises(ValueError, match='bad version condition'):
+        run_stdlib.load_expected(str(path), (3, 11))
+
+
+def test_the_report_line_says_run_passed_and_finished_or_where_it_hung():
+    done = {'run': 10, 'skipped': 2, 'bad': ['t1', 't2'], 'seconds': 1.5, 'hung': ['t2']}
+    assert run_stdlib.describe(done) == \
+        'run 10 pass 6 skip 2 finished 1.5s (after leaving out 1 hung: t2)'
+    hang = {'hang': True, 'seconds': 60, 'started': ['t1', 't2', 't3'], 'ok': 2}
+    assert run_stdlib.describe(hang) == 'HANG (>60s): 3 started, 2 passed; in t3'
