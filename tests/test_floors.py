@@ -42,24 +42,44 @@ FLOOR_OF = {name: floor for floor, names in FLOORS.items() for name in names}
 
 
 def _modules():
-    return sorted(f[:-3] for f in os.listdir(PACKAGE) if f.endswith('.py'))
+    # Modules, and packages (a folder with __init__.py: gevent_lite.resolver), by name.
+    return sorted([f[:-3] for f in os.listdir(PACKAGE) if f.endswith('.py')]
+                  + [f for f in os.listdir(PACKAGE) if os.path.exists(os.path.join(PACKAGE, f, '__init__.py'))])
+
+
+def _source_files(module):
+    """The files of one module of ours: ``X.py``, or every file of the package ``X``."""
+    folder = os.path.join(PACKAGE, module)
+    if os.path.isdir(folder):
+        return [(os.path.join(folder, f), True) for f in sorted(os.listdir(folder)) if f.endswith('.py')]
+    return [(os.path.join(PACKAGE, module + '.py'), False)]
 
 
 def _imports(module):
     """``[(imported module, at import time?, line)]`` of one module of ours."""
-    with open(os.path.join(PACKAGE, module + '.py'), encoding='utf-8') as f:
-        tree = ast.parse(f.read())
     found = []
+    for path, in_package in _source_files(module):
+        with open(path, encoding='utf-8') as f:
+            _visit_imports(ast.parse(f.read()), in_package, module, found)
+    return found
+
+
+def _visit_imports(tree, in_package, module, found):
     known = set(_modules())
+    # Inside a package, ``from .. import x`` is what ``from . import x`` is at the
+    # top, and ``from . import y`` (or ``from .y``) stays inside the package.
+    up = 2 if in_package else 1
 
     def visit(node, top):
         for child in ast.iter_child_nodes(node):
             inner = top and not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             names = []
             if isinstance(child, ast.ImportFrom):
-                if child.level == 1 and child.module:
+                if in_package and child.level == 1:
+                    names = []          # within the package itself
+                elif child.level == up and child.module:
                     names = [child.module.split('.')[0]]
-                elif child.level == 1:
+                elif child.level == up:
                     names = [a.name for a in child.names if a.name in known]
                 elif child.level == 0 and child.module and child.module.split('.')[0] == 'gevent_lite':
                     parts = child.module.split('.')
@@ -75,7 +95,6 @@ def _imports(module):
             visit(child, inner)
 
     visit(tree, True)
-    return found
 
 
 def test_every_module_is_on_exactly_one_floor():

@@ -196,3 +196,10 @@ def test_forked_child_gets_fresh_resolver_and_pool():
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == '0'
+
+
+def test_gevents_import_paths_name_the_same_resolver_classes():
+    import gevent_lite.resolver.blocking
+    import gevent_lite.resolver.thread
+    assert gevent_lite.resolver.thread.Resolver is Resolver
+    assert gevent_lite.resolver.blocking.Resolver is BlockingResolver

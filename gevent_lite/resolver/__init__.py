@@ -35,9 +35,9 @@ import _socket
 import encodings.idna  # noqa: F401
 import socket as _stdsocket
 
-from . import threadpool as _threadpool  # noqa: F401 -- registers hub.threadpool
-from .config import config
-from .hub import get_hub
+from .. import threadpool as _threadpool  # noqa: F401 -- registers hub.threadpool
+from ..config import config
+from ..hub import get_hub
 
 __all__ = ['BlockingResolver', 'Resolver', 'ThreadResolver', 'get_resolver', 'set_resolver']
 
