@@ -490,15 +490,16 @@ def _join_in_turn(greenlets, timeout):
     of 10,000 greenlets parks once, not 10,000 times (see docs/performance.rst).
     """
     ready = Greenlet.ready
+    dead = _dead_greenlet_dead       # C: the common answer without a Python call
     if timeout is None:
         for g in greenlets:
-            if not ready(g):
+            if not dead(g) and not ready(g):
                 g._wait_done(None)
         done = greenlets
     else:
         deadline = _now() + _check_timeout(timeout)
         for g in greenlets:
-            if not ready(g):
+            if not dead(g) and not ready(g):
                 left = deadline - _now()
                 if left <= 0 or not g._wait_done(left):
                     break
