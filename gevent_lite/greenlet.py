@@ -257,7 +257,13 @@ class Greenlet(greenlet, Linkable):
             self._start_state = _SCHEDULED
             if _spawn_callbacks is not None:
                 _call_spawn_callbacks(self)
-            self._start_timer = self.hub.call_later(seconds, self.switch)
+            self._start_timer = self.hub.call_later(seconds, self._start_by_timer)
+
+    def _start_by_timer(self):
+        # The start_later() timer fired (a hub callback): forget it, then run. Here
+        # rather than in run(), which every spawn goes through.
+        self._start_timer = None
+        self.switch()
 
     @classmethod
     def spawn(cls, *args, **kwargs):
@@ -278,16 +284,16 @@ class Greenlet(greenlet, Linkable):
         if self._start_state == _KILLED_BEFORE_START:
             return
         self._start_state = _RUNNING
-        if self._start_timer is not None:
-            self._start_timer = None
         try:
-            result = self._run(*self.args, **self.kwargs)
+            self.value = self._run(*self.args, **self.kwargs)
         except GreenletExit as ex:
             self._report_result(ex)
         except:  # noqa: E722 -- the result of a greenlet may be any exception
             self._report_error(sys.exc_info())
         else:
-            self._report_result(result)
+            # _report_result(), inlined for the common way out.
+            if self._links or self._lot:
+                self._notify()
         finally:
             # The run is over: release the function and its arguments (they may
             # be big), as gevent does. Plain stores, no deletions: those would

@@ -533,3 +533,10 @@ def test_greenlet_without_arguments_has_empty_read_only_kwargs():
         g.kwargs['x'] = 1             # the shared empty mapping cannot be changed
     h = gevent_lite.spawn(lambda **kw: kw, a=1)
     assert h.get() == {'a': 1}
+
+
+def test_spawn_later_forgets_its_start_timer_once_it_ran():
+    g = gevent_lite.spawn_later(0.01, lambda: 'late')
+    assert g._start_timer is not None
+    assert g.get(timeout=2) == 'late'
+    assert g._start_timer is None       # no fired timer (and its callback) kept alive
