@@ -541,6 +541,18 @@ def _repair_native_locks():
                       '(a greenlet waiting on them blocks every greenlet): %s' % ', '.join(held))
 
 
+def _native_logging_lock_at_exit():
+    # At interpreter exit, after greenlet has finalized this thread's greenlets,
+    # the collection of logging handlers runs logging's weakref callback, which takes
+    # logging's module lock; a green lock can no longer ask greenlet who is current
+    # ("RuntimeError: greenlet is being finalized", printed as an ignored exception
+    # by every patched program that made a handler -- any Flask app). atexit
+    # callbacks run before that, with one thread left: put back a native lock.
+    logging = sys.modules.get('logging')
+    if logging is not None and not isinstance(logging.__dict__.get('_lock'), _NativeRLock):
+        logging._lock = _NativeRLock()
+
+
 def _repair_logging():
     logging = sys.modules.get('logging')
     if logging is None:
@@ -776,6 +788,8 @@ def patch_thread(threading=True, _threading_local=True, Event=True, logging=True
         _patch_item(tl, 'local', green_threading.local)
     if logging:
         _repair_logging()
+        import atexit
+        atexit.register(_native_logging_lock_at_exit)
     if existing_locks:
         _repair_native_locks()
     _repair_references()

@@ -454,3 +454,17 @@ def test_is_anything_patched_and_patch_item_remove_item_keep_originals():
         assert monkey.get_original('mymod', 'f') is len and monkey.get_original('mymod', 'g') is abs
         assert monkey.is_anything_patched() and monkey.is_object_patched('mymod', 'g')
     ''')
+
+
+def test_a_patched_program_with_a_logging_handler_exits_without_an_ignored_exception():
+    # A handler no logger holds (Flask makes one at import, flask.logging.default_handler)
+    # is collected at interpreter exit, after greenlet finalized the greenlets; its
+    # weakref callback takes logging's module lock. Before the fix: "Exception ignored
+    # ... RuntimeError: greenlet is being finalized" at every exit.
+    res = run('from gevent_lite import monkey; monkey.patch_all()\n'
+              'import logging\n'
+              'handler = logging.StreamHandler()\n'
+              'handler.handle(logging.makeLogRecord({"msg": "logged"}))\n')
+    assert res.returncode == 0, res.stderr
+    assert 'logged' in res.stderr
+    assert 'Exception ignored' not in res.stderr and 'Traceback' not in res.stderr, res.stderr
