@@ -50,3 +50,23 @@ def test_every_top_level_name_is_described_on_the_package_page():
     described = set(re.findall(r'^\.\. (?:py:\w+|autofunction|autoclass)::\s+(\w+)', page, re.M))
     missing = sorted(set(gevent_lite.__all__) - described)
     assert not missing, 'gevent_lite.__all__ names missing from docs/api/gevent_lite.rst: %s' % missing
+
+
+def test_the_gevent_name_table_is_generated_from_gevent_lite_itself():
+    # docs/gevent_names.rst is rendered from docs/_data/gevent_public_names.txt (gevent's
+    # names, recorded) and a look-up of each in gevent_lite: a name added or removed here
+    # changes the page, and the checked-in page must match.
+    sys.path.insert(0, DOCS)
+    try:
+        import gen_gevent_names
+    finally:
+        sys.path.remove(DOCS)
+    with open(os.path.join(DOCS, 'gevent_names.rst'), encoding='utf-8') as f:
+        page = f.read()
+    assert page == gen_gevent_names.render(), 'run python docs/gen_gevent_names.py'
+    version, names = gen_gevent_names.recorded()
+    assert len(names) > 150 and version.count('.') == 2
+    # The look-up is real: a name gevent_lite has, and one it lacks.
+    assert gen_gevent_names.status('gevent', 'spawn') == ('present', '')
+    assert gen_gevent_names.status('gevent.monkey', 'patch_builtins')[0] == 'absent'
+    assert gen_gevent_names.status('gevent.monkey', 'no_such_name') == ('absent', '')
