@@ -630,14 +630,28 @@ def test_patch_all_executor_results_arrive_with_cpython_3_13_12s_chain_future():
         exec(src.replace('dest_loop is source_loop', 'dest_loop is events._get_running_loop()'), ns)
         F._chain_future = ns['_chain_future']
         F.wrap_future.__globals__['_chain_future'] = ns['_chain_future']
+        from gevent_lite.server import StreamServer
+        def echo(sock, addr):
+            sock.sendall(sock.recv(100))
+            sock.close()
+        server = StreamServer(('127.0.0.1', 0), echo)
+        server.start()
         async def main():
             t0 = time.monotonic()
             r = await asyncio.wait_for(asyncio.to_thread(sum, [1, 2]), 20)
-            return r, time.monotonic() - t0
+            # A host name: create_connection resolves it with getaddrinfo in the
+            # default executor -- the everyday way into the bug.
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection('localhost', server.server_port), 20)
+            writer.write(b'ping')
+            echoed = await asyncio.wait_for(reader.read(100), 20)
+            writer.close()
+            return r, echoed, time.monotonic() - t0
         print(asyncio.run(main()))
+        server.stop()
     ''')
-    r, elapsed = eval(out)
-    assert r == 3 and elapsed < 2, elapsed
+    r, echoed, elapsed = eval(out)
+    assert r == 3 and echoed == b'ping' and elapsed < 3, elapsed
 
 
 def test_patch_all_two_threads_run_asyncio_run_at_once():
@@ -787,6 +801,68 @@ def test_asyncio_echo_server_and_green_stream_server_serve_clients_at_once():
     expected = [b'%s:%d' % (kind, i) for i in range(5) for kind in (b'aio', b'green')]
     assert from_coros == expected and from_greenlets == expected
     assert elapsed < 1.5, elapsed       # 20 replies of 0.2 s each, one after another: 4 s
+
+
+def test_tls_both_ways_asyncio_server_with_green_clients_and_green_server_with_asyncio_clients(cert):
+    import ssl as stdlib_ssl
+    from gevent_lite import ssl as gssl
+    from gevent_lite import socket as gsocket
+    from gevent_lite.server import StreamServer
+    certfile, keyfile = cert
+
+    def green_tls_echo(sock, addr):
+        with sock:
+            data = sock.recv(100)
+            gevent_lite.sleep(0.2)
+            sock.sendall(b'green:' + data)
+
+    green = StreamServer(('127.0.0.1', 0), green_tls_echo, certfile=certfile, keyfile=keyfile)
+    green.start()
+    server_ctx = stdlib_ssl.SSLContext(stdlib_ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(certfile, keyfile)
+    client_ctx = stdlib_ssl.create_default_context(cafile=certfile)
+
+    async def aio_tls_echo(reader, writer):
+        data = await reader.read(100)
+        await asyncio.sleep(0.2)
+        writer.write(b'aio:' + data)
+        await writer.drain()
+        writer.close()
+
+    def green_client(port, n):
+        ctx = gssl.create_default_context(cafile=certfile)
+        with gsocket.create_connection(('127.0.0.1', port)) as raw:
+            with ctx.wrap_socket(raw, server_hostname='localhost') as s:
+                s.sendall(b'%d' % n)
+                return s.recv(100)
+
+    async def aio_client(port, n):
+        reader, writer = await asyncio.open_connection('127.0.0.1', port, ssl=client_ctx,
+                                                       server_hostname='localhost')
+        writer.write(b'%d' % n)
+        data = await reader.read(100)
+        writer.close()
+        return data
+
+    async def main():
+        server = await asyncio.start_server(aio_tls_echo, '127.0.0.1', 0, ssl=server_ctx)
+        aio_port = server.sockets[0].getsockname()[1]
+        t0 = time.monotonic()
+        greenlets = [gevent_lite.spawn(green_client, aio_port, i) for i in range(5)]
+        from_aio_clients = await asyncio.gather(*(aio_client(green.server_port, i) for i in range(5)))
+        from_green_clients = await asyncio.gather(*(ab.as_future(g) for g in greenlets))
+        elapsed = time.monotonic() - t0
+        server.close()
+        await server.wait_closed()
+        return from_aio_clients, from_green_clients, elapsed
+
+    try:
+        from_aio_clients, from_green_clients, elapsed = ab.run(main())
+    finally:
+        green.stop()
+    assert from_aio_clients == [b'green:%d' % i for i in range(5)]
+    assert from_green_clients == [b'aio:%d' % i for i in range(5)]
+    assert elapsed < 1.5, elapsed     # ten TLS replies of 0.2 s each, in sequence: 2 s
 
 
 def test_aiohttp_client_against_green_pywsgi_in_the_same_process():
