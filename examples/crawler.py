@@ -43,6 +43,12 @@ SITE = {                        # path -> links on that page
 
 
 class SiteHandler(http.server.BaseHTTPRequestHandler):
+    def handle(self):
+        try:
+            super().handle()
+        except ConnectionError:
+            pass                # a fetch the crawler cancelled closed its socket mid-answer
+
     def do_GET(self):
         if self.path == '/slow':
             time.sleep(30)
