@@ -1233,6 +1233,13 @@ class Hub(greenlet):
     def threadpool(self, value):
         self._threadpool = value
 
+    @threadpool.deleter
+    def threadpool(self):
+        # gevent's spelling for "kill this hub's pool; make a new one on next use".
+        pool, self._threadpool = self._threadpool, None
+        if pool is not None:
+            pool.kill()
+
     @property
     def loop(self):
         """gevent's loop object (watchers: ``timer``, ``async_``, ``io``; ``run_callback``,
@@ -1525,8 +1532,39 @@ def iwait(objects: Iterable[Any] | None, timeout: float | None = None,
           count: int | None = None) -> Iterator[Any]:
     """Yield objects (greenlets, events, results) as they become ready.
 
-    Stops after ``count`` objects or when ``timeout`` seconds have passed.
+    Stops after ``count`` objects or when ``timeout`` seconds have passed. The
+    iterator is also a context manager, as gevent's is: ``with iwait(objs) as it:``
+    unlinks from every object on the way out, even when the loop stops early.
     """
+    return _IWait(_iwait(objects, timeout, count))
+
+
+class _IWait:
+    """What :func:`iwait` returns: an iterator that a ``with`` closes (unlinking all)."""
+
+    __slots__ = ('_gen',)
+
+    def __init__(self, gen):
+        self._gen = gen
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._gen)
+
+    def close(self):
+        # Closing the generator runs its ``with _gathering`` exit: every link undone.
+        self._gen.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def _iwait(objects, timeout, count):
     objects = list(objects) if objects is not None else []
     total = len(objects) if count is None else min(count, len(objects))
     if total <= 0:

@@ -713,3 +713,22 @@ def test_retry_io_waits_for_the_event_an_attempt_asks_for_next():
         get_hub().cancel_wait(a.fileno())
         a.close()
         b.close()
+
+
+def test_iwait_is_a_context_manager_that_unlinks_everything_on_exit():
+    from gevent_lite.event import Event
+    events = [Event() for _ in range(3)]
+    events[1].set()
+    with gevent_lite.iwait(events) as it:
+        assert next(it) is events[1]
+        assert all(e.linkcount() == 1 for e in (events[0], events[2]))
+    assert all(e.linkcount() == 0 for e in events)
+    assert list(gevent_lite.iwait(events[1:2])) == [events[1]]
+
+
+def test_deleting_the_hub_threadpool_kills_it_and_a_new_one_comes_on_next_use():
+    hub = gevent_lite.get_hub()
+    pool = hub.threadpool
+    assert pool.apply(abs, (-1,)) == 1
+    del hub.threadpool
+    assert hub.threadpool is not pool and hub.threadpool.apply(abs, (-2,)) == 2
