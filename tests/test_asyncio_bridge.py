@@ -218,6 +218,16 @@ def test_a_cancel_scope_deadline_around_await_cancels_the_task():
     assert log == ['cancelled', 'cleanup']
 
 
+def test_cancelling_a_task_group_cancels_the_tasks_its_greenlets_await():
+    log = []
+    with gevent_lite.TaskGroup() as tg:
+        tg.spawn(ab.await_, _tracked(log, 10))
+        tg.spawn(ab.await_, _tracked(log, 10))
+        gevent_lite.sleep(0.05)
+        tg.cancel()
+    assert log == ['cancelled', 'cleanup'] * 2
+
+
 def test_asyncio_timeout_inside_the_awaited_coroutine_reaches_the_greenlet():
     async def slow():
         return await asyncio.wait_for(asyncio.sleep(10), 0.05)
