@@ -122,7 +122,8 @@ def _park_until_ready(hub, fd, pollbit, event):
 
 def read(fd: int, n: int) -> bytes:
     """``os.read`` that parks the calling greenlet, not the hub, until a blocking
-    pipe, FIFO or socket has something to read (see :func:`_hub_to_park_in`).
+    pipe, FIFO or socket has something to read; everything else (regular files,
+    devices, non-blocking fds, the wrong end of a pipe) gets the plain call.
 
     This is what makes ``multiprocessing.Queue``/``Pipe`` and plain pipes used
     from green threads cooperate after ``monkey.patch_os()``.
