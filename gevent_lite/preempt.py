@@ -20,8 +20,9 @@ unless ``config.preempt_greenlets`` is set. The hub, and code running in it
 How it works, and why it costs nothing while nothing overruns
 --------------------------------------------------------------
 A watcher -- one real OS thread per hub, started with the original
-``_thread.start_new_thread`` -- wakes every half slice and looks at the top
-frame of the hub's thread (``sys._current_frames()``):
+``_thread.start_new_thread`` -- wakes every half slice to two slices (less
+often while the hub keeps getting control) and looks at the top frame of the
+hub's thread (``sys._current_frames()``):
 
 * the hub's own loop is on top (it polls, or is between callbacks): nothing
   runs too long. The watcher then sleeps longer and longer (up to
@@ -203,6 +204,7 @@ class _Watcher:
     def _run(self):
         half = max(self.slice / 2, 0.001)
         idle_cap = max(IDLE_CHECK_INTERVAL, half)
+        busy_cap = max(2 * self.slice, half)
         delay = half
         wait = self._wakeup.acquire
         try:
@@ -223,19 +225,24 @@ class _Watcher:
                     self._probe_posted = None
                     delay = min(delay * 2, idle_cap)
                     continue
-                delay = half
                 now = _monotonic()
                 if self._probe_done == self._probe_seq:
-                    # Something runs: ask the hub to tell us when it gets control back.
-                    # The hub's loop is busy (not in the poller), so it takes the probe
-                    # from its thread-safe queue at its next iteration: no wake-up write.
+                    # The last probe ran: the hub keeps getting control (cooperative
+                    # code, however busy), so look less often -- up to every two
+                    # slices; an overrun starting now is still caught within a few.
+                    delay = min(delay * 2, busy_cap)
+                    # Ask the hub to tell us when it gets control back. Its loop is
+                    # busy (not in the poller), so it takes the probe from its
+                    # thread-safe queue at its next iteration: no wake-up write.
                     self._probe_seq += 1
                     self._probe_posted = now
                     self._threadsafe.append((self._probe, (self._probe_seq,)))
-                elif self._probe_posted is None:
-                    self._probe_posted = now      # (the probe waits from an idle spell)
-                elif now - self._probe_posted >= self.slice:
-                    self._arm(frame)
+                else:
+                    delay = half                  # an overrun may be under way
+                    if self._probe_posted is None:
+                        self._probe_posted = now  # (the probe waits from an idle spell)
+                    elif now - self._probe_posted >= self.slice:
+                        self._arm(frame)
                 del frame
         except BaseException:   # pragma: no cover - interpreter shutdown
             pass
