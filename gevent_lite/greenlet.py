@@ -79,34 +79,7 @@ class Greenlet(greenlet, Linkable):
     hub: Hub = greenlet.parent
 
     def __init__(self, run: Callable[..., Any] | None = None, *args: Any, **kwargs: Any) -> None:
-        try:
-            hub = _state.hub         # get_hub(), inlined: every spawn comes through here
-        except AttributeError:
-            hub = get_hub()
-        greenlet.__init__(self, None, hub)
-        if run is not None:
-            if not callable(run):
-                raise TypeError('The run argument or self._run must be callable')
-            self._run = run  # type: ignore[method-assign]
-        elif not callable(self._run):
-            raise TypeError('The run argument or self._run must be callable')
-        if args:
-            self.args = args
-        if kwargs:
-            self.kwargs = kwargs
-        # Start with the spawner's context variables (a copy), as asyncio tasks do.
-        # An empty context needs no copy: a greenlet whose gr_context is None starts
-        # in an empty context of its own, which is what the copy would be -- and the
-        # spawn then allocates one object fewer for the garbage collector to track.
-        ctx = getcurrent().gr_context
-        if ctx:
-            self.gr_context = ctx.copy()
-        # Who spawned us, for run-info trees. A weak reference: the spawn tree must
-        # never keep a finished greenlet (or its frames) alive. (CPython hands out the
-        # spawner's one plain weak reference again, so this allocates nothing new.)
-        self._spawner = _weakref(getcurrent())
-        if Greenlet.capture_spawning_stack:
-            self.spawning_stack = traceback.extract_stack(sys._getframe(1), limit=20)
+        _setup(self, run, args, kwargs)
 
     def _run(self):
         """Override in subclasses; called with ``args`` and ``kwargs``."""
@@ -430,13 +403,54 @@ class _SpawnedLink:
 
 def spawn(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
     """Create a :class:`Greenlet` for ``function(*args, **kwargs)`` and start it."""
-    g = Greenlet(function, *args, **kwargs)
-    # g.start(), inlined: this is the hot path, and a new Greenlet is always _NEW.
+    # Greenlet(function, *args, **kwargs) and g.start(), without the class call's
+    # detour through a Python __init__ (and its repacking of the arguments): this is
+    # the hot path, and a new Greenlet is always _NEW.
+    g = _new_greenlet(Greenlet)
+    hub = _setup(g, function, args, kwargs)
     g._start_state = _SCHEDULED
     if _spawn_callbacks is not None:
         _call_spawn_callbacks(g)
-    g.hub._ready.append((g.switch, ()))
+    hub._ready.append((g.switch, ()))
     return g
+
+
+_new_greenlet = greenlet.__new__
+_init_greenlet = greenlet.__init__
+
+
+def _setup(g, run, args, kwargs):
+    """Greenlet.__init__'s work, shared with spawn(); returns the hub."""
+    try:
+        hub = _state.hub             # get_hub(), inlined: every spawn comes through here
+    except AttributeError:
+        hub = get_hub()
+    _init_greenlet(g, None, hub)
+    if run is not None:
+        if not callable(run):
+            raise TypeError('The run argument or self._run must be callable')
+        g._run = run
+    elif not callable(g._run):
+        raise TypeError('The run argument or self._run must be callable')
+    if args:
+        g.args = args
+    if kwargs:
+        g.kwargs = kwargs
+    # Start with the spawner's context variables (a copy), as asyncio tasks do.
+    # An empty context needs no copy: a greenlet whose gr_context is None starts
+    # in an empty context of its own, which is what the copy would be -- and the
+    # spawn then allocates one object fewer for the garbage collector to track.
+    ctx = getcurrent().gr_context
+    if ctx:
+        g.gr_context = ctx.copy()
+    # Who spawned us, for run-info trees. A weak reference: the spawn tree must
+    # never keep a finished greenlet (or its frames) alive. (CPython hands out the
+    # spawner's one plain weak reference again, so this allocates nothing new.)
+    g._spawner = _weakref(getcurrent())
+    if Greenlet.capture_spawning_stack:
+        # Frame 2: whoever called Greenlet(...) or spawn(...).
+        g.spawning_stack = traceback.extract_stack(sys._getframe(2), limit=20)
+    return hub
 
 
 def spawn_later(seconds: float, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
