@@ -108,12 +108,12 @@ def test_main_greenlet_waiting_alone_does_not_get_loopexit():
 
 def test_keepalive_is_released_after_delivery():
     hub = get_hub()
-    before = hub._keepalive
+    before = hub.statistics()['keepalive']
     pool = ThreadPool(3)
     rs = [pool.spawn(lambda i=i: i) for i in range(20)]
-    assert hub._keepalive == before + 20
+    assert hub.statistics()['keepalive'] == before + 20
     assert [r.get() for r in rs] == list(range(20))
-    assert hub._keepalive == before
+    assert hub.statistics()['keepalive'] == before
     assert len(pool) == 0
     pool.kill()
 
