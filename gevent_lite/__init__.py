@@ -74,8 +74,12 @@ __all__ = [
 ]
 
 
-def kill(greenlet, exception=GreenletExit, block=True, timeout=None):
-    """Kill ``greenlet`` (a :class:`Greenlet` or a raw greenlet) with ``exception``."""
+def kill(greenlet, exception=GreenletExit, block=False, timeout=None):
+    """Kill ``greenlet`` (a :class:`Greenlet` or a raw greenlet) with ``exception``.
+
+    As gevent's, it schedules the kill and returns at once; ``block=True`` waits
+    for the greenlet to die (``Greenlet.kill`` waits by default).
+    """
     if hasattr(greenlet, 'kill'):
         return greenlet.kill(exception, block=block, timeout=timeout)
     if not greenlet.dead:

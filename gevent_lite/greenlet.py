@@ -538,7 +538,11 @@ def _join_in_turn(greenlets, timeout):
 
 def killall(greenlets: Iterable[Any], exception: Any = GreenletExit, block: bool = True,
             timeout: float | None = None) -> None:
-    """Kill every greenlet in ``greenlets``; by default wait for them to die."""
+    """Kill every greenlet in ``greenlets``; by default wait for them to die.
+
+    With ``block`` and a ``timeout``, raise :class:`~gevent_lite.timeout.Timeout`
+    if some are still alive when it passes (as gevent does; they keep running).
+    """
     greenlets = list(greenlets)
     if not greenlets:
         return
@@ -548,4 +552,6 @@ def killall(greenlets: Iterable[Any], exception: Any = GreenletExit, block: bool
             g.kill(exception, block=False)
             alive.append(g)
     if block and alive:
-        wait(alive, timeout=timeout)
+        done = wait(alive, timeout=timeout)
+        if timeout is not None and len(done) < len(alive):
+            raise Timeout(timeout)

@@ -540,3 +540,32 @@ def test_spawn_later_forgets_its_start_timer_once_it_ran():
     assert g._start_timer is not None
     assert g.get(timeout=2) == 'late'
     assert g._start_timer is None       # no fired timer (and its callback) kept alive
+
+
+def test_top_level_kill_schedules_the_kill_and_returns_at_once_as_gevents_does():
+    g = gevent_lite.spawn(gevent_lite.sleep, 5)
+    gevent_lite.sleep(0)
+    gevent_lite.kill(g)
+    assert not g.dead                   # not yet: the kill is delivered by the hub
+    g.join(timeout=5)
+    assert g.dead and isinstance(g.value, gevent_lite.GreenletExit)
+    g2 = gevent_lite.spawn(gevent_lite.sleep, 5)
+    gevent_lite.sleep(0)
+    gevent_lite.kill(g2, block=True)
+    assert g2.dead
+
+
+def test_killall_with_a_timeout_raises_timeout_when_some_outlive_it():
+    def stubborn():
+        try:
+            gevent_lite.sleep(5)
+        except gevent_lite.GreenletExit:
+            gevent_lite.sleep(1)        # takes its time to die
+
+    gs = [gevent_lite.spawn(stubborn) for _ in range(2)]
+    gevent_lite.sleep(0.01)
+    with pytest.raises(gevent_lite.Timeout):
+        gevent_lite.killall(gs, timeout=0.2)
+    assert not any(g.dead for g in gs)
+    gevent_lite.joinall(gs, timeout=5)
+    assert all(g.dead for g in gs)
