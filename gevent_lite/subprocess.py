@@ -284,7 +284,14 @@ class Popen(_StdPopen, Linkable):
         for g in greenlets:
             if g.exception is not None:
                 raise g.exception
-        self.wait(timeout=self._remaining_time(endtime))
+        try:
+            self.wait(timeout=self._remaining_time(endtime))
+        except TimeoutExpired:
+            # Report the timeout the caller gave (communicate(timeout=0.2), run(...,
+            # timeout=0.2)), not what was left of it when this last wait began.
+            raise TimeoutExpired(self.args, orig_timeout,
+                                 output=b''.join(out) if out else None,
+                                 stderr=b''.join(err) if err else None) from None
         stdout = b''.join(out) if out is not None else None
         stderr = b''.join(err) if err is not None else None
         if self.text_mode:

@@ -432,3 +432,12 @@ def test_popen_link_callbacks_run_at_exit_and_the_last_unlink_stops_the_watcher(
         q.kill()
         q.wait()
     assert seen == [p]
+
+
+def test_timeout_expired_reports_the_timeout_the_caller_gave():
+    from gevent_lite import subprocess as gsub
+    for call in (lambda: gsub.run(['sleep', '5'], timeout=0.2),
+                 lambda: gsub.run(['sleep', '5'], timeout=0.2, capture_output=True)):
+        with pytest.raises(gsub.TimeoutExpired) as info:
+            call()
+        assert info.value.timeout == 0.2
