@@ -441,3 +441,26 @@ def test_performance_page_shows_the_checked_in_charts():
         assert 'images/' + name in page
         with open(os.path.join(docs, 'images', name), 'rb') as f:
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+count_asyncio_bridge = _load('count_asyncio_bridge')
+
+
+@pytest.mark.parametrize('case', count_asyncio_bridge.CASES)
+def test_asyncio_bridge_instruction_workload_does_its_work(case):
+    # The workload asserts that it did n units; run it plainly (no valgrind) here.
+    import subprocess
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(BENCH_DIR))
+    proc = subprocess.run([sys.executable, '-c', count_asyncio_bridge.WORKLOAD, case, '200'],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_asyncio_bridge_round_trip_is_counted_per_unit():
+    import shutil
+    if shutil.which('valgrind') is None:
+        pytest.skip('valgrind is not installed (apt-get install valgrind)')
+    per_unit = (count_asyncio_bridge.count('rt', 300) - count_asyncio_bridge.count('rt', 100)) / 200
+    # A round trip is a task, switches and hub wake-ups: tens of thousands of
+    # instructions, not 0 and not millions.
+    assert 10_000 < per_unit < 2_000_000, per_unit
