@@ -798,22 +798,10 @@ class Hub(greenlet):
             raise ConcurrentObjectUseError(
                 'This fd (%d) is already being written by %r' % (fd, watch.writer.greenlet))
         mask = watch.mask
-        if mask | events != mask:
-            # Register (or widen) only when needed: after a wake-up the fd stays
-            # registered, so a busy connection's next wait costs no syscall.
-            try:
-                if mask:
-                    self._poller.modify(fd, mask | events)
-                else:
-                    self._poller.register(fd, events)
-            except PermissionError:
-                # Regular files cannot be polled; they are always ready.
-                return events
-            except OSError:
-                if not mask and watch.reader is None and watch.writer is None:
-                    del self._fds[fd]
-                raise
-            watch.mask = mask | events
+        # Register (or widen) only when needed: after a wake-up the fd stays
+        # registered, so a busy connection's next wait costs no syscall.
+        if mask | events != mask and not self._widen(fd, watch, events):
+            return events            # a regular file: always ready
         current = getcurrent()
         if current is self:
             raise _blocking_in_hub()
@@ -841,6 +829,24 @@ class Hub(greenlet):
                 watch.reader = None
             if watch.writer is waiter:
                 watch.writer = None
+
+    def _widen(self, fd, watch, events):
+        """Have the poller report ``events`` of ``fd`` too; False if ``fd`` is a
+        regular file (it cannot be polled: it is always ready)."""
+        mask = watch.mask
+        try:
+            if mask:
+                self._poller.modify(fd, mask | events)
+            else:
+                self._poller.register(fd, events)
+        except PermissionError:
+            return False
+        except OSError:
+            if not mask and watch.reader is None and watch.writer is None:
+                del self._fds[fd]
+            raise
+        watch.mask = mask | events
+        return True
 
     def cancel_wait(self, fd: int, exc: BaseException | None = None) -> None:
         """Forget ``fd`` (call it before closing the fd) and wake its waiters with ``exc``.
@@ -903,21 +909,9 @@ class Hub(greenlet):
                     raise ConcurrentObjectUseError(
                         'This fd (%d) is already waited on by %r'
                         % (fd, (watch.reader or watch.writer).greenlet))
-                want = watch.mask | events
-                added = want & ~watch.mask
-                if added:
-                    try:
-                        if watch.mask:
-                            self._poller.modify(fd, want)
-                        else:
-                            self._poller.register(fd, want)
-                    except PermissionError:
-                        return True      # regular files are always ready
-                    except OSError:
-                        if not watch.mask and watch.reader is None and watch.writer is None:
-                            del fds[fd]
-                        raise
-                    watch.mask = want
+                added = events & ~watch.mask
+                if added and not self._widen(fd, watch, added):
+                    return True          # a regular file: always ready
                 if events & READ:
                     watch.reader = waiter
                 if events & WRITE:
