@@ -54,7 +54,7 @@ from asyncio import events as _events
 from greenlet import getcurrent
 
 from . import hub as _hubmod
-from .hub import READ, Waiter, get_hub, sleep as _hub_sleep
+from .hub import READ, Hub, Waiter, get_hub, sleep as _hub_sleep
 
 __all__ = ['HubEventLoop', 'EventLoopPolicy', 'new_event_loop', 'install']
 
@@ -156,7 +156,7 @@ class HubEventLoop(asyncio.SelectorEventLoop):
     the other greenlets run. Everything else is a standard selector loop.
     """
 
-    def __init__(self, hub: _hubmod.Hub | None = None) -> None:
+    def __init__(self, hub: Hub | None = None) -> None:
         self._hub = hub if hub is not None else get_hub()
         self._parked = None           # the Waiter the loop greenlet is parked on
         self._greenlet = None         # the greenlet inside run_forever()
