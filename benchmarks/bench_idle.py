@@ -260,13 +260,13 @@ def measure(kind, impl, n):
         port = int(line)
         for s in _open_batch(kind, port, WARMUP):
             s.close()
-        time.sleep(0.5)                       # the server sees the closes and frees the warm-up
+        time.sleep(0.2)                       # the server sees the closes and frees the warm-up
         before = _rss_kb(server.pid)
         while len(socks) < n:
             if time.monotonic() - started > DEADLINE:
                 raise RuntimeError('only %d of %d connections open after %gs' % (len(socks), n, DEADLINE))
             socks.extend(_open_batch(kind, port, min(BATCH, n - len(socks))))
-        time.sleep(0.5)                       # the last handlers go back to their recv
+        time.sleep(0.2)                       # the last handlers go back to their recv
         after = _rss_kb(server.pid)
         done = _still_open(socks)
         if server.poll() is not None:

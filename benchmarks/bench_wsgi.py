@@ -30,7 +30,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -246,7 +245,8 @@ def check_response(port):
 def measure(impl, seconds):
     proc, port = start_server(impl)
     try:
-        time.sleep(0.2)
+        # No settling sleep: every server prints its port only once it listens, and
+        # check_response's keep-alive requests wait for a server still starting up.
         if impl.endswith('_echo'):
             return run_echo(port, seconds)
         error = check_response(port)
