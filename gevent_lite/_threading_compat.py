@@ -24,6 +24,9 @@ from greenlet import getcurrent
 from . import thread as _green_thread
 from .lock import Lock, RLock
 
+# The C lock type, captured before patch_thread can replace _thread.allocate_lock.
+_NativeLockType = type(sys.modules['_thread'].allocate_lock())
+
 __all__ = ['PRIVATE_NAMES', 'make_shutdown', 'private_items', 'rekey_main_thread']
 
 # name in ``threading``  -> (green value getter, CPython versions whose threading.py has it)
@@ -151,6 +154,60 @@ def rekey_main_thread(threading):
     handle = getattr(main, '_handle', None)    # 3.13: Thread._handle
     if handle is not None and not isinstance(handle, _green_thread._ThreadHandle):
         main._handle = _green_thread._ThreadHandle(main._ident)   # 3.9 - 3.13: Thread._ident
+    # 3.9 - 3.12: Thread._tstate_lock, a native lock the interpreter holds until the
+    # thread's state is deleted; join() and is_alive() acquire it. A green thread that
+    # joins the main thread would block the OS thread on it -- and at exit the main
+    # thread waits in _shutdown() for that green thread: a hang (gevent's
+    # test__threading_2 ThreadJoinOnShutdown). It becomes a held green lock: the
+    # stdlib's _shutdown() releases it (waking the joiners) before it joins the
+    # non-daemon threads. The native one is kept referenced: the C side still
+    # releases it when the thread state goes away.
+    tstate = getattr(main, '_tstate_lock', None)
+    if (tstate is not None and not hasattr(main, '_gevent_lite_native_tstate')
+            and type(tstate) is _NativeLockType and tstate.locked()):
+        main._gevent_lite_native_tstate = tstate
+        main._tstate_lock = _MainThreadStateLock(tstate)
+
+
+class _MainThreadStateLock:
+    """The main thread's ``_tstate_lock`` once patched (3.9 - 3.12): held until the
+    stdlib's ``_shutdown()`` releases it, then open for every joiner.
+
+    Not a plain green lock: releasing one hands it to the first waiter, so it would
+    still be locked when ``_shutdown()`` calls ``_stop()`` (which asserts it is not),
+    and a joiner's own ``_stop()`` would then see the next one. Releasing it
+    releases the native lock too, as the stdlib's ``_shutdown()`` would have: that
+    one is in ``threading._shutdown_locks`` (3.9 - 3.12), which ``_shutdown()``
+    waits on.
+    """
+
+    def __init__(self, native):
+        from .event import Event
+        self._released = Event()
+        self._native = native
+
+    def acquire(self, blocking=True, timeout=-1):
+        if self._released.is_set():
+            return True
+        if not blocking:
+            return False
+        # Parks the joining greenlet until _shutdown() releases us.
+        return self._released.wait(None if timeout is None or timeout < 0 else timeout)
+
+    def release(self):
+        self._released.set()
+        native = self._native
+        if native.locked():
+            native.release()
+
+    def locked(self):
+        return not self._released.is_set()
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc_info):
+        self.release()
 
 
 def existing_threads(threading):

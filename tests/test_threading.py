@@ -385,3 +385,18 @@ def test_patching_from_a_spawned_greenlet_leaves_the_main_thread_to_the_main_gre
         print('ok')
     ''', patch='pass')
     assert 'ok' in out
+
+
+def test_a_green_thread_joining_the_main_thread_lets_the_interpreter_exit():
+    # gevent's test__threading_2 ThreadJoinOnShutdown: the main thread's native
+    # tstate lock blocked the OS thread in the joiner while exit waited for it.
+    out = check('''
+        import threading, time
+        def joiner(main):
+            main.join()
+            print('end of thread')
+        threading.Thread(target=joiner, args=(threading.current_thread(),)).start()
+        time.sleep(0.2)
+        print('end of main')
+    ''', timeout=60)
+    assert out == 'end of main\nend of thread\n', out
