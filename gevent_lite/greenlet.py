@@ -440,13 +440,14 @@ def _setup(g, run, args, kwargs):
     # An empty context needs no copy: a greenlet whose gr_context is None starts
     # in an empty context of its own, which is what the copy would be -- and the
     # spawn then allocates one object fewer for the garbage collector to track.
-    ctx = getcurrent().gr_context
+    spawner = getcurrent()
+    ctx = spawner.gr_context
     if ctx:
         g.gr_context = ctx.copy()
     # Who spawned us, for run-info trees. A weak reference: the spawn tree must
     # never keep a finished greenlet (or its frames) alive. (CPython hands out the
     # spawner's one plain weak reference again, so this allocates nothing new.)
-    g._spawner = _weakref(getcurrent())
+    g._spawner = _weakref(spawner)
     if Greenlet.capture_spawning_stack:
         # Frame 2: whoever called Greenlet(...) or spawn(...).
         g.spawning_stack = traceback.extract_stack(sys._getframe(2), limit=20)
