@@ -368,8 +368,17 @@ class Greenlet(greenlet, Linkable):
     def __enter__(self):
         return self
 
-    def __exit__(self, *args):
-        self.kill()
+    def __exit__(self, typ, value, tb):
+        # gevent's contract: a body that ends normally waits for the greenlet, then
+        # kills it if it is somehow still alive; a body that raises kills it with
+        # that exception (which its get() then raises).
+        if typ is None:
+            try:
+                self.join()
+            finally:
+                self.kill()
+        else:
+            self.kill(value if value is not None else typ)
 
 
 class _SpawnedLink:

@@ -374,8 +374,8 @@ def test_self_kill_raises_in_the_greenlet():
     assert isinstance(g.exception, ValueError)
 
 
-def test_greenlet_as_context_manager_kills_on_exit():
-    with gevent_lite.spawn(gevent_lite.sleep, 5) as g:
+def test_greenlet_as_context_manager_is_dead_after_the_block():
+    with gevent_lite.spawn(gevent_lite.sleep, 0.05) as g:
         gevent_lite.sleep(0)
     assert g.dead
 
@@ -569,3 +569,31 @@ def test_killall_with_a_timeout_raises_timeout_when_some_outlive_it():
     assert not any(g.dead for g in gs)
     gevent_lite.joinall(gs, timeout=5)
     assert all(g.dead for g in gs)
+
+
+def test_greenlet_as_context_manager_joins_after_a_clean_body_and_kills_with_the_bodys_exception():
+    def slow():
+        gevent_lite.sleep(0.05)
+        return 'done'
+
+    with gevent_lite.spawn(slow) as g:
+        pass
+    assert g.dead and g.get() == 'done'           # waited for, not killed before it ran
+
+    def boom():
+        raise ValueError('from the greenlet')
+
+    with gevent_lite.spawn(boom) as g2:
+        pass
+    with pytest.raises(ValueError, match='from the greenlet'):
+        g2.get()
+
+    class BodyError(Exception):
+        pass
+
+    with pytest.raises(BodyError):
+        with gevent_lite.spawn(gevent_lite.sleep, 5) as g3:
+            raise BodyError('from the body')
+    assert g3.dead and not g3.successful()
+    with pytest.raises(BodyError):
+        g3.get()
