@@ -484,14 +484,17 @@ class Linkable:
 
     def _notify(self) -> None:
         """Wake the parked greenlets and schedule the links. Hub thread only."""
+        # Links first, then the parked greenlets (both run from the ready queue, in
+        # this order), as in gevent, where join() is itself a link added last: when
+        # g.join() returns, the links added before it have run.
+        if self._links and not self._notify_scheduled:
+            self._notify_scheduled = True
+            self.hub._ready.append((self._notify_links, ()))  # type: ignore[union-attr]  # bound: links exist
         # The lot is a broadcast one: a waiter woken here and killed before it ran
         # hands nothing on, so it can never wake one that started waiting later.
         lot = self._lot
         if lot:
             lot.unpark_all(True)
-        if self._links and not self._notify_scheduled:
-            self._notify_scheduled = True
-            self.hub._ready.append((self._notify_links, ()))  # type: ignore[union-attr]  # bound: links exist
 
     def _notify_links(self) -> None:
         # Runs as a hub callback. Links are one-shot; ones added while we run are

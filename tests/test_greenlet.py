@@ -597,3 +597,12 @@ def test_greenlet_as_context_manager_joins_after_a_clean_body_and_kills_with_the
     assert g3.dead and not g3.successful()
     with pytest.raises(BodyError):
         g3.get()
+
+
+def test_links_added_before_join_have_run_when_join_returns():
+    out = []
+    g = gevent_lite.spawn(out.append, 0)
+    for i in range(1, 50):
+        g.link(lambda _g, i=i: out.append(i))
+    g.join()
+    assert out == list(range(50))
