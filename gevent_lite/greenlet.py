@@ -519,21 +519,20 @@ def _join_in_turn(greenlets, timeout):
     already finished when their turn comes -- usually almost all of them: spawn + join
     of 10,000 greenlets parks once, not 10,000 times (see docs/performance.rst).
     """
-    ready = Greenlet.ready
     dead = _dead_greenlet_dead       # C: the common answer without a Python call
     if timeout is None:
         for g in greenlets:
-            if not dead(g) and not ready(g):
+            if not dead(g) and not g.ready():
                 g._wait_done(None)
         done = greenlets
     else:
         deadline = _now() + _check_timeout(timeout)
         for g in greenlets:
-            if not dead(g) and not ready(g):
+            if not dead(g) and not g.ready():
                 left = deadline - _now()
                 if left <= 0 or not g._wait_done(left):
                     break
-        done = [g for g in greenlets if ready(g)]
+        done = [g for g in greenlets if dead(g) or g.ready()]
     # A finished greenlet's link callbacks run from the hub a moment after its death. The
     # gatherer of wait() was one of those links, so joinall() used to return after the
     # links linked before it had run, and callers count on it (Pool.kill() joins until
