@@ -183,10 +183,25 @@ class _MainThreadStateLock:
 
     def __init__(self, native):
         from .event import Event
+        self._event = Event
         self._released = Event()
         self._native = native
+        self._retake = False
+
+    def _at_fork_reinit(self):
+        # 3.9 - 3.12: in a forked child, threading._after_fork() re-initialises the
+        # forking thread's tstate lock and at once acquires it again (the child's main
+        # thread holds it, as the parent's did). So: held again, and the next acquire()
+        # is that re-take, not a joiner (it must not park: nobody would release it).
+        self._native._at_fork_reinit()
+        self._released = self._event()
+        self._retake = True
 
     def acquire(self, blocking=True, timeout=-1):
+        if self._retake:
+            self._retake = False
+            self._native.acquire()
+            return True
         if self._released.is_set():
             return True
         if not blocking:

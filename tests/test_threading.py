@@ -1,11 +1,12 @@
 """threading after monkey.patch_thread(): Thread, locks, Condition, Event, Barrier, Timer,
 local, queue and ThreadPoolExecutor cooperate; each test runs in a fresh patched process."""
 
+import os
 import sys
 
 import pytest
 
-from _helpers import run_patched
+from _helpers import check_patched, run_patched
 
 # Exit-path tests run on the interpreter running the suite: CI runs the whole suite
 # on 3.9, 3.11 and 3.13 (threading's exit internals differ between them), each in a
@@ -400,3 +401,21 @@ def test_a_green_thread_joining_the_main_thread_lets_the_interpreter_exit():
         print('end of main')
     ''', timeout=60)
     assert out == 'end of main\nend of thread\n', out
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX only')
+def test_fork_from_the_main_thread_after_patching_keeps_the_main_thread_alive_in_the_child():
+    # The main thread's patched tstate lock (3.9 - 3.12) is re-initialised and re-taken by
+    # threading._after_fork() in the child: no traceback there, the child's main thread
+    # is alive, and the child exits normally (its interpreter shutdown releases the lock).
+    out = check_patched('''
+        import os, sys, threading
+        pid = os.fork()
+        if pid == 0:
+            print('child main alive', threading.main_thread().is_alive(), flush=True)
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        print('child status', status)
+    ''', timeout=60)
+    assert 'child main alive True' in out
+    assert 'child status 0' in out
