@@ -4,10 +4,30 @@ A green module replaces a few names of a stdlib module and must expose every
 other name unchanged, so that after ``monkey`` copies the replaced names into the
 stdlib module, ``module.anything`` still works. :func:`reexport` does the copying
 once, at import time -- that is, before any patching -- so the values copied are
-the originals.
+the originals. :func:`original` gives the services that must stay real (the
+monitor's and the preemption watcher's threads) the stdlib's own functions.
 """
 
-__all__ = ['reexport']
+import importlib
+import sys
+
+__all__ = ['reexport', 'original']
+
+
+def original(module_name, name):
+    """The stdlib's own ``module_name.name``, even when monkey-patching replaced it.
+
+    Reads :func:`gevent_lite.monkey.get_original` only if ``monkey`` was imported
+    (this module is a leaf: it imports nothing of ours); before any patching the
+    module's attribute is the original.
+    """
+    monkey = sys.modules.get('gevent_lite.monkey')
+    if monkey is not None:
+        try:
+            return monkey.get_original(module_name, name)
+        except Exception:
+            pass
+    return getattr(importlib.import_module(module_name), name)
 
 
 def reexport(module, namespace, implements, drop=()):

@@ -52,7 +52,6 @@ Enable it with ``config.monitor_thread = True`` (or
 :func:`start_periodic_monitoring_thread` from the hub's thread at any time.
 """
 
-import importlib
 import os
 import sys
 import traceback
@@ -63,21 +62,11 @@ import greenlet as _greenlet_mod
 
 from . import events as _events
 from . import hub as _hub_module
+from ._stdlib import original as _original
 from .config import config
 
 __all__ = ['PeriodicMonitoringThread', 'start_periodic_monitoring_thread',
            'get_memory_usage']
-
-
-def _original(module_name, name):
-    """The stdlib's own ``module.name``, even when monkey-patching replaced it."""
-    monkey = sys.modules.get('gevent_lite.monkey')
-    if monkey is not None:
-        try:
-            return monkey.get_original(module_name, name)
-        except Exception:
-            pass
-    return getattr(importlib.import_module(module_name), name)
 
 
 # Captured at import: the monitor must be a real thread that sleeps for real.

@@ -66,7 +66,6 @@ which greenlet, where, and how long it had run (:func:`preemptions`).
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time as _time
@@ -76,6 +75,7 @@ from typing import Any
 from greenlet import getcurrent
 
 from . import hub as _hubmod
+from ._stdlib import original as _original
 from .config import config
 
 __all__ = ['SUPPORTED', 'IDLE_CHECK_INTERVAL', 'enable', 'disable', 'is_enabled', 'statistics',
@@ -88,17 +88,6 @@ SUPPORTED = _monitoring is not None and sys.implementation.name == 'cpython'
 
 #: Longest pause between two looks of the watcher while the hub is idle, in seconds.
 IDLE_CHECK_INTERVAL = 0.1
-
-
-def _original(module_name, name):
-    """The stdlib's own ``module.name``, even when monkey-patching replaced it."""
-    monkey = sys.modules.get('gevent_lite.monkey')
-    if monkey is not None:
-        try:
-            return monkey.get_original(module_name, name)
-        except Exception:
-            pass
-    return getattr(importlib.import_module(module_name), name)
 
 
 # The watcher must be a real thread that sleeps for real.
