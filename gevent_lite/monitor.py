@@ -322,15 +322,21 @@ class PeriodicMonitoringThread:
         blocking_time = now - self._seen_at
         info = self._format_report(active, blocking_time, frame)
         del frame
-        if config.print_blocking_reports:
-            stream = self.stream if self.stream is not None else sys.stderr
-            try:
-                stream.write('\n'.join(info) + '\n')
-                stream.flush()
-            except Exception:
-                pass
+        self._print_report(info)
         _notify_safely(_events.EventLoopBlocked(active, blocking_time, info, hub), self)
         return True
+
+    def _print_report(self, lines):
+        """Write a report's lines to ``stream`` (stderr by default) if
+        ``config.print_blocking_reports``; a failing stream never stops the monitor."""
+        if not config.print_blocking_reports:
+            return
+        stream = self.stream if self.stream is not None else sys.stderr
+        try:
+            stream.write('\n'.join(lines) + '\n')
+            stream.flush()
+        except Exception:
+            pass
 
     def _format_report(self, active, blocking_time, frame):
         stamp = datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
@@ -356,7 +362,8 @@ class PeriodicMonitoringThread:
         preempt = sys.modules.get('gevent_lite.preempt')
         if preempt is None:
             return False
-        total = preempt.statistics(hub).get('preemptions', 0)
+        stats = preempt.statistics(hub)
+        total = stats.get('preemptions', 0)
         new = total - self._preemptions_seen
         if new <= 0:
             if new < 0:       # a new watcher (new hub) counts from 0 again
@@ -365,20 +372,14 @@ class PeriodicMonitoringThread:
         self._preemptions_seen = total
         records = preempt.preemptions(hub)[-new:]
         lines = ['=' * 80, '%d preemption(s) in the thread of %r since the last check '
-                 '(preempt_time_slice=%s):' % (new, hub, preempt.statistics(hub).get('time_slice'))]
+                 '(preempt_time_slice=%s):' % (new, hub, stats.get('time_slice'))]
         for when, who, where, ran in records:
             lines.append('%s : %s was preempted at %s after running %.3f s without yielding' % (
                 datetime.fromtimestamp(when, timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ'),
                 who, where, ran))
         if new > len(records):
             lines.append('    (and %d earlier ones no longer recorded)' % (new - len(records)))
-        if config.print_blocking_reports:
-            stream = self.stream if self.stream is not None else sys.stderr
-            try:
-                stream.write('\n'.join(lines) + '\n')
-                stream.flush()
-            except Exception:
-                pass
+        self._print_report(lines)
         return True
 
     def monitor_memory_usage(self, hub):
