@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import gevent_lite
@@ -27,6 +28,32 @@ def ticker(ticks, interval=0.01, limit=1000):
 def max_gap(ticks):
     """The longest pause between two ticks of :func:`ticker`."""
     return max(b - a for a, b in zip(ticks, ticks[1:]))
+
+
+def in_thread(fn, timeout=10.0):
+    """Run blocking client code ``fn`` in an OS thread while the hub serves.
+
+    The calling greenlet sleeps in short steps (the hub runs the servers
+    meanwhile) until the thread ends, at most ``timeout`` seconds; returns what
+    ``fn`` returned or raises what it raised.
+    """
+    box = {}
+
+    def target():
+        try:
+            box['value'] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test
+            box['error'] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    deadline = time.monotonic() + timeout
+    while t.is_alive() and time.monotonic() < deadline:
+        gevent_lite.sleep(0.003)
+    assert not t.is_alive(), 'client thread did not finish in %s s' % timeout
+    if 'error' in box:
+        raise box['error']
+    return box.get('value')
 
 
 def run_patched(code, header='', python=None, timeout=60, patch='monkey.patch_all()'):

@@ -1,8 +1,8 @@
+import functools
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import warnings
 
@@ -10,6 +10,11 @@ import pytest
 
 import gevent_lite
 from gevent_lite.backdoor import BackdoorServer
+
+import _helpers
+
+# Console sessions in a client thread: 20 s each at the most (a loaded machine).
+in_thread = functools.partial(_helpers.in_thread, timeout=20.0)
 
 PROMPT = b'>>> '
 
@@ -44,29 +49,6 @@ class Client:
         self.sock.close()
 
 
-def _in_thread(fn):
-    """Run fn in an OS thread; park the main greenlet until it is done (hub keeps serving)."""
-    result = []
-
-    def body():
-        try:
-            result.append((True, fn()))
-        except BaseException as ex:     # noqa: BLE001 -- reported in the test
-            result.append((False, ex))
-    t = threading.Thread(target=body)
-    t.start()
-    for _ in range(2000):
-        if not t.is_alive():
-            break
-        gevent_lite.sleep(0.01)
-    t.join(1)
-    assert result, 'client thread did not finish'
-    ok, value = result[0]
-    if not ok:
-        raise value
-    return value
-
-
 @pytest.fixture
 def server():
     s = BackdoorServer(('127.0.0.1', 0), locals={'shared': 'from-server'}, banner='hello backdoor')
@@ -89,7 +71,7 @@ def test_statements_expressions_and_multiline_blocks(server):
         c.close()
         return out
 
-    banner, two, assign, fortytwo, hi, loop, err = _in_thread(session)
+    banner, two, assign, fortytwo, hi, loop, err = in_thread(session)
     assert 'hello backdoor' in banner
     assert two.strip() == '2'
     assert assign.strip() == ''
@@ -110,7 +92,7 @@ def test_each_connection_has_its_own_namespace_and_output(server):
         a.close()
         b.close()
         return out_a, out_b
-    out_a, out_b = _in_thread(sessions)
+    out_a, out_b = in_thread(sessions)
     assert out_a.strip() == 'only-a'
     assert "NameError" in out_b
     assert 'only-a' not in out_b
@@ -124,7 +106,7 @@ def test_output_of_greenlets_spawned_by_a_session_goes_to_that_client(server):
         out = c.run('gevent_lite.spawn(print, "from-child").join()')
         c.close()
         return out
-    assert 'from-child' in _in_thread(session)
+    assert 'from-child' in in_thread(session)
 
 
 def test_disconnect_mid_statement_leaves_the_server_serving(server, capsys):
@@ -135,7 +117,7 @@ def test_disconnect_mid_statement_leaves_the_server_serving(server, capsys):
         time.sleep(0.05)
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\x00\x00\x00\x00\x00\x00\x00')
         c.close()             # reset while the statement runs
-    _in_thread(first)
+    in_thread(first)
     gevent_lite.sleep(0.5)    # the statement finishes and writes into a dead socket
 
     def second():
@@ -144,7 +126,7 @@ def test_disconnect_mid_statement_leaves_the_server_serving(server, capsys):
         out = c.run('6*7')
         c.close()
         return out
-    assert _in_thread(second).strip() == '42'
+    assert in_thread(second).strip() == '42'
     assert server.started
     assert 'late output' not in capsys.readouterr().out
 
@@ -164,7 +146,7 @@ def test_exit_ends_only_the_session_and_keeps_process_stdin(server):
         out = c2.run('"still here"')
         c2.close()
         return rest, out
-    rest, out = _in_thread(session)
+    rest, out = in_thread(session)
     assert rest == b''                  # the server closed this connection
     assert "'still here'" in out
     assert sys.stdin is stdin and not getattr(stdin, 'closed', False)
@@ -180,7 +162,7 @@ def test_stdout_is_only_swapped_while_a_statement_runs(server):
         c.close()
         return out
     assert sys.stdout is before
-    assert '_GreenletStreams' in _in_thread(session)
+    assert '_GreenletStreams' in in_thread(session)
     assert sys.stdout is before
 
 
@@ -230,7 +212,7 @@ def test_input_reads_the_sessions_next_line_not_the_process_stdin(server):
         line_value = c.read_until(PROMPT)
         c.close()
         return prompt, after, out, line_value
-    prompt, after, out, line_value = _in_thread(session)
+    prompt, after, out, line_value = in_thread(session)
     assert prompt == ''
     assert after.strip() == ''               # 'bob' was consumed by input(), not run as code
     assert out.strip() == "'bob'"
@@ -250,7 +232,7 @@ def test_help_is_interactive_in_the_session_and_pages_to_it(server):
         direct = c.run('help(len)')
         c.close()
         return intro, page, direct
-    intro, page, direct = _in_thread(session)
+    intro, page, direct = in_thread(session)
     assert 'Welcome to Python' in intro
     assert 'Return the number of items in a container' in page
     assert 'Return the number of items in a container' in direct
@@ -270,7 +252,7 @@ def test_a_session_waiting_in_input_does_not_block_other_sessions(server):
         a.close()
         b.close()
         return out_a, out_b
-    out_a, out_b = _in_thread(sessions)
+    out_a, out_b = in_thread(sessions)
     assert out_b.strip() == '42'
     assert out_a.strip() == "'late'"
 
@@ -325,7 +307,7 @@ def test_over_long_line_ends_the_session_quickly_and_server_keeps_serving(server
         out = c2.run('6*7')
         c2.close()
         return rest, elapsed, out
-    rest, elapsed, out = _in_thread(session)
+    rest, elapsed, out = in_thread(session)
     assert b'line longer than %d bytes: session closed' % MAX_LINE in rest
     assert elapsed < 5, elapsed
     assert out.strip() == '42'
@@ -342,6 +324,6 @@ def test_long_line_under_the_cap_is_read_in_linear_time(server):
         out = c.run('len(x)')
         c.close()
         return out, elapsed
-    out, elapsed = _in_thread(session)
+    out, elapsed = in_thread(session)
     assert out.strip() == '900000'
     assert elapsed < 5, elapsed

@@ -23,28 +23,8 @@ from greenlet import greenlet
 import gevent_lite as gevent
 from gevent_lite.pywsgi import WSGIServer, WSGIHandler, ClientBodyError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _helpers import ROOT, in_thread
 
-
-def in_thread(fn, timeout=10.0):
-    """Run blocking client code ``fn`` in an OS thread while the hub serves."""
-    box = {}
-
-    def target():
-        try:
-            box['value'] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test
-            box['error'] = exc
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    deadline = time.monotonic() + timeout
-    while t.is_alive() and time.monotonic() < deadline:
-        gevent.sleep(0.003)
-    assert not t.is_alive(), 'client thread did not finish in %s s' % timeout
-    if 'error' in box:
-        raise box['error']
-    return box.get('value')
 
 
 def raw(port, data, timeout=5.0, pause=None):

@@ -28,7 +28,8 @@ import pytest
 import gevent_lite as gevent
 from gevent_lite.pywsgi import WSGIServer
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _helpers import ROOT, in_thread
+
 
 PROOF = r'''
 import json, os, sys, sysconfig
@@ -225,26 +226,6 @@ def test_flask_socketio_in_gevent_mode_echoes_over_websocket_and_polling_on_geve
 # ---------------------------------------------------------------------------
 # A Flask application on gevent_lite.pywsgi (in this process).
 
-def in_thread(fn, timeout=30.0):
-    box = {}
-
-    def target():
-        try:
-            box['value'] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test
-            box['error'] = exc
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    deadline = time.monotonic() + timeout
-    while t.is_alive() and time.monotonic() < deadline:
-        gevent.sleep(0.005)
-    assert not t.is_alive(), 'client thread did not finish in %s s' % timeout
-    if 'error' in box:
-        raise box['error']
-    return box.get('value')
-
-
 def test_flask_app_on_pywsgi_query_strings_multipart_upload_and_streamed_response():
     flask = pytest.importorskip('flask')
     requests = pytest.importorskip('requests')
@@ -289,7 +270,7 @@ def test_flask_app_on_pywsgi_query_strings_multipart_upload_and_streamed_respons
                     arrival.append(time.monotonic())
                 encoding = r3.headers.get('Transfer-Encoding')
             return r1, r2, chunks, arrival, encoding
-        r1, r2, chunks, arrival, encoding = in_thread(client)
+        r1, r2, chunks, arrival, encoding = in_thread(client, timeout=30.0)
     finally:
         server.stop()
     assert r1.status_code == 200
