@@ -1,11 +1,16 @@
 """Helpers shared by several test modules (fixtures live in conftest.py)."""
 
+import contextlib
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+
+import pytest
 
 import gevent_lite
 from gevent_lite import socket as gsocket
@@ -113,3 +118,55 @@ def serve(srv, handler=echo_handler):
         except OSError:
             return
         gevent_lite.spawn(handler, conn)
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that was free a moment ago (another process may take it)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _answers_ping(port):
+    try:
+        with socket.create_connection(('127.0.0.1', port), timeout=1) as s:
+            s.sendall(b'PING\r\n')
+            return s.recv(64).startswith(b'+PONG')
+    except OSError:
+        return False
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def redis_server(workdir):
+    """Run a real ``redis-server`` on a free port of 127.0.0.1 (no persistence,
+    files in ``workdir``) until it answers PING; yield the port; stop the process
+    by its PID. The caller skips when ``shutil.which('redis-server')`` is None."""
+    for _attempt in range(3):          # the free port may be taken between probe and bind
+        port = free_port()
+        proc = subprocess.Popen(
+            [shutil.which('redis-server'), '--port', str(port), '--bind', '127.0.0.1',
+             '--save', '', '--appendonly', 'no', '--dir', str(workdir)],
+            cwd=str(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and proc.poll() is None:
+                if _answers_ping(port):
+                    break
+                time.sleep(0.05)
+            else:
+                continue               # exited early or never answered: next port
+            yield port
+            return
+        finally:
+            _stop(proc)
+    pytest.fail('redis-server did not start (3 attempts)')

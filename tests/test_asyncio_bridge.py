@@ -8,8 +8,6 @@ under N * 0.3 s, with wide margins for a loaded machine.
 
 import asyncio
 import json
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -17,7 +15,7 @@ import traceback
 
 import pytest
 
-from _helpers import check_patched
+from _helpers import check_patched, redis_server
 
 import gevent_lite
 from gevent_lite import asyncio_bridge as ab
@@ -944,30 +942,11 @@ def test_a_long_lived_aiohttp_session_serves_many_greenlets():
     assert elapsed < 1.8, elapsed
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(not __import__('shutil').which('redis-server'),
                     reason='redis-server is not installed (.ci/run installs it)')
 def test_redis_asyncio_and_green_redis_py_clients_share_one_real_server(tmp_path):
     pytest.importorskip('redis.asyncio')
-    import shutil
-    port = _free_port()
-    proc = subprocess.Popen(
-        [shutil.which('redis-server'), '--port', str(port), '--bind', '127.0.0.1', '--save', '',
-         '--appendonly', 'no', '--dir', str(tmp_path)],
-        cwd=str(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(('127.0.0.1', port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+    with redis_server(tmp_path) as port:
         # One interpreter, patched: redis-py's sockets are green; redis.asyncio runs
         # on the hub's loop (await_ from greenlets, and a coroutine in run()).
         # Each side BLPOPs 0.5 s in the server on keys nobody pushes while the other
@@ -1010,13 +989,6 @@ def test_redis_asyncio_and_green_redis_py_clients_share_one_real_server(tmp_path
             print([(e, list(got)) for e, got in (g.value for g in greens)])
             print(elapsed)
         ''' % port)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
     aio_line, green_line, elapsed = out.strip().splitlines()
     assert eval(aio_line) == [(None, [b'aio:fed:%d' % i, b'from-green-%d' % i]) for i in range(5)]
     assert eval(green_line) == [(None, [b'green:fed:%d' % i, b'from-aio-%d' % i]) for i in range(5)]

@@ -9,17 +9,12 @@ never with ``time.sleep`` in the client: if a blocking read held the hub, the
 waits would add up instead of overlapping.
 """
 
-import os
 import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 
-from _helpers import check_patched
+from _helpers import check_patched, redis_server
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REDIS_SERVER = shutil.which('redis-server')
 
 pytestmark = pytest.mark.skipif(
@@ -27,54 +22,11 @@ pytestmark = pytest.mark.skipif(
     reason='redis-server is not installed (apt-get install redis-server; .ci/run does)')
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _answers_ping(port):
-    try:
-        with socket.create_connection(('127.0.0.1', port), timeout=1) as s:
-            s.sendall(b'PING\r\n')
-            return s.recv(64).startswith(b'+PONG')
-    except OSError:
-        return False
-
-
-def _stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 @pytest.fixture(scope='module')
 def redis_port(tmp_path_factory):
-    """Start ``redis-server`` on a free port; yield the port; stop the process by PID."""
-    workdir = tmp_path_factory.mktemp('redis')
-    for _attempt in range(3):          # the free port may be taken between probe and bind
-        port = _free_port()
-        proc = subprocess.Popen(
-            [REDIS_SERVER, '--port', str(port), '--bind', '127.0.0.1', '--save', '',
-             '--appendonly', 'no', '--dir', str(workdir)],
-            cwd=str(workdir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and proc.poll() is None:
-                if _answers_ping(port):
-                    break
-                time.sleep(0.05)
-            else:
-                continue               # exited early or never answered: next port
-            yield port
-            return
-        finally:
-            _stop(proc)
-    pytest.fail('redis-server did not start (3 attempts)')
+    """A real ``redis-server`` for this module's tests (tests/_helpers.py)."""
+    with redis_server(tmp_path_factory.mktemp('redis')) as port:
+        yield port
 
 
 def test_20_greenlets_blpop_with_half_second_server_timeouts_overlap(redis_port):

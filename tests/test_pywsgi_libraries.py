@@ -28,7 +28,7 @@ import pytest
 import gevent_lite as gevent
 from gevent_lite.pywsgi import WSGIServer
 
-from _helpers import ROOT, in_thread
+from _helpers import ROOT, free_port, in_thread
 
 
 PROOF = r'''
@@ -92,14 +92,6 @@ def on_echo(data):
 
 sio.run(app, host='127.0.0.1', port=int(sys.argv[1]), log_output=False)
 '''
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class ServerProcess:
@@ -187,7 +179,7 @@ def test_flask_socketio_in_gevent_mode_echoes_over_websocket_and_polling_on_geve
     socketio = pytest.importorskip('socketio')
     pytest.importorskip('websocket')
     pytest.importorskip('requests')
-    server = ServerProcess(SOCKETIO_SERVER, port=_free_port())
+    server = ServerProcess(SOCKETIO_SERVER, port=free_port())
     try:
         assert_runs_on_gevent_lite(server)
 
