@@ -140,9 +140,7 @@ class CancelScope:
             hub.run_callback_threadsafe(self.cancel)
             return
         self._cancel_called = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._disarm()
         if self._active:
             # Always through the hub: if the owner is the caller, the throw lands
             # at its next blocking call (or never, if it leaves the block first).
@@ -160,10 +158,13 @@ class CancelScope:
         self._delivered = True
         _deliver(self._owner, Cancelled(self), self._index)
 
-    def _arm(self):
+    def _disarm(self):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    def _arm(self):
+        self._disarm()
         deadline = self._deadline
         if deadline != math.inf:
             hub = self._hub
@@ -194,9 +195,7 @@ class CancelScope:
         if not self._active:
             raise RuntimeError('%r exited without being entered' % (self,))
         self._active = False
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._disarm()
         stack = self._owner._gl_scopes
         if len(stack) <= self._index or stack[self._index] is not self:
             raise RuntimeError('cancel scopes exited out of order (%r)' % (self,))
@@ -236,13 +235,20 @@ def _deliver(target: Any, exc: Any, depth: int) -> None:
     if target.dead:
         return
     stack = getattr(target, '_gl_scopes', None)
-    if stack:
-        for i in range(len(stack) - 1, depth, -1):
-            scope = stack[i]
-            if scope._shield:
-                scope._deferred.append((exc, depth))
-                return
+    if stack and _hold_in_shield(stack, exc, depth):
+        return
     target.throw(exc)
+
+
+def _hold_in_shield(stack: list, exc: Any, depth: int) -> bool:
+    """Defer ``exc`` in the innermost shielded scope of ``stack`` deeper than
+    ``depth``; False if there is none (nothing holds it back)."""
+    for i in range(len(stack) - 1, depth, -1):
+        scope = stack[i]
+        if scope._shield:
+            scope._deferred.append((exc, depth))
+            return True
+    return False
 
 
 def _scope_depth(g: Any) -> int:
@@ -252,15 +258,8 @@ def _scope_depth(g: Any) -> int:
 
 
 def _forward_to_shields(stack, deferred):
-    pending = []
-    for exc, depth in deferred:
-        for i in range(len(stack) - 1, depth, -1):
-            if stack[i]._shield:
-                stack[i]._deferred.append((exc, depth))
-                break
-        else:
-            pending.append((exc, depth))
-    return pending
+    # What an exiting shield held back goes to the next shield out, or is pending.
+    return [(exc, depth) for exc, depth in deferred if not _hold_in_shield(stack, exc, depth)]
 
 
 def _most_serious(pending):
@@ -275,19 +274,19 @@ def _most_serious(pending):
 def _deadline_value(deadline):
     if deadline is None:
         return math.inf
-    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)):
-        raise TypeError('deadline must be a number (hub time) or None, not %r' % (deadline,))
-    if deadline != deadline:
-        raise ValueError('deadline must not be NaN')
-    return float(deadline)
+    return float(_number(deadline, 'deadline', 'a number (hub time) or None'))
 
 
 def _seconds(seconds):
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError('seconds must be a number, not %r' % (seconds,))
-    if seconds != seconds:
-        raise ValueError('seconds must not be NaN')
-    return seconds
+    return _number(seconds, 'seconds', 'a number')
+
+
+def _number(value, name, expected):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError('%s must be %s, not %r' % (name, expected, value))
+    if value != value:
+        raise ValueError('%s must not be NaN' % name)
+    return value
 
 
 def move_on_at(deadline: float, shield: bool = False) -> CancelScope:
