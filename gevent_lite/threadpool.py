@@ -411,6 +411,21 @@ class ThreadPool:
                 self._empty.unpark_all()
 
 
+class _FutureLink:
+    """A future's link on its AsyncResult: calls the user's callback with the future."""
+
+    __slots__ = ('future', 'callback')
+
+    def __init__(self, future, callback):
+        self.future = future
+        self.callback = callback
+
+    def __call__(self, _result):
+        future = self.future
+        future._settle(future._async_result)     # done() is true when the callback runs
+        self.callback(future)
+
+
 class _CooperativeFuture(_futures.Future):
     """A ``concurrent.futures.Future`` whose ``result()``/``exception()`` park the greenlet.
 
@@ -444,6 +459,24 @@ class _CooperativeFuture(_futures.Future):
             raise _futures.TimeoutError()
         if not self.done():
             self._settle(res)        # the link has not run yet: settle now
+
+    # gevent's futures are linkable, so gevent_lite.wait()/iwait() take them. A link
+    # is called with this future once the task's outcome is in.
+
+    def rawlink(self, callback: Any) -> None:
+        if not callable(callback):
+            raise TypeError('Expected callable: %r' % (callback,))
+        links = self.__dict__.setdefault('_gl_links', {})
+        links[callback] = wrapper = _FutureLink(self, callback)
+        self._async_result.rawlink(wrapper)
+
+    def unlink(self, callback: Any) -> None:
+        wrapper = self.__dict__.get('_gl_links', {}).pop(callback, None)
+        if wrapper is not None:
+            self._async_result.unlink(wrapper)
+
+    def ready(self) -> bool:
+        return self._async_result.ready()
 
     def result(self, timeout=None):
         self._wait(timeout)

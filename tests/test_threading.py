@@ -419,3 +419,22 @@ def test_fork_from_the_main_thread_after_patching_keeps_the_main_thread_alive_in
     ''', timeout=60)
     assert 'child main alive True' in out
     assert 'child status 0' in out
+
+
+def test_a_forked_child_can_join_its_main_thread_and_exit_without_complaint():
+    res = run_patched('''
+        import os, threading, time
+        pid = os.fork()
+        if pid == 0:
+            def joiner(main):
+                main.join()
+                print('child: end of thread', flush=True)
+            threading.Thread(target=joiner, args=(threading.current_thread(),)).start()
+            time.sleep(0.1)
+            print('child: end of main', flush=True)
+        else:
+            print('parent: child status', os.waitpid(pid, 0)[1], flush=True)
+    ''', timeout=60)
+    assert res.returncode == 0 and 'Traceback' not in res.stderr and 'ignored' not in res.stderr, res.stderr
+    assert sorted(res.stdout.splitlines()) == ['child: end of main', 'child: end of thread',
+                                               'parent: child status 0'], res.stdout

@@ -560,3 +560,16 @@ def test_gevent_threadpool_names_map_async_apply_cb_adjust_and_executor_kill():
     executor.kill()
     with pytest.raises(RuntimeError):
         executor.submit(abs, -7)
+
+
+def test_executor_futures_are_linkable_so_wait_and_iwait_take_them():
+    from gevent_lite.threadpool import ThreadPoolExecutor
+    executor = ThreadPoolExecutor(3)
+    try:
+        futures = [executor.submit(time.sleep, d) for d in (0.3, 0.05, 0.6)]
+        first = next(iter(gevent_lite.iwait(futures)))
+        assert first is futures[1] and first.done()
+        done = gevent_lite.wait(futures, timeout=10)
+        assert len(done) == 3 and all(f.done() for f in futures)
+    finally:
+        executor.shutdown()
