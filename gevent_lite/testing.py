@@ -32,6 +32,7 @@ from greenlet import greenlet, getcurrent, GreenletExit
 
 from . import hub as _hubmod
 from .hub import get_hub, Hub
+from .scopes import _number as _check_number
 
 __all__ = ['VirtualClock', 'leaked_greenlets']
 
@@ -134,11 +135,8 @@ class VirtualClock:
 
 
 def _number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError('%s must be a number, not %r' % (name, value))
-    if value != value:
-        raise ValueError('%s must not be NaN' % name)
-    return float(value)
+    # The cancel scopes' check (same messages), as a float.
+    return float(_check_number(value, name, 'a number'))
 
 
 def leaked_greenlets(hub: Hub) -> list:
