@@ -238,7 +238,7 @@ def test_asyncio_timeout_inside_the_awaited_coroutine_reaches_the_greenlet():
 
 def test_spawn_coroutine_handles_join_get_and_wait_like_greenlets():
     handles = [ab.spawn_coroutine(double_later(i)) for i in range(5)]
-    assert isinstance(handles[0], gevent_lite.Greenlet)
+    assert isinstance(handles[0], ab.CoroutineGreenlet) and isinstance(handles[0], gevent_lite.Greenlet)
     assert isinstance(handles[0].task, asyncio.Task)
     t0 = time.monotonic()
     done = gevent_lite.wait(handles, timeout=10)

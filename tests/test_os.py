@@ -510,3 +510,34 @@ def test_queue_listener_on_a_multiprocessing_queue_delivers_and_stops_under_patc
         print('done')
     ''', timeout=60)
     assert res.returncode == 0 and 'done' in res.stdout, res.stdout + res.stderr
+
+
+def test_fork_gevent_is_the_cooperative_fork():
+    assert gos.fork_gevent is gos.fork
+
+
+@pytest.mark.skipif(not hasattr(gos, 'forkpty_and_watch'), reason='no forkpty here')
+def test_forkpty_and_watch_returns_pid_and_master_fd_and_reaps_the_child():
+    assert gos.forkpty_gevent is gos.forkpty
+    got = []
+    pid, master = gos.forkpty_and_watch(got.append)
+    if pid == 0:
+        os._exit(4)
+    try:
+        assert isinstance(master, int) and master >= 0
+        deadline = time.monotonic() + 10
+        while not got and time.monotonic() < deadline:
+            gevent_lite.sleep(0.01)
+        assert len(got) == 1 and got[0].pid == pid
+        assert os.WIFEXITED(got[0].rstatus) and os.WEXITSTATUS(got[0].rstatus) == 4
+    finally:
+        os.close(master)
+
+
+def test_wait_child_parks_until_poll_answers_while_other_greenlets_run():
+    answers = iter([None, None, None, 'done'])
+    ticks = []
+    helpers.ticker(ticks, limit=100)
+    with gevent_lite.Timeout(10):
+        assert gos.wait_child(lambda: next(answers)) == 'done'
+    assert ticks, 'other greenlets ran while wait_child waited'

@@ -226,3 +226,39 @@ def test_before_312_preemption_is_reported_unsupported_and_patching_still_works(
         assert preempt.enable() is False and not preempt.is_enabled()
         t = threading.Thread(target=lambda: None); t.start(); t.join()
     ''')
+
+
+@needs_preemption
+def test_disable_stops_the_watcher_and_a_later_hub_of_the_thread_is_not_preempted():
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        from gevent_lite import preempt, hub
+        assert preempt.is_enabled()
+        preempt.disable()
+        assert not preempt.is_enabled() and preempt.statistics() == {}
+        hub.get_hub().destroy()
+        hub.get_hub()                  # a new hub of this thread: still off
+        assert not preempt.is_enabled()
+        print('ok')
+    ''')
+    assert out.startswith('ok')
+
+
+@needs_preemption
+def test_an_idle_hub_is_looked_at_about_once_per_idle_check_interval():
+    # Two idle seconds: at IDLE_CHECK_INTERVAL (0.1 s) about 20 looks, plus the
+    # first few at half a slice; a watcher that kept looking every half slice
+    # (5 ms by default) would make hundreds.
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import time
+        from gevent_lite import preempt
+        time.sleep(0.2)
+        before = preempt.statistics()['checks']
+        time.sleep(2.0)
+        looks = preempt.statistics()['checks'] - before
+        assert preempt.IDLE_CHECK_INTERVAL == 0.1
+        assert 0 < looks <= 60, looks
+        print('ok', looks)
+    ''')
+    assert out.startswith('ok')

@@ -249,3 +249,8 @@ def test_after_patch_all_selectors_epollselector_is_green_and_select_epoll_is_go
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=50, env=env)
     assert out.stdout.strip() == 'ok', out.stderr
+
+
+def test_gevent_selector_is_gevents_name_of_the_cooperative_default():
+    assert gselectors.GeventSelector is gselectors.DefaultSelector is gselectors.GreenSelector
+    assert 'GeventSelector' in gselectors.__all__

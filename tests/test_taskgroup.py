@@ -340,3 +340,17 @@ def test_cancel_from_another_os_thread():
     t.join(30)
     assert child.dead and tg.cancel_scope.cancelled_caught
     assert time.monotonic() - started < 10
+
+
+def test_start_hands_the_child_a_task_status_whose_started_value_it_returns():
+    from gevent_lite.taskgroup import TaskStatus
+    seen = []
+
+    def child(task_status):
+        seen.append(task_status)
+        task_status.started('ready')
+        sleep(0.01)
+
+    with TaskGroup() as tg:
+        assert tg.start(child) == 'ready'
+    assert len(seen) == 1 and isinstance(seen[0], TaskStatus)

@@ -300,3 +300,16 @@ def test_asyncio_on_the_hub_loop_reads_the_virtual_clock_too(isolated_hub):
         bridge.await_(asyncio.sleep(3600))
         assert now() == 3600
     assert time.monotonic() - started < 10
+
+
+def test_leaked_greenlets_lists_the_unfinished_ones_and_not_the_finished_or_the_hub(isolated_hub):
+    from gevent_lite.testing import leaked_greenlets
+    done = spawn(lambda: None)
+    parked = spawn(sleep, 60)
+    later = spawn_later(60, lambda: None)
+    sleep(0)
+    leaked = leaked_greenlets(get_hub())
+    assert parked in leaked and later in leaked
+    assert done not in leaked and get_hub() not in leaked
+    gevent_lite.killall([parked, later])
+    assert leaked_greenlets(get_hub()) == []
