@@ -5,6 +5,8 @@ below mirror gevent's, so ``import gevent_lite as gevent`` runs gevent programs.
 See ``gevent_lite.monkey`` to make the stdlib cooperative.
 """
 
+from typing import Any, Optional
+
 from greenlet import GreenletExit, getcurrent
 
 from .hub import (
@@ -74,7 +76,8 @@ __all__ = [
 ]
 
 
-def kill(greenlet, exception=GreenletExit, block=False, timeout=None):
+def kill(greenlet: Any, exception: Any = GreenletExit, block: bool = False,
+         timeout: Optional[float] = None) -> None:
     """Kill ``greenlet`` (a :class:`Greenlet` or a raw greenlet) with ``exception``.
 
     As gevent's, it schedules the kill and returns at once; ``block=True`` waits

@@ -868,7 +868,7 @@ _ALL_ORDER = ('os', 'time', 'thread', 'sys', 'socket', 'select', 'ssl', 'subproc
               'asyncio')
 
 
-def patch_asyncio():
+def patch_asyncio() -> None:
     """Make asyncio's default loop :class:`~gevent_lite.asyncio_bridge.HubEventLoop`.
 
     ``asyncio.run()``, ``asyncio.Runner`` and ``asyncio.new_event_loop()`` then

@@ -51,7 +51,7 @@ from ._stdlib import reexport
 from .hub import READ, WRITE, _get_hub_noargs, get_hub, retry_io, sleep
 
 _fork = _os.fork
-_forkpty = getattr(_os, 'forkpty', None)
+_forkpty: Any = getattr(_os, 'forkpty', None)
 _waitpid = _os.waitpid
 _read = _os.read
 _write = _os.write
@@ -134,7 +134,7 @@ def read(fd: int, n: int) -> bytes:
     return _read(fd, n)
 
 
-def write(fd: int, data) -> int:
+def write(fd: int, data: Any) -> int:
     """``os.write`` that parks the calling greenlet while a blocking pipe, FIFO or
     socket is full.
 
@@ -173,7 +173,7 @@ def nb_read(fd: int, n: int) -> bytes:
         return retry_io(fd, READ, _read, (fd, n))
 
 
-def nb_write(fd: int, buf) -> int:
+def nb_write(fd: int, buf: Any) -> int:
     """Write ``buf`` to the non-blocking ``fd``; parks while it would block. Returns bytes written."""
     try:
         return _write(fd, buf)
@@ -197,7 +197,7 @@ def fork() -> int:
 fork_gevent = fork
 
 if _forkpty is not None:
-    def forkpty():
+    def forkpty() -> tuple[int, int]:
         """``os.forkpty()``; the child gets a fresh hub."""
         return _forkpty()
 
@@ -218,7 +218,8 @@ class ChildStatus:
         return '<ChildStatus pid=%d rstatus=%d>' % (self.pid, self.rstatus)
 
 
-def fork_and_watch(callback=None, loop=None, ref=False, fork=fork) -> int:
+def fork_and_watch(callback: Callable[[ChildStatus], Any] | None = None, loop: Any = None,
+                   ref: bool = False, fork: Callable[[], int] = fork) -> int:
     """Fork; in the parent, reap the child in a greenlet and call ``callback(status)``.
 
     ``status`` is a :class:`ChildStatus`. Returns what ``fork`` returns (0 in the
@@ -238,7 +239,9 @@ def fork_and_watch(callback=None, loop=None, ref=False, fork=fork) -> int:
 
 
 if _forkpty is not None:
-    def forkpty_and_watch(callback=None, loop=None, ref=False, forkpty=forkpty):
+    def forkpty_and_watch(callback: Callable[[ChildStatus], Any] | None = None, loop: Any = None,
+                          ref: bool = False,
+                          forkpty: Callable[[], tuple[int, int]] = forkpty) -> tuple[int, int]:
         """:func:`fork_and_watch` for ``forkpty``: returns ``(pid, master_fd)``."""
         result = []
 
@@ -254,7 +257,7 @@ def tp_read(fd: int, n: int) -> bytes:
     return get_hub().threadpool.apply(_read, (fd, n))
 
 
-def tp_write(fd: int, buf) -> int:
+def tp_write(fd: int, buf: Any) -> int:
     """``os.write`` run in the hub's thread pool: the calling greenlet parks meanwhile."""
     return get_hub().threadpool.apply(_write, (fd, buf))
 
