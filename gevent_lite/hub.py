@@ -1615,11 +1615,56 @@ def reinit(hub: Hub | None = None) -> Hub | None:
     old._destroyed = True
     del _state.hub
     new = get_hub()
-    if current is not new.parent:
-        current.parent = new
+    if current is not new.parent and current is not old:
+        _adopt_as_main(current, new)
     for callback in _fork_hooks:
         callback()
     return new
+
+
+def _adopt_as_main(current, hub):
+    """Make ``current``, a greenlet that forked, the main greenlet of the child.
+
+    The thread's root greenlet is the copy of the parent's main greenlet, frozen
+    where the parent was. Whatever the hub hands to its parent -- ``LoopExit``
+    when nothing can wake anybody, an escaping ``SystemExit`` -- or whatever
+    ``current`` switches to when it ends would resume that copy, and the child
+    would run the parent's main code again (seen in ProcessPoolExecutor workers
+    forked from a green thread). So the hub's parent becomes ``current``, and
+    ``current``'s parent a started guard greenlet that, when ``current`` ends,
+    ends the process as a thread that forked ends: its body returned (exit 0),
+    raised ``SystemExit`` (its code) or raised something else (printed, exit 1).
+    The root greenlet is never switched into again.
+    """
+    def guard(main):
+        try:
+            main.switch()          # park here until current ends (its parent is us)
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            if e.code is not None and not isinstance(e.code, int):
+                _print_safely(str(e.code))
+        except BaseException:
+            code = 1
+            _print_safely(traceback.format_exc())
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)
+
+    keeper = greenlet(guard, parent=hub.parent)
+    keeper.switch(current)         # start it: it switches straight back to us
+    current.parent = keeper
+    hub.parent = current
+
+
+def _print_safely(text):
+    try:
+        sys.stderr.write(text.rstrip('\n') + '\n')
+    except Exception:  # pragma: no cover - stderr closed
+        pass
 
 
 _abandoned: list[Hub] = []

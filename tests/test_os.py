@@ -541,3 +541,88 @@ def test_wait_child_parks_until_poll_answers_while_other_greenlets_run():
     with gevent_lite.Timeout(10):
         assert gos.wait_child(lambda: next(answers)) == 'done'
     assert ticks, 'other greenlets ran while wait_child waited'
+
+
+_FORK_IN_THREAD = '''
+from gevent_lite import monkey; monkey.patch_all()
+import os, sys, threading
+mode = sys.argv[1]
+pids = []
+def body():
+    pid = os.fork()
+    if pid:
+        pids.append(pid)
+        return
+    print('child %d' % os.getpid(), flush=True)
+    if mode == 'block':
+        threading.Event().wait()      # nothing can ever set it: LoopExit in the child
+    elif mode == 'exit':
+        sys.exit(5)
+    # 'return': the thread's body just ends
+t = threading.Thread(target=body)
+t.start()
+t.join()
+_, status = os.waitpid(pids[0], 0)
+print('main %d after join: child exit %d' % (os.getpid(), os.waitstatus_to_exitcode(status)),
+      flush=True)
+'''
+
+
+@pytest.mark.parametrize('mode', ['return', 'block', 'exit'])
+def test_child_forked_from_a_green_thread_never_resumes_the_parents_main_greenlet(mode):
+    # The child's root greenlet is a frozen copy of the parent's main greenlet:
+    # whatever ends the forking "thread" in the child (its body returns, its wait
+    # can never be woken, it calls sys.exit) must end the child as a forked thread
+    # ends, never switch into that copy (which re-ran the parent's code after join).
+    res = subprocess.run([sys.executable, '-c', _FORK_IN_THREAD, mode],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    child = [line for line in lines if line.startswith('child ')]
+    main = [line for line in lines if line.startswith('main ')]
+    assert len(child) == 1 and len(main) == 1, res.stdout + res.stderr
+    child_pid = child[0].split()[1]
+    assert main[0].split()[1] != child_pid, res.stdout        # only the parent ran it
+    # A thread's end (even by sys.exit, as in threading) is a clean exit of the child.
+    assert main[0].endswith('child exit 0'), res.stdout + res.stderr
+    assert 'TypeError' not in res.stderr, res.stderr
+    if mode == 'block':
+        assert 'LoopExit' in res.stderr     # reported in the child's own main greenlet
+
+
+_PROCESS_POOL = '''
+from gevent_lite import monkey; monkey.patch_all()
+import os, sys, threading, multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+
+def square(x):
+    return x * x, os.getpid()
+
+def in_a_thread(ctx, out):
+    with ProcessPoolExecutor(2, mp_context=ctx) as ex:
+        out.extend(ex.map(square, range(8)))
+
+if __name__ == '__main__':
+    ctx = mp.get_context(sys.argv[1])
+    results = []
+    t = threading.Thread(target=in_a_thread, args=(ctx, results))
+    t.start()
+    t.join()
+    assert [r for r, _ in results] == [x * x for x in range(8)], results
+    assert os.getpid() not in {pid for _, pid in results}
+    print('pool done in %d' % os.getpid(), flush=True)
+'''
+
+
+@pytest.mark.parametrize('method', ['fork', 'forkserver', 'spawn'])
+def test_process_pool_executor_under_patch_all_returns_results(method, tmp_path):
+    # Started from a green thread; with 'fork' the workers are forked children of
+    # this process and must run only the worker loop.
+    script = tmp_path / 'pool.py'      # forkserver/spawn re-import __main__ from a file
+    script.write_text(_PROCESS_POOL)
+    res = subprocess.run([sys.executable, str(script), method],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count('pool done') == 1, res.stdout + res.stderr
+    assert 'Traceback' not in res.stderr, res.stderr
+
