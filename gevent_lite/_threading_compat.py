@@ -15,6 +15,7 @@ parks in the hub, and if the hub finds that one of them can never finish
 (``LoopExit``) we say which thread it is and let the interpreter exit.
 """
 
+import os as _os
 import sys
 import weakref
 from typing import Any
@@ -26,8 +27,11 @@ from .lock import Lock, RLock
 
 # The C lock type, captured before patch_thread can replace _thread.allocate_lock.
 _NativeLockType = type(sys.modules['_thread'].allocate_lock())
+# 3.13: the C function threading's _MainThread asks for its ident (see main_thread_ident).
+_native_main_thread_ident: Any = getattr(sys.modules['_thread'], '_get_main_thread_ident', None)
 
-__all__ = ['PRIVATE_NAMES', 'make_shutdown', 'private_items', 'rekey_main_thread']
+__all__ = ['PRIVATE_NAMES', 'main_thread_ident', 'make_shutdown', 'private_items',
+           'rekey_main_thread']
 
 # name in ``threading``  -> (green value getter, CPython versions whose threading.py has it)
 PRIVATE_NAMES = {
@@ -58,7 +62,55 @@ PRIVATE_NAMES = {
     '_DummyThread': (lambda t: _green_dummy_thread_class(t), '3.9-3.13'),
     # called by the interpreter at exit (3.9 - 3.13): see make_shutdown()
     '_shutdown': (lambda t: make_shutdown(t, t._shutdown), '3.9-3.13'),
+    # 3.13: _MainThread() takes its ident from it; threading._after_fork builds one when
+    # a fork came from a thread it does not know, then asserts the handle's ident is
+    # get_ident(): see main_thread_ident()
+    '_get_main_thread_ident': (lambda t: main_thread_ident, '3.13'),
 }
+
+
+# The greenlet that called fork(), seen by the child: after a fork the thread that
+# forked is the child's main thread, and in a green world that "thread" is a greenlet.
+_forking_greenlet = None
+_child_main_greenlet = None
+
+
+def _before_fork():
+    global _forking_greenlet
+    _forking_greenlet = getcurrent()
+
+
+def _after_fork_in_parent():
+    global _forking_greenlet
+    _forking_greenlet = None
+
+
+def _after_fork_in_child():
+    global _forking_greenlet, _child_main_greenlet
+    _child_main_greenlet, _forking_greenlet = _forking_greenlet, None
+
+
+if hasattr(_os, 'register_at_fork'):
+    # Before-fork hooks all run before the fork, so this one is set whatever order
+    # threading's own (after-in-child) hook runs in relative to ours.
+    _os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                         after_in_child=_after_fork_in_child)
+
+
+def main_thread_ident() -> int:
+    """Green ``threading._get_main_thread_ident`` (3.13): the main "thread"'s ident.
+
+    The main OS thread's root greenlet normally; in a child forked from another
+    greenlet (a green thread), that greenlet, whose green ident ``get_ident()``
+    returns there. CPython's version returns the forking OS thread's real ident,
+    which no greenlet but a root one has: ``threading._after_fork`` (3.13) then
+    failed its ``assert self._handle.ident == new_ident`` in every child forked
+    from a green thread it had no Thread object for (``_thread.start_new_thread``).
+    """
+    main = _child_main_greenlet if _child_main_greenlet is not None else _forking_greenlet
+    if main is not None:
+        return _green_thread.get_ident(main)
+    return _native_main_thread_ident()
 
 
 def private_items(threading):

@@ -626,3 +626,28 @@ def test_process_pool_executor_under_patch_all_returns_results(method, tmp_path)
     assert res.stdout.count('pool done') == 1, res.stdout + res.stderr
     assert 'Traceback' not in res.stderr, res.stderr
 
+
+def test_fork_from_a_start_new_thread_green_thread_makes_it_the_childs_main_thread():
+    # threading._after_fork (3.13) builds a _MainThread for a forking thread it has
+    # no Thread object for and asserts that its handle's ident is get_ident(): with
+    # the OS thread's ident it printed "Exception ignored ... AssertionError".
+    res = _run_script('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import os, sys, threading, _thread
+        r, w = os.pipe()
+        pids = []
+        def fork_thread():
+            pid = os.fork()
+            if pid == 0:
+                ok = (threading.current_thread() is threading.main_thread()
+                      and threading.main_thread().ident == threading.get_ident())
+                os.write(w, b'OK' if ok else b'NO')
+                os._exit(0)
+            pids.append(pid)
+        _thread.start_new_thread(fork_thread, ())
+        print(os.read(r, 2).decode())
+        print(os.waitstatus_to_exitcode(os.waitpid(pids[0], 0)[1]))
+    ''')
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.split() == ['OK', '0'], res.stdout + res.stderr
+    assert 'AssertionError' not in res.stderr and 'Exception ignored' not in res.stderr, res.stderr
