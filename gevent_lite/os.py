@@ -14,7 +14,11 @@ How it cooperates with the hub
   ours, ``os.fork`` itself, ``pty.fork``, multiprocessing -- the child starts
   with a fresh hub, an empty run queue, and (because both live on the hub) a
   new thread pool and resolver. The greenlet that forked carries on in the
-  child; every other greenlet of the parent stays suspended forever.
+  child as its main greenlet (a green thread that forks becomes the child's
+  main thread, as an OS thread does); every other greenlet of the parent,
+  the parent's main greenlet included, stays suspended forever. When the
+  forking greenlet ends in the child, the child exits, as a process does
+  when the one thread it has left ends.
 * **waitpid** without ``WNOHANG`` parks the calling greenlet instead of
   blocking the hub. For one child (``pid > 0``) it waits on a Linux *pidfd*
   (``os.pidfd_open``), which becomes readable when the process exits: no
