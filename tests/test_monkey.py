@@ -2,9 +2,11 @@
 (each in a fresh interpreter whose first act is patching)."""
 
 import os
+import queue
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -182,23 +184,42 @@ def test_cli_runs_script_as_main_with_args_after_patching(tmp_path):
 
 
 def test_patch_sys_reads_stdin_without_blocking_other_greenlets():
+    # The main greenlet reads stdin first; the ticker only runs if that read parks
+    # it. We send the line only after seeing ticks, so every tick before it was
+    # printed while stdin had no data (no fixed sleep: a loaded machine may take
+    # seconds to start the child).
     code = textwrap.dedent('''
         from gevent_lite import monkey; monkey.patch_all(sys=True)
         import sys, time, gevent_lite
-        ticks = []
-        g = gevent_lite.spawn(lambda: [ticks.append(time.sleep(0.05)) for _ in range(100)])
+        def ticker():
+            for i in range(600):          # bounded: 30 s at most
+                time.sleep(0.05)
+                print('tick', i, flush=True)
+        g = gevent_lite.spawn(ticker)
         line = sys.stdin.readline()
-        print(line.strip(), len(ticks) >= 4)
+        print('line', line.strip(), flush=True)
         g.kill()
     ''')
     env = dict(os.environ, PYTHONPATH=ROOT)
     p = subprocess.Popen([sys.executable, '-c', code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          text=True, env=env)
-    import time
-    time.sleep(0.8)
-    out, _ = p.communicate('hello\n', timeout=20)
-    assert out.split() == ['hello', 'True']
-
+    lines = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(x.strip()) for x in p.stdout], daemon=True)
+    reader.start()
+    try:
+        seen = [lines.get(timeout=30) for _ in range(3)]
+        assert seen == ['tick 0', 'tick 1', 'tick 2'], seen
+        p.stdin.write('hello\n')
+        p.stdin.flush()
+        rest = []
+        while not rest or rest[-1].startswith('tick'):
+            rest.append(lines.get(timeout=30))
+        assert rest[-1] == 'line hello', seen + rest
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def test_patch_sys_leaves_stdout_and_stderr_the_real_streams_as_gevent_does():

@@ -187,14 +187,17 @@ def test_patching_warnings_point_at_the_programs_patch_call(tmp_path):
     # The patchers nest differently on each path (patch_all -> patch_thread -> repairs),
     # so each warning names the first frame outside gevent_lite.monkey: the program's line.
     script = tmp_path / 'late.py'
+    # The early thread waits for an event set after patching (not a fixed sleep, which
+    # a loaded machine outlived before patch_all ran): it is alive when patching looks.
     script.write_text(textwrap.dedent('''
         import ssl, threading, time, warnings
         from selectors import DefaultSelector
         warnings.simplefilter('always')
-        t = threading.Thread(target=time.sleep, args=(0.5,)); t.start()
+        ev = threading.Event(); t = threading.Thread(target=ev.wait, args=(60,)); t.start()
         from gevent_lite import monkey
         monkey.patch_all()
         monkey.patch_ssl()
+        ev.set(); t.join(60); assert not t.is_alive()
     '''))
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
