@@ -12,7 +12,7 @@ greenlet's Waiter would (see :class:`io`), so the hub's one loop dispatches all.
 Callbacks run in the hub greenlet, as gevent's do: they must not block.
 """
 
-from .hub import READ, WRITE, Waiter, _UNSET, InvalidSwitchError, _FdWatch, _monotonic
+from .hub import READ, WRITE, Waiter, _UNSET, InvalidSwitchError, _FdWatch
 
 __all__ = ['Loop', 'timer', 'async_', 'io', 'callback']
 
@@ -299,8 +299,8 @@ class Loop:
         return cb
 
     def now(self) -> float:
-        """The hub's clock (the one every timer reads)."""
-        return _monotonic()
+        """The hub's clock (the one every timer reads, a VirtualClock's when one is installed)."""
+        return self.hub._clock()
 
     def update_now(self) -> None:
         """gevent's loop caches its clock; ours reads it fresh, so there is nothing to do."""

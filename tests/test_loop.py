@@ -164,3 +164,17 @@ def test_hub_wait_rejects_a_foreign_switch(hub):
 
 def test_loop_is_one_object_per_hub(hub):
     assert hub.loop is hub.loop and hub.loop.hub is hub
+
+
+def test_loop_now_is_the_hubs_clock_which_timer_watchers_read_also_virtual(hub):
+    from gevent_lite.hub import now
+    from gevent_lite.testing import VirtualClock
+    with VirtualClock() as clock:
+        clock.jump(1000)
+        assert hub.loop.now() == now() == clock.now()
+        watcher = hub.loop.timer(5)
+        fired = []
+        watcher.start(fired.append, 'x')
+        assert watcher.at - hub.loop.now() == 5
+        hub.wait(hub.loop.timer(10))          # an autojump of ten virtual seconds
+        assert fired == ['x'] and hub.loop.now() == clock.now() >= 1010
