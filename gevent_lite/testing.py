@@ -32,7 +32,7 @@ from greenlet import greenlet, getcurrent, GreenletExit
 
 from . import hub as _hubmod
 from .hub import get_hub, Hub
-from .scopes import _number as _check_number
+from .scopes import _deliver, _number as _check_number
 
 __all__ = ['VirtualClock', 'leaked_greenlets']
 
@@ -174,7 +174,8 @@ def _fresh_hub() -> Iterator[Hub]:
                 if hasattr(g, 'kill'):
                     g.kill(block=False)
                 else:
-                    hub.run_callback(_throw_if_alive, g)
+                    # A raw greenlet: killed as gevent_lite.kill() does it.
+                    hub.run_callback(_deliver, g, GreenletExit, -1)
             hub.join(timeout=2)
             names = ', '.join(repr(g) for g in leaked[:10])
             more = ' and %d more' % (len(leaked) - 10) if len(leaked) > 10 else ''
@@ -186,11 +187,6 @@ def _fresh_hub() -> Iterator[Hub]:
         hub.destroy()
         if old is not None:
             state.hub = old
-
-
-def _throw_if_alive(g):
-    if not g.dead:
-        g.throw(GreenletExit)
 
 
 try:

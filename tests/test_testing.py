@@ -313,3 +313,23 @@ def test_leaked_greenlets_lists_the_unfinished_ones_and_not_the_finished_or_the_
     assert done not in leaked and get_hub() not in leaked
     gevent_lite.killall([parked, later])
     assert leaked_greenlets(get_hub()) == []
+
+
+def test_isolated_hub_kills_a_leaked_raw_greenlet_and_fails_naming_it():
+    from gevent_lite import spawn_raw
+    from gevent_lite.testing import _fresh_hub
+    cleaned = []
+
+    def parked():
+        try:
+            sleep(60)
+        finally:
+            cleaned.append(True)
+
+    fixture = _fresh_hub()
+    next(fixture)
+    raw = spawn_raw(parked)
+    sleep(0)
+    with pytest.raises(AssertionError, match=r'1 greenlet\(s\) still running'):
+        next(fixture)
+    assert raw.dead and cleaned == [True]
