@@ -13,17 +13,25 @@ How the loop cooperates with the hub
 transports and servers are the stdlib's), run in whichever greenlet calls
 ``run_forever()`` -- the *loop greenlet*. Two things are the hub's:
 
-* **waiting**: its selector is a private epoll object (the stdlib
-  ``EpollSelector``). While callbacks are ready, ``select()`` asks it without
-  blocking, as the stdlib loop does. When nothing is ready the loop greenlet
-  parks at once in ``hub.wait_fds`` on that one epoll fd (readable whenever a
-  registered fd has an event; kept registered in the hub between waits) with a
+* **waiting**: its selector is the hub's poller. The loop has no OS selector of
+  its own: ``add_reader``/``add_writer`` (transports, servers, the self-pipe)
+  put a standing watcher (:class:`~gevent_lite.hub.FdWatcher`, through
+  :meth:`Hub.watch_fd <gevent_lite.hub.Hub.watch_fd>`) in the hub's reader/writer
+  slot of the fd, so the hub's one ``epoll_wait`` covers asyncio's fds with every
+  green socket's. When the hub's poll reports such an fd, the watcher records it
+  and wakes the loop greenlet; ``select()`` returns what was recorded.
+  ``remove_reader``/``remove_writer`` and closing the loop unregister the fd
+  from the hub at once (:meth:`Hub.unwatch_fd
+  <gevent_lite.hub.Hub.unwatch_fd>`), not lazily as green sockets' kept
+  registrations are: asyncio closes its sockets with a plain ``close()`` the hub
+  never hears of. When nothing is ready the loop greenlet parks at once on a
   :class:`~gevent_lite.hub.Waiter` the loop keeps, so that a greenlet or a hub
-  callback that gives the loop work (``call_soon`` from outside the loop, a
-  timer coming due, ``stop()``) wakes it with ``waiter.wake()`` -- no self-pipe
-  write, no syscall. While parked, the other greenlets run. Woken by the hub's
-  poll, it asks its epoll which fds are ready; woken by ``wake()``, it does not
-  (that meant "callbacks are ready"; any ready fd is seen on the next round).
+  callback that gives the loop work (``call_soon`` from outside the loop, a timer
+  coming due, ``stop()``) wakes it with ``waiter.wake()`` -- no self-pipe write,
+  no syscall. While parked, the other greenlets run. While callbacks are ready,
+  ``select()`` does not park and makes no syscall: it returns what the hub
+  reported meanwhile, and every :data:`_YIELD_EVERY` such rounds it lets the hub
+  run (and poll) once.
 * **time**: ``call_at``/``call_later`` are hub timers (the loop's own timer heap
   stays empty) and ``time()`` is the hub's clock, ``gevent_lite.hub.now()``.
 
@@ -38,9 +46,15 @@ executor job hands the result over with ``call_soon_threadsafe`` (CPython
 never has to wait still yields to the hub every :data:`_YIELD_EVERY` iterations,
 so that a busy loop does not starve the greenlets.
 
-A loop whose ``_daemon`` flag is set (the bridge's background loop) keeps the hub
-alive only while ``_nwaiting`` (greenlets waiting on it) is non-zero: its waits
-and timers are otherwise ``ref=False``.
+A parked loop keeps the hub alive (``hub.ref()`` while parked: the standing
+watchers of its fds do not count as waiters). A loop whose ``_daemon`` flag is
+set (the bridge's background loop) does so only while ``_nwaiting`` (greenlets
+waiting on it) is non-zero, and its timers are ``ref=False``.
+
+The hub has one reader and one writer slot per fd, so an fd's event is watched by
+one party: a second loop, or a greenlet, waiting for the same event on an fd a
+loop watches gets :class:`~gevent_lite.hub.ConcurrentObjectUseError` (with one
+epoll per loop it would have been allowed).
 """
 
 from __future__ import annotations
@@ -54,31 +68,16 @@ from asyncio import events as _events
 from greenlet import getcurrent
 
 from . import hub as _hubmod
-from .hub import READ, Hub, Waiter, get_hub, sleep as _hub_sleep
+from .hub import FdWatcher, Hub, Waiter, get_hub, sleep as _hub_sleep
 
 __all__ = ['HubEventLoop', 'EventLoopPolicy', 'new_event_loop', 'install']
 
 
-def _stdlib_class(name):
-    # The stdlib's selector class even after patch_select replaced the module
-    # attribute: the green classes derive from the stdlib ones.
-    cls = getattr(_selectors, name, None)
-    while cls is not None and cls.__module__ != 'selectors':
-        cls = cls.__bases__[0]
-    return cls if cls is not None and cls.__name__ == name else None
-
-
-_WAKE = 0      # the value _wake() parks the loop's Waiter with (an fd wakes it with READ)
+_WAKE = 0      # the value _wake() parks the loop's Waiter with
 
 #: Iterations a loop may run without parking before it yields to the hub once.
 _YIELD_EVERY = 20
 
-# The stdlib's selector, never the green one: the loop parks through the hub
-# itself and must not park twice.
-_BaseSelector = _stdlib_class('EpollSelector')
-_HAS_EPOLL_FD = _BaseSelector is not None
-if _BaseSelector is None:  # pragma: no cover - no epoll (macOS, BSD)
-    _BaseSelector = _stdlib_class('PollSelector') or _stdlib_class('SelectSelector')
 #: The OS thread's id, never the per-greenlet one patch_thread installs.
 _os_thread_ident = _hubmod._get_thread_ident
 
@@ -87,54 +86,140 @@ _get_running_loop = _events._get_running_loop
 _get_asyncgen_hooks = sys.get_asyncgen_hooks
 _set_asyncgen_hooks = sys.set_asyncgen_hooks
 
+# The stdlib's key bookkeeping (register/unregister/get_map, file object -> fd),
+# 3.9-3.13, without any OS selector: ours is the hub's. Captured from the class,
+# whatever patch_select did to the module's public names.
+_BaseSelectorImpl = _selectors._BaseSelectorImpl
 
-class _HubSelector(_BaseSelector):  # type: ignore[valid-type,misc]  # (chosen at import)
-    """The loop's selector: polls without blocking, parks the loop greenlet in the hub."""
+
+class _FdSlot(FdWatcher):
+    """The loop's standing watcher of one fd in the hub: records readiness, wakes the loop."""
+
+    __slots__ = ('_fd', '_selector')
+
+    def __init__(self, selector, fd):
+        super().__init__()
+        self._selector = selector
+        self._fd = fd
+
+    def switch(self, events):
+        # Run by the hub's loop when its poll reports the fd (level-triggered: again
+        # on every poll while the fd stays ready, so nothing is lost).
+        sel = self._selector
+        ready = sel._ready_fds
+        ready[self._fd] = ready.get(self._fd, 0) | events
+        if sel._loop._parked is not None:
+            sel._loop._wake()
+
+    def throw(self, *exc):
+        # The fd was closed under the loop (hub.cancel_wait, e.g. a green socket
+        # closed by a greenlet): report it ready, so that asyncio's callback meets
+        # the error, as with the stdlib selector.
+        key = self._selector._fd_to_key.get(self._fd)
+        if key is not None:
+            self.switch(key.events)
+
+
+class _HubSelector(_BaseSelectorImpl):
+    """The loop's selector: its registrations are the hub's; it parks the loop greenlet.
+
+    ``register``/``modify``/``unregister`` put a :class:`_FdSlot` in (or take it
+    out of) the hub's per-fd reader/writer slots (:meth:`Hub.watch_fd`), so the
+    hub's one poller watches asyncio's fds along with every green socket's.
+    ``select()`` returns what the hub reported since the last call.
+    """
 
     def __init__(self, loop):
         super().__init__()
         self._loop = loop
+        self._hub = loop._hub
+        self._slots = {}      # fd -> _FdSlot
+        self._ready_fds = {}  # fd -> events reported by the hub, not yet returned
         self._busy = 0        # selects in a row that did not park
-        if _HAS_EPOLL_FD:
-            # What the loop parks on: the epoll fd, kept registered in the hub
-            # between waits (close() below tells the hub).
-            fd = self.fileno()
-            self._wait_pairs = ((fd, READ),)
-            self._keep = (fd,)
+
+    def register(self, fileobj, events, data=None):
+        key = super().register(fileobj, events, data)
+        slot = self._slots[key.fd] = _FdSlot(self, key.fd)
+        try:
+            self._hub.watch_fd(key.fd, events, slot)
+        except BaseException:
+            del self._slots[key.fd]
+            super().unregister(fileobj)
+            raise
+        return key
+
+    def unregister(self, fileobj):
+        key = super().unregister(fileobj)
+        slot = self._slots.pop(key.fd, None)
+        self._ready_fds.pop(key.fd, None)
+        if slot is not None and not self._hub._destroyed:
+            self._hub.unwatch_fd(key.fd, key.events, slot)
+        return key
+
+    def modify(self, fileobj, events, data=None):
+        # asyncio adds/removes a writer next to a reader this way: change only the
+        # events that differ (the stdlib base would unregister and register again).
+        try:
+            old = self._fd_to_key[self._fileobj_lookup(fileobj)]
+        except KeyError:
+            raise KeyError('%r is not registered' % (fileobj,)) from None
+        if events != old.events:
+            if not events or events & ~(_selectors.EVENT_READ | _selectors.EVENT_WRITE):
+                raise ValueError('Invalid events: %r' % (events,))
+            slot = self._slots[old.fd]
+            hub = self._hub
+            added = events & ~old.events
+            if added:
+                hub.watch_fd(old.fd, events, slot)
+            removed = old.events & ~events
+            if removed:
+                hub.unwatch_fd(old.fd, removed, slot)
+                ready = self._ready_fds.get(old.fd)
+                if ready is not None:
+                    self._ready_fds[old.fd] = ready & events
+        key = self._fd_to_key[old.fd] = old._replace(events=events, data=data)
+        return key
 
     def select(self, timeout=None):
         if timeout == 0:
-            # Callbacks are ready: poll without parking (as the stdlib loop does).
-            # Every _YIELD_EVERY times in a row, first let the hub run the other
-            # greenlets once: a busy loop must not starve them.
+            # Callbacks are ready: no parking. Every _YIELD_EVERY times in a row,
+            # first let the hub run the other greenlets (and poll) once: a busy
+            # loop must not starve them, nor its own fds.
             self._busy += 1
             if self._busy >= _YIELD_EVERY:
                 self._busy = 0
-                self._loop._park(self, 0)
-            return super().select(0)
-        # Nothing to run: park at once. The hub polls our epoll fd with everything
-        # else, so a ready fd wakes us in the same hub iteration; only then is there
-        # anything to ask the epoll (a wake-up by _wake() means "callbacks ready").
-        self._busy = 0
-        if self._loop._park(self, timeout):
-            return super().select(0)
-        return []
-
-    def _wait_for(self):
-        """``(pairs, keep)`` for ``hub.wait_fds``."""
-        if _HAS_EPOLL_FD:
-            return self._wait_pairs, self._keep
-        # Portable fallback: every registered fd, registered anew with each wait
-        # (they may be closed behind the hub's back, so none is kept).
-        return [(key.fd, key.events) for key in self.get_map().values()], ()
+                self._loop._park(0)
+        elif not self._ready_fds:
+            # Nothing to run: park until the hub reports one of our fds (its one
+            # poll covers them with everything else), someone gives the loop work
+            # (_wake) or the timeout passes.
+            self._busy = 0
+            self._loop._park(timeout)
+        ready = self._ready_fds
+        if not ready:
+            return []
+        self._ready_fds = {}
+        fd_to_key = self._fd_to_key
+        result = []
+        for fd, events in ready.items():
+            key = fd_to_key.get(fd)
+            if key is not None:
+                events &= key.events
+                if events:
+                    result.append((key, events))
+        return result
 
     def close(self):
-        if _HAS_EPOLL_FD and self._selector is not None:
-            # The hub keeps the epoll fd registered between waits: forget it first,
-            # or a reused fd number would stay hidden from the hub's poller.
-            hub = self._loop._hub
-            if not hub._destroyed:
-                hub.cancel_wait(self.fileno())
+        # Drop every registration still in the hub (a transport left open): its fd
+        # may be closed later with a plain close() the hub never hears of.
+        hub = self._hub
+        if not hub._destroyed:
+            for fd, slot in self._slots.items():
+                key = self._fd_to_key.get(fd)
+                if key is not None:
+                    hub.unwatch_fd(fd, key.events, slot)
+        self._slots.clear()
+        self._ready_fds.clear()
         super().close()
 
 
@@ -167,11 +252,11 @@ class HubEventLoop(asyncio.SelectorEventLoop):
 
     # -- the loop greenlet parks -----------------------------------------------------
 
-    def _park(self, selector, timeout):
-        """Park the loop greenlet until an fd of the selector is ready (returns
-        True), someone calls :meth:`_wake` (False) or ``timeout`` passed (True:
-        asyncio's own timer heap, which our call_at leaves empty, is all that
-        could ask for one); ``timeout=0``: just let the hub run the others once."""
+    def _park(self, timeout):
+        """Park the loop greenlet until its selector's fds are reported ready, someone
+        calls :meth:`_wake` or ``timeout`` passed (asyncio's own timer heap, which our
+        call_at leaves empty, is all that could ask for one); ``timeout=0``: just let
+        the hub run the others (and poll) once."""
         hub = self._hub
         # Not the running loop while other greenlets run (see the module doc).
         hooks = _get_asyncgen_hooks()
@@ -183,11 +268,16 @@ class HubEventLoop(asyncio.SelectorEventLoop):
                 _hub_sleep(0)
             else:
                 waiter = self._parked = Waiter(hub)
+                # A parked loop keeps the hub alive (unless it is the idle background
+                # loop): its fds are the hub's standing watchers, which do not count.
                 ref = not self._daemon or self._nwaiting > 0
-                pairs, keep = selector._wait_for()
-                hub.wait_fds(pairs, timeout, keep=keep, waiter=waiter, ref=ref)
-                return waiter.value != _WAKE
-            return False
+                if ref:
+                    hub.ref()
+                try:
+                    hub.wait_fds((), timeout, waiter=waiter)
+                finally:
+                    if ref:
+                        hub.unref()
         finally:
             self._parked = None
             _set_asyncgen_hooks(*hooks)

@@ -3,7 +3,7 @@
 Public names: :func:`run`, :func:`await_`, :func:`spawn_coroutine` (its handle
 :class:`CoroutineGreenlet`), :func:`as_future`, :func:`to_greenlet`,
 :func:`get_loop`, and the loop itself: :class:`HubEventLoop` (asyncio's selector
-loop, waiting through the hub and timing with the hub's timers),
+loop, whose fds are registered in the hub's poller and whose timers are the hub's),
 :class:`EventLoopPolicy`, :func:`new_event_loop` (a ``loop_factory``),
 :func:`install`. The loop lives in ``gevent_lite._asyncio_loop``, a floor down,
 so that ``monkey.patch_all()`` can make it asyncio's default; its docstring says

@@ -559,6 +559,32 @@ class Timer:
         return '<Timer when=%.3f %s>' % (self.when, self.callback if self.callback else 'cancelled')
 
 
+class FdWatcher:
+    """A standing occupant of an fd's reader/writer slot, for :meth:`Hub.watch_fd`.
+
+    Unlike a :class:`Waiter`, it is never used up: the loop calls its
+    ``switch(events)`` (in the hub; it must not block) each time the fd is ready,
+    until :meth:`Hub.unwatch_fd`. ``throw(exc)`` is called (from a hub callback)
+    if the fd is closed through :meth:`Hub.cancel_wait`. Subclasses define both.
+    """
+
+    __slots__ = ('greenlet',)
+
+    def __init__(self) -> None:
+        # The loop treats a slot's occupant as a parked Waiter: it calls
+        # ``occupant.greenlet.switch(events)`` while ``occupant.value`` reads unset,
+        # then stores the value. Ours always reads unset, and we are our own "greenlet".
+        self.greenlet = self
+
+    value = property(lambda self: _UNSET, lambda self, value: None)
+
+    def switch(self, events: int) -> None:  # pragma: no cover - subclasses define it
+        raise NotImplementedError
+
+    def throw(self, *exc: Any) -> None:  # pragma: no cover - subclasses define it
+        raise NotImplementedError
+
+
 # --------------------------------------------------------------------------------------
 # The poller: the only place that touches the OS readiness API.
 
@@ -874,6 +900,58 @@ class Hub(greenlet):
                     break
 
     close_fd = cancel_wait
+
+    def watch_fd(self, fd: int, events: int, watcher: FdWatcher) -> None:
+        """Make ``watcher`` the standing reader (``READ``) and/or writer (``WRITE``) of ``fd``.
+
+        For a loop that dispatches readiness itself (asyncio's selector loop on the
+        hub): the hub's poller reports ``fd`` and calls ``watcher.switch(events)``
+        from the hub, every time, until :meth:`unwatch_fd`. A standing watcher does
+        not keep the loop alive by itself. Raises :class:`ConcurrentObjectUseError`
+        if someone else waits for that event on ``fd``, ``PermissionError`` for a
+        regular file (it cannot be polled), ``OSError`` for a bad fd.
+        """
+        if fd < 0:
+            raise ValueError('file descriptor cannot be a negative integer (%d)' % fd)
+        watch = self._fds.get(fd)
+        if watch is None:
+            watch = self._fds[fd] = _FdWatch()
+        for bit, taken in ((READ, watch.reader), (WRITE, watch.writer)):
+            if events & bit and taken is not None and taken is not watcher:
+                raise ConcurrentObjectUseError(
+                    'This fd (%d) is already waited on by %r' % (fd, taken.greenlet))
+        added = events & ~watch.mask
+        if added and not self._widen(fd, watch, added):
+            if not watch.mask and watch.reader is None and watch.writer is None:
+                del self._fds[fd]
+            raise PermissionError(errno.EPERM, 'fd %d cannot be polled (a regular file?)' % fd)
+        if events & READ:
+            watch.reader = watcher
+        if events & WRITE:
+            watch.writer = watcher
+
+    def unwatch_fd(self, fd: int, events: int, watcher: FdWatcher) -> None:
+        """Undo :meth:`watch_fd` for ``events``, and drop the registration now.
+
+        Not kept as after a wake-up: the owner may close the fd with a plain
+        ``close()`` next, which the hub never hears of (docs/internals.rst).
+        """
+        watch = self._fds.get(fd)
+        if watch is None:
+            return
+        if events & READ and watch.reader is watcher:
+            watch.reader = None
+        if events & WRITE and watch.writer is watcher:
+            watch.writer = None
+        drop = watch.mask & ~((READ if watch.reader is not None else 0)
+                              | (WRITE if watch.writer is not None else 0))
+        if drop:
+            try:
+                self._shrink(fd, watch, drop)
+            except OSError:          # closed already: forget it all the same
+                watch.mask = 0
+        if not watch.mask and watch.reader is None and watch.writer is None:
+            self._fds.pop(fd, None)
 
     def wait_fds(self, pairs: Iterable[tuple[int, int]], timeout: float | None = None,
                  keep: Container[int] = (), waiter: Waiter | None = None, ref: bool = True) -> bool:

@@ -459,7 +459,7 @@ def test_a_thousand_awaits_leave_nothing_behind():
     gevent_lite.sleep(0.01)
     assert loop._nwaiting == 0 and not loop._ready
     assert len(asyncio.all_tasks(loop)) == 0
-    assert len(hub._fds) <= 2          # the loop's epoll fd (and nothing per await)
+    assert len(hub._fds) <= 2          # the loop's self-pipe (and nothing per await)
     assert hub._nref_timers == 0
 
 
@@ -577,13 +577,201 @@ def test_asyncio_subprocesses_and_signal_handlers_work_on_the_hub_loop(patched):
     assert out.strip() == "(b'hi\\n', 0, 'usr1') 5"
 
 
-def test_closing_a_loop_forgets_its_fd_in_the_hub():
+def _hub_fds():
+    return set(_hub.get_hub()._fds)
+
+
+def test_an_asyncio_servers_socket_is_registered_in_the_hubs_poller_not_a_nested_one():
+    before = _hub_fds()
     loop = ab.new_event_loop()
+    try:
+        # No selector of its own: no epoll fd per loop, nothing to nest.
+        assert not hasattr(loop._selector, 'fileno')
+        server = loop.run_until_complete(
+            asyncio.start_server(lambda r, w: None, '127.0.0.1', 0))
+        lfd = server.sockets[0].fileno()
+        watch = _hub.get_hub()._fds[lfd]
+        assert watch.mask & _hub.READ and watch.reader is not None
+        assert loop._ssock.fileno() in _hub_fds()   # asyncio's self-pipe too
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+        assert lfd not in _hub_fds()
+    finally:
+        loop.close()
+    assert _hub_fds() == before
+
+
+def test_remove_reader_and_writer_drop_the_hub_registration_at_once():
+    a, b = socket.socketpair()
+    loop = ab.new_event_loop()
+    hub = _hub.get_hub()
+    try:
+        loop.add_reader(a.fileno(), lambda: None)
+        loop.add_writer(a.fileno(), lambda: None)
+        assert hub._fds[a.fileno()].mask == _hub.READ | _hub.WRITE
+        loop.remove_writer(a.fileno())
+        assert hub._fds[a.fileno()].mask == _hub.READ
+        assert hub._fds[a.fileno()].writer is None
+        loop.remove_reader(a.fileno())
+        assert a.fileno() not in hub._fds
+        # The fd number can be closed and reused at once: a green wait on the new
+        # fd of that number is registered afresh and woken.
+        fd = a.fileno()
+        a.close()
+        c, d = socket.socketpair()
+        try:
+            d.send(b'x')
+            assert hub.wait_fd(c.fileno(), _hub.READ, timeout=5) == _hub.READ
+        finally:
+            hub.cancel_wait(c.fileno())
+            hub.cancel_wait(d.fileno())
+            c.close()
+            d.close()
+        assert fd not in hub._fds or hub._fds[fd].reader is None
+    finally:
+        loop.close()
+        b.close()
+
+
+def test_closing_a_loop_with_open_transports_leaves_nothing_registered_in_the_hub():
+    before = _hub_fds()
+    loop = ab.new_event_loop()
+    a, b = socket.socketpair()
+    loop.add_reader(a.fileno(), lambda: None)       # never removed by the user
     loop.run_until_complete(asyncio.sleep(0.01))
-    epfd = loop._selector.fileno()
-    assert epfd in _hub.get_hub()._fds
+    assert a.fileno() in _hub_fds()
     loop.close()
-    assert epfd not in _hub.get_hub()._fds
+    assert _hub_fds() == before
+    a.close()
+    b.close()
+
+
+def test_an_fd_closed_by_a_greenlet_under_an_asyncio_reader_reaches_its_callback():
+    a, b = socket.socketpair()
+    loop = ab.new_event_loop()
+    hub = _hub.get_hub()
+
+    async def main():
+        called = loop.create_future()
+        loop.add_reader(a.fileno(), lambda: called.done() or called.set_result('called'))
+        # A greenlet closes the fd the green way (hub.cancel_wait): asyncio's reader
+        # must hear of it, as it would from epoll, instead of waiting forever.
+        gevent_lite.spawn_later(0.02, hub.cancel_wait, a.fileno())
+        try:
+            return await asyncio.wait_for(called, 10)
+        finally:
+            loop.remove_reader(a.fileno())
+
+    try:
+        assert loop.run_until_complete(main()) == 'called'
+        assert a.fileno() not in hub._fds
+    finally:
+        loop.close()
+        a.close()
+        b.close()
+
+
+def test_a_ready_fd_wakes_the_parked_loop_through_the_hubs_poll():
+    a, b = socket.socketpair()
+    loop = ab.new_event_loop()
+    got = []
+
+    async def main():
+        fut = loop.create_future()
+        loop.add_reader(a.fileno(), lambda: fut.done() or fut.set_result(a.recv(10)))
+        try:
+            return await asyncio.wait_for(fut, 10)
+        finally:
+            loop.remove_reader(a.fileno())
+
+    def writer():
+        gevent_lite.sleep(0.05)
+        got.append('sent')
+        b.send(b'ping')
+
+    try:
+        g = gevent_lite.spawn(writer)
+        assert loop.run_until_complete(main()) == b'ping'
+        g.join(5)
+        assert got == ['sent']
+    finally:
+        loop.close()
+        a.close()
+        b.close()
+
+
+def test_many_asyncio_and_green_connections_are_served_at_once_in_one_thread():
+    from gevent_lite import socket as gsocket
+    from gevent_lite.server import StreamServer
+    n = 40
+    threads_before = threading.active_count()
+
+    def green_echo(sock, addr):
+        while True:
+            data = sock.recv(100)
+            if not data:
+                break
+            sock.sendall(b'g:' + data)
+
+    green = StreamServer(('127.0.0.1', 0), green_echo)
+    green.start()
+
+    async def aio_echo(reader, writer):
+        while True:
+            data = await reader.read(100)
+            if not data:
+                break
+            writer.write(b'a:' + data)
+            await writer.drain()
+        writer.close()
+
+    async def aio_client(port, i):
+        reader, writer = await asyncio.open_connection('127.0.0.1', port)
+        out = []
+        for k in range(3):
+            writer.write(b'%d.%d' % (i, k))
+            await writer.drain()
+            out.append(await reader.read(100))
+        writer.close()
+        return out
+
+    def green_client(port, i):
+        c = gsocket.create_connection(('127.0.0.1', port))
+        try:
+            out = []
+            for k in range(3):
+                c.sendall(b'%d.%d' % (i, k))
+                out.append(c.recv(100))
+            return out
+        finally:
+            c.close()
+
+    async def main():
+        server = await asyncio.start_server(aio_echo, '127.0.0.1', 0)
+        aport = server.sockets[0].getsockname()[1]
+        gport = green.server_port
+        # Green clients of both servers run while asyncio clients of both run.
+        greens = [gevent_lite.spawn(green_client, port, i)
+                  for i in range(n) for port in (aport, gport)]
+        aios = await asyncio.gather(*[aio_client(port, i)
+                                      for i in range(n) for port in (aport, gport)])
+        gouts = [ab.as_future(g) for g in greens]
+        gouts = await asyncio.gather(*gouts)
+        server.close()
+        await server.wait_closed()
+        return aios, gouts
+
+    loop = ab.new_event_loop()
+    try:
+        aios, gouts = loop.run_until_complete(asyncio.wait_for(main(), 60))
+    finally:
+        loop.close()
+        green.stop()
+    for outs in (aios, gouts):
+        for j, out in enumerate(outs):
+            i, prefix = j // 2, (b'a:', b'g:')[j % 2]
+            assert out == [prefix + b'%d.%d' % (i, k) for k in range(3)]
+    assert threading.active_count() == threads_before    # one thread did it all
 
 
 def test_the_background_loop_does_not_keep_the_program_alive():

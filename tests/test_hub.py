@@ -732,3 +732,61 @@ def test_deleting_the_hub_threadpool_kills_it_and_a_new_one_comes_on_next_use():
     assert pool.apply(abs, (-1,)) == 1
     del hub.threadpool
     assert hub.threadpool is not pool and hub.threadpool.apply(abs, (-2,)) == 2
+
+
+class _Recorder(hubmod.FdWatcher):
+    __slots__ = ('calls', 'thrown')
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+        self.thrown = []
+
+    def switch(self, events):
+        self.calls.append(events)
+
+    def throw(self, *exc):
+        self.thrown.append(exc[0])
+
+
+def test_a_standing_fd_watcher_is_called_on_every_poll_until_unwatched():
+    hub = gevent_lite.get_hub()
+    a, b = socket.socketpair()
+    rec = _Recorder()
+    try:
+        hub.watch_fd(a.fileno(), hubmod.READ, rec)
+        b.send(b'x')
+        for _ in range(3):
+            gevent_lite.sleep(0.01)
+        # Level-triggered and never used up, unlike a Waiter.
+        assert len(rec.calls) >= 3 and set(rec.calls) == {hubmod.READ}
+        with pytest.raises(hubmod.ConcurrentObjectUseError):
+            hub.wait_fd(a.fileno(), hubmod.READ)
+        hub.unwatch_fd(a.fileno(), hubmod.READ, rec)
+        # Dropped at once, not kept: the fd may now be closed behind the hub's back.
+        assert a.fileno() not in hub._fds
+        n = len(rec.calls)
+        gevent_lite.sleep(0.02)
+        assert len(rec.calls) == n
+    finally:
+        a.close()
+        b.close()
+
+
+def test_cancel_wait_tells_a_standing_fd_watcher_and_a_regular_file_is_refused(tmp_path):
+    hub = gevent_lite.get_hub()
+    a, b = socket.socketpair()
+    rec = _Recorder()
+    try:
+        hub.watch_fd(a.fileno(), hubmod.WRITE, rec)
+        hub.cancel_wait(a.fileno())
+        gevent_lite.sleep(0)
+        assert len(rec.thrown) == 1 and isinstance(rec.thrown[0], OSError)
+        assert a.fileno() not in hub._fds
+    finally:
+        a.close()
+        b.close()
+    with open(tmp_path / 'f', 'w') as f:
+        with pytest.raises(PermissionError):
+            hub.watch_fd(f.fileno(), hubmod.READ, _Recorder())
+        assert f.fileno() not in hub._fds
