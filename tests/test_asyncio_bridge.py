@@ -8,6 +8,7 @@ under N * 0.3 s, with wide margins for a loaded machine.
 
 import asyncio
 import json
+import socket
 import sys
 import threading
 import time
