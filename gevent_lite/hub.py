@@ -680,6 +680,23 @@ else:
             self._sel.close()
 
 
+def _poller_wait_codes() -> frozenset:
+    """Code objects on top of a hub's thread while the hub waits in its poller:
+    ``Hub._loop`` (epoll's ``poll`` is C), and with the portable fallback its
+    Python-level ``poll`` and the stdlib selectors' ``select``. The watchers in
+    other threads (the monitor, preemption) read a hub's top frame against them:
+    there the hub is idle, not blocked."""
+    codes = {Hub._loop.__code__}
+    poll: Any = getattr(_Poller, 'poll', None)
+    if getattr(poll, '__code__', None) is not None:
+        codes.add(poll.__code__)
+        for cls in vars(_selectors).values():
+            select: Any = getattr(cls, 'select', None)
+            if getattr(select, '__code__', None) is not None:
+                codes.add(select.__code__)
+    return frozenset(codes)
+
+
 # --------------------------------------------------------------------------------------
 # The hub
 

@@ -95,22 +95,6 @@ def get_memory_usage():
         return None
 
 
-def _idle_codes():
-    """Code objects that are on top of the hub's stack while it waits in the poller."""
-    from . import hub as _hub
-    codes = {_hub.Hub._loop.__code__}
-    poller = getattr(_hub, '_Poller', None)
-    poll = getattr(poller, 'poll', None)
-    if getattr(poll, '__code__', None) is not None:
-        codes.add(poll.__code__)      # the portable fallback's Python-level poll()
-        import selectors
-        for cls in vars(selectors).values():
-            select = getattr(cls, 'select', None)
-            if getattr(select, '__code__', None) is not None:
-                codes.add(select.__code__)
-    return frozenset(codes)
-
-
 class PeriodicMonitoringThread:
     """Watches one hub from a real OS thread; see the module docstring.
 
@@ -131,7 +115,7 @@ class PeriodicMonitoringThread:
         self._wakeup = _allocate_lock()  # held while sleeping; kill() releases it
         self._wakeup.acquire()
         self._functions = []             # [function, period, next_due]
-        self._idle = _idle_codes()
+        self._idle = _hub_module._poller_wait_codes()
         # The trace function's record: {'switch'/'throw': (origin, target)} of the
         # latest switch. Only the hub's thread writes it (one C call per switch); the
         # monitor thread only reads it, so no lock.

@@ -152,17 +152,9 @@ def _is_entry(code):
 
 
 def _idle_codes():
-    """Code objects on top of the hub's thread while the hub itself has control."""
-    codes = {_hubmod.Hub._loop.__code__, _hubmod.Hub.run.__code__}
-    poll = getattr(getattr(_hubmod, '_Poller', None), 'poll', None)
-    if getattr(poll, '__code__', None) is not None:
-        codes.add(poll.__code__)      # the portable fallback's Python-level poll()
-        import selectors
-        for cls in vars(selectors).values():
-            select = getattr(cls, 'select', None)
-            if getattr(select, '__code__', None) is not None:
-                codes.add(select.__code__)
-    return frozenset(codes)
+    """Code objects on top of the hub's thread while the hub itself has control:
+    waiting in its poller, or in ``Hub.run`` between two turns of its loop."""
+    return _hubmod._poller_wait_codes() | {_hubmod.Hub.run.__code__}
 
 
 class _Watcher:
