@@ -34,6 +34,7 @@ from greenlet import getcurrent
 from greenlet import greenlet as _greenlet
 
 from .event import Event
+from . import hub as _hubmod
 from .hub import _check_timeout, _get_hub_noargs, get_hub
 from .local import local as _local  # noqa: F401  (re-exported: _thread._local)
 from .lock import Lock, RLock  # noqa: F401  (RLock is re-exported: _thread.RLock)
@@ -168,6 +169,18 @@ class _GreenThreadState:
 
 #: ident -> _GreenThreadState, for the green threads now running.
 _running: dict[Any, Any] = {}
+
+
+def _forget_other_threads_after_fork():
+    # In a forked child only the forking greenlet runs (hub.reinit): the parent's
+    # other green threads are frozen copies that never finish, so the child's exit
+    # must not wait for them (3.13's threading._shutdown joins every one of them).
+    me = id(getcurrent())
+    for ident in [i for i in _running if i != me]:
+        del _running[ident]
+
+
+_hubmod._fork_hooks.append(_forget_other_threads_after_fork)
 
 
 def _bootstrap(state, function, args, kwargs):

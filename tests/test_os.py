@@ -651,3 +651,27 @@ def test_fork_from_a_start_new_thread_green_thread_makes_it_the_childs_main_thre
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.split() == ['OK', '0'], res.stdout + res.stderr
     assert 'AssertionError' not in res.stderr and 'Exception ignored' not in res.stderr, res.stderr
+
+
+def test_forked_child_exits_without_waiting_for_the_parents_green_threads():
+    # The parent's non-daemon green thread is a frozen copy in the child: the
+    # child's exit (3.13's threading._shutdown joins every non-daemon thread) must
+    # not wait for it, nor report it as a thread that can never finish.
+    res = _run_script('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import os, threading, time
+        ev = threading.Event()
+        t = threading.Thread(target=ev.wait, args=(30,)); t.start()
+        time.sleep(0.05)
+        pid = os.fork()
+        if pid == 0:
+            assert threading.enumerate() == [threading.main_thread()], threading.enumerate()
+            raise SystemExit(0)          # a normal interpreter exit
+        t0 = time.monotonic()
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        ev.set(); t.join()
+        print(code, time.monotonic() - t0 < 20)
+    ''', timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.split() == ['0', 'True'], res.stdout + res.stderr
+    assert 'can never finish' not in res.stderr and 'Traceback' not in res.stderr, res.stderr
