@@ -271,6 +271,31 @@ def describe(res):
     return '%d ok / %d run (%d skip) %ss' % (len(res['ok']), res['run'], res['skipped'], res['seconds'])
 
 
+def is_private(test_id):
+    """True for a test of one of gevent's private modules: every test of a ``test___*`` file
+    (gevent._config, _monitor, _ident...), and test__all__'s class for a module whose dotted
+    name has a ``_``-prefixed part (``Test_gevent__ffi`` is gevent._ffi, ``Test_gevent_monkey__state``
+    gevent.monkey._state: the dots became ``_``, so a private part shows as ``__``)."""
+    parts = test_id.split('.')
+    if len(parts) < 3:
+        return False
+    module = parts[2]
+    if module.startswith('test___'):
+        return True
+    return module == 'test__all__' and len(parts) > 3 and '__' in parts[3][len('Test'):]
+
+
+def compare_split(name, res, baseline):
+    """{'public': (passing on gevent, passing here), 'private': (...)} for one file."""
+    got = set(res.get('ok', ()))
+    out = {'public': [0, 0], 'private': [0, 0]}
+    for t in baseline.get(name, []):
+        counts = out['private' if is_private(t) else 'public']
+        counts[0] += 1
+        counts[1] += t in got
+    return out
+
+
 def compare(name, res, baseline, expected):
     """(passing on gevent, of those passing here, unexpected failures) for one file."""
     want = baseline.get(name, [])
@@ -299,6 +324,7 @@ def main(argv=None):
     expected = load_expected()
     report = {}
     total_want = total_both = total_unexpected = 0
+    split = {'public': [0, 0], 'private': [0, 0]}
     for name in names:
         res = run_file(name, lite, args.python, args.timeout, args.logs)
         report[name] = res
@@ -307,6 +333,9 @@ def main(argv=None):
             total_want += want
             total_both += both
             total_unexpected += len(unexpected)
+            for kind, (w, b) in compare_split(name, res, baseline).items():
+                split[kind][0] += w
+                split[kind][1] += b
             print('%-44s %-34s passing on gevent: %4d, here: %4d, unexpected: %d' % (
                 name, describe(res), want, both, len(unexpected)), flush=True)
             for t in unexpected[:40]:
@@ -330,6 +359,11 @@ def main(argv=None):
         pct = 100.0 * total_both / total_want if total_want else 0.0
         print('TOTAL: %d of the %d tests that pass on gevent pass on gevent_lite (%.1f%%); %d unexpected failures'
               % (total_both, total_want, pct, total_unexpected))
+        # The issue's measure: gevent's public API only. Tests of gevent's private modules
+        # (test___*.py, test__all__'s classes of private modules) are counted apart.
+        for kind, label in (('public', 'PUBLIC API'), ('private', 'PRIVATE modules')):
+            w, b = split[kind]
+            print('%s: %d of %d (%.1f%%)' % (label, b, w, 100.0 * b / w if w else 0.0))
     if args.record and not lite:
         data = load_baseline() if args.files else {}
         for name, res in report.items():

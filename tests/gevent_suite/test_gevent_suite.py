@@ -72,3 +72,17 @@ def test_every_expected_failure_names_a_recorded_test_and_gives_a_reason():
             assert any(t.startswith(pattern[:-1]) for t in ids), 'stale pattern %s' % pattern
         else:
             assert pattern in ids, 'stale entry %s (not a test that passes on gevent)' % pattern
+
+
+def test_private_module_tests_are_counted_apart_from_the_public_api():
+    assert runner.is_private('gevent.tests.test___config.TestConfig.test_getattr')
+    assert runner.is_private('gevent.tests.test__all__.Test_gevent__ffi.test_all_formula')
+    assert runner.is_private('gevent.tests.test__all__.Test_gevent_monkey__state.test_implements_presence_justified')
+    assert not runner.is_private('gevent.tests.test__all__.Test_gevent_queue.test_all_formula')
+    assert not runner.is_private('gevent.tests.test__all__.Test_gevent_libuv_loop.test_all_formula')
+    assert not runner.is_private('gevent.tests.test__queue.TestChannel.test_send')
+    res = {'ok': ['gevent.tests.test__all__.Test_gevent_queue.a']}
+    baseline = {'test__all__': ['gevent.tests.test__all__.Test_gevent_queue.a',
+                                'gevent.tests.test__all__.Test_gevent_queue.b',
+                                'gevent.tests.test__all__.Test_gevent__ffi.a']}
+    assert runner.compare_split('test__all__', res, baseline) == {'public': [2, 1], 'private': [1, 0]}
