@@ -38,15 +38,12 @@ import socket as _stdsocket
 from .. import threadpool as _threadpool  # noqa: F401 -- registers hub.threadpool
 from ..config import config
 from ..hub import get_hub
+from ..socket import _is_numeric
 
 __all__ = ['BlockingResolver', 'Resolver', 'ThreadResolver', 'get_resolver', 'set_resolver']
 
 _AddressFamily = _stdsocket.AddressFamily
 _SocketKind = _stdsocket.SocketKind
-_gaierror = _socket.gaierror
-_inet_pton = _socket.inet_pton
-_AF_INET = _socket.AF_INET
-_AF_INET6 = getattr(_socket, 'AF_INET6', None)
 
 
 def _enum(value, enum_class):
@@ -64,7 +61,8 @@ def _getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
 
 
 def _is_numeric_host(host):
-    """True when ``host`` needs no lookup: None, or a literal IPv4/IPv6 address."""
+    """True when ``host`` needs no lookup: None, or a literal IPv4/IPv6 address
+    (``str``, or ASCII ``bytes``)."""
     if host is None:
         return True
     if isinstance(host, bytes):
@@ -72,20 +70,7 @@ def _is_numeric_host(host):
             host = host.decode('ascii')
         except UnicodeDecodeError:
             return False
-    if not isinstance(host, str) or not host:
-        return False
-    try:
-        _inet_pton(_AF_INET, host)
-        return True
-    except (OSError, ValueError):
-        pass
-    if _AF_INET6 is not None and ':' in host and '%' not in host:
-        try:
-            _inet_pton(_AF_INET6, host)
-            return True
-        except (OSError, ValueError):
-            pass
-    return False
+    return _is_numeric(host)
 
 
 def _is_numeric_port(port):
@@ -138,7 +123,7 @@ class Resolver:
         return self._in_thread(_getaddrinfo, host, port, family, type, proto, flags)
 
     def gethostbyname(self, hostname):
-        if isinstance(hostname, str) and _is_numeric_host(hostname) and ':' not in hostname:
+        if isinstance(hostname, str) and ':' not in hostname and _is_numeric(hostname):
             return _socket.gethostbyname(hostname)
         return self._in_thread(_socket.gethostbyname, hostname)
 
