@@ -61,13 +61,29 @@ def in_thread(fn, timeout=10.0):
     return box.get('value')
 
 
-def run_patched(code, header='', python=None, timeout=60, patch='monkey.patch_all()'):
+def run_python(code=None, args=(), python=None, timeout=60, env=None, cwd=ROOT):
+    """Run ``code`` (dedented) and/or the command-line ``args`` in a new interpreter
+    that imports gevent_lite from this repository, with the variables ``env`` added
+    to the environment; return the ``CompletedProcess``."""
+    argv = [python or sys.executable] + (['-c', textwrap.dedent(code)] if code is not None else [])
+    full_env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    full_env.update(env or {})
+    return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=timeout,
+                          env=full_env, cwd=cwd)
+
+
+def check_python(code=None, **kwargs):
+    """:func:`run_python`, asserting exit status 0; returns its stdout."""
+    res = run_python(code, **kwargs)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+def run_patched(code, header='', python=None, timeout=60, patch='monkey.patch_all()', env=None):
     """Run ``code`` in a new interpreter whose first act is ``patch``, after the lines
     ``header`` (e.g. ``PORT = 1234``); return the ``CompletedProcess``."""
     src = 'from gevent_lite import monkey; %s\n%s' % (patch, header) + textwrap.dedent(code)
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    return subprocess.run([python or sys.executable, '-c', src], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=ROOT)
+    return run_python(src, python=python, timeout=timeout, env=env)
 
 
 def check_patched(code, **kwargs):

@@ -1,24 +1,10 @@
 """gevent_lite.install_as_gevent() and ``python -m gevent_lite.monkey --as-gevent``: ``import gevent``
 gives gevent_lite's own module objects, with gevent's API version (each case in a fresh interpreter)."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run(code=None, args=(), timeout=60, cwd=ROOT):
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    argv = [sys.executable] + (['-c', textwrap.dedent(code)] if code else []) + list(args)
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
-
-
-def check(code, **kw):
-    res = run(code, **kw)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res.stdout
+from _helpers import check_python as check
+from _helpers import run_python as run
 
 
 def test_import_gevent_gives_the_same_module_objects_never_copies():

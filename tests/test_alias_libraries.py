@@ -21,14 +21,9 @@ import time
 import urllib.request
 
 import pytest
+from _helpers import free_port, redis_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def env_with(*paths, **extra):
@@ -130,18 +125,10 @@ CELERY_APP = textwrap.dedent('''
 
 @pytest.fixture
 def redis_url(tmp_path):
-    server = shutil.which('redis-server')
-    if server is None:
+    if shutil.which('redis-server') is None:
         pytest.skip('redis-server is not installed (.ci/run installs it)')
-    port = free_port()
-    proc = subprocess.Popen([server, '--port', str(port), '--bind', '127.0.0.1', '--save', '',
-                             '--appendonly', 'no', '--dir', str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        assert wait_for_port(port, proc), 'redis-server did not start'
+    with redis_server(tmp_path) as port:
         yield 'redis://127.0.0.1:%d/0' % port
-    finally:
-        stop(proc)
 
 
 @pytest.mark.timeout(300)

@@ -2,14 +2,12 @@
 loop back-edge (Python 3.12+); plain greenlets and the hub are not. Each case runs in a
 fresh interpreter that patches first, with a watchdog that fails it instead of hanging."""
 
-import os
-import subprocess
 import sys
 import textwrap
 
 import pytest
+from _helpers import check_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUPPORTED = sys.version_info >= (3, 12) and sys.implementation.name == 'cpython'
 needs_preemption = pytest.mark.skipif(not SUPPORTED, reason='preemption needs sys.monitoring (3.12+)')
 
@@ -22,12 +20,7 @@ faulthandler.dump_traceback_later(20, exit=True)
 
 
 def check(code, timeout=60, env_extra=None):
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    env.update(env_extra or {})
-    res = subprocess.run([sys.executable, '-c', PRELUDE + textwrap.dedent(code)],
-                         capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res.stdout
+    return check_python(PRELUDE + textwrap.dedent(code), timeout=timeout, env=env_extra)
 
 
 @needs_preemption
