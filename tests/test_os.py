@@ -464,27 +464,6 @@ def test_green_read_and_write_leave_regular_files_and_nonblocking_fds_to_the_pla
         os.close(w)
 
 
-def test_patched_os_read_lets_a_thread_fork_and_report_through_a_pipe():
-    # CPython's test_thread.TestForkInThread: the main thread reads a pipe that a
-    # child forked by another (green) thread writes.
-    res = _run_script('''
-        from gevent_lite import monkey; monkey.patch_all()
-        import os, _thread
-        r, w = os.pipe()
-        pids = []
-        def fork_thread():
-            pid = os.fork()
-            if pid == 0:
-                os.close(r); os.write(w, b'OK'); os._exit(0)
-            pids.append(pid)
-        _thread.start_new_thread(fork_thread, ())
-        assert os.read(r, 2) == b'OK'
-        assert os.waitpid(pids[0], 0)[1] == 0
-        print('done')
-    ''')
-    assert res.returncode == 0 and 'done' in res.stdout, res.stdout + res.stderr
-
-
 def test_queue_listener_on_a_multiprocessing_queue_delivers_and_stops_under_patch_all():
     # CPython's test_logging QueueListenerTest with multiprocessing.Queue: the
     # listener thread's get() reads the queue's pipe with os.read.
@@ -627,7 +606,9 @@ def test_process_pool_executor_under_patch_all_returns_results(method, tmp_path)
     assert 'Traceback' not in res.stderr, res.stderr
 
 
-def test_fork_from_a_start_new_thread_green_thread_makes_it_the_childs_main_thread():
+def test_fork_from_a_start_new_thread_green_thread_reports_through_a_pipe_as_the_childs_main_thread():
+    # CPython's test_thread.TestForkInThread: the main thread reads (patched
+    # os.read) a pipe that a child forked by another (green) thread writes.
     # threading._after_fork (3.13) builds a _MainThread for a forking thread it has
     # no Thread object for and asserts that its handle's ident is get_ident(): with
     # the OS thread's ident it printed "Exception ignored ... AssertionError".

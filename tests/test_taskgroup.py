@@ -22,6 +22,14 @@ def _fail_after(seconds, exc):
     raise exc
 
 
+def _sleep_100_noting_when_it_ends(ends):
+    """Sleep 100 s; append ``now()`` to ``ends`` however the sleep ends (cancelled or not)."""
+    try:
+        sleep(100)
+    finally:
+        ends.append(now())
+
+
 def test_leaving_the_block_joins_every_child_in_real_time():
     started = time.monotonic()
     with TaskGroup() as tg:
@@ -98,16 +106,9 @@ def test_failures_at_the_same_time_are_all_collected(virtual_clock):
 
 def test_an_exception_in_the_body_cancels_the_children_and_joins_the_group(virtual_clock):
     cleaned = []
-
-    def child():
-        try:
-            sleep(100)
-        finally:
-            cleaned.append(now())
-
     with pytest.raises(BaseExceptionGroup) as info:
         with TaskGroup() as tg:
-            tg.spawn(child)
+            tg.spawn(_sleep_100_noting_when_it_ends, cleaned)
             sleep(2)
             raise LookupError('in the body')
     assert [e.args for e in info.value.exceptions] == [('in the body',)]
@@ -135,17 +136,10 @@ def test_cancel_stops_everything_without_an_error(virtual_clock):
 
 def test_an_outer_deadline_cancels_the_group_and_passes_through(virtual_clock):
     cleaned = []
-
-    def child():
-        try:
-            sleep(100)
-        finally:
-            cleaned.append(now())
-
     with move_on_after(4) as scope:
         with TaskGroup() as tg:
-            tg.spawn(child)
-            tg.spawn(child)
+            tg.spawn(_sleep_100_noting_when_it_ends, cleaned)
+            tg.spawn(_sleep_100_noting_when_it_ends, cleaned)
     assert scope.cancelled_caught
     assert cleaned == [4, 4]
 
