@@ -46,7 +46,7 @@ from queue import Empty, Full
 
 from greenlet import getcurrent
 
-from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub, now
+from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub, now, sleep
 
 try:
     from queue import ShutDown  # type: ignore[attr-defined]  # 3.13+: the class stdlib code catches
@@ -119,7 +119,12 @@ class SimpleQueue:
         # Room for newcomers: maxsize minus slots reserved for woken putters
         # (see the module docstring); effectively infinite when unbounded.
         self._cap = _UNBOUNDED if maxsize is None else maxsize
-        self.queue = self._create_queue(items)
+        # stdlib's construction hook (a subclass may set its own ``self.queue``);
+        # called with one argument when there are no items, as stdlib calls it.
+        if items:
+            self._init(maxsize, items)
+        else:
+            self._init(maxsize)
         self._getters = ParkingLot(self._unclaimed_item)
         self._putters = ParkingLot(self._unclaimed_slot)
         self._peekers = None                     # ParkingLot made on the first blocking peek
@@ -146,6 +151,9 @@ class SimpleQueue:
         return getattr(cls, hook) is getattr(owner, hook)
 
     # -- stdlib-style hooks ----------------------------------------------------------------
+
+    def _init(self, maxsize, items=()):
+        self.queue = self._create_queue(items)
 
     def _create_queue(self, items=()):
         return deque(items)
@@ -656,6 +664,7 @@ class Channel:
         Raises :class:`Full` when non-blocking with no getter waiting, or on timeout.
         """
         if self._getters and self._getters.unpark(item):
+            self._let_getter_run()
             return
         if not block:
             raise Full
@@ -665,8 +674,17 @@ class Channel:
             if self._putters.park(_remaining(deadline)) is TIMED_OUT:
                 raise Full
             if self._getters and self._getters.unpark(item):
+                self._let_getter_run()
                 return
             # The getter that woke us gave up (timeout/kill) before we ran: wait again.
+
+    @staticmethod
+    def _let_getter_run():
+        # A rendezvous: the getter we handed the item to takes it before the putter
+        # goes on (it is ahead of us in the ready queue), as with gevent. From the
+        # hub (a callback) we cannot park: the getter runs next anyway.
+        if getcurrent() is not get_hub():
+            sleep(0)
 
     def put_nowait(self, item):
         self.put(item, False)

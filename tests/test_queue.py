@@ -1,5 +1,6 @@
 """Queues: blocking put/get with timeouts, FIFO hand-off, kills, joins, shutdown, Channel."""
 
+from collections import deque
 import queue as stdlib_queue
 import random
 import time
@@ -597,3 +598,42 @@ def test_queue_classes_are_subscriptable_in_annotations():
     for cls in (Queue, SimpleQueue, LifoQueue, PriorityQueue, JoinableQueue, Channel):
         alias = cls[int]
         assert alias.__origin__ is cls and alias.__args__ == (int,)
+
+
+def test_channel_put_lets_the_getter_take_the_item_before_the_putter_goes_on():
+    # Both orders of arrival: getter first (parked when put comes), putter first.
+    for getter_first in (True, False):
+        ch = Channel()
+        events = []
+
+        def getter(ch, events):
+            events.append(ch.get(timeout=2))
+            events.append(ch.get(timeout=2))
+
+        g = gevent.spawn(getter, ch, events)
+        if getter_first:
+            gevent.sleep(0)
+        ch.put('hello', timeout=2)
+        events.append('sent hello')
+        ch.put('world', timeout=2)
+        events.append('sent world')
+        assert events == ['hello', 'sent hello', 'world', 'sent world'], (getter_first, events)
+        g.join(2)
+        assert g.successful()
+
+
+def test_queue_subclass_init_hook_makes_the_container_as_stdlib_does():
+    mine = deque()
+
+    class Q(Queue):
+        def _init(self, maxsize, items=()):
+            super()._init(maxsize, items)
+            self.initted_with = maxsize
+            self.queue = mine
+
+    q = Q(3)
+    assert q.queue is mine and q.initted_with == 3
+    q.put('a')
+    assert list(mine) == ['a'] and q.get() == 'a'
+    seeded = Queue(items=[1, 2])            # items go through _init as well
+    assert [seeded.get(), seeded.get()] == [1, 2]
