@@ -61,7 +61,10 @@ class _ClientStream:
 
     def __init__(self, sock):
         self.sock = sock
-        self._buf = b''
+        # The socket's own buffered reader does the line reading: readline(limit)
+        # stops at the limit and scans only the bytes each recv_into adds (linear
+        # time). The session's handler closes it (the fd closes only after it).
+        self.rfile = sock.makefile('rb', 65536)
         self.closed = False
 
     def write(self, data):
@@ -90,38 +93,20 @@ class _ClientStream:
         raise io.UnsupportedOperation('a backdoor session has no file descriptor')
 
     def readline(self, size=-1):
-        # Parks in the socket's recv (hub.wait_fd) until the client sends a line.
-        # Only each new chunk is searched and the chunks are joined once, so a long
-        # line costs linear time; past MAX_LINE bytes the session ends.
-        buf = self._buf
-        i = buf.find(b'\n')
-        if i < 0:
-            chunks = [buf] if buf else []
-            size_so_far = len(buf)
-            while True:
-                if size_so_far > MAX_LINE:
-                    self._buf = b''
-                    self.write('\nline longer than %d bytes: session closed\n' % MAX_LINE)
-                    self.closed = True
-                    raise _SessionClosed()
-                try:
-                    chunk = self.sock.recv(65536)
-                except OSError:
-                    chunk = b''
-                if not chunk:
-                    self.closed = True
-                    self._buf = b''
-                    return b''.join(chunks).decode('utf-8', 'replace')
-                chunks.append(chunk)
-                j = chunk.find(b'\n')
-                if j >= 0:
-                    i = size_so_far + j
-                    buf = b''.join(chunks)
-                    break
-                size_so_far += len(chunk)
-        line = buf[:i]
-        self._buf = buf[i + 1:]
-        return line.rstrip(b'\r').decode('utf-8', 'replace') + '\n'
+        # Parks in the socket's recv_into (hub.wait_fd) until the client sends a
+        # line; MAX_LINE + 1 bytes without a newline end the session.
+        try:
+            line = self.rfile.readline(MAX_LINE + 1)
+        except OSError:
+            line = b''
+        if line.endswith(b'\n'):
+            return line[:-1].rstrip(b'\r').decode('utf-8', 'replace') + '\n'
+        if len(line) > MAX_LINE:
+            self.write('\nline longer than %d bytes: session closed\n' % MAX_LINE)
+            self.closed = True
+            raise _SessionClosed()
+        self.closed = True            # EOF: the last, unterminated line
+        return line.decode('utf-8', 'replace')
 
 
 class _GreenletStreams:
@@ -300,6 +285,7 @@ class BackdoorServer(StreamServer):
         finally:
             _sessions.pop(me, None)
             try:
+                stream.rfile.close()
                 conn.close()
             except OSError:
                 pass
