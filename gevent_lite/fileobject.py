@@ -37,6 +37,7 @@ __all__ = ['FileObject', 'FileObjectPosix', 'FileObjectThread', 'FileObjectBlock
 
 
 def _parse_mode(mode):
+    """``mode`` -> (reading, writing, binary); ``'r+'`` reads and writes."""
     if not isinstance(mode, str):
         raise TypeError('mode must be a str, not %r' % (type(mode).__name__,))
     allowed = set('rwabtU+x')
@@ -46,14 +47,24 @@ def _parse_mode(mode):
     binary = 'b' in mode
     if binary and 't' in mode:
         raise ValueError("can't have text and binary mode at once: %r" % (mode,))
-    if '+' in mode:
-        raise ValueError('FileObjectPosix cannot be opened for reading and writing (%r): '
-                         'use two objects, or FileObjectThread' % (mode,))
-    reading = 'r' in mode
-    writing = 'w' in mode or 'a' in mode or 'x' in mode
-    if reading == writing:
-        raise ValueError('mode must contain exactly one of r, w, a: %r' % (mode,))
-    return reading, binary
+    if sum(c in mode for c in 'rwax') != 1:
+        raise ValueError('mode must contain exactly one of r, w, a, x: %r' % (mode,))
+    reading = 'r' in mode or '+' in mode
+    writing = 'r' not in mode or '+' in mode
+    return reading, writing, binary
+
+
+def _open_flags(mode):
+    """The ``os.open`` flags for a path opened by :class:`FileObjectPosix`."""
+    reading, writing, _ = _parse_mode(mode)
+    flags = os.O_RDWR if reading and writing else os.O_RDONLY if reading else os.O_WRONLY
+    if 'w' in mode:
+        flags |= os.O_CREAT | os.O_TRUNC
+    elif 'a' in mode:
+        flags |= os.O_CREAT | os.O_APPEND
+    elif 'x' in mode:
+        flags |= os.O_CREAT | os.O_EXCL
+    return flags | getattr(os, 'O_CLOEXEC', 0)
 
 
 class GreenFileDescriptorIO(io.RawIOBase):
@@ -63,13 +74,12 @@ class GreenFileDescriptorIO(io.RawIOBase):
         io.RawIOBase.__init__(self)
         self._fileno = fileno
         self._closefd = closefd
-        self._readable = 'r' in mode
-        self._writable = not self._readable
+        self._readable, self._writable, _ = _parse_mode(mode)
+        self._seekable = None
         self._hub = get_hub()
         self._was_blocking = os.get_blocking(fileno)
         if self._was_blocking:
             os.set_blocking(fileno, False)
-        self.name = fileno
 
     def fileno(self):
         if self.closed:
@@ -83,7 +93,22 @@ class GreenFileDescriptorIO(io.RawIOBase):
         return self._writable
 
     def seekable(self):
-        return False
+        # A regular file can seek, a pipe or a tty cannot: ask the kernel once.
+        if self._seekable is None:
+            try:
+                os.lseek(self.fileno(), 0, os.SEEK_CUR)
+            except OSError:
+                self._seekable = False
+            else:
+                self._seekable = True
+        return self._seekable
+
+    def seek(self, offset, whence=os.SEEK_SET):
+        # os.lseek's own OSError (ESPIPE on a pipe), not io's UnsupportedOperation.
+        return os.lseek(self.fileno(), offset, whence)
+
+    def tell(self):
+        return self.seek(0, os.SEEK_CUR)
 
     def isatty(self):
         return os.isatty(self._fileno)
@@ -174,30 +199,42 @@ class _Wrapper:
 class FileObjectPosix(_Wrapper):
     """A cooperative file over a pipe/tty fd; see the module docstring.
 
-    ``fobj`` is an int fd or an object with ``fileno()``. ``mode`` is one of
-    ``'rb'``, ``'wb'``, ``'r'``, ``'w'`` (text modes take ``encoding``,
-    ``errors``, ``newline``). ``close=True`` closes the fd on ``close()``.
+    ``fobj`` is an int fd, an object with ``fileno()`` or a path (opened with
+    ``os.open`` and closed with this object). ``mode`` is ``io.open``'s: ``'r'``
+    (the default, text, as gevent and ``open()``), ``'rb'``, ``'w'``, ``'wb'``,
+    ``'a'``...; text modes take ``encoding``, ``errors``, ``newline``. A ``'+'``
+    mode needs a seekable fd (a regular file). ``close=True`` closes the fd on
+    ``close()``.
     """
 
     default_bufsize = io.DEFAULT_BUFFER_SIZE
 
-    def __init__(self, fobj, mode='rb', bufsize=-1, close=True, encoding=None, errors=None,
+    def __init__(self, fobj, mode='r', bufsize=-1, close=True, encoding=None, errors=None,
                  newline=None, buffering=None):
         if buffering is not None:
             bufsize = buffering
-        if isinstance(fobj, bool) or not isinstance(fobj, int):
+        reading, writing, binary = _parse_mode(mode)
+        name = None
+        opened = isinstance(fobj, (str, bytes, os.PathLike))
+        if opened:
+            name = fobj
+            fileno = os.open(fobj, _open_flags(mode), 0o666)
+            self._fobj = None
+            close = True     # we opened it, we close it
+        elif isinstance(fobj, bool) or not isinstance(fobj, int):
             try:
                 fileno = fobj.fileno()
             except AttributeError:
-                raise TypeError('FileObjectPosix needs an int fd or an object with fileno(), '
-                                'not %r' % (fobj,)) from None
+                raise TypeError('FileObjectPosix needs an int fd, an object with fileno() '
+                                'or a path, not %r' % (fobj,)) from None
             self._fobj = fobj    # keep the owner (and so the fd) alive
+            name = getattr(fobj, 'name', None)
         else:
             fileno = fobj
             self._fobj = None
+            name = fileno
         if fileno < 0:
             raise ValueError('invalid file descriptor %d' % fileno)
-        reading, binary = _parse_mode(mode)
         self.mode = mode
         line_buffering = False
         if bufsize == 1:
@@ -214,11 +251,26 @@ class FileObjectPosix(_Wrapper):
         # fd behind its back would make the owner's own close/finalizer hit EBADF, or
         # worse, close an fd number that was reused meanwhile.
         self._close_owner = close and self._fobj is not None
+        raw_mode = 'r+' if reading and writing else 'r' if reading else 'w'
+        if reading and writing:
+            try:
+                os.lseek(fileno, 0, os.SEEK_CUR)
+            except OSError:
+                if opened:
+                    os.close(fileno)
+                raise ValueError('FileObjectPosix cannot be opened for reading and writing (%r) '
+                                 'on a fd that cannot seek: use two objects' % (mode,)) from None
         # Validate everything before this: the raw object makes the fd non-blocking.
-        self.fileio = raw = GreenFileDescriptorIO(fileno, 'r' if reading else 'w',
+        self.fileio = raw = GreenFileDescriptorIO(fileno, raw_mode,
                                                   closefd=close and self._fobj is None)
+        if name is not None:
+            # Like io.FileIO.name: the path or the fd; a nameless owner leaves it unset
+            # (AttributeError), as the builtin file objects do.
+            raw.name = name
         if bufsize == 0:
             f = raw
+        elif reading and writing:
+            f = io.BufferedRandom(raw, bufsize)
         elif reading:
             f = io.BufferedReader(raw, bufsize)
         else:
@@ -254,7 +306,7 @@ class FileObjectThread(_Wrapper):
                 isinstance(fobj, int) and not isinstance(fobj, bool)):
             fobj = io.open(fobj, mode, bufsize, encoding=encoding, errors=errors,
                            newline=newline, closefd=close if isinstance(fobj, int) else True)
-        elif not hasattr(fobj, 'read') and not hasattr(fobj, 'write'):
+        elif not any(hasattr(fobj, m) for m in ('read', 'write', 'fileno')):
             raise TypeError('FileObjectThread needs a path, an fd or a file object, not %r'
                             % (fobj,))
         self._close = close

@@ -277,6 +277,16 @@ class Greenlet(greenlet, Linkable):
             if self.kwargs:
                 self.kwargs.clear()
 
+    def _forget_run(self):
+        # Killed before it started, it will never run: release the function and its
+        # arguments now, as the end of run() does (an object passed to it, such as a
+        # file, must not outlive the greenlet's use and be finalized at a random
+        # later time, closing an fd number that was reused meanwhile).
+        self._run = _finished_run
+        self.args = ()
+        if self.kwargs:
+            self.kwargs.clear()
+
     def _report_result(self, result):
         self.value = result
         if self._links or self._lot:
@@ -344,6 +354,7 @@ class Greenlet(greenlet, Linkable):
                 self._start_timer.cancel()
                 self._start_timer = None
             self._start_state = _KILLED_BEFORE_START
+            self._forget_run()
             exc = exception() if isinstance(exception, type) else exception
             if isinstance(exc, GreenletExit):
                 self._report_result(exc)

@@ -15,6 +15,76 @@ from gevent_lite.fileobject import (FileObject, FileObjectBlock, FileObjectPosix
 _real_sleep = time.sleep
 
 
+def test_posix_default_mode_is_text_as_open(tmp_path):
+    r, w = os.pipe()
+    os.write(w, b'line1\n')
+    os.close(w)
+    f = FileObjectPosix(r)
+    try:
+        assert f.readline() == 'line1\n'
+        assert not hasattr(f, 'read1')   # text files have no read1
+    finally:
+        f.close()
+
+
+def test_posix_opens_a_path_seeks_and_names_it(tmp_path):
+    path = str(tmp_path / 'data')
+    with FileObjectPosix(path, 'wb') as f:
+        assert f.name == path
+        f.write(b'B' * 15 + b'a' * 10)
+    with FileObjectPosix(path, 'rb') as f:
+        assert f.seekable()
+        f.seek(15)
+        assert f.tell() == 15
+        assert f.read() == b'a' * 10
+    with FileObjectPosix(path, 'r+', encoding='utf-8') as f:
+        assert f.read(3) == 'BBB'
+        f.seek(0)
+        f.write('xy')
+    with open(path, 'rb') as f:
+        assert f.read(4) == b'xyBB'
+    assert f.closed
+
+
+def test_posix_name_is_the_fd_or_the_owner_name(tmp_path):
+    r, w = os.pipe()
+    os.close(w)
+    f = FileObjectPosix(r, 'rb')
+    assert f.name == r
+    f.close()
+    assert f.name == r                     # still there after close, as with io.FileIO
+
+    class Nameless:
+        def __init__(self, fd):
+            self.fd = fd
+
+        def fileno(self):
+            return self.fd
+
+    r, w = os.pipe()
+    os.close(w)
+    f = FileObjectPosix(Nameless(r), 'rb', close=False)
+    assert not hasattr(f, 'name')          # as open() of a nameless object
+    f.close()
+    os.close(r)
+
+
+def test_posix_seek_on_a_pipe_raises_the_os_error():
+    r, w = os.pipe()
+    f = FileObjectPosix(r, 'rb', close=False)
+    try:
+        assert not f.seekable()
+        with pytest.raises(OSError) as info:
+            f.fileio.seek(0)
+        with pytest.raises(OSError) as native:
+            os.lseek(r, 0, os.SEEK_SET)
+        assert info.value.args == native.value.args
+    finally:
+        f.close()
+        os.close(r)
+        os.close(w)
+
+
 def test_default_fileobject_is_posix_like_gevent():
     assert FileObject is FileObjectPosix
 
@@ -118,11 +188,13 @@ def test_bad_arguments_are_rejected_clearly():
     r, w = os.pipe()
     try:
         with pytest.raises(ValueError, match='reading and writing'):
-            FileObjectPosix(r, 'r+b')
+            FileObjectPosix(r, 'r+b')     # a pipe cannot seek
         with pytest.raises(ValueError, match='invalid mode'):
             FileObjectPosix(r, 'q')
         with pytest.raises(TypeError, match='int fd'):
-            FileObjectPosix('not a file', 'rb')
+            FileObjectPosix(3.5, 'rb')
+        with pytest.raises(FileNotFoundError):
+            FileObjectPosix(os.path.join(os.path.dirname(__file__), 'no such file'), 'rb')
         with pytest.raises(ValueError, match='unbuffered text'):
             FileObjectPosix(r, 'r', bufsize=0)
         assert os.get_blocking(r)

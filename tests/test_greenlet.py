@@ -125,6 +125,22 @@ def test_killing_a_not_started_greenlet_means_it_never_runs():
     assert ran == []
 
 
+def test_killing_a_not_started_greenlet_releases_its_arguments():
+    import weakref
+
+    class Arg:
+        pass
+
+    arg, kwarg = Arg(), Arg()
+    refs = [weakref.ref(arg), weakref.ref(kwarg)]
+    g = gevent_lite.spawn(lambda a, k=None: None, arg, k=kwarg)
+    del arg, kwarg
+    g.kill()
+    # Released at once (no gc needed): nothing keeps them past the kill.
+    assert [r() for r in refs] == [None, None]
+    assert g.args == () and not g.kwargs
+
+
 def test_kill_nonblocking_then_join():
     g = gevent_lite.spawn(gevent_lite.sleep, 5)
     gevent_lite.sleep(0)
