@@ -233,7 +233,9 @@ class Group:
         """Lazily ``map(func, *iterables)`` in parallel; results come in input order.
 
         ``maxsize`` bounds the results in flight or unread (memory stays bounded
-        over an endless iterator). A worker's exception is raised by ``next()``.
+        over an endless iterator). A worker's exception is raised by ``next()``
+        at its place; the next ``next()`` goes on with the following results.
+        An exception of the input iterator ends the iteration.
         """
         return IMap(self.spawn, func, iterables, maxsize)
 
@@ -337,6 +339,12 @@ class IMapUnordered:
         self._next_index = 0
         self.feeder = Greenlet.spawn(self._feed)
 
+    @property
+    def queue(self) -> Queue:
+        """The queue of finished results not yet taken by ``next()`` (gevent's name):
+        with ``maxsize``, its length stays bounded by it (plus an end marker)."""
+        return self._results
+
     def __repr__(self):
         return '<%s spawned=%d received=%d%s>' % (
             type(self).__name__, self._spawned, self._received, ' done' if self._done else '')
@@ -405,7 +413,8 @@ class IMapUnordered:
         if self._slots is not None:
             self._slots.release()
         if greenlet.exception is not None:
-            self._stop()
+            # Raised at its place; the iteration goes on after it (as gevent's and
+            # multiprocessing's imap do): one bad input does not lose the others.
             exc_info = greenlet.exc_info
             if exc_info and exc_info[2] is not None:
                 raise exc_info[1].with_traceback(exc_info[2])

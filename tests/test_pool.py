@@ -222,19 +222,24 @@ def test_imap_unordered_endless_iterator_with_maxsize_and_slow_consumer():
     it._stop()
 
 
-def test_imap_worker_error_raised_at_its_position_then_stops():
-    p = Pool(2)
-
+def test_imap_worker_error_raised_at_its_position_then_iteration_goes_on():
     def f(x):
         if x == 3:
             raise ValueError('bad 3')
         return x
-    it = p.imap(f, range(10))
-    assert [next(it) for _ in range(3)] == [0, 1, 2]
-    with pytest.raises(ValueError, match='bad 3'):
-        next(it)
-    with pytest.raises(StopIteration):
-        next(it)
+    for size in (1, 2):
+        it = Pool(size).imap(f, range(6))
+        assert [next(it) for _ in range(3)] == [0, 1, 2]
+        with pytest.raises(ValueError, match='bad 3'):
+            next(it)
+        assert list(it) == [4, 5]
+        it = Pool(size).imap_unordered(f, range(6))
+        got = []
+        with pytest.raises(ValueError, match='bad 3'):
+            for x in it:
+                got.append(x)
+        got.extend(it)
+        assert sorted(got) == [0, 1, 2, 4, 5]
 
 
 def test_imap_input_iterator_error_is_raised():
@@ -306,3 +311,15 @@ def test_imap_unordered_ends_when_the_input_iterator_blocks_after_its_last_item(
     with gevent.Timeout(5):
         assert sorted(pool.imap_unordered(lambda x: x, slow_iterable())) == [0, 1, 2]
         assert list(pool.imap(lambda x: x * 2, slow_iterable())) == [0, 2, 4]
+
+
+def test_imap_queue_of_unread_results_stays_bounded_by_maxsize_with_a_slow_reader():
+    p = Pool(4)
+    for meth in (p.imap, p.imap_unordered):
+        it = meth(lambda x: x, range(30), maxsize=2)
+        got = []
+        for x in it:
+            got.append(x)
+            gevent.sleep(0.002)         # a slow reader: workers would run ahead
+            assert len(it.queue) <= 3, len(it.queue)
+        assert sorted(got) == list(range(30))
