@@ -328,12 +328,7 @@ class Input:
         if not data:
             handler.close_connection = True
             raise ClientBodyError('unexpected end of request body')
-        pos = handler._rpos
-        if pos:
-            handler._rbuf = handler._rbuf[pos:] + data
-            handler._rpos = 0
-        else:
-            handler._rbuf += data
+        handler._append(data)
 
     def _chunk_avail(self):
         """Make the current chunk non-empty, reading size lines; False at the end."""
@@ -685,6 +680,16 @@ class WSGIHandler:
             raise _ClientGone('read timed out') from None
         except ConnectionError:
             return b''
+
+    def _append(self, data):
+        """Add received bytes to the unread ones, dropping what was read before them
+        (once per recv, not per read: see :class:`Input`)."""
+        pos = self._rpos
+        if pos:
+            self._rbuf = self._rbuf[pos:] + data
+            self._rpos = 0
+        else:
+            self._rbuf += data
 
     def _sendall(self, data):
         sock = self.socket
@@ -1490,9 +1495,7 @@ class _ConnectionReader:
         data = handler._recv(None)
         if not data:
             return False
-        pos = handler._rpos
-        handler._rbuf = handler._rbuf[pos:] + data if pos < len(handler._rbuf) else data
-        handler._rpos = 0
+        handler._append(data)
         return True
 
     def read(self, size=-1):
