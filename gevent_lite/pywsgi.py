@@ -557,17 +557,17 @@ _header_keys: dict[Any, Any] = {}      # b'content-type' -> 'CONTENT_TYPE' etc.,
 
 
 def _environ_key(name):
-    key = _header_keys.get(name)
-    if key is None:
-        text = name.decode('latin-1').upper()
-        if '_' in text:
-            key = ''     # dropped: X_Forwarded vs X-Forwarded must not collide (spoofing)
-        elif text == 'CONTENT-TYPE' or text == 'CONTENT-LENGTH':
-            key = text.replace('-', '_')
-        else:
-            key = 'HTTP_' + text.replace('-', '_')
-        if len(_header_keys) < 1024:
-            _header_keys[name] = key
+    """The environ key of the lower-cased header ``name`` ('' = dropped), cached in
+    ``_header_keys`` (get_environ looks there first; this runs on a miss)."""
+    text = name.decode('latin-1').upper()
+    if '_' in text:
+        key = ''     # dropped: X_Forwarded vs X-Forwarded must not collide (spoofing)
+    elif text == 'CONTENT-TYPE' or text == 'CONTENT-LENGTH':
+        key = text.replace('-', '_')
+    else:
+        key = 'HTTP_' + text.replace('-', '_')
+    if len(_header_keys) < 1024:
+        _header_keys[name] = key
     return key
 
 
@@ -1571,8 +1571,7 @@ def _split_absolute(target):
 
 
 def _unquote(path):
-    if b'%' not in path:
-        return path
+    # Imported on first use: most paths have no '%' (get_environ only calls us for those).
     from urllib.parse import unquote_to_bytes
     return unquote_to_bytes(path)
 
