@@ -94,10 +94,12 @@ _DEFAULT = object()
 #: Errors that mean the connection is gone (closed by stop(), client reset or hung up).
 _GONE_ERRNOS = (errno.EBADF, errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN)
 
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# RFC 9110 5.6.2 token: methods and header names.
+_TOKEN_PATTERN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TOKEN = re.compile(_TOKEN_PATTERN.encode() + rb"\Z")
 # One header line: a token, a colon right after it, the value without CTLs (HT allowed).
 _HEADER_LINE = re.compile(
-    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)[ \t]*\Z")
+    b"(" + _TOKEN_PATTERN.encode() + rb"):[ \t]*((?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)[ \t]*\Z")
 _VERSION = re.compile(rb'HTTP/([0-9])\.([0-9])\Z')
 # Controls, space and bytes >= 0x80 (never valid in a request target; h11 agrees).
 _BAD_TARGET = re.compile(rb'[\x00-\x20\x7f-\xff]')
@@ -106,7 +108,7 @@ _AUTHORITY = re.compile(rb"[A-Za-z0-9\-._~%!$&'()*+,;=:\[\]]+\Z")
 # Chunk size, then optional extensions; whitespace (BWS) may precede the ';'.
 _CHUNK_SIZE = re.compile(rb'([0-9A-Fa-f]{1,16})(?:[ \t]*;[\x21-\x7e \t]*)?\Z')
 _STATUS = re.compile(r'[1-9][0-9]{2} [^\x00-\x1f\x7f]*\Z')
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_HEADER_NAME = re.compile(_TOKEN_PATTERN + r"\Z")
 _BAD_HEADER_VALUE = re.compile(r'[\x00-\x08\x0a-\x1f\x7f]')
 
 _REASONS = {
@@ -1460,7 +1462,7 @@ class WSGIHandler:
 
     def format_request(self):
         """One access-log line in (extended) common log format."""
-        _httpdate()
+        _httpdate()         # refreshes _date_cache[2], the log-format time, if the second changed
         client = self.client_address[0] if isinstance(self.client_address, tuple) else ''
         status = self.code
         if status is None and self.status:
@@ -1629,13 +1631,10 @@ class WSGIServer(StreamServer):
         elif not hasattr(error_log, 'write') and hasattr(error_log, 'log'):
             error_log = LoggingLogAdapter(error_log, 40)
         self.error_log = error_log
-        if request_timeout is not _DEFAULT and request_timeout is not None:
-            if request_timeout <= 0:
-                raise ValueError('request_timeout must be > 0 or None')
+        for name, value in (('request_timeout', request_timeout), ('body_timeout', body_timeout)):
+            if value is not _DEFAULT and value is not None and value <= 0:
+                raise ValueError('%s must be > 0 or None' % name)
         self.request_timeout = request_timeout
-        if body_timeout is not _DEFAULT and body_timeout is not None:
-            if body_timeout <= 0:
-                raise ValueError('body_timeout must be > 0 or None')
         self.body_timeout = body_timeout
         if max_accept is not None:
             self.max_accept = max_accept
