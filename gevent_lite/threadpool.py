@@ -68,6 +68,8 @@ _STOP = object()        # work-queue sentinel: one worker exits
 class ThreadPool:
     """``maxsize`` OS threads running blocking calls for the greenlets of one hub.
 
+    ``maxsize`` 0 holds submitted tasks in the queue until it is raised.
+
     Workers are started on demand (when a task is queued and no worker is
     idle), up to :attr:`maxsize`. With a positive ``idle_task_timeout`` a worker
     that waits that many seconds for work exits, down to the number last set
@@ -79,8 +81,6 @@ class ThreadPool:
 
     def __init__(self, maxsize: int, hub=None, idle_task_timeout: float = -1):
         self._check_size(maxsize, 'maxsize')
-        if maxsize < 1:
-            raise ValueError('maxsize must be at least 1, not %r' % (maxsize,))
         if isinstance(idle_task_timeout, bool) or not isinstance(idle_task_timeout, (int, float)) \
                 or idle_task_timeout != idle_task_timeout or idle_task_timeout == 0:
             raise ValueError('idle_task_timeout must be a number of seconds (negative: never), '
@@ -125,12 +125,17 @@ class ThreadPool:
 
     @maxsize.setter
     def maxsize(self, value: int):
+        # 0 pauses the pool: running tasks finish, queued ones wait for a larger maxsize.
         self._check_size(value, 'maxsize')
-        if value < 1:
-            raise ValueError('maxsize must be at least 1, not %r' % (value,))
         self._maxsize = value
         if self.size > value:
             self.size = value
+            return
+        # Raised: start the workers that tasks queued meanwhile are waiting for.
+        with self._lock:
+            need = min(self._nqueued - self._nidle, value - (self._nthreads - self._nstopping))
+        for _ in range(need):
+            self._start_worker()
 
     @property
     def size(self) -> int:

@@ -185,9 +185,29 @@ def test_size_grows_and_shrinks():
     pool.kill()
 
 
+def test_maxsize_zero_holds_tasks_until_it_is_raised():
+    pool = ThreadPool(0)
+    try:
+        res = [pool.spawn(lambda i=i: i) for i in range(3)]
+        gevent_lite.sleep(0.2)
+        assert pool.size == 0 and not any(r.ready() for r in res)
+        pool.maxsize = 2
+        assert [r.get(timeout=5) for r in res] == [0, 1, 2]
+        assert 1 <= pool.size <= 2
+        pool.maxsize = 0                 # pauses again: the workers stop
+        assert pool.size == 0
+        late = pool.spawn(lambda: 'late')
+        gevent_lite.sleep(0.2)
+        assert not late.ready()
+        pool.maxsize = 1
+        assert late.get(timeout=5) == 'late'
+    finally:
+        pool.kill()
+
+
 def test_bad_sizes_raise_clear_errors():
     with pytest.raises(ValueError):
-        ThreadPool(0)
+        ThreadPool(-1)
     with pytest.raises(TypeError):
         ThreadPool('3')
     pool = ThreadPool(2)
