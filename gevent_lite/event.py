@@ -16,14 +16,15 @@ another OS thread -- that is how thread-pool results arrive: the state is stored
 at once and the wake-up is handed to the owning hub with
 ``run_callback_threadsafe``, the only hub entry point other threads may use.
 
-The object binds to a hub lazily (the hub of the thread that creates it, if that
-thread already has one, else the first one that waits on or links to it), so
-creating an ``AsyncResult`` in a worker thread does not create a hub there.
+The object binds to a hub lazily, as gevent's: to the hub of the thread that first
+waits on it or links to it, not of the thread that creates it. So creating an
+``AsyncResult`` in a worker thread does not create a hub there, and one made by the
+main thread for a worker thread to wait on (then set by the main thread) works.
 """
 
 import _thread
 
-from .hub import Linkable, ParkingLot, TIMED_OUT, _check_timeout, _get_hub_noargs
+from .hub import Linkable, ParkingLot, TIMED_OUT, _check_timeout
 from .timeout import Timeout
 
 __all__ = ['AsyncResult', 'Event']
@@ -47,7 +48,7 @@ class Event(Linkable):
     __slots__ = _LINKABLE_SLOTS + ('_flag',)
 
     def __init__(self):
-        Linkable.__init__(self, _get_hub_noargs())
+        Linkable.__init__(self, None)      # bound lazily, by the first wait or link (as gevent)
         self._flag = False
 
     def __repr__(self):
@@ -121,7 +122,7 @@ class AsyncResult(Linkable):
     __slots__ = _LINKABLE_SLOTS + ('_exc_info', '_value')
 
     def __init__(self):
-        Linkable.__init__(self, _get_hub_noargs())
+        Linkable.__init__(self, None)      # bound lazily, by the first wait or link (as gevent)
         self._value = _NONE
         self._exc_info = ()
 

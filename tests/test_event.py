@@ -321,3 +321,29 @@ def test_link_callback_error_is_reported_not_fatal(capsys):
     gevent.sleep(0.01)
     assert good == [ev]
     assert 'in link' in capsys.readouterr().err
+
+
+def test_result_made_by_main_thread_is_waited_on_by_a_worker_threads_hub_and_set_by_main():
+    # gevent binds an Event/AsyncResult to the hub of the thread that first waits on
+    # it, not of the thread that creates it (even when the creator has a hub).
+    get_hub()                       # the main thread has a hub
+    for make, setter, expect in ((AsyncResult, lambda o: o.set('from main'), 'from main'),
+                                 (Event, lambda o: o.set(), True)):
+        obj = make()
+        waiting = threading.Event()
+        result = []
+
+        def worker(obj=obj, waiting=waiting, result=result):
+            keepalive = gevent.spawn(gevent.sleep, 5)     # the worker's hub has a timer
+            waiting.set()
+            result.append(obj.wait(5))
+            keepalive.kill()
+            get_hub().destroy(destroy_loop=True)
+
+        th = threading.Thread(target=worker, daemon=True)
+        th.start()
+        assert waiting.wait(5)
+        time.sleep(0.05)            # let the worker park
+        setter(obj)
+        th.join(5)
+        assert not th.is_alive() and result == [expect], (make, result)
