@@ -1019,7 +1019,7 @@ class WSGIHandler:
         special = _FRAMING_HEADERS
         for name, value, _ in self._header_list:
             if name not in special:
-                pass
+                pass        # most headers: straight to the environ below, one set lookup
             elif name == b'host':
                 # RFC 9112 3.2: more than one Host, or an invalid one, is a 400 (two
                 # joined with a comma would let a proxy and the app see different hosts).
@@ -1054,7 +1054,7 @@ class WSGIHandler:
                 continue
             text = value.decode('latin-1')
             old = env.get(key)
-            if old is None or key in ('CONTENT_LENGTH',):
+            if old is None or key == 'CONTENT_LENGTH':
                 env[key] = text
             elif key == 'HTTP_COOKIE':
                 env[key] = old + '; ' + text
