@@ -154,8 +154,9 @@ class Greenlet(greenlet, Linkable):
 
     def __repr__(self):
         name = ' "%s"' % self._name if self._name is not None else ''
-        info = self._formatinfo() if self._start_state != _NEW or self.args or self.kwargs or \
-            '_run' in self.__dict__ else ''
+        # As gevent's, also before the start: ``<Greenlet at 0x...: _run>`` for one
+        # made without a function (the class's or a subclass's own ``_run``).
+        info = self._formatinfo()
         return '<%s%s at 0x%x%s>' % (type(self).__name__, name, id(self), ': ' + info if info else '')
 
     __str__ = __repr__
@@ -367,7 +368,8 @@ class Greenlet(greenlet, Linkable):
             return
         self.hub._ready.append((self._throw_if_alive, (exception,)))
         if block:
-            self._wait_done(timeout)
+            # Through join(), as gevent's: a subclass that overrides join() sees it.
+            self.join(timeout)
 
     def _throw_if_alive(self, exception):
         # Runs in the hub. Throwing into a dead greenlet would raise in its parent

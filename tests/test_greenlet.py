@@ -622,3 +622,28 @@ def test_links_added_before_join_have_run_when_join_returns():
         g.link(lambda _g, i=i: out.append(i))
     g.join()
     assert out == list(range(50))
+
+
+def test_repr_of_a_greenlet_made_without_function_names_its_run_method_before_the_start():
+    class Sub(Greenlet):
+        pass
+    for g, tail in ((Greenlet(), ': _run>'), (Sub(), ': _run>'),
+                    (Sub(None, 'question', answer=42), ": _run('question', answer=42)>")):
+        assert repr(g) == '<%s at 0x%x%s' % (type(g).__name__, id(g), tail)
+
+
+def test_blocking_kill_of_a_running_greenlet_waits_through_join_which_a_subclass_may_override():
+    class Counting(Greenlet):
+        joins = 0
+
+        def join(self, timeout=None):
+            self.joins += 1
+            return Greenlet.join(self, timeout)
+
+    g = Counting.spawn(gevent_lite.sleep, 5)
+    gevent_lite.sleep(0)                     # running (parked in its sleep)
+    g.kill(timeout=2)
+    assert g.dead and g.joins == 1
+    early = Counting.spawn(gevent_lite.sleep, 5)
+    early.kill()                        # never started: nothing to wait for
+    assert early.dead and early.joins == 0
