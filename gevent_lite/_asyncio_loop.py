@@ -29,9 +29,10 @@ transports and servers are the stdlib's), run in whichever greenlet calls
   callback that gives the loop work (``call_soon`` from outside the loop, a timer
   coming due, ``stop()``) wakes it with ``waiter.wake()`` -- no self-pipe write,
   no syscall. While parked, the other greenlets run. While callbacks are ready,
-  ``select()`` does not park and makes no syscall: it returns what the hub
-  reported meanwhile, and every :data:`_YIELD_EVERY` such rounds it lets the hub
-  run (and poll) once.
+  ``select()`` does not park: it asks the hub's poller without blocking
+  (:meth:`Hub.poll_watchers <gevent_lite.hub.Hub.poll_watchers>`, which calls
+  only standing watchers), as the stdlib loop asks its own selector, and every
+  :data:`_YIELD_EVERY` such rounds it lets the hub run (and poll) once instead.
 * **time**: ``call_at``/``call_later`` are hub timers (the loop's own timer heap
   stays empty) and ``time()`` is the hub's clock, ``gevent_lite.hub.now()``.
 
@@ -184,11 +185,15 @@ class _HubSelector(_BaseSelectorImpl):
         if timeout == 0:
             # Callbacks are ready: no parking. Every _YIELD_EVERY times in a row,
             # first let the hub run the other greenlets (and poll) once: a busy
-            # loop must not starve them, nor its own fds.
+            # loop must not starve them. Otherwise ask the hub's poller without
+            # blocking, as the stdlib loop asks its own: I/O that is ready now is
+            # seen now, between callbacks (only our fds; the rest waits for the hub).
             self._busy += 1
             if self._busy >= _YIELD_EVERY:
                 self._busy = 0
                 self._loop._park(0)
+            else:
+                self._hub.poll_watchers()
         elif not self._ready_fds:
             # Nothing to run: park until the hub reports one of our fds (its one
             # poll covers them with everything else), someone gives the loop work

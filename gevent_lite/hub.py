@@ -947,6 +947,34 @@ class Hub(greenlet):
         if events & WRITE:
             watch.writer = watcher
 
+    def poll_watchers(self) -> None:
+        """Poll without blocking, from the calling greenlet, and call the standing
+        watchers (:meth:`watch_fd`) of the fds that are ready.
+
+        For a loop that runs its own callbacks between the hub's iterations and must
+        see fresh I/O each time, as a selector loop's ``select(0)`` does. Nothing
+        else the poll reports is touched: parked greenlets, io watchers, unknown fds
+        and the wake-up pipe are left to the hub, whose next poll reports them again
+        (level-triggered).
+        """
+        fds = self._fds
+        try:
+            events = self._poller.poll(0)
+        except InterruptedError:
+            return
+        for fd, ev in events:
+            watch = fds.get(fd)
+            if watch is None:
+                continue
+            if ev & _READ_BITS:
+                watcher = watch.reader
+                if isinstance(watcher, FdWatcher):
+                    watcher.switch(READ)
+            if ev & _WRITE_BITS:
+                watcher = watch.writer
+                if isinstance(watcher, FdWatcher):
+                    watcher.switch(WRITE)
+
     def unwatch_fd(self, fd: int, events: int, watcher: FdWatcher) -> None:
         """Undo :meth:`watch_fd` for ``events``, and drop the registration now.
 

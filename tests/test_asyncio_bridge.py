@@ -672,6 +672,41 @@ def test_an_fd_closed_by_a_greenlet_under_an_asyncio_reader_reaches_its_callback
         b.close()
 
 
+def test_io_that_is_ready_between_callbacks_is_seen_at_once_as_on_the_stdlib_loop():
+    def first_seen_at(loop):
+        a, b = socket.socketpair()
+        ticks, seen = [], []
+
+        def tick():
+            ticks.append(1)
+            if len(ticks) == 5:
+                b.send(b'x')          # ready from now on, while callbacks keep coming
+            if len(ticks) < 50:
+                loop.call_soon(tick)
+            else:
+                loop.stop()
+
+        def readable():
+            seen.append(len(ticks))
+            loop.remove_reader(a.fileno())
+
+        try:
+            loop.add_reader(a.fileno(), readable)
+            loop.call_soon(tick)
+            loop.run_forever()
+        finally:
+            loop.close()
+            a.close()
+            b.close()
+        return seen
+
+    # Callbacks are ready in every iteration, so the loop never parks: the hub
+    # loop still asks the (hub's) poller each time, as the stdlib loop asks its own.
+    expected = first_seen_at(asyncio.SelectorEventLoop())
+    assert expected in ([5], [6])
+    assert first_seen_at(ab.new_event_loop()) == expected
+
+
 def test_a_ready_fd_wakes_the_parked_loop_through_the_hubs_poll():
     a, b = socket.socketpair()
     loop = ab.new_event_loop()
