@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Callable, Container, Iterable, Iterator
 from collections import deque
 from contextlib import contextmanager
 from itertools import count as _count, repeat
+from reprlib import recursive_repr
 from time import monotonic as _monotonic
 
 import _thread
@@ -124,6 +125,16 @@ class InvalidThreadUseError(RuntimeError):
 _new_object = object.__new__
 
 
+def _raise_thrown(typ, val=None, tb=None):
+    # greenlet.throw()'s arguments (a class, or an instance, with an optional value
+    # and traceback) raised here instead.
+    if val is None:
+        val = typ() if isinstance(typ, type) else typ
+    elif not isinstance(val, BaseException):
+        val = typ(val)
+    raise val.with_traceback(tb) if tb is not None else val
+
+
 class Waiter:
     """A one-shot ticket on which exactly one greenlet parks until something wakes it.
 
@@ -137,20 +148,24 @@ class Waiter:
     still in ``value`` and the owner (e.g. :class:`ParkingLot`) can hand it on.
     """
 
-    __slots__ = ('hub', 'greenlet', 'value')
+    # exc_info is set only by a throw() that came before get() (left unset otherwise,
+    # so creating a Waiter, which every park does, costs no extra store).
+    __slots__ = ('hub', 'greenlet', 'value', 'exc_info')
 
     def __init__(self, hub=None):
         self.hub = hub if hub is not None else get_hub()
         self.greenlet = None
         self.value = _UNSET
 
+    @recursive_repr()   # a greenlet parked in waiter.get shows this waiter in its repr
     def __repr__(self):
-        state = 'parked' if self.greenlet is not None else 'idle'
+        # gevent's format: who is parked, then what woke it (if anything did).
+        text = '<Waiter greenlet=%r' % (self.greenlet,)
         if self.value is _THROWN:
-            state = 'thrown'
+            text += ' exc_info=%r' % (getattr(self, 'exc_info', None),)
         elif self.value is not _UNSET:
-            state = 'woken'
-        return '<Waiter %s greenlet=%r>' % (state, self.greenlet)
+            text += ' value=%r' % (self.value,)
+        return text + '>'
 
     @property
     def woken(self):
@@ -163,7 +178,12 @@ class Waiter:
         value = self.value
         if value is not _UNSET:
             if value is _THROWN:
-                raise InvalidSwitchError('this Waiter was already woken with an exception')
+                exc = getattr(self, 'exc_info', None)
+                if exc is None:
+                    raise InvalidSwitchError('this Waiter was already woken with an exception')
+                # Thrown before anybody parked: get() raises it, once.
+                del self.exc_info
+                _raise_thrown(*exc)
             return value
         hub = self.hub
         current = getcurrent()
@@ -194,6 +214,10 @@ class Waiter:
         if g is not None and self.value is _UNSET:
             self.value = _THROWN
             g.throw(*exc)
+        elif self.value is _UNSET:
+            # Not parked yet: the next get() raises it, as gevent's Waiter does.
+            self.value = _THROWN
+            self.exc_info = exc
 
     def wake(self, value: Any = None) -> bool:
         """Deliver ``value`` from any greenlet of this thread; resume from the hub.
@@ -1107,7 +1131,6 @@ class Hub(greenlet):
         threadsafe = self._threadsafe
         idle_waiters = self._idle_waiters
         poll = self._poller.poll
-        handle_error = self.handle_error
         read_bits = _READ_BITS
         write_bits = _WRITE_BITS
         wake_r = self._wake_r
@@ -1118,7 +1141,7 @@ class Hub(greenlet):
                 try:
                     callback(*args)
                 except:  # noqa: E722 -- every error is reported, none kills the loop
-                    handle_error(callback, *sys.exc_info())
+                    self._loop_error(callback)
             # Drop the last callback: a suspended hub must not keep its objects alive.
             callback = args = None
 
@@ -1191,7 +1214,7 @@ class Hub(greenlet):
                             elif watch.mask & WRITE and fds.get(fd) is watch:
                                 self._shrink(fd, watch, WRITE)
                     except:  # noqa: E722
-                        handle_error(watch, *sys.exc_info())
+                        self._loop_error(watch)
 
             # 4. Timers that are due.
             if timers and timers[0][0] <= self._clock():
@@ -1209,7 +1232,7 @@ class Hub(greenlet):
                     try:
                         callback(*args)
                     except:  # noqa: E722
-                        handle_error(callback, *sys.exc_info())
+                        self._loop_error(callback)
 
     def _shrink(self, fd, watch, event):
         mask = watch.mask & ~event
@@ -1267,6 +1290,20 @@ class Hub(greenlet):
         return '\n'.join(lines)
 
     # -- errors ---------------------------------------------------------------------------
+
+    def _loop_error(self, context):
+        # The loop's except clauses land here. handle_error is looked up now, not
+        # hoisted: one set on the instance while the loop runs (gevent's hook, used
+        # by tests and frameworks) must get the errors. One that raises itself must
+        # not kill the loop: the error and its own failure go to Hub.handle_error.
+        t, v, tb = sys.exc_info()
+        try:
+            self.handle_error(context, t, v, tb)
+        except BaseException:  # noqa: BLE001 -- reported just below
+            Hub.handle_error(self, context, t, v, tb)
+            Hub.handle_error(self, self.handle_error, *sys.exc_info())
+        finally:
+            del tb
 
     def handle_error(self, context, type, value, tb):
         """Report an exception that escaped ``context`` (a greenlet or callback).

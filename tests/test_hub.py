@@ -338,6 +338,65 @@ def test_waiter_ignores_late_wakeups():
     gevent_lite.sleep(0.05)   # the second wake-up must not resume us here
 
 
+def test_handle_error_set_on_the_running_hub_receives_callback_errors():
+    hub = get_hub()
+    gevent_lite.sleep(0)                    # the loop is running already
+    seen = []
+    hub.handle_error = lambda context, t, v, tb: seen.append(v)
+    try:
+        err = ValueError('boom')
+
+        def fail():
+            raise err
+        hub.call_later(0.001, fail)
+        hub.run_callback(fail)
+        gevent_lite.sleep(0.05)
+    finally:
+        del hub.handle_error
+    assert seen == [err, err]
+
+
+def test_a_handle_error_that_raises_does_not_kill_the_loop(capsys):
+    hub = get_hub()
+
+    def bad_handle_error(*args):
+        raise AttributeError('broken handler')
+
+    def raises():
+        raise KeyError('task')
+    hub.handle_error = bad_handle_error
+    try:
+        with pytest.raises(KeyError):
+            gevent_lite.spawn(raises).get()
+        gevent_lite.sleep(0.01)          # the loop still runs
+    finally:
+        del hub.handle_error
+    err = capsys.readouterr().err
+    assert 'broken handler' in err and "KeyError: 'task'" in err
+
+
+def test_waiter_thrown_before_get_raises_it_in_get_and_shows_its_state():
+    w = Waiter()
+    assert repr(w) == '<Waiter greenlet=None>'
+    w.switch(25)
+    assert repr(w) == '<Waiter greenlet=None value=25>'
+    assert w.get() == 25
+    w = Waiter()
+    w.throw(ZeroDivisionError)
+    assert 'exc_info=' in repr(w) and 'ZeroDivisionError' in repr(w)
+    with pytest.raises(ZeroDivisionError):
+        w.get()
+    with pytest.raises(gevent_lite.hub.InvalidSwitchError):
+        w.get()                  # one-shot: the exception was delivered once
+    w = Waiter()
+    g = gevent_lite.spawn(w.get)
+    g.name = 'AName'
+    gevent_lite.sleep(0)
+    # The greenlet's repr names w.get, whose repr names the greenlet: no recursion.
+    assert repr(w).startswith('<Waiter greenlet=<Greenlet "AName')
+    g.kill()
+
+
 def test_timeout_racing_an_fd_wakeup_never_resumes_the_wrong_wait():
     # Fire a Timeout at nearly the moment data arrives, many times; the greenlet must
     # always see either the data or the Timeout, and never be woken in a later wait.
