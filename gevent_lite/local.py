@@ -109,7 +109,10 @@ class local:
 
     def __copy__(self):
         impl = object.__getattribute__(self, '_local__impl')
-        new = type(self).__new__(type(self), *impl.args, **impl.kwargs)
+        # Built by calling the class with the constructor's arguments, as gevent
+        # does: __init__ runs (so slot attributes it sets exist on the copy), then
+        # the copy gets a shallow copy of the current greenlet's attributes.
+        new = type(self)(*impl.args, **impl.kwargs)
         object.__getattribute__(new, '__dict__').update(_current_dict(self))
         return new
 

@@ -152,3 +152,22 @@ def test_creating_many_locals_in_one_greenlet_does_not_pile_up_weakrefs():
             loc.x = 1
         return weakref.getweakrefcount(raw_greenlet.getcurrent())
     assert gevent.spawn(f).get(timeout=10) <= 2
+
+
+def test_copy_calls_the_class_so_slot_attributes_set_by_init_exist_on_the_copy():
+    from copy import copy
+
+    class WithSlots(local):
+        __slots__ = ('obj',)
+
+        def __init__(self, obj):
+            super().__init__()
+            self.obj = obj
+
+    shared = object()
+    a = WithSlots(shared)
+    a.path = '123'
+    b = copy(a)
+    assert b.obj is shared and b.path == '123'
+    b.path = '321'
+    assert a.path == '123'
