@@ -54,10 +54,17 @@ except ImportError:  # pragma: no cover - depends on the Python version
     class ShutDown(Exception):  # type: ignore[no-redef]
         """Raised by put/get on a queue that was :meth:`~Queue.shutdown`."""
 
-__all__ = [
-    'Channel', 'Empty', 'Full', 'JoinableQueue', 'LifoQueue', 'PriorityQueue', 'Queue',
-    'ShutDown', 'SimpleQueue', 'UnboundQueue',
-]
+# gevent's split of the names (its tests check __all__ is their sum): green versions
+# of stdlib queue's classes, stdlib's own exceptions, and the names stdlib lacks.
+# (monkey.patch_queue does not read these: it patches from queue_stdlib.)
+__implements__ = ['Queue', 'PriorityQueue', 'LifoQueue', 'SimpleQueue']
+__imports__ = ['Empty', 'Full']
+__extensions__ = ['Channel', 'JoinableQueue', 'UnboundQueue']
+if sys.version_info >= (3, 13):
+    __imports__.append('ShutDown')       # stdlib's class (imported above)
+else:
+    __extensions__.append('ShutDown')    # ours: stdlib queue has none before 3.13
+__all__ = __implements__ + __imports__ + __extensions__
 
 _SHUTDOWN = object()       # handed to parked getters/putters by shutdown()
 _UNBOUNDED = sys.maxsize   # _cap of a queue without maxsize

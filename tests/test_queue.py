@@ -637,3 +637,14 @@ def test_queue_subclass_init_hook_makes_the_container_as_stdlib_does():
     assert list(mine) == ['a'] and q.get() == 'a'
     seeded = Queue(items=[1, 2])            # items go through _init as well
     assert [seeded.get(), seeded.get()] == [1, 2]
+
+
+def test_public_names_split_as_gevent_splits_them():
+    import gevent_lite.queue as green
+    assert sorted(green.__all__) == sorted(green.__implements__ + green.__imports__ + green.__extensions__)
+    for name in green.__implements__:
+        assert getattr(green, name) is not getattr(stdlib_queue, name)
+    for name in green.__imports__:
+        assert getattr(green, name) is getattr(stdlib_queue, name)
+    for name in green.__extensions__:
+        assert not hasattr(stdlib_queue, name)
