@@ -27,13 +27,16 @@ spawn tree holds only weak references, so it never keeps frames alive.
 import gc
 import sys
 import traceback
+from types import FrameType
+from typing import Optional
 
 from greenlet import greenlet as _RawGreenlet, getcurrent, gettrace, settrace
 
 from .greenlet import Greenlet
 from .hub import Hub, READ, WRITE, now as _now
 
-__all__ = ['format_run_info', 'print_run_info', 'GreenletTree', 'wrap_errors', 'assert_switches']
+__all__ = ['format_run_info', 'print_run_info', 'GreenletTree', 'wrap_errors', 'assert_switches',
+           'clear_stack_frames']
 
 _MAX_TIMERS = 50
 
@@ -95,6 +98,22 @@ class assert_switches:
             raise _FailedToSwitch('A period of %.3f s passed without a switch (max_blocking_time %.3f s)'
                                   % (self.longest, mbt))
         return False
+
+
+def clear_stack_frames(frame: Optional[FrameType]) -> None:
+    """Drop the local variables of ``frame`` and of every frame that called it.
+
+    For code that keeps a traceback or a frame around (an error report, a greenlet
+    kept for debugging) and must not keep everything those frames referenced
+    alive. A frame still executing (the caller's own, in any thread) cannot be
+    cleared and is skipped.
+    """
+    while frame is not None:
+        try:
+            frame.clear()
+        except RuntimeError:
+            pass                 # still executing
+        frame = frame.f_back
 
 
 class wrap_errors:

@@ -241,3 +241,31 @@ def test_assert_switches_chains_to_a_tracer_already_installed():
     finally:
         greenlet.settrace(old)
     assert 'switch' in seen
+
+
+def test_clear_stack_frames_drops_the_locals_of_finished_frames_and_skips_running_ones():
+    import inspect
+    import weakref
+
+    from gevent_lite.util import clear_stack_frames
+
+    class Big:
+        pass
+
+    def inner():
+        big = Big()              # noqa: F841 -- a local the frame keeps alive
+        return inspect.currentframe(), weakref.ref(big)
+
+    frame, ref = inner()
+    assert ref() is not None     # the returned frame still holds it
+    clear_stack_frames(frame)    # walks on into this test's own, running, frame
+    assert ref() is None
+    done = []
+
+    def in_thread():
+        clear_stack_frames(inspect.currentframe())
+        done.append(1)
+    t = threading.Thread(target=in_thread)
+    t.start()
+    t.join(10)
+    assert done == [1]
