@@ -218,16 +218,35 @@ class signal_handler:
     def active(self):
         return self._tramp is not None
 
+    _ref = False
+
     @property
-    def ref(self):
-        """Signal handlers never keep the hub alive."""
-        return False
+    def ref(self) -> bool:
+        """Whether this watcher keeps the hub alive (default False, as in gevent).
+
+        With ``ref = True`` the hub does not report "nothing left to do" (``LoopExit``,
+        ``hub.join()`` returning) while the handler is active: it waits for the signal.
+        """
+        return self._ref
+
+    @ref.setter
+    def ref(self, value: bool) -> None:
+        value = bool(value)
+        if value != self._ref and self.active:
+            # The hub's keep-alive count, as for work another thread will hand back.
+            if value:
+                self.hub.ref()
+            else:
+                self.hub.unref()
+        self._ref = value
 
     def cancel(self):
         """Stop watching; restores the earlier OS handler once nothing green watches."""
         tramp = self._tramp
         if tramp is None:
             return
+        if self._ref:
+            self.hub.unref()
         self._tramp = None
         try:
             tramp.watchers.remove(self)

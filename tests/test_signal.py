@@ -286,3 +286,27 @@ def test_default_sigint_while_hub_polls_reaches_main_and_hub_survives():
     ''')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ['interrupted', 'False', '0.1'], proc.stdout + proc.stderr
+
+
+def test_signal_handler_with_ref_keeps_the_hub_waiting_for_the_signal():
+    code = textwrap.dedent('''
+        import signal, time
+        import gevent_lite
+        from gevent_lite.hub import get_hub
+        got = []
+        def on_alarm():
+            got.append(1)
+            sig.cancel()                 # drops the reference: the hub may end now
+        sig = gevent_lite.signal_handler(signal.SIGALRM, on_alarm)
+        assert sig.ref is False
+        sig.ref = True
+        assert sig.ref is True
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        t0 = time.monotonic()
+        get_hub().join(timeout=10)       # without ref it would return at once
+        assert got == [1], got
+        assert 0.2 < time.monotonic() - t0 < 5
+        print('ok')
+    ''')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == 'ok', out.stderr
