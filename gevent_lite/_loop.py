@@ -12,7 +12,7 @@ greenlet's Waiter would (see :class:`io`), so the hub's one loop dispatches all.
 Callbacks run in the hub greenlet, as gevent's do: they must not block.
 """
 
-from .hub import READ, WRITE, Waiter, _UNSET, InvalidSwitchError, _FdWatch
+from .hub import READ, WRITE, ConcurrentObjectUseError, FdWatcher, InvalidSwitchError, Waiter
 
 __all__ = ['Loop', 'timer', 'async_', 'io', 'callback']
 
@@ -159,28 +159,24 @@ class async_(_Watcher):
         return self._sent
 
 
-class _IoSlot:
-    """Stands in the hub's per-fd reader/writer slot for an io watcher.
+class _IoSlot(FdWatcher):
+    """Stands in the hub's per-fd reader/writer slot for an io watcher
+    (:meth:`Hub.watch_fd <gevent_lite.hub.Hub.watch_fd>`): the hub calls its
+    ``switch(events)`` from its own loop each time the fd is ready."""
 
-    The hub wakes a slot's occupant with ``occupant.greenlet.switch(events)`` when
-    its ``value`` is unset, then marks it woken: a parked greenlet's Waiter is
-    one-shot. An io watcher is persistent, so its ``value`` always reads unset and
-    its ``greenlet`` is the watcher, whose ``switch`` runs the callback.
-    """
-
-    __slots__ = ('greenlet',)
+    __slots__ = ('watcher',)
+    from_any_greenlet = False       # io callbacks run in the hub, as gevent's do
 
     def __init__(self, watcher):
-        self.greenlet = watcher
-
-    value = property(lambda self: _UNSET, lambda self, v: None)
+        super().__init__()
+        self.watcher = watcher
 
     def switch(self, events):
-        self.greenlet.switch(events)
+        self.watcher.switch(events)
 
     def throw(self, *exc):
         # The fd was closed under the watcher (hub.cancel_wait): it stops.
-        self.greenlet.stop()
+        self.watcher.stop()
 
 
 class io(_Watcher):
@@ -213,37 +209,17 @@ class io(_Watcher):
 
     def _arm(self):
         hub = self.hub
-        watch = hub._fds.get(self.fd)
-        if watch is None:
-            watch = hub._fds[self.fd] = _FdWatch()
-        if (self.events & READ and watch.reader is not None) or (self.events & WRITE and watch.writer is not None):
+        try:
+            hub.watch_fd(self.fd, self.events, self._slot)
+        except ConcurrentObjectUseError as e:
             self.callback = None
-            raise ValueError('fd %d is already watched for these events by %r'
-                             % (self.fd, (watch.reader or watch.writer).greenlet))
-        want = watch.mask | self.events
-        if want != watch.mask:
-            if watch.mask:
-                hub._poller.modify(self.fd, want)
-            else:
-                hub._poller.register(self.fd, want)
-            watch.mask = want
-        if self.events & READ:
-            watch.reader = self._slot
-        if self.events & WRITE:
-            watch.writer = self._slot
+            raise ValueError(str(e)) from None
         if self.ref:
             hub._nfd_waiters += 1
 
     def _disarm(self):
         hub = self.hub
-        watch = hub._fds.get(self.fd)
-        if watch is not None:
-            if watch.reader is self._slot:
-                watch.reader = None
-            if watch.writer is self._slot:
-                watch.writer = None
-            # The registration is dropped lazily, by the hub, when an event arrives
-            # that nobody waits for (as after any wake-up).
+        hub.unwatch_fd(self.fd, self.events, self._slot)
         if self.ref:
             hub._nfd_waiters -= 1
 

@@ -594,6 +594,12 @@ class FdWatcher:
 
     __slots__ = ('greenlet',)
 
+    #: Whether :meth:`Hub.poll_watchers` may call ``switch`` from the greenlet that
+    #: polls (a loop running its own callbacks). False for watchers whose callbacks
+    #: must run in the hub itself (gevent's ``loop.io`` watchers): the hub's own poll
+    #: reports their fds again.
+    from_any_greenlet = True
+
     def __init__(self) -> None:
         # The loop treats a slot's occupant as a parked Waiter: it calls
         # ``occupant.greenlet.switch(events)`` while ``occupant.value`` reads unset,
@@ -992,11 +998,11 @@ class Hub(greenlet):
                 continue
             if ev & _READ_BITS:
                 watcher = watch.reader
-                if isinstance(watcher, FdWatcher):
+                if isinstance(watcher, FdWatcher) and watcher.from_any_greenlet:
                     watcher.switch(READ)
             if ev & _WRITE_BITS:
                 watcher = watch.writer
-                if isinstance(watcher, FdWatcher):
+                if isinstance(watcher, FdWatcher) and watcher.from_any_greenlet:
                     watcher.switch(WRITE)
 
     def unwatch_fd(self, fd: int, events: int, watcher: FdWatcher) -> None:

@@ -178,3 +178,25 @@ def test_loop_now_is_the_hubs_clock_which_timer_watchers_read_also_virtual(hub):
         assert watcher.at - hub.loop.now() == 5
         hub.wait(hub.loop.timer(10))          # an autojump of ten virtual seconds
         assert fired == ['x'] and hub.loop.now() == clock.now() >= 1010
+
+
+def test_io_watcher_callbacks_run_in_the_hub_and_stop_drops_the_fd_registration(hub):
+    r, w = os.pipe()
+    try:
+        ran_in = []
+        watcher = hub.loop.io(r, 1)
+        watcher.start(lambda: ran_in.append(gevent_lite.getcurrent()) or os.read(r, 100))
+        before = hub.statistics()['fds']
+        os.write(w, b'x')
+        # A loop polling for its own standing watchers (the asyncio bridge) leaves
+        # gevent's io watchers to the hub: their callbacks never run in the poller's greenlet.
+        hub.poll_watchers()
+        assert ran_in == []
+        gevent_lite.sleep(0.05)
+        assert ran_in == [hub]
+        # stop() gives the fd back at once (the watcher's owner may close it next).
+        watcher.stop()
+        assert hub.statistics()['fds'] == before - 1
+    finally:
+        os.close(r)
+        os.close(w)
