@@ -555,6 +555,11 @@ _date_cache = [0, '', '']
 _seen_hosts: set[bytes] = set()
 _seen_statuses: set[str] = set()
 _seen_names: set[str] = set()
+_seen_values: set[str] = set()         # response header values (short ones only)
+# Request header lines that matched _HEADER_LINE -> their parsed (lower name, value,
+# name): browsers and clients repeat the same lines on every request. Exact bytes
+# only, short lines only, bounded: a line not found here is matched in full.
+_header_lines: dict[bytes, tuple[bytes, bytes, bytes]] = {}
 _header_keys: dict[Any, Any] = {}      # b'content-type' -> 'CONTENT_TYPE' etc., bounded
 
 
@@ -639,6 +644,7 @@ class WSGIHandler:
         self._head = b''
         self._input = None
         self._keepalive_10 = False
+        self._remote_of = self._remote = None   # client_address -> (REMOTE_ADDR, REMOTE_PORT)
         self._has_server = False
         self._known_length = None
         self._body_left = None
@@ -737,6 +743,9 @@ class WSGIHandler:
                 if result is True:
                     if server._stopping:
                         break
+                    # While it waits for the next request, an idle keep-alive
+                    # connection holds nothing of the previous one.
+                    self.environ = None
                     continue
                 # (status, complete response bytes): a request refused before the
                 # application ran. Send it, log it, close.
@@ -811,6 +820,8 @@ class WSGIHandler:
                         raise _ClientGone('request head timed out')
                 if not buf:
                     idle.add(self)        # stop() may close us while we wait here
+                    self._rbuf = b''      # the previous request's bytes need not wait with us
+                    self._rpos = 0
                 try:
                     data = self._recv(timeout)
                 finally:
@@ -886,14 +897,20 @@ class WSGIHandler:
             raise _BadRequest(431, 'too many headers')
         headers = []
         match = _HEADER_LINE.match
+        seen = _header_lines
         for hline in lines[1:]:
-            hm = match(hline)
-            if hm is None:
-                if hline[:1] in (b' ', b'\t'):
-                    raise _BadRequest(400, 'obsolete line folding in headers is not accepted')
-                raise _BadRequest(400, 'malformed header line %r' % (hline[:100],))
-            name = hm.group(1)
-            headers.append((name.lower(), hm.group(2), name))
+            entry = seen.get(hline)
+            if entry is None:
+                hm = match(hline)
+                if hm is None:
+                    if hline[:1] in (b' ', b'\t'):
+                        raise _BadRequest(400, 'obsolete line folding in headers is not accepted')
+                    raise _BadRequest(400, 'malformed header line %r' % (hline[:100],))
+                name, value = hm.groups()
+                entry = (name.lower(), value, name)
+                if len(hline) <= 256 and len(seen) < 1024:
+                    seen[hline] = entry
+            headers.append(entry)
         self._header_list = headers
         self._headers = None
         self.command = method.decode('latin-1')
@@ -990,11 +1007,17 @@ class WSGIHandler:
         env['REQUEST_METHOD'] = self.command
         env['SERVER_PROTOCOL'] = self.request_version
         addr = self.client_address
-        if isinstance(addr, tuple) and len(addr) >= 2:
-            env['REMOTE_ADDR'] = addr[0]
-            env['REMOTE_PORT'] = str(addr[1])
-        else:
-            env['REMOTE_ADDR'] = ''
+        if addr is not self._remote_of:
+            # Once per connection (or per change of client_address by a subclass).
+            self._remote_of = addr
+            if isinstance(addr, tuple) and len(addr) >= 2:
+                self._remote = (addr[0], str(addr[1]))
+            else:
+                self._remote = ('', None)
+        remote_addr, remote_port = self._remote
+        env['REMOTE_ADDR'] = remote_addr
+        if remote_port is not None:
+            env['REMOTE_PORT'] = remote_port
         # Target: origin-form (/path?q), absolute-form (http://h/path?q) or '*'.
         target = self._target
         authority = None
@@ -1216,8 +1239,11 @@ class WSGIHandler:
                     raise ValueError('invalid response header name %r' % (name,))
                 if len(_seen_names) < 1024:
                     _seen_names.add(name)
-            if type(value) is not str or _BAD_HEADER_VALUE.search(value):
-                raise ValueError('invalid response header value %r for %s' % (value, name))
+            if type(value) is not str or value not in _seen_values:
+                if type(value) is not str or _BAD_HEADER_VALUE.search(value):
+                    raise ValueError('invalid response header value %r for %s' % (value, name))
+                if len(value) <= 256 and len(_seen_values) < 1024:
+                    _seen_values.add(value)
             kind = special.get(name)
             if kind is None:
                 if name.islower() or name.lower() not in special:

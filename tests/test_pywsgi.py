@@ -187,6 +187,39 @@ def test_keep_alive_serves_many_requests_on_one_connection():
     assert len(set(ports)) == 1
 
 
+def test_idle_keep_alive_connection_does_not_keep_the_previous_environ_alive():
+    import weakref
+
+    class Marker:
+        pass
+
+    refs = []
+
+    def app(environ, start_response):
+        marker = environ['test.marker'] = Marker()
+        refs.append(weakref.ref(marker))
+        start_response('200 OK', [('Content-Length', '2')])
+        return [b'ok']
+
+    with Serve(app) as s:
+        c = socket.create_connection(('127.0.0.1', s.port), timeout=5)
+        try:
+            def first():
+                c.sendall(b'GET / HTTP/1.1\r\nHost: h\r\n\r\n')
+                data = b''
+                while not data.endswith(b'ok'):
+                    data += c.recv(65536)
+                return data
+            assert in_thread(first).startswith(b'HTTP/1.1 200')
+            gevent.sleep(0.1)            # the handler is back waiting for the next request
+            gc.collect()
+            assert len(refs) == 1 and refs[0]() is None, 'idle connection still holds the environ'
+            # The connection still serves a next request.
+            assert in_thread(first).startswith(b'HTTP/1.1 200')
+        finally:
+            c.close()
+
+
 def test_http10_closes_unless_keep_alive_requested():
     with Serve(hello) as s:
         plain = in_thread(lambda: raw(s.port, b'GET / HTTP/1.0\r\n\r\n'))
