@@ -553,7 +553,7 @@ _date_cache = [0, '', '']
 # Values that passed validation once (bounded): a regex per request costs more than
 # the rest of the check. Only exact str/bytes values that matched are ever added.
 _seen_hosts: set[bytes] = set()
-_seen_statuses: set[str] = set()
+_seen_statuses: dict[str, tuple[int, bytes]] = {}   # valid status -> (code, as bytes)
 _seen_names: set[str] = set()
 _seen_values: set[str] = set()         # response header values (short ones only)
 # Request header lines that matched _HEADER_LINE -> their parsed (lower name, value,
@@ -807,6 +807,7 @@ class WSGIHandler:
             timeout = self.request_timeout
             deadline = None if timeout is None else _now() + timeout
             idle = self.server._idle
+            waited = False
             while i < 0:
                 if len(buf) > MAX_REQUEST_LINE and buf.find(b'\r\n', 0, MAX_REQUEST_LINE) < 0:
                     raise _BadRequest(414, 'request line too long')
@@ -814,10 +815,12 @@ class WSGIHandler:
                     raise _BadRequest(431, 'request header block too large')
                 if b'\n\n' in buf:
                     raise _BadRequest(400, 'line ends without CR')
-                if deadline is not None:
+                if deadline is not None and waited:
+                    # (On the first pass all of request_timeout is left: no clock read.)
                     timeout = deadline - _now()
                     if timeout <= 0:
                         raise _ClientGone('request head timed out')
+                waited = True
                 if not buf:
                     idle.add(self)        # stop() may close us while we wait here
                     self._rbuf = b''      # the previous request's bytes need not wait with us
@@ -1221,12 +1224,14 @@ class WSGIHandler:
                 exc_info = None
         elif self.status is not None:
             raise AssertionError('start_response() called a second time without exc_info')
-        if type(status) is not str or status not in _seen_statuses:
+        parsed = _seen_statuses.get(status) if type(status) is str else None
+        if parsed is None:
             if type(status) is not str or not _STATUS.match(status):
                 raise ValueError('invalid status %r: must be a str like "200 OK"' % (status,))
+            parsed = (int(status[:3]), status.encode('latin-1'))
             if len(_seen_statuses) < 1024:
-                _seen_statuses.add(status)
-        code = int(status[:3])
+                _seen_statuses[status] = parsed
+        code, status_bytes = parsed
         provided_date = provided_cl = None
         has_server = drop = False
         special = _SPECIAL_RESPONSE_HEADERS
@@ -1265,7 +1270,7 @@ class WSGIHandler:
         else:
             headers = list(headers)
         self._orig_status = status
-        self.status = status.encode('latin-1')
+        self.status = status_bytes
         self.code = code
         self.response_headers = headers
         self.provided_date = provided_date
