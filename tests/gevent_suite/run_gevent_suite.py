@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -191,19 +192,32 @@ def run_file(name, lite=True, python=sys.executable, timeout=None, log_dir=None)
     code = CHILD.format(name=name, hangs=hangs)
     t0 = time.monotonic()
     hang = False
+    # cwd: the tests folder (files open their certificates relative to it). A session of
+    # its own, ended whole afterwards: a test that fails before its cleanup can leave a
+    # child running (test__subprocess's never-exiting Popen), which must not outlive the run.
+    proc = subprocess.Popen([python, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=os.path.join(root, 'tests'), stdin=subprocess.DEVNULL,
+                            start_new_session=True)
     try:
-        # cwd: the tests folder (files open their certificates relative to it).
-        proc = subprocess.run([python, '-c', code], capture_output=True, timeout=timeout,
-                              env=env, cwd=os.path.join(root, 'tests'), stdin=subprocess.DEVNULL)
-        stdout, stderr = proc.stdout, proc.stderr
-    except subprocess.TimeoutExpired as exc:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
         hang = True
-        stdout, stderr = exc.stdout or b'', exc.stderr or b''
+        _end_session(proc)
+        stdout, stderr = proc.communicate()
+    _end_session(proc)
     stdout = stdout.decode('utf-8', 'replace')
     stderr = stderr.decode('utf-8', 'replace')
     seconds = round(time.monotonic() - t0, 1)
     _log(log_dir, name, stdout + '\n' + stderr)
     return parse(name, stdout, stderr, hang, seconds)
+
+
+def _end_session(proc):
+    """Kill whatever is left in the session of a file's interpreter (itself included)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def parse(name, stdout, stderr, hang, seconds):
