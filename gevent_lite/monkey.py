@@ -51,6 +51,7 @@ import importlib
 import os
 import sys
 import sysconfig
+import types
 import warnings
 from typing import Any
 
@@ -272,12 +273,15 @@ def _patch_module(target_module, source_module, items=None, notify_did=True):
     _notify(_events.GeventWillPatchModuleEvent(target_module.__name__, source_module, target_module,
                                                items))
     changed = []
+    as_members = getattr(source_module, '__as_target_members__', ())
     for name in items:
         try:
             value = getattr(source_module, name)
         except AttributeError:
             raise AttributeError('%s has no %r to patch into %s' % (
                 source_module.__name__, name, target_module.__name__)) from None
+        if name in as_members:
+            value = _as_member_of(value, target_module.__name__)
         if _patch_item(target_module, name, value):
             changed.append(name)
         _fresh_import_items.setdefault(target_module.__name__, {})[name] = value
@@ -290,6 +294,34 @@ def _patch_module(target_module, source_module, items=None, notify_did=True):
     if notify_did:
         _did_patch(target_module, source_module)
     return changed
+
+
+#: ``{(id(function), module name): (function, copy)}``: see _as_member_of.
+_member_copies: dict[Any, Any] = {}
+
+
+def _as_member_of(func, module_name):
+    # A green module lists in ``__as_target_members__`` the functions whose
+    # ``__module__`` CPython checks (pydoc lists a module's functions by it;
+    # test_signal's test_functions_module_attr): what goes into the stdlib module
+    # is a copy sharing code, globals, defaults and closure -- so it behaves the
+    # same -- that reports the stdlib module, while the green module's own
+    # function keeps reporting where it is defined (and documented). One copy per
+    # function and module, so patching again is idempotent.
+    key = (id(func), module_name)
+    known = _member_copies.get(key)
+    if known is not None and known[0] is func:
+        return known[1]
+    copy = types.FunctionType(func.__code__, func.__globals__, func.__name__,
+                              func.__defaults__, func.__closure__)
+    copy.__kwdefaults__ = func.__kwdefaults__
+    copy.__qualname__ = func.__qualname__
+    copy.__doc__ = func.__doc__
+    copy.__annotations__ = func.__annotations__
+    copy.__dict__.update(func.__dict__)
+    copy.__module__ = module_name
+    _member_copies[key] = (func, copy)
+    return copy
 
 
 # ------------------------------------------------------------------------------------------

@@ -265,4 +265,7 @@ class signal_handler:
 
 #: The names ``monkey.patch_signal`` copies into ``signal``.
 __implements__ = ['signal', 'getsignal']
+#: Patched in as copies that report ``__module__ == 'signal'``, as the stdlib's
+#: functions do (pydoc lists them by it); ours keep reporting this module.
+__as_target_members__ = ['signal', 'getsignal']
 __all__ = reexport(_signal, globals(), __implements__) + ['signal_handler']

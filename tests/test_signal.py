@@ -310,3 +310,40 @@ def test_signal_handler_with_ref_keeps_the_hub_waiting_for_the_signal():
     ''')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == 'ok', out.stderr
+
+
+def test_patched_signal_functions_report_the_signal_module_and_still_work():
+    # pydoc lists a module's functions by their __module__ (CPython's
+    # test_signal.test_functions_module_attr checks it under patching).
+    proc = _run_script('''
+        import importlib, inspect, os, signal, sys
+        from gevent_lite import monkey
+        import gevent_lite, gevent_lite.signal as gs
+        monkey.patch_signal()
+        wrong = [n for n in dir(signal) if inspect.isroutine(getattr(signal, n))
+                 and not inspect.isbuiltin(getattr(signal, n))
+                 and getattr(signal, n).__module__ != 'signal']
+        print('wrong', wrong)
+        print('ours', gs.signal.__module__, gs.getsignal.__module__)
+        print('green', signal.signal.__code__ is gs.signal.__code__)
+        installed = signal.signal
+        monkey.patch_signal()                       # idempotent: the same object
+        print('same', signal.signal is installed)
+        got = []
+        def handler(signum, frame):
+            got.append(signum)
+        signal.signal(signal.SIGUSR1, handler)
+        print('getsignal', signal.getsignal(signal.SIGUSR1) is handler)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        for _ in range(200):
+            if got:
+                break
+            gevent_lite.sleep(0.01)
+        print('got', got == [signal.SIGUSR1])
+        fresh = importlib.reload(signal)            # a fresh execution keeps the patch
+        print('reload', fresh.signal is installed)
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split('\n')[:-1] == [
+        'wrong []', 'ours gevent_lite.signal gevent_lite.signal', 'green True', 'same True',
+        'getsignal True', 'got True', 'reload True'], proc.stdout + proc.stderr
