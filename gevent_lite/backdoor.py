@@ -29,6 +29,7 @@ message on stderr) when bound to any other address. Command line:
 ``python -m gevent_lite.backdoor [--bind HOST:PORT]``.
 """
 
+import builtins
 import code
 import io
 import socket as _stdsocket
@@ -259,7 +260,8 @@ class BackdoorServer(StreamServer):
         namespace = dict(self.locals)
         namespace.setdefault('__name__', '__console__')
         namespace.setdefault('__doc__', None)
-        namespace.setdefault('__builtins__', __builtins__)
+        # The module, not its dict: ``locals()`` typed in a session stays readable.
+        namespace.setdefault('__builtins__', builtins)
         # site's exit()/quit() close sys.stdin before raising SystemExit: that is
         # the *process's* stdin here. Ours only end the session.
         namespace.setdefault('exit', _SessionExit('exit'))

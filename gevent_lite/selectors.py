@@ -20,7 +20,9 @@ import selectors as _stdlib_selectors
 from . import _stdlib
 from . import select as _green_select
 
-__implements__ = ['DefaultSelector', 'SelectSelector', 'PollSelector', 'GreenSelector']
+__implements__ = ['SelectSelector', 'PollSelector', 'DefaultSelector']
+#: Ours, not the stdlib's (monkey does not copy them into ``selectors``).
+__extensions__ = ['GreenSelector', 'GeventSelector']
 __stdlib__ = _stdlib_selectors
 __target__ = 'selectors'
 __drop__ = ['KqueueSelector', 'DevpollSelector']
@@ -63,4 +65,4 @@ if _StdEpollSelector is not None and hasattr(_green_select, '_epoll'):
 else:  # pragma: no cover - no epoll (macOS, Windows), or selectors imported after patching
     __drop__.append('EpollSelector')
 
-__all__ = _stdlib.reexport(_stdlib_selectors, globals(), __implements__, drop=__drop__) + ['GeventSelector']
+__all__ = _stdlib.reexport(_stdlib_selectors, globals(), __implements__ + __extensions__, drop=__drop__)

@@ -24,14 +24,17 @@ from operator import index as _index
 
 from . import _stdlib
 from .hub import READ, WRITE, _get_hub_noargs, get_hub, retry_io
-from .hub import wait_read, wait_readwrite, wait_write  # noqa: F401 (in __implements__)
+from .hub import ConcurrentObjectUseError
+from .hub import wait_read, wait_readwrite, wait_write  # noqa: F401 (in __extensions__)
 from .hub import now as _now
+from .timeout import Timeout
 
 __implements__ = [
     'socket', 'create_connection', 'create_server', 'socketpair', 'fromfd',
     'getaddrinfo', 'gethostbyname', 'gethostbyname_ex', 'gethostbyaddr', 'getnameinfo',
-    'wait_read', 'wait_write', 'wait_readwrite', 'cancel_wait',
 ]
+#: gevent's additions, which the stdlib module does not have (monkey does not copy them).
+__extensions__ = ['wait', 'wait_read', 'wait_write', 'wait_readwrite', 'cancel_wait']
 if hasattr(_stdlib_socket, 'fromshare'):
     __implements__.append('fromshare')
 
@@ -53,6 +56,7 @@ _AF_INET6 = getattr(_socket, 'AF_INET6', None)
 _GLOBAL_DEFAULT_TIMEOUT = _stdlib_socket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]  # (private)
 _CONNECT_PENDING = (_errno.EINPROGRESS, _errno.EWOULDBLOCK, _errno.EAGAIN, _errno.EALREADY)
 _MSG_DONTWAIT = getattr(_socket, 'MSG_DONTWAIT', 0)
+_NOT_GIVEN = object()   # marks an argument the caller did not pass
 
 # Unbound C methods: calling ``_recv(self, n)`` skips attribute lookup on the hot path.
 _recv = _realsocket.recv
@@ -232,13 +236,16 @@ class socket(_stdsocket):
 
     # -- sending --------------------------------------------------------------------
 
-    def send(self, *args):
+    def send(self, *args, timeout=_NOT_GIVEN):
+        # ``timeout=`` (gevent's extension) replaces the socket's timeout for this call.
         try:
             return _send(self, *args)
         except BlockingIOError:
-            if self._timeout == 0.0 or (args[1:] and _eagain_is_the_answer(self._timeout, args, 1)):
+            if timeout is _NOT_GIVEN:
+                timeout = self._timeout
+            if timeout == 0.0 or (args[1:] and _eagain_is_the_answer(timeout, args, 1)):
                 raise
-        return self._retry(_send, WRITE, args)
+        return retry_io(_fileno(self), WRITE, _send, (self,) + args, timeout)
 
     def sendto(self, *args):
         # sendto(data, address) or sendto(data, flags, address)
@@ -557,9 +564,11 @@ def create_server(address, *, family=_AF_INET, backlog=None, reuse_port=False,
                                      reuse_port=reuse_port, dualstack_ipv6=dualstack_ipv6))
 
 
-def socketpair(*args):
+def socketpair(family=None, type=_socket.SOCK_STREAM, proto=0):
     """``socket.socketpair`` returning two connected green sockets."""
-    a, b = _socket.socketpair(*args)
+    if family is None:
+        family = getattr(_socket, 'AF_UNIX', _AF_INET)
+    a, b = _socket.socketpair(family, type, proto)
     return (socket(a.family, a.type, a.proto, fileno=a.detach()),
             socket(b.family, b.type, b.proto, fileno=b.detach()))
 
@@ -583,4 +592,24 @@ def cancel_wait(fileno, exc=None):
         hub.cancel_wait(fileno, exc)
 
 
-__all__ = _stdlib.reexport(_stdlib_socket, globals(), __implements__)
+def wait(watcher, timeout: float | None = None, timeout_exc=_NOT_GIVEN) -> None:
+    """Park until ``watcher`` (a ``get_hub().loop.io(fd, events)`` watcher) fires, as gevent's.
+
+    After ``timeout`` seconds ``timeout_exc`` is raised instead (default
+    ``socket.timeout('timed out')``); a watcher another greenlet already waits on
+    raises :class:`~gevent_lite.hub.ConcurrentObjectUseError`.
+    """
+    if watcher.callback is not None:
+        raise ConcurrentObjectUseError('%r is already used by another greenlet (callback %r)'
+                                       % (watcher, watcher.callback))
+    hub = get_hub()
+    if timeout is None:
+        hub.wait(watcher)
+        return
+    if timeout_exc is _NOT_GIVEN:
+        timeout_exc = _timeout_error('timed out')
+    with Timeout(timeout, timeout_exc):
+        hub.wait(watcher)
+
+
+__all__ = _stdlib.reexport(_stdlib_socket, globals(), __implements__ + __extensions__)

@@ -484,4 +484,6 @@ def getoutput(cmd, *, encoding=None, errors=None):
 __implements__ = ['Popen', 'run', 'call', 'check_call', 'check_output', 'getoutput',
                   'getstatusoutput']
 __all__ = reexport(_subprocess, globals(), __implements__)
+#: The stdlib's public names re-exported unchanged.
+__imports__ = [n for n in __all__ if n not in __implements__]
 del _sys

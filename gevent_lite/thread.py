@@ -45,8 +45,9 @@ __stdlib__ = _real_thread
 __implements__ = [
     'allocate_lock', 'allocate', 'LockType', 'RLock', 'get_ident', 'start_new_thread',
     'start_new', 'exit', 'exit_thread', 'interrupt_main', 'stack_size', '_count', '_local',
-    'TIMEOUT_MAX',
 ]
+#: ``_thread``'s own objects, re-exported unchanged (the green lock takes the same maximum).
+__imports__ = ['error', 'TIMEOUT_MAX']
 
 # Version-specific ``_thread`` functions that ``threading`` imports.
 if hasattr(_real_thread, '_set_sentinel'):          # 3.9 - 3.12 (gone in 3.13)
@@ -362,4 +363,4 @@ def interrupt_main(signum=None):
     hub.run_callback_first(main.throw, KeyboardInterrupt)
 
 
-__all__ = [n for n in __implements__ if not n.startswith('_')] + ['error']
+__all__ = [n for n in __implements__ if not n.startswith('_')] + __imports__

@@ -327,3 +327,16 @@ def test_long_line_under_the_cap_is_read_in_linear_time(server):
     out, elapsed = in_thread(session)
     assert out.strip() == '900000'
     assert elapsed < 5, elapsed
+
+
+def test_session_builtins_is_the_module_so_locals_stays_readable(server):
+    def session():
+        c = Client(server.server_port)
+        c.read_until(PROMPT)
+        out = c.run('locals()["__builtins__"]'), c.run('len(repr(locals()))')
+        c.close()
+        return out
+
+    builtins_repr, locals_len = in_thread(session)
+    assert builtins_repr.strip() == "<module 'builtins' (built-in)>"
+    assert int(locals_len.strip()) < 1000

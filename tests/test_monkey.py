@@ -489,3 +489,31 @@ def test_a_patched_program_with_a_logging_handler_exits_without_an_ignored_excep
     assert res.returncode == 0, res.stderr
     assert 'logged' in res.stderr
     assert 'Exception ignored' not in res.stderr and 'Traceback' not in res.stderr, res.stderr
+
+
+def test_green_modules_split_all_into_implements_imports_and_extensions():
+    # gevent's module convention, which tools written for gevent read: __all__ is
+    # what the module replaces (__implements__: new objects of stdlib names),
+    # re-exports unchanged (__imports__: the stdlib's own objects) and adds
+    # (__extensions__: names the stdlib module lacks).
+    import importlib
+    import _thread
+    import selectors
+    import socket
+    import subprocess
+    from gevent_lite import resolver
+    for name, std in [('thread', _thread), ('subprocess', subprocess), ('selectors', selectors),
+                      ('socket', socket), ('resolver', None)]:
+        mod = resolver if std is None else importlib.import_module('gevent_lite.' + name)
+        implements = getattr(mod, '__implements__', None) or []
+        imports = getattr(mod, '__imports__', [])
+        extensions = getattr(mod, '__extensions__', [])
+        for n in implements:
+            assert getattr(mod, n) is not getattr(std, n), (name, n)
+        for n in imports:
+            assert getattr(mod, n) is getattr(std, n), (name, n)
+        for n in extensions:
+            assert std is None or not hasattr(std, n), (name, n)
+        if name in ('thread', 'subprocess', 'resolver'):
+            public = [n for n in implements if not n.startswith('_')]
+            assert sorted(public + imports + extensions) == sorted(mod.__all__), name

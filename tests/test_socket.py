@@ -464,6 +464,66 @@ def test_module_reexports_every_stdlib_name():
     assert 'socket' in gsocket.__all__ and 'create_connection' in gsocket.__all__
 
 
+def test_gevent_helpers_are_extensions_that_patching_does_not_copy_into_socket():
+    # gevent's split: the stdlib names we replace, and our additions beside them.
+    assert set(gsocket.__extensions__) == {'wait', 'wait_read', 'wait_write', 'wait_readwrite',
+                                           'cancel_wait'}
+    assert not set(gsocket.__extensions__) & set(gsocket.__implements__)
+    assert all(name in gsocket.__all__ for name in gsocket.__extensions__)
+    assert all(hasattr(stdsocket, name) for name in gsocket.__implements__)
+
+
+def test_socketpair_has_the_stdlib_signature_and_default_family():
+    import inspect
+    assert list(inspect.signature(gsocket.socketpair).parameters) == ['family', 'type', 'proto']
+    a, b = gsocket.socketpair()
+    assert isinstance(a, gsocket.socket) and a.family == stdsocket.AF_UNIX
+    c, d = gsocket.socketpair(stdsocket.AF_UNIX, stdsocket.SOCK_DGRAM)
+    assert c.type == stdsocket.SOCK_DGRAM
+    for s in (a, b, c, d):
+        s.close()
+
+
+def test_send_timeout_argument_overrides_the_socket_timeout_for_one_call():
+    a, b = gsocket.socketpair()
+    a.setblocking(True)              # the socket itself would wait forever
+    chunk = b'x' * 65536
+    start = time.monotonic()
+    with pytest.raises(gsocket.timeout):
+        for _ in range(10000):       # bounded: fills the buffer, then times out
+            a.send(chunk, timeout=0.1)
+    assert time.monotonic() - start < 5
+    assert a.gettimeout() is None    # the call's timeout did not stick
+    a.close()
+    with pytest.raises(OSError) as info:
+        a.send(b'a', timeout=1)      # a closed socket: EBADF, not a wait
+    assert info.value.errno == errno.EBADF
+    b.close()
+
+
+def test_wait_parks_on_a_loop_io_watcher_until_it_fires_or_times_out():
+    from gevent_lite import get_hub
+    a, b = gsocket.socketpair()
+    watcher = get_hub().loop.io(a.fileno(), 1)
+    with pytest.raises(gsocket.timeout):
+        gsocket.wait(watcher, timeout=0.05)
+    assert not watcher.active        # stopped again after the timeout
+    gevent_lite.spawn_later(0.05, b.send, b'x')
+    gsocket.wait(watcher, timeout=5)
+    assert a.recv(1) == b'x'
+
+    class Mine(Exception):
+        pass
+    with pytest.raises(Mine):
+        gsocket.wait(get_hub().loop.io(a.fileno(), 1), timeout=0.05, timeout_exc=Mine('late'))
+    watcher.start(lambda: None)
+    with pytest.raises(ConcurrentObjectUseError):
+        gsocket.wait(watcher)
+    watcher.stop()
+    a.close()
+    b.close()
+
+
 def test_context_manager_closes():
     with gsocket.socket() as s:
         pass

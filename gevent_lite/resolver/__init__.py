@@ -41,6 +41,8 @@ from ..hub import get_hub
 from ..socket import _is_numeric
 
 __all__ = ['BlockingResolver', 'Resolver', 'ThreadResolver', 'get_resolver', 'set_resolver']
+#: All of them gevent_lite's own (there is no stdlib ``resolver``).
+__extensions__ = list(__all__)
 
 _AddressFamily = _stdsocket.AddressFamily
 _SocketKind = _stdsocket.SocketKind
