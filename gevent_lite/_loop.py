@@ -23,7 +23,7 @@ class _Watcher:
     def __init__(self, loop, ref=True, priority=None):
         self.loop = loop
         self.hub = loop.hub
-        self.ref = ref
+        self._ref = bool(ref)
         self.priority = priority
         self.callback = None
         self.args = ()
@@ -32,6 +32,24 @@ class _Watcher:
     @property
     def active(self):
         return self.callback is not None
+
+    @property
+    def ref(self):
+        """Whether this watcher, while active, keeps the loop (``gevent.wait()``) running."""
+        return self._ref
+
+    @ref.setter
+    def ref(self, value):
+        # Settable while active, as gevent's: an active watcher moves in or out of
+        # the hub's count of what keeps the loop running at once.
+        value = bool(value)
+        if value != self._ref:
+            if self.callback is not None:
+                self._reref(value)
+            self._ref = value
+
+    def _reref(self, value):
+        self.hub.ref() if value else self.hub.unref()
 
     @property
     def pending(self):
@@ -93,7 +111,12 @@ class timer(_Watcher):
         super().start(callback, *args)
 
     def _arm(self, delay=None):
-        self._timer = self.hub.call_later(self.after if delay is None else delay, self._tick, ref=self.ref)
+        self._timer = self.hub.call_later(self.after if delay is None else delay, self._tick, ref=self._ref)
+
+    def _reref(self, value):
+        t = self._timer
+        if t is not None:
+            t.set_ref(value)
 
     def _disarm(self):
         if self._timer is not None:
@@ -135,11 +158,11 @@ class async_(_Watcher):
         self._sent = False
 
     def _arm(self):
-        if self.ref:
+        if self._ref:
             self.hub.ref()
 
     def _disarm(self):
-        if self.ref:
+        if self._ref:
             self.hub.unref()
 
     def send(self):
@@ -214,14 +237,17 @@ class io(_Watcher):
         except ConcurrentObjectUseError as e:
             self.callback = None
             raise ValueError(str(e)) from None
-        if self.ref:
+        if self._ref:
             hub._nfd_waiters += 1
 
     def _disarm(self):
         hub = self.hub
         hub.unwatch_fd(self.fd, self.events, self._slot)
-        if self.ref:
+        if self._ref:
             hub._nfd_waiters -= 1
+
+    def _reref(self, value):
+        self.hub._nfd_waiters += 1 if value else -1
 
 
 class callback:
@@ -277,6 +303,16 @@ class Loop:
     def now(self) -> float:
         """The hub's clock (the one every timer reads, a VirtualClock's when one is installed)."""
         return self.hub._clock()
+
+    def run(self, nowait: bool = False, once: bool = False) -> None:
+        """Run the loop from the main greenlet until it has no work left, as gevent's
+        ``loop.run()`` does there (:meth:`Hub.join <gevent_lite.hub.Hub.join>`);
+        ``nowait``/``once``: one pass (a ``sleep(0)``) instead."""
+        if nowait or once:
+            from .hub import sleep
+            sleep(0)
+        else:
+            self.hub.join()
 
     def update_now(self) -> None:
         """gevent's loop caches its clock; ours reads it fresh, so there is nothing to do."""

@@ -579,6 +579,12 @@ class Timer:
     # gevent's watcher name
     stop = close = cancel
 
+    def set_ref(self, ref: bool) -> None:
+        """Change whether this pending timer keeps the loop running."""
+        if self.callback is not None and ref != self.ref:
+            self.hub._nref_timers += 1 if ref else -1
+        self.ref = ref
+
     def __repr__(self):
         return '<Timer when=%.3f %s>' % (self.when, self.callback if self.callback else 'cancelled')
 

@@ -200,3 +200,53 @@ def test_io_watcher_callbacks_run_in_the_hub_and_stop_drops_the_fd_registration(
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_watcher_ref_set_false_while_active_lets_wait_return_at_once(hub):
+    # gevent: an active watcher whose ``ref`` is switched off no longer keeps
+    # ``gevent.wait()`` (the loop) running.
+    timer = hub.loop.timer(10)
+    timer.start(lambda: None)
+    r, w = os.pipe()
+    try:
+        io = hub.loop.io(r, 1)
+        io.start(lambda: None)
+        async_ = hub.loop.async_()
+        async_.start(lambda: None)
+        for watcher in (timer, io, async_):
+            assert watcher.ref is True
+            watcher.ref = False
+            assert watcher.ref is False
+        t0 = time.monotonic()
+        assert gevent_lite.wait(timeout=5) is True
+        assert time.monotonic() - t0 < 2
+        assert timer.active and io.active and async_.active
+        # and back on: the timer keeps the loop running again (until it fires).
+        timer.stop()
+        timer = hub.loop.timer(0.3)
+        timer.start(lambda: None)
+        timer.ref = False
+        timer.ref = True
+        t0 = time.monotonic()
+        assert gevent_lite.wait(timeout=5) is True
+        assert time.monotonic() - t0 >= 0.2
+        assert not timer.active
+    finally:
+        io.close()
+        async_.close()
+        timer.close()
+        os.close(r)
+        os.close(w)
+
+
+def test_loop_run_from_the_main_greenlet_runs_callbacks_and_timers_until_no_work(hub):
+    ran = []
+    hub.loop.run_callback(ran.append, 'callback')
+    hub.loop.timer(0.1).start(ran.append, 'timer')
+    t0 = time.monotonic()
+    hub.loop.run()
+    assert ran == ['callback', 'timer']
+    assert time.monotonic() - t0 < 3
+    hub.loop.run_callback(ran.append, 'again')
+    hub.loop.run(nowait=True)
+    assert ran[-1] == 'again'
