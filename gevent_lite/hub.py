@@ -58,8 +58,8 @@ import selectors as _selectors
 from greenlet import getcurrent, greenlet, GreenletExit
 
 __all__ = [
-    'get_hub', 'Hub', 'Waiter', 'ParkingLot', 'Linkable', 'sleep', 'idle', 'wait', 'iwait',
-    'reinit', 'wait_read', 'wait_write', 'wait_readwrite', 'getcurrent',
+    'get_hub', 'get_hub_if_exists', 'Hub', 'Waiter', 'ParkingLot', 'Linkable', 'sleep', 'idle',
+    'wait', 'iwait', 'reinit', 'wait_read', 'wait_write', 'wait_readwrite', 'getcurrent',
     'LoopExit', 'BlockingSwitchOutError', 'ConcurrentObjectUseError', 'InvalidSwitchError',
     'InvalidThreadUseError', 'set_default_hub_class',
     'GreenletExit', 'READ', 'WRITE', 'now', 'retry_io',
@@ -834,8 +834,10 @@ class Hub(greenlet):
     # gevent spells it like this on the loop
     timer = call_later
 
-    def _set_clock(self, clock: Callable[[], float], virtual: Any) -> None:
-        """Make ``clock`` the hub's time (``virtual``: the VirtualClock, or None).
+    def set_clock(self, clock: Callable[[], float], virtual: Any = None) -> None:
+        """Make ``clock`` the hub's time; ``virtual``: the clock's owner when it only
+        moves when told (a :class:`gevent_lite.testing.VirtualClock`, which the loop
+        asks to jump when everybody waits for a timer), else None.
 
         Pending timers keep their remaining delays: the heap is shifted by the
         difference of the two clocks (a uniform shift keeps it a heap).
@@ -847,6 +849,11 @@ class Hub(greenlet):
         timers[:] = [(timer.when, seq, timer) for _, seq, timer in timers]
         self._clock = clock
         self._virtual = virtual
+
+    @property
+    def virtual_clock(self) -> Any:
+        """The virtual clock installed by :meth:`set_clock`, or None."""
+        return self._virtual
 
     def ref(self):
         """Keep the loop alive for work another thread will hand back."""
@@ -1381,12 +1388,33 @@ class Hub(greenlet):
         descriptors the hub knows (registered or kept), ``fd_waiters`` greenlets
         parked on fds, ``idle_waiters`` greenlets in :func:`idle`, ``threadsafe``
         callbacks handed over by other threads and not yet queued, ``keepalive``
-        outstanding work in other threads (:meth:`ref`).
+        outstanding work in other threads (:meth:`ref`), ``ref_timers`` live
+        timers that keep the loop running (not ``ref=False`` ones).
         """
         return {'ready': len(self._ready), 'timers': len(self._timers) - self._ncancelled,
-                'cancelled_timers': self._ncancelled, 'fds': len(self._fds),
+                'cancelled_timers': self._ncancelled, 'ref_timers': self._nref_timers,
+                'fds': len(self._fds),
                 'fd_waiters': self._nfd_waiters, 'idle_waiters': len(self._idle_waiters),
                 'threadsafe': len(self._threadsafe), 'keepalive': self._keepalive}
+
+    def watched_fds(self) -> list[int]:
+        """The fds the hub knows now (registered with the poller, kept, or waited on), sorted."""
+        return sorted(self._fds)
+
+    def fd_info(self, fd: int) -> dict[str, Any] | None:
+        """What the hub holds for ``fd``, for debugging and tests; None when nothing.
+
+        ``events``: the READ/WRITE bits registered with the poller (kept after
+        wake-ups: see docs/internals.rst); ``reader``/``writer``: the greenlet
+        parked to read/write (a standing :class:`FdWatcher` is its own), or None.
+        """
+        watch = self._fds.get(fd)
+        if watch is None:
+            return None
+        reader, writer = watch.reader, watch.writer
+        return {'events': watch.mask,
+                'reader': reader.greenlet if reader is not None else None,
+                'writer': writer.greenlet if writer is not None else None}
 
     @property
     def threadpool(self):
@@ -1517,8 +1545,12 @@ def set_default_hub_class(hubtype: type) -> None:
 new_hub_hooks: list[Callable[[Hub], Any]] = []
 
 
-def _get_hub_noargs():
+def get_hub_if_exists() -> Hub | None:
+    """The hub of the current OS thread, or None if it has none (never creates one)."""
     return getattr(_state, 'hub', None)
+
+
+_get_hub_noargs = get_hub_if_exists    # the name the library's modules (and gevent's tests) use
 
 
 def set_hub(hub):

@@ -6,15 +6,15 @@ nothing unless a test asks for them).
 
 How the clock cooperates with the hub
 -------------------------------------
-The hub reads its time through one function (:func:`gevent_lite.hub.now`, and
-``hub._clock`` inside the loop); every timer -- ``sleep``, ``Timeout``,
+The hub reads its time through one function (:func:`gevent_lite.hub.now`, the
+same one inside the loop); every timer -- ``sleep``, ``Timeout``,
 ``wait(timeout=)``, cancel scopes, ``Event.wait(timeout)``, queue timeouts,
 ``spawn_later`` -- is scheduled and fired in that time. Installing a
 :class:`VirtualClock` swaps that function for the clock's :meth:`~VirtualClock.now`
-on the current thread's hub, and gives the loop one more thing to do when every
-greenlet is parked and the next event is a timer: poll I/O for
-``autojump_threshold`` seconds of real time and, if nothing happened, jump the
-clock to that timer's deadline (trio's ``MockClock`` autojump model). No second
+on the current thread's hub (:meth:`Hub.set_clock <gevent_lite.hub.Hub.set_clock>`),
+and gives the loop one more thing to do when every greenlet is parked and the
+next event is a timer: poll I/O for ``autojump_threshold`` seconds of real time
+and, if nothing happened, jump the clock to that timer's deadline (trio's ``MockClock`` autojump model). No second
 scheduler: the hub runs the same loop, only its idea of "now" moves in jumps.
 
 ``time.time()`` and ``time.monotonic()`` are not faked: code that measures time
@@ -93,11 +93,11 @@ class VirtualClock:
         hub = get_hub()
         if self._hub is not None:
             raise RuntimeError('%r is already installed' % (self,))
-        if hub._virtual is not None:
+        if hub.virtual_clock is not None:
             raise RuntimeError('a VirtualClock is already installed on this thread\'s hub: %r'
-                               % (hub._virtual,))
+                               % (hub.virtual_clock,))
         # Timers already pending keep their remaining delays (in virtual time now).
-        hub._set_clock(self.now, self)
+        hub.set_clock(self.now, self)
         self._hub = hub
         return self
 
@@ -108,9 +108,9 @@ class VirtualClock:
         if hub.thread_ident != _hubmod._get_thread_ident():
             raise RuntimeError('a VirtualClock must be removed in the thread that installed it')
         self._hub = None
-        if hub._virtual is self:
+        if hub.virtual_clock is self:
             # Back to real time; pending timers keep their remaining (virtual) delays.
-            hub._set_clock(_monotonic, None)
+            hub.set_clock(_monotonic)
 
     # -- called by the hub loop ---------------------------------------------------------
 
@@ -124,7 +124,8 @@ class VirtualClock:
         """
         threshold = self._threshold
         if threshold == math.inf:
-            if hub._nfd_waiters or hub._keepalive:
+            stats = hub.statistics()
+            if stats['fd_waiters'] or stats['keepalive']:
                 return -1
             return None
         if poll(threshold):
@@ -182,8 +183,8 @@ def _fresh_hub() -> Iterator[Hub]:
             raise AssertionError('%d greenlet(s) still running when the test ended: %s%s'
                                  % (len(leaked), names, more))
     finally:
-        if hub._virtual is not None:
-            hub._virtual.__exit__(None, None, None)
+        if hub.virtual_clock is not None:
+            hub.virtual_clock.__exit__(None, None, None)
         hub.destroy()
         if old is not None:
             state.hub = old

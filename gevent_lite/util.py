@@ -298,17 +298,19 @@ def _format_hub(hub):
     if len(timers) > _MAX_TIMERS:
         lines.append('    ... and %d more' % (len(timers) - _MAX_TIMERS))
 
-    fds = dict(getattr(hub, '_fds', {}))
+    fds = hub.watched_fds()
     lines.append('  Watched fds: %d' % len(fds))
-    for fd in sorted(fds):
-        watch = fds[fd]
-        mask = watch.mask
+    for fd in fds:
+        info = hub.fd_info(fd)
+        if info is None:
+            continue
+        mask, reader, writer = info['events'], info['reader'], info['writer']
         events = '|'.join(n for bit, n in ((READ, 'READ'), (WRITE, 'WRITE')) if mask & bit) or '-'
         who = []
-        if watch.reader is not None:
-            who.append('reader %s' % _safe_repr(watch.reader.greenlet))
-        if watch.writer is not None and watch.writer is not watch.reader:
-            who.append('writer %s' % _safe_repr(watch.writer.greenlet))
+        if reader is not None:
+            who.append('reader %s' % _safe_repr(reader))
+        if writer is not None and writer is not reader:
+            who.append('writer %s' % _safe_repr(writer))
         lines.append('    fd %d registered %s%s' % (fd, events, ': ' + ', '.join(who) if who else
                                                       ' (nobody waiting)'))
     return lines

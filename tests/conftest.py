@@ -17,7 +17,7 @@ def fresh_hub():
     """Give each test its own hub, so greenlets or timers a test leaves behind
     cannot keep another test's loop alive or wake inside it."""
     yield
-    hub = _hub._get_hub_noargs()
+    hub = _hub.get_hub_if_exists()
     if hub is not None:
         hub.destroy()
 

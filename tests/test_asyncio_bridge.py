@@ -28,7 +28,7 @@ def close_background_loop():
     """Stop and close the hub's background loop after each test (the hub itself is
     destroyed by conftest's fixture, after this one)."""
     yield
-    hub = _hub._get_hub_noargs()
+    hub = _hub.get_hub_if_exists()
     loop = hub.__dict__.get('_asyncio_loop') if hub is not None else None
     if loop is None or loop.is_closed():
         return
@@ -460,8 +460,9 @@ def test_a_thousand_awaits_leave_nothing_behind():
     gevent_lite.sleep(0.01)
     assert loop._nwaiting == 0 and not loop._ready
     assert len(asyncio.all_tasks(loop)) == 0
-    assert len(hub._fds) <= 2          # the loop's self-pipe (and nothing per await)
-    assert hub._nref_timers == 0
+    stats = hub.statistics()
+    assert stats['fds'] <= 2           # the loop's self-pipe (and nothing per await)
+    assert stats['ref_timers'] == 0
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason='asyncio.run(loop_factory=) is 3.12+')
@@ -579,7 +580,7 @@ def test_asyncio_subprocesses_and_signal_handlers_work_on_the_hub_loop(patched):
 
 
 def _hub_fds():
-    return set(_hub.get_hub()._fds)
+    return set(_hub.get_hub().watched_fds())
 
 
 def test_an_asyncio_servers_socket_is_registered_in_the_hubs_poller_not_a_nested_one():
@@ -591,8 +592,8 @@ def test_an_asyncio_servers_socket_is_registered_in_the_hubs_poller_not_a_nested
         server = loop.run_until_complete(
             asyncio.start_server(lambda r, w: None, '127.0.0.1', 0))
         lfd = server.sockets[0].fileno()
-        watch = _hub.get_hub()._fds[lfd]
-        assert watch.mask & _hub.READ and watch.reader is not None
+        watch = _hub.get_hub().fd_info(lfd)
+        assert watch['events'] & _hub.READ and watch['reader'] is not None
         assert loop._ssock.fileno() in _hub_fds()   # asyncio's self-pipe too
         server.close()
         loop.run_until_complete(server.wait_closed())
@@ -609,12 +610,12 @@ def test_remove_reader_and_writer_drop_the_hub_registration_at_once():
     try:
         loop.add_reader(a.fileno(), lambda: None)
         loop.add_writer(a.fileno(), lambda: None)
-        assert hub._fds[a.fileno()].mask == _hub.READ | _hub.WRITE
+        assert hub.fd_info(a.fileno())['events'] == _hub.READ | _hub.WRITE
         loop.remove_writer(a.fileno())
-        assert hub._fds[a.fileno()].mask == _hub.READ
-        assert hub._fds[a.fileno()].writer is None
+        assert hub.fd_info(a.fileno())['events'] == _hub.READ
+        assert hub.fd_info(a.fileno())['writer'] is None
         loop.remove_reader(a.fileno())
-        assert a.fileno() not in hub._fds
+        assert hub.fd_info(a.fileno()) is None
         # The fd number can be closed and reused at once: a green wait on the new
         # fd of that number is registered afresh and woken.
         fd = a.fileno()
@@ -628,7 +629,7 @@ def test_remove_reader_and_writer_drop_the_hub_registration_at_once():
             hub.cancel_wait(d.fileno())
             c.close()
             d.close()
-        assert fd not in hub._fds or hub._fds[fd].reader is None
+        assert (hub.fd_info(fd) or {}).get('reader') is None
     finally:
         loop.close()
         b.close()
@@ -665,7 +666,7 @@ def test_an_fd_closed_by_a_greenlet_under_an_asyncio_reader_reaches_its_callback
 
     try:
         assert loop.run_until_complete(main()) == 'called'
-        assert a.fileno() not in hub._fds
+        assert hub.fd_info(a.fileno()) is None
     finally:
         loop.close()
         a.close()

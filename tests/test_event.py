@@ -84,11 +84,11 @@ def test_event_waiter_killed_after_wake_while_a_later_waiter_is_parked_hands_not
     gevent.sleep(0)
     ev.set()                    # queues first's resume ...
     ev.clear()
-    late = gevent.spawn(ev.wait, 0.2)
+    late = gevent.Greenlet(ev.wait, 0.2)
     hub = get_hub()
-    resume = hub._ready.popleft()
-    first.kill(block=False)     # ... run order: late parks, first is killed, then
-    hub._ready.append(resume)   # its stale resume finds nobody
+    # Run order: late parks, first is killed, then its stale resume finds nobody.
+    hub.run_callback_first(first.throw, gevent.GreenletExit)
+    hub.run_callback_first(late.switch)
     gevent.sleep(0)
     assert first.dead and ev.statistics()['waiting'] == 1, 'late should be parked on the event'
     late.join(2)

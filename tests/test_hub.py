@@ -471,11 +471,9 @@ def test_kill_during_sleep_0_does_not_leave_a_stale_wakeup():
 
     g = gevent_lite.spawn(stubborn)
     gevent_lite.sleep(0)          # g is now parked in sleep(0) with its entry queued
-    g.kill(block=False)           # queued after g's entry... so make the kill win:
-    hub = get_hub()
-    # Move the kill ahead of g's pending entry to force the race.
-    kill_entry = hub._ready.pop()
-    hub._ready.appendleft(kill_entry)
+    # A kill queued after g's entry would come too late: throw it in ahead of the
+    # entry, to force the race.
+    get_hub().run_callback_first(g.throw, gevent_lite.GreenletExit)
     g.join(timeout=2)
     assert log[0] == 'killed'
     assert log[1] >= 0.045
@@ -523,9 +521,7 @@ def test_a_sleep_ended_by_a_foreign_switch_leaves_no_wakeup_for_the_next_wait():
         g = gevent_lite.spawn(sleeper, seconds)
         gevent_lite.sleep(0)                 # g parks in sleep()
         if seconds == 0:
-            entry = hub._ready.popleft()     # g's own resume entry: run it after
-            hub.run_callback(g.switch)       # the foreign switch, not before
-            hub._ready.append(entry)
+            hub.run_callback_first(g.switch)     # ahead of g's own resume entry
         else:
             hub.run_callback(g.switch)
         g.join(timeout=2)
@@ -679,26 +675,36 @@ def test_wait_with_timeout_zero_still_collects_objects_that_are_already_ready():
     slow.kill()
 
 
-def test_hub_statistics_count_callbacks_timers_and_fd_waiters():
+def test_hub_statistics_and_fd_info_show_callbacks_timers_and_who_waits_on_which_fd():
     hub = get_hub()
+    assert hubmod.get_hub_if_exists() is hub
     before = hub.statistics()
     timer = hub.call_later(60, lambda: None)
+    unref = hub.call_later(60, lambda: None, ref=False)
     hub.run_callback(lambda: None)
     a, b = socket.socketpair()
     try:
+        assert hub.fd_info(a.fileno()) is None and a.fileno() not in hub.watched_fds()
         g = gevent_lite.spawn(gevent_lite.wait_read, a.fileno(), 5)
         stats = hub.statistics()
-        assert stats['timers'] == before['timers'] + 1
+        assert stats['timers'] == before['timers'] + 2
+        assert stats['ref_timers'] == before['ref_timers'] + 1     # not the ref=False one
         assert stats['ready'] >= before['ready'] + 2     # the callback and g's start
         gevent_lite.sleep(0.01)
         stats = hub.statistics()
         assert stats['fd_waiters'] == before['fd_waiters'] + 1
-        assert stats['fds'] >= 1
+        assert hub.fd_info(a.fileno()) == {'events': hubmod.READ, 'reader': g, 'writer': None}
+        assert a.fileno() in hub.watched_fds() and stats['fds'] == len(hub.watched_fds())
         timer.cancel()
-        assert hub.statistics()['cancelled_timers'] >= 1
+        unref.cancel()
+        assert hub.statistics()['cancelled_timers'] >= 2
+        assert hub.statistics()['ref_timers'] == before['ref_timers'] + 1   # g's timeout
         b.send(b'x')
         g.join(2)
         assert g.successful() and hub.statistics()['fd_waiters'] == before['fd_waiters']
+        assert hub.statistics()['ref_timers'] == before['ref_timers']
+        # Woken, the greenlet is gone from the fd; the registration is kept.
+        assert hub.fd_info(a.fileno()) == {'events': hubmod.READ, 'reader': None, 'writer': None}
     finally:
         hub.cancel_wait(a.fileno())
         a.close()
@@ -823,7 +829,7 @@ def test_a_standing_fd_watcher_is_called_on_every_poll_until_unwatched():
             hub.wait_fd(a.fileno(), hubmod.READ)
         hub.unwatch_fd(a.fileno(), hubmod.READ, rec)
         # Dropped at once, not kept: the fd may now be closed behind the hub's back.
-        assert a.fileno() not in hub._fds
+        assert hub.fd_info(a.fileno()) is None
         n = len(rec.calls)
         gevent_lite.sleep(0.02)
         assert len(rec.calls) == n
@@ -841,11 +847,11 @@ def test_cancel_wait_tells_a_standing_fd_watcher_and_a_regular_file_is_refused(t
         hub.cancel_wait(a.fileno())
         gevent_lite.sleep(0)
         assert len(rec.thrown) == 1 and isinstance(rec.thrown[0], OSError)
-        assert a.fileno() not in hub._fds
+        assert hub.fd_info(a.fileno()) is None
     finally:
         a.close()
         b.close()
     with open(tmp_path / 'f', 'w') as f:
         with pytest.raises(PermissionError):
             hub.watch_fd(f.fileno(), hubmod.READ, _Recorder())
-        assert f.fileno() not in hub._fds
+        assert hub.fd_info(f.fileno()) is None

@@ -401,7 +401,7 @@ def test_green_read_on_a_blocking_pipe_parks_only_the_reader_and_keeps_the_fd_bl
         reader.join(timeout=5)
         assert got == [b'hello']
         assert os.get_blocking(r) and os.get_blocking(w)      # mode left alone
-        assert get_hub()._fds.get(r) is None                  # no registration left behind
+        assert get_hub().fd_info(r) is None                   # no registration left behind
         ticker.kill()
     finally:
         os.close(r)

@@ -161,7 +161,7 @@ def test_unknown_resolver_name_is_configs_error_naming_the_variable(env):
 def test_config_resolver_assigned_in_the_program_chooses_the_kind():
     from gevent_lite import hub as hubmod
     from gevent_lite.config import config
-    old = hubmod._get_hub_noargs()
+    old = hubmod.get_hub_if_exists()
     if old is not None:
         old.destroy()
     config.resolver = 'block'

@@ -295,7 +295,7 @@ def test_unbuffered_pipes_and_no_stale_fd_registrations():
     p.stdin.close()
     p.stdout.close()
     assert p.wait(timeout=5) == 0
-    assert not any(fd in get_hub()._fds for fd in fds)
+    assert not any(get_hub().fd_info(fd) for fd in fds)
 
 
 def test_patched_stdlib_subprocess_waitpid_and_signal_cooperate():

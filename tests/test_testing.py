@@ -239,8 +239,8 @@ def test_misuse_is_reported_clearly(isolated_hub):
         t.start()
         t.join(30)
         assert errors and 'thread that installed it' in str(errors[0])
-        assert get_hub()._virtual is clock
-    assert get_hub()._virtual is None
+        assert get_hub().virtual_clock is clock
+    assert get_hub().virtual_clock is None
 
 
 # -- the pytest plugin ------------------------------------------------------------------------

@@ -341,7 +341,7 @@ def test_hub_pool_size_comes_from_config_threadpool_size():
     from gevent_lite import hub as hubmod
     from gevent_lite.config import config, settings
     assert dict((n, d) for n, d, _k, _doc in settings())['threadpool_size'] == DEFAULT_SIZE
-    old = hubmod._get_hub_noargs()
+    old = hubmod.get_hub_if_exists()
     if old is not None:
         old.destroy()
     config.threadpool_size = 3
@@ -460,7 +460,7 @@ def test_a_worker_timing_out_while_spawn_decides_stays_for_the_task():
 def test_hub_pool_idle_timeout_comes_from_config():
     from gevent_lite import hub as hubmod
     from gevent_lite.config import config
-    old = hubmod._get_hub_noargs()
+    old = hubmod.get_hub_if_exists()
     if old is not None:
         old.destroy()
     config.threadpool_idle_task_timeout = 0.1
