@@ -440,10 +440,13 @@ def _is_stdlib(modname, mod):
 def _skip_module(modname, mod=None):
     if modname in _SKIP_EXACT or modname.startswith(_SKIP_PREFIXES):
         return True
-    # ``python -m gevent_lite.monkey`` runs this file a second time as __main__;
-    # that copy's own globals (the native lock types) are ours, not a late capture.
+    # ``python -m gevent_lite.monkey`` (or ``gevent.monkey`` after install_as_gevent)
+    # runs this file a second time as __main__; that copy's own globals (the native
+    # lock types) are ours, not a late capture. Any other ``-m`` module is the
+    # program's, whatever its package.
     spec = getattr(mod, '__spec__', None)
-    return spec is not None and getattr(spec, 'name', '').startswith(_SKIP_PREFIXES)
+    name = getattr(spec, 'name', None) or ''
+    return name.startswith('gevent_lite') or name == 'gevent.monkey'
 
 
 def _same_role(attr, value, entry):
@@ -454,12 +457,18 @@ def _same_role(attr, value, entry):
     return isinstance(value, type) or attr == entry[2].rpartition('.')[2]
 
 
-def _repair_references():
-    """Re-point module globals and class attributes identical to a replaced original."""
+def _repair_references(reported=None):
+    """Re-point module globals and class attributes identical to a replaced original.
+
+    The re-pointed references of non-stdlib modules are warned about, or appended
+    to ``reported`` when the caller words the warning itself.
+    """
     if not _replacements:
         return
     unrepairable = []
-    reported = []
+    collect = reported is not None
+    if reported is None:
+        reported = []
     for modname, mod in list(sys.modules.items()):
         if mod is None or _skip_module(modname, mod):
             continue
@@ -483,7 +492,7 @@ def _repair_references():
                     reported.append('%s.%s (was %s)' % (modname, attr, entry[2]))
             elif isinstance(value, type) and getattr(value, '__module__', None) == modname:
                 _repair_class(modname, mod, attr, value, reported, unrepairable)
-    if reported:
+    if reported and not collect:
         _warn('these references were captured before monkey-patching and now point at the '
                       'green objects: %s. Patch earlier to avoid this.' % ', '.join(reported))
     if unrepairable:
@@ -647,13 +656,42 @@ def patch_ssl(_ssl_was_imported=None):
     green = _import_green('ssl')
     already = is_module_patched('ssl')
     _patch_module('ssl', green, notify_did=False)
-    _repair_references()
+    repaired_refs: list[str] = []
+    _repair_references(repaired_refs)
     _pin_ssl_context_globals()
     _did_patch('ssl', green)
     if _ssl_was_imported and not already:
-        _warn('ssl was imported before patching; SSLContext objects created before this '
-                      'point stay blocking')
+        # One warning, worded as gevent's: what was re-pointed, and what cannot be.
+        message = ('ssl was imported before patching; SSLContext objects created before this '
+                   'point stay blocking.')
+        if repaired_refs:
+            message += (' Modules that had direct imports (now re-pointed to the green '
+                        'objects): %s.' % ', '.join(repaired_refs))
+        subclasses = _ssl_subclasses_left_blocking(green)
+        if subclasses:
+            message += (' Subclasses (NOT patched): %s (they keep the blocking SSLContext as '
+                        'their base).' % ', '.join(subclasses))
+        _warn(message + ' Patch earlier to avoid this.')
+    elif repaired_refs:
+        _warn('these references were captured before monkey-patching and now point at the '
+              'green objects: %s. Patch earlier to avoid this.' % ', '.join(repaired_refs))
     return green
+
+
+def _ssl_subclasses_left_blocking(green):
+    """Names of the program's subclasses of the original ``ssl.SSLContext`` (ours excluded)."""
+    original = saved.get('ssl', {}).get('SSLContext')
+    if original is None:
+        return []
+    found, todo = [], list(original.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        module = getattr(cls, '__module__', '') or ''
+        if cls is green.SSLContext or module.split('.')[0] in ('gevent_lite', 'ssl'):
+            continue
+        found.append('%s.%s' % (module, cls.__qualname__))
+    return sorted(set(found))
 
 
 def _pin_ssl_context_globals():

@@ -88,6 +88,48 @@ def test_ssl_imported_before_patching_warns_with_its_name():
     assert 'ssl was imported before patching; SSLContext objects created before this point stay blocking' in out
 
 
+def test_ssl_warning_names_direct_imports_and_subclasses_left_blocking_in_one_warning():
+    pytest.importorskip('gevent_lite.ssl')
+    out = check('''
+        import warnings
+        from ssl import SSLContext
+        class MyContext(SSLContext):
+            pass
+        from gevent_lite import monkey
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            monkey.patch_all()
+            monkey.patch_all()
+        msgs = [str(x.message) for x in w if issubclass(x.category, monkey.MonkeyPatchWarning)]
+        print(len(msgs))
+        print(msgs[0])
+        import ssl
+        print(SSLContext is ssl.SSLContext, MyContext.__bases__[0] is ssl.SSLContext)
+    ''')
+    count, message, repaired = out.strip().splitlines()
+    assert count == '1'
+    assert 'Modules that had direct imports' in message and '__main__.SSLContext' in message
+    assert 'Subclasses (NOT patched)' in message and '__main__.MyContext' in message
+    assert 'gevent_lite' not in message
+    assert repaired == 'True False'
+
+
+def test_ssl_warning_without_direct_imports_names_only_the_subclasses():
+    pytest.importorskip('gevent_lite.ssl')
+    out = check('''
+        import ssl, warnings
+        class MyContext(ssl.SSLContext):
+            pass
+        from gevent_lite import monkey
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            monkey.patch_all()
+        print([str(x.message) for x in w if issubclass(x.category, monkey.MonkeyPatchWarning)])
+    ''')
+    assert 'Modules that had direct imports' not in out
+    assert 'Subclasses (NOT patched)' in out and '__main__.MyContext' in out
+
+
 def test_threads_started_before_patching_are_named_in_a_warning():
     out = check('''
         import threading, warnings, time
@@ -517,3 +559,28 @@ def test_green_modules_split_all_into_implements_imports_and_extensions():
         if name in ('thread', 'subprocess', 'resolver'):
             public = [n for n in implements if not n.startswith('_')]
             assert sorted(public + imports + extensions) == sorted(mod.__all__), name
+
+
+def test_a_program_run_with_dash_m_is_repaired_whatever_its_package_is_called(tmp_path):
+    # Only gevent_lite's own monkey module run as __main__ is left alone; a
+    # program package whose name merely starts like ours ('geventapp') is not.
+    pkg = tmp_path / 'geventapp'
+    pkg.mkdir()
+    (pkg / '__init__.py').write_text('')
+    (pkg / 'main.py').write_text(textwrap.dedent('''
+        import warnings
+        from selectors import DefaultSelector
+        from gevent_lite import monkey
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            monkey.patch_all()
+        import selectors
+        print(DefaultSelector is selectors.DefaultSelector)
+        print([str(x.message) for x in w if 'captured before' in str(x.message)])
+    '''))
+    res = subprocess.run([sys.executable, '-m', 'geventapp.main'], cwd=str(tmp_path),
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    first, warned = res.stdout.splitlines()
+    assert first == 'True'
+    assert '__main__.DefaultSelector' in warned
