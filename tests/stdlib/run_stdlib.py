@@ -37,6 +37,15 @@ MODULES = {
     'test_smtplib': (240, False), 'test_threading': (300, False), 'test_socket': (900, False),
     'test_ssl': (300, False), 'test_subprocess': (400, False), 'test_signal': (300, False),
     'test_logging': (300, False), 'test_concurrent_futures': (400, False),
+    # Threads, signals, fds, polling, and the socket clients of the asyncore era
+    # (test_asyncore, test_asynchat, test_smtpd: up to 3.11; test_telnetlib: up to 3.12).
+    'test_threading_local': (120, True), 'test_threadsignals': (120, True),
+    'test_threadedtempfile': (120, True), 'test_poll': (120, True), 'test_asyncore': (120, True),
+    'test_asynchat': (120, True), 'test_smtpd': (120, True), 'test_poplib': (180, True),
+    'test_telnetlib': (120, True), 'test_imaplib': (300, False), 'test_docxmlrpc': (120, True),
+    'test_time': (120, True), 'test_sched': (120, True), 'test_os': (300, True),
+    'test_fcntl': (120, True), 'test_pty': (120, True), 'test_fork1': (120, True),
+    'test_wait3': (120, True), 'test_wait4': (120, True),
 }
 
 # The child: load test.<module> with unittest, run it, print one JSON line of results.
