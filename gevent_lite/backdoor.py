@@ -126,7 +126,7 @@ class _GreenletStreams:
             stream = sessions.get(g)
             if stream is not None:
                 return stream
-            g = g.spawning_greenlet if isinstance(g, Greenlet) else None
+            g = g.spawning_greenlet() if isinstance(g, Greenlet) else None
         return self._original
 
     def write(self, data):

@@ -16,7 +16,10 @@ them, in order, with an event object. gevent_lite sends:
   :class:`GeventDidPatchAllEvent` -- around ``monkey.patch_all()``; a subscriber
   may raise :class:`DoNotPatch` from a *will* event to skip that patch.
 
-The names match ``gevent.events``. Events from the monitor arrive in the
+The names match ``gevent.events``. When ``zope.event`` is installed,
+:data:`subscribers` is ``zope.event.subscribers`` itself, as in gevent, so a
+plugin that subscribes through ``zope.event`` sees these events too (our
+:func:`notify` stays ours: it iterates a copy, which zope's does not). Events from the monitor arrive in the
 monitor's OS thread, not in the hub's: a subscriber that wants to act in the hub
 should hand over with ``hub.run_callback_threadsafe``. Exceptions raised by a
 subscriber propagate to whoever called :func:`notify` (the monitor prints them
@@ -46,6 +49,13 @@ def notify(event):
     subscriber may unsubscribe itself)."""
     for subscriber in list(subscribers):
         subscriber(event)
+
+
+try:
+    # One list for everybody: tools written for gevent subscribe through zope.event.
+    subscribers = __import__('zope.event', fromlist=['subscribers']).subscribers
+except ImportError:
+    pass
 
 
 def notify_and_call_entry_points(event):

@@ -90,10 +90,9 @@ class Greenlet(greenlet, Linkable):
     capture_spawning_stack = False
     spawning_stack: traceback.StackSummary | None = None
 
-    @property
-    def spawning_greenlet(self):
-        """The greenlet that spawned this one, while it is alive (else None)."""
-        return self._spawner()
+    #: A weak reference to the greenlet that spawned this one, as gevent's:
+    #: ``g.spawning_greenlet()`` is the spawner while it is alive, else None.
+    spawning_greenlet: Callable[[], Any] = staticmethod(lambda: None)
 
     @property
     def spawn_tree_locals(self):
@@ -103,7 +102,7 @@ class Greenlet(greenlet, Linkable):
             d = node.__dict__.get('_tree_locals')
             if d is not None:
                 break
-            parent = node._spawner() if isinstance(node, Greenlet) else None
+            parent = node.spawning_greenlet() if isinstance(node, Greenlet) else None
             if parent is None or not isinstance(parent, Greenlet):
                 d = node.__dict__['_tree_locals'] = {}
                 break
@@ -469,7 +468,7 @@ def _setup(g, run, args, kwargs):
     # Who spawned us, for run-info trees. A weak reference: the spawn tree must
     # never keep a finished greenlet (or its frames) alive. (CPython hands out the
     # spawner's one plain weak reference again, so this allocates nothing new.)
-    g._spawner = _weakref(spawner)
+    g.spawning_greenlet = _weakref(spawner)
     if Greenlet.capture_spawning_stack:
         # Frame 2: whoever called Greenlet(...) or spawn(...).
         g.spawning_stack = traceback.extract_stack(sys._getframe(2), limit=20)
@@ -560,7 +559,8 @@ def _join_in_turn(greenlets, timeout):
 
 def killall(greenlets: Iterable[Any], exception: Any = GreenletExit, block: bool = True,
             timeout: float | None = None) -> None:
-    """Kill every greenlet in ``greenlets``; by default wait for them to die.
+    """Kill every greenlet in ``greenlets`` (raw ones from :func:`spawn_raw` too);
+    by default wait for them to die.
 
     With ``block`` and a ``timeout``, raise :class:`~gevent_lite.timeout.Timeout`
     if some are still alive when it passes (as gevent does; they keep running).
@@ -569,11 +569,20 @@ def killall(greenlets: Iterable[Any], exception: Any = GreenletExit, block: bool
     if not greenlets:
         return
     alive = []
+    raw = False
     for g in greenlets:
         if not g.dead:
-            g.kill(exception, block=False)
-            alive.append(g)
+            if isinstance(g, Greenlet):
+                g.kill(exception, block=False)
+                alive.append(g)
+            else:
+                # A raw greenlet (spawn_raw): the hub throws the exception into it,
+                # as gevent's killall does; it has no links to wait on.
+                get_hub().run_callback(_deliver, g, exception, -1)
+                raw = True
     if block and alive:
         done = wait(alive, timeout=timeout)
         if timeout is not None and len(done) < len(alive):
             raise Timeout(timeout)
+    elif block and raw:
+        sleep(0)        # the throws above run before we resume

@@ -748,6 +748,9 @@ _os_write = os.write
 _get_thread_ident = _thread.get_ident
 
 
+_hub_idents = _count()      # Hub.minimal_ident
+
+
 class Hub(greenlet):
     """The event loop of one OS thread. Create it with :func:`get_hub`."""
 
@@ -793,6 +796,14 @@ class Hub(greenlet):
         self.threadpool_factory = None   # set by gevent_lite.threadpool
         self._threadpool = None
         self.resolver = None
+
+    @property
+    def minimal_ident(self) -> int:
+        """A small integer naming this hub (gevent's attribute), assigned on first use."""
+        ident = self.__dict__.get('_minimal_ident')
+        if ident is None:
+            ident = self.__dict__['_minimal_ident'] = next(_hub_idents)
+        return ident
 
     def __repr__(self):
         return '<Hub at 0x%x ready=%d timers=%d fds=%d>' % (

@@ -5,7 +5,7 @@ the process:
 
 * the stack of every OS thread (``sys._current_frames()``);
 * every live greenlet, found through the garbage collector, as a tree grouped by
-  the greenlet that spawned it (``Greenlet.spawning_greenlet``; raw greenlets by
+  the greenlet that spawned it (``Greenlet.spawning_greenlet()``; raw greenlets by
   their ``parent``): its repr, its state (running, suspended, scheduled, not
   started), where it is suspended (its stack), where it was spawned when
   ``Greenlet.capture_spawning_stack`` was on, and its ``spawn_tree_locals``
@@ -46,13 +46,18 @@ class _FailedToSwitch(AssertionError):
 
 
 class assert_switches:
-    """Context manager: fail if the block never switched greenlets (or blocked too long).
+    """Context manager: fail if the block did not cooperate (gevent's test helper).
 
-    ``with assert_switches(): code()`` raises an ``AssertionError`` naming the
-    problem when ``code()`` made no greenlet switch at all (``hub_only``: no
-    switch into the hub). With ``max_blocking_time`` it also fails when more
-    than that many seconds passed between two switches, i.e. the block held
-    the hub up -- a test helper for "this call cooperates". It uses
+    * ``with assert_switches(): code()`` raises an ``AssertionError`` when
+      ``code()`` made no greenlet switch at all.
+    * ``assert_switches(max_blocking_time)``: fails only when more than that many
+      seconds passed between two switches (the block, or a stretch of it, held the
+      hub up); a quick block that never switched is fine.
+    * ``hub_only=True`` (with ``max_blocking_time``): only switches into the hub
+      count, and the block must make at least one.
+
+    The error message starts as gevent's does: ``To any greenlet in 0.0012
+    seconds`` (``To the hub in ...``), then ``(max allowed ...)``. It uses
     ``greenlet.settrace`` for the block only, chained to any tracer already set
     (the monitor thread's).
     """
@@ -64,13 +69,14 @@ class assert_switches:
         self.longest = 0.0
         self._prev_tracer = None
         self._last = None
+        self._entered = None
 
     def _trace(self, event, args):
         prev = self._prev_tracer
         if prev is not None:
             prev(event, args)
         if event in ('switch', 'throw'):
-            if self.hub_only and not isinstance(args[1], Hub):
+            if self.hub_only and self.max_blocking_time and not isinstance(args[1], Hub):
                 return
             t = _now()
             self.longest = max(self.longest, t - self._last)
@@ -80,7 +86,7 @@ class assert_switches:
     def __enter__(self):
         self.switches = 0
         self.longest = 0.0
-        self._last = _now()
+        self._entered = self._last = _now()
         self._prev_tracer = gettrace()
         settrace(self._trace)
         return self
@@ -90,13 +96,25 @@ class assert_switches:
         self._prev_tracer = None
         if exc_type is not None:
             return False
-        self.longest = max(self.longest, _now() - self._last)
-        if not self.switches:
-            raise _FailedToSwitch('No switches occurred' + (' into the hub' if self.hub_only else ''))
+        t = _now()
+        self.longest = max(self.longest, t - self._last)
         mbt = self.max_blocking_time
-        if mbt is not None and self.longest > mbt:
-            raise _FailedToSwitch('A period of %.3f s passed without a switch (max_blocking_time %.3f s)'
-                                  % (self.longest, mbt))
+        if not mbt:
+            failed = not self.switches
+        elif self.hub_only:
+            failed = not self.switches or self.longest > mbt
+        else:
+            failed = self.longest > mbt
+        if failed:
+            message = 'To the hub' if self.hub_only and mbt else 'To any greenlet'
+            message += ' in %.4f seconds' % (t - self._entered,)
+            if mbt:
+                message += ' (max allowed %.4f seconds)' % (mbt,)
+            if not self.switches:
+                message += ': no switch occurred'
+            else:
+                message += ': %.4f seconds passed without a switch' % (self.longest,)
+            raise _FailedToSwitch(message)
         return False
 
 
@@ -189,7 +207,7 @@ class GreenletTree:
             node = nodes[id(g)]
             parent = None
             if isinstance(g, Greenlet):
-                spawner = g.spawning_greenlet
+                spawner = g.spawning_greenlet()
                 if spawner is not None and id(spawner) in nodes:
                     parent = spawner
                 else:
@@ -247,8 +265,8 @@ class GreenletTree:
                 detail.extend(line for entry in traceback.format_list(stack[-limit:] if limit else stack)
                               for line in entry.rstrip('\n').split('\n'))
             tree_locals = g.__dict__.get('_tree_locals') if isinstance(g, Greenlet) else None
-            if tree_locals and (g.spawning_greenlet is None or
-                                not isinstance(g.spawning_greenlet, Greenlet)):
+            spawner = g.spawning_greenlet() if isinstance(g, Greenlet) else None
+            if tree_locals and (spawner is None or not isinstance(spawner, Greenlet)):
                 detail.append('Spawn Tree Locals: %s' % _safe_repr(tree_locals))
             pad = rest + ('|   ' if self.children else '    ')
             lines.extend(pad + line for line in detail)

@@ -86,3 +86,16 @@ def test_notify_and_call_entry_points_notifies_subscribers(subscribed):
     ev = events.GeventDidPatchAllEvent({}, {})
     events.notify_and_call_entry_points(ev)
     assert subscribed == [ev]
+
+
+def test_subscribers_is_zope_events_list_when_zope_event_is_installed(subscribed):
+    zope_event = pytest.importorskip('zope.event')
+    assert events.subscribers is zope_event.subscribers
+    seen = []
+    zope_event.subscribers.append(seen.append)
+    try:
+        ev = events.GeventDidPatchModuleEvent('socket', None, None)
+        events.notify(ev)
+    finally:
+        zope_event.subscribers.remove(seen.append)
+    assert seen == [ev]

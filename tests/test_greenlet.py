@@ -416,7 +416,7 @@ def test_spawn_tree_records_the_spawner_weakly_and_shares_tree_locals():
     import gc
 
     def child():
-        return id(gevent_lite.getcurrent().spawning_greenlet)
+        return id(gevent_lite.getcurrent().spawning_greenlet())
 
     def parent():
         gevent_lite.getcurrent().spawn_tree_locals['k'] = 'v'
@@ -429,7 +429,7 @@ def test_spawn_tree_records_the_spawner_weakly_and_shares_tree_locals():
     del p
     gevent_lite.sleep(0)   # let the hub finish the callback that woke us
     gc.collect()
-    assert c.spawning_greenlet is None   # the tree did not keep the parent alive
+    assert c.spawning_greenlet() is None   # the tree did not keep the parent alive
 
 
 def test_spawning_stack_is_captured_only_when_enabled():
@@ -647,3 +647,47 @@ def test_blocking_kill_of_a_running_greenlet_waits_through_join_which_a_subclass
     early = Counting.spawn(gevent_lite.sleep, 5)
     early.kill()                        # never started: nothing to wait for
     assert early.dead and early.joins == 0
+
+
+def test_killall_kills_raw_greenlets_from_spawn_raw_too():
+    out = []
+
+    def raw_body():
+        try:
+            gevent_lite.sleep(10)
+        except gevent_lite.GreenletExit:
+            out.append('killed')
+            raise
+
+    g = gevent_lite.spawn_raw(raw_body)
+    gevent_lite.sleep(0)
+    t0 = time.monotonic()
+    gevent_lite.killall([g])
+    assert g.dead and out == ['killed']
+    assert time.monotonic() - t0 < 5
+    # killall() of a raw greenlet that never ran returns with it dead (its start was
+    # queued before the kill, so, as in gevent, it runs first).
+    not_started = gevent_lite.spawn_raw(out.append, 'ran')
+    gevent_lite.killall([not_started])
+    assert not_started.dead
+
+
+def test_spawning_greenlet_is_a_weak_reference_called_for_the_spawner_as_in_gevent():
+    def child():
+        return gevent_lite.getcurrent().spawning_greenlet()
+
+    def parent():
+        return gevent_lite.spawn(child).get()
+
+    p = gevent_lite.spawn(parent)
+    assert p.get() is p
+    assert p.spawning_greenlet() is gevent_lite.getcurrent()
+
+
+def test_hub_and_greenlets_have_a_small_minimal_ident():
+    hub = gevent_lite.get_hub()
+    g = gevent_lite.spawn(lambda: 1)
+    assert isinstance(hub.minimal_ident, int) and hub.minimal_ident >= 0
+    assert hub.minimal_ident == hub.minimal_ident
+    assert g.minimal_ident >= 0
+    g.join()

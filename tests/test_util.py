@@ -211,9 +211,23 @@ def test_assert_switches_passes_for_a_cooperative_block_and_fails_for_none():
         with util.assert_switches():
             sum(range(10))
     except AssertionError as exc:
-        assert 'No switches occurred' in str(exc)
+        assert str(exc).startswith('To any greenlet in ') and 'no switch occurred' in str(exc), exc
     else:
         raise AssertionError('a block without switches passed assert_switches')
+
+
+def test_assert_switches_with_max_blocking_time_accepts_a_quick_block_without_switches():
+    # gevent's rule: with a time limit only a too long stretch fails; hub_only also
+    # needs a switch into the hub.
+    with util.assert_switches(max_blocking_time=1, hub_only=False):
+        sum(range(10))
+    try:
+        with util.assert_switches(max_blocking_time=1, hub_only=True):
+            sum(range(10))
+    except AssertionError as exc:
+        assert str(exc).startswith('To the hub in ') and '(max allowed 1.0000 seconds)' in str(exc), exc
+    else:
+        raise AssertionError('hub_only passed a block that never switched into the hub')
 
 
 def test_assert_switches_fails_when_the_block_holds_the_hub_too_long():
