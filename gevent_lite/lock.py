@@ -268,6 +268,9 @@ class Lock(Semaphore):
     locked_lock = locked
 
 
+_semaphore_acquire = Semaphore.acquire
+
+
 class RLock:
     """A reentrant lock owned by a greenlet: the owner may acquire it again.
 
@@ -277,7 +280,9 @@ class RLock:
     __slots__ = ('__weakref__', '_block', '_count', '_owner')
 
     def __init__(self, *args, **kwargs):
-        self._block = Semaphore(1)
+        # A Lock (what _thread.allocate_lock gives once patched), as in gevent,
+        # where code that inspects ``rlock._block`` expects one.
+        self._block = Lock()
         self._owner = None
         self._count = 0
 
@@ -306,7 +311,8 @@ class RLock:
         if self._owner is me:
             self._count += 1
             return True
-        if self._block.acquire(blocking, timeout):
+        # (Semaphore's acquire: the timeout was already checked and normalised above.)
+        if _semaphore_acquire(self._block, blocking, timeout):
             self._owner = me
             self._count = 1
             return True
@@ -352,6 +358,6 @@ class RLock:
         return self._count if self._owner is getcurrent() else 0
 
     def _at_fork_reinit(self):
-        self._block = Semaphore(1)
+        self._block = Lock()
         self._owner = None
         self._count = 0

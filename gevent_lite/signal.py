@@ -31,7 +31,10 @@ Where that is depends on what the program was doing:
   as long as the computation runs.
 
 Handlers set with :func:`signal_handler` (gevent's API) always run in a new
-greenlet, as in gevent.
+greenlet, as in gevent, and so does a ``SIGCHLD`` handler: a child's exit is
+no reason to interrupt the main program, so an exception from it is printed
+(with the handler greenlet's repr, as any greenlet's) and not re-raised
+anywhere -- gevent's behaviour.
 
 ``SIG_DFL``, ``SIG_IGN`` and ``default_int_handler`` go straight to the OS.
 Installed handlers do not keep the hub alive on their own (as in gevent):
@@ -57,6 +60,7 @@ _os_getsignal = _signal.getsignal
 _SIG_DFL = _signal.SIG_DFL
 _SIG_IGN = _signal.SIG_IGN
 _default_int_handler = _signal.default_int_handler
+_SIGCHLD = getattr(_signal, 'SIGCHLD', None)
 
 
 class _Trampoline:
@@ -74,7 +78,7 @@ class _Trampoline:
         # Runs on top of whatever greenlet is current (see the module docstring).
         hub = get_hub()
         handler = self.handler
-        if handler is not None and _safe_to_run_here(hub, frame):
+        if handler is not None and signum != _SIGCHLD and _safe_to_run_here(hub, frame):
             if self.watchers:
                 hub.run_callback_threadsafe(self._dispatch, signum, frame, False)
             return handler(signum, frame)
@@ -97,6 +101,11 @@ def _run_handler(handler, signum, frame):
     # typically inside the blocking call it was waiting in. Here the main
     # greenlet is parked in the hub at this point, so deliver it there the same
     # way a timeout or kill is delivered (thrown in from the hub).
+    if signum == _SIGCHLD:
+        # A child's exit is not the main program's business: as in gevent, an
+        # error is printed (the greenlet reports it) and the program goes on.
+        handler(signum, frame)
+        return
     try:
         handler(signum, frame)
     except BaseException as exc:

@@ -367,3 +367,18 @@ def test_rlock_fifo_between_greenlets():
     r.release()
     gevent.joinall(gs, timeout=2)
     assert order == list(range(5))
+
+
+def test_rlock_is_built_on_the_green_lock_as_gevent_code_expects():
+    # Code written for gevent (gevent's own test__monkey_logging) checks that the
+    # patched logging locks wrap the lock patched _thread.allocate_lock gives.
+    r = RLock()
+    assert type(r._block) is Lock
+    # The arguments are checked once, by RLock: no double validation through Lock.
+    assert r.acquire(False, -1) is True and r.acquire(False, -1) is True
+    r.release()
+    r.release()
+    assert r.acquire(True, 0.01) is True
+    r.release()
+    with pytest.raises(ValueError):
+        r.acquire(False, 1)

@@ -347,3 +347,33 @@ def test_patched_signal_functions_report_the_signal_module_and_still_work():
     assert proc.stdout.split('\n')[:-1] == [
         'wrong []', 'ours gevent_lite.signal gevent_lite.signal', 'green True', 'same True',
         'getsignal True', 'got True', 'reload True'], proc.stdout + proc.stderr
+
+
+def test_sigchld_handler_error_is_printed_and_the_program_goes_on():
+    # As in gevent: a child's exit does not interrupt the main program. The
+    # handler runs in its own greenlet (it may sleep) and its error is reported
+    # like any greenlet's, not raised in the main greenlet.
+    code = textwrap.dedent('''
+        import signal, subprocess, sys
+        import gevent_lite
+        from gevent_lite import monkey
+        monkey.patch_all()
+        calls = []
+        def on_child(signum, frame):
+            gevent_lite.sleep(0)
+            calls.append(signum)
+            raise TypeError('printed, not raised')
+        signal.signal(signal.SIGCHLD, on_child)
+        p = subprocess.Popen([sys.executable, '-c', 'pass'])
+        p.wait()
+        for _ in range(200):             # bounded: at most 2 s
+            if calls:
+                break
+            gevent_lite.sleep(0.01)
+        gevent_lite.sleep(0.05)
+        print('main went on', calls[:1] == [signal.SIGCHLD])
+    ''')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert 'main went on True' in res.stdout
+    assert 'TypeError: printed, not raised' in res.stderr
