@@ -10,10 +10,12 @@ times), so one hang does not hide the rest of the module. Tests listed in
 the patched run up front (and counted as run, not passed).
 
 Per module it prints: tests run, passed and skipped, whether the module
-finished (``finished``, or ``HANG`` with the hung tests), unpatched vs patched,
-and the patched failures that are not listed in ``expected_failures.txt`` (one
+finished (``finished``, or ``HANG`` with the hung tests), unpatched vs patched;
+how many tests pass unpatched but fail, hang or skip patched (``patched-only``);
+the patched failures that are not listed in ``expected_failures.txt`` (one
 ``test id  # reason`` per line; an id ending in ``*`` covers all tests whose id
-starts with the rest); then a total line.
+starts with the rest), then the listed ones. Then totals, and the comparable
+count: of the tests that pass unpatched, how many pass patched.
 
     python tests/stdlib/run_stdlib.py [--quick] [--patched-only] [--python PY] [--timeout S] [MODULE ...]
 """
@@ -96,6 +98,7 @@ result = unittest.TextTestRunner(stream=stream, verbosity=0, resultclass=R).run(
 bad = [t.id() for t, _ in result.failures] + [t.id() for t, _ in result.errors] \
     + [t.id() for t in result.unexpectedSuccesses]
 print('@@RESULT@@' + json.dumps({{'run': result.testsRun, 'skipped': len(result.skipped), 'bad': bad,
+                                  'skipped_ids': [t.id() for t, _ in result.skipped],
                                   'pruned': pruned}}))
 sys.stdout.flush()
 import os; os._exit(0)   # do not let a leftover thread or greenlet hold the exit
@@ -214,6 +217,17 @@ def passed(res):
     return res['run'] - res['skipped'] - len(res['bad'])
 
 
+def patched_only(un, pa):
+    """The tests that pass unpatched and do not pass patched, as two sorted id lists:
+    ``(failed or hung, skipped)``; None unless both runs finished. (A test that
+    fails or is skipped unpatched too is no difference of patching.)"""
+    if not un or 'run' not in un or not pa or 'run' not in pa:
+        return None
+    not_passing = set(un['bad']) | set(un.get('skipped_ids', ()))
+    return (sorted(t for t in set(pa['bad']) if t not in not_passing),
+            sorted(t for t in set(pa.get('skipped_ids', ())) if t not in not_passing))
+
+
 def describe(res):
     """``run N pass P skip S finished 12.3s`` (plus the hung tests), or HANG / missing / CRASH."""
     hung = res.get('hung') or []
@@ -260,11 +274,18 @@ def main(argv=None):
         if pa.get('hang') or 'crash' in pa:
             unexpected.append('<module %s: %s>' % (name, describe(pa)))
         unexpected_total += len(unexpected)
-        report[name] = {'unpatched': un, 'patched': pa, 'unexpected': unexpected}
-        print('%-24s unpatched: %-36s patched: %-36s unexpected: %d' % (
-            name, describe(un) if un else '-', describe(pa), len(unexpected)), flush=True)
+        diff = patched_only(un, pa)
+        report[name] = {'unpatched': un, 'patched': pa, 'unexpected': unexpected,
+                        'patched_only': diff and {'failed': diff[0], 'skipped': diff[1]}}
+        print('%-24s unpatched: %-36s patched: %-36s patched-only: %s unexpected: %d' % (
+            name, describe(un) if un else '-', describe(pa),
+            '-' if diff is None else '%d' % len(diff[0]) + (' (+%d skip)' % len(diff[1]) if diff[1] else ''),
+            len(unexpected)), flush=True)
         for t in unexpected[:30]:
             print('    ' + t, flush=True)
+        for t in (diff[0] if diff else ()):
+            if expected_reason(t, expected) is not None:
+                print('    listed: ' + t, flush=True)
     _print_totals(report, args.patched_only)
     if args.json:
         with open(args.json, 'w') as f:
@@ -272,7 +293,7 @@ def main(argv=None):
     return 1 if unexpected_total else 0
 
 
-def _print_totals(report, patched_only):
+def _print_totals(report, patched_run_only):
     def total(kind):
         runs = [r[kind] for r in report.values() if r[kind] and 'run' in r[kind]]
         unfinished = [n for n, r in report.items()
@@ -280,8 +301,19 @@ def _print_totals(report, patched_only):
         hung = sum(len(r.get('hung', ())) for r in runs)
         return 'run %d pass %d, %d hung test(s), %d module(s) not finished' % (
             sum(r['run'] for r in runs), sum(passed(r) for r in runs), hung, len(unfinished))
-    print('%-24s unpatched: %s' % ('TOTAL', '-' if patched_only else total('unpatched')))
+    print('%-24s unpatched: %s' % ('TOTAL', '-' if patched_run_only else total('unpatched')))
     print('%-24s patched:   %s' % ('', total('patched')), flush=True)
+    if patched_run_only:
+        return
+    # The comparable count: of the tests that pass unpatched, how many also pass patched.
+    both = [r for r in report.values() if r['patched_only'] is not None]
+    passing = sum(passed(r['unpatched']) for r in both)
+    failed = sum(len(r['patched_only']['failed']) for r in both)
+    skipped = sum(len(r['patched_only']['skipped']) for r in both)
+    print('%-24s %d of the %d tests that pass unpatched pass patched: %d fail or hang patched, '
+          '%d skip patched (%d module(s) not compared)' % (
+              '', passing - failed - skipped, passing, failed, skipped, len(report) - len(both)),
+          flush=True)
 
 
 if __name__ == '__main__':

@@ -68,3 +68,12 @@ def test_the_report_line_says_run_passed_and_finished_or_where_it_hung():
         'run 10 pass 6 skip 2 finished 1.5s (after leaving out 1 hung: t2)'
     hang = {'hang': True, 'seconds': 60, 'started': ['t1', 't2', 't3'], 'ok': 2}
     assert run_stdlib.describe(hang) == 'HANG (>60s): 3 started, 2 passed; in t3'
+
+
+def test_patched_only_counts_tests_that_pass_unpatched_and_not_patched():
+    un = {'run': 5, 'skipped': 1, 'bad': ['t.env'], 'skipped_ids': ['t.skip']}
+    pa = {'run': 5, 'skipped': 2, 'bad': ['t.env', 't.a', 't.hung'], 'skipped_ids': ['t.skip', 't.b']}
+    # t.env fails unpatched too and t.skip is skipped either way: no difference of patching.
+    assert run_stdlib.patched_only(un, pa) == (['t.a', 't.hung'], ['t.b'])
+    assert run_stdlib.patched_only(None, pa) is None
+    assert run_stdlib.patched_only(un, {'hang': True, 'seconds': 9}) is None
