@@ -317,6 +317,17 @@ class Loop:
     def update_now(self) -> None:
         """gevent's loop caches its clock; ours reads it fresh, so there is nothing to do."""
 
+    def install_sigchld(self) -> None:
+        """gevent installs its SIGCHLD child watcher here; ours needs none.
+
+        :mod:`gevent_lite.subprocess` and :func:`gevent_lite.os.waitpid` wait for
+        children without SIGCHLD, so a user's handler is never replaced. Kept so
+        that code written for gevent's loop can call it.
+        """
+
+    def reset_sigchld(self) -> None:
+        """The counterpart of :meth:`install_sigchld`: nothing to undo."""
+
     def ref(self):
         self.hub.ref()
 

@@ -31,8 +31,10 @@ Where that is depends on what the program was doing:
   as long as the computation runs.
 
 Handlers set with :func:`signal_handler` (gevent's API) always run in a new
-greenlet, as in gevent, and so does a ``SIGCHLD`` handler: a child's exit is
-no reason to interrupt the main program, so an exception from it is printed
+greenlet, as in gevent; an exception one raises is printed and then thrown
+into the main greenlet, as gevent does. A ``SIGCHLD`` handler set with
+:func:`signal` runs in a new greenlet too, but a child's exit is no reason to
+interrupt the main program, so an exception from it is only printed
 (with the handler greenlet's repr, as any greenlet's) and not re-raised
 anywhere -- gevent's behaviour.
 
@@ -92,7 +94,21 @@ class _Trampoline:
         if with_handler and self.handler is not None:
             Greenlet(_run_handler, self.handler, signum, frame).start()
         for watcher in list(self.watchers):
-            Greenlet(watcher.handle).start()
+            Greenlet(_run_watcher, watcher).start()
+
+
+def _run_watcher(watcher):
+    # The greenlet of one signal_handler callback. As in gevent, its error is
+    # printed and then raised in the main greenlet (like a handler's above).
+    try:
+        watcher.handle()
+    except BaseException as exc:
+        hub = get_hub()
+        main = hub.parent
+        if main is None or main.dead:
+            raise
+        hub.print_exception(watcher, type(exc), exc, exc.__traceback__)
+        hub.run_callback(main.throw, exc)
 
 
 def _run_handler(handler, signum, frame):

@@ -250,3 +250,33 @@ def test_loop_run_from_the_main_greenlet_runs_callbacks_and_timers_until_no_work
     hub.loop.run_callback(ran.append, 'again')
     hub.loop.run(nowait=True)
     assert ran[-1] == 'again'
+
+
+def test_install_sigchld_is_callable_and_a_forked_child_with_default_sigchld_still_waits():
+    # What a gunicorn worker does when the arbiter was patched: gevent code calls
+    # loop.install_sigchld(), forks, the child resets SIGCHLD to SIG_DFL and then
+    # waits for a subprocess of its own -- which must not hang.
+    import subprocess
+    import sys
+    import textwrap
+    code = textwrap.dedent('''
+        import os, signal, subprocess, sys
+        from gevent_lite import monkey
+        monkey.patch_all()
+        from gevent_lite import get_hub
+        get_hub().loop.install_sigchld()
+        get_hub().loop.reset_sigchld()
+        get_hub().loop.install_sigchld()
+        pid = os.fork()
+        if not pid:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            p = subprocess.Popen([sys.executable, '-c', 'print(42)'], stdout=subprocess.PIPE)
+            out = p.stdout.read()
+            p.wait()
+            os._exit(0 if out.strip() == b'42' and p.returncode == 0 else 3)
+        _, status = os.waitpid(pid, 0)
+        print('child status', status)
+    ''')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert 'child status 0' in res.stdout

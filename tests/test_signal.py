@@ -377,3 +377,25 @@ def test_sigchld_handler_error_is_printed_and_the_program_goes_on():
     assert res.returncode == 0, res.stderr
     assert 'main went on True' in res.stdout
     assert 'TypeError: printed, not raised' in res.stderr
+
+
+def test_signal_handler_callback_error_is_printed_and_raised_in_the_main_greenlet(capsys):
+    # gevent's signal_handler: the callback's error reaches the main greenlet
+    # (out of the call it waits in), and the watcher stays installed.
+    class Expected(Exception):
+        pass
+
+    def fail():
+        raise Expected('from the callback')
+
+    w = gevent_lite.signal_handler(USR1, fail)
+    try:
+        for _ in range(2):
+            threading.Timer(0.05, os.kill, (os.getpid(), USR1)).start()
+            start = time.monotonic()
+            with pytest.raises(Expected, match='from the callback'):
+                gevent_lite.sleep(3)
+            assert time.monotonic() - start < 2.5
+    finally:
+        w.cancel()
+    assert 'Expected: from the callback' in capsys.readouterr().err
