@@ -21,6 +21,7 @@ import errno as _errno
 import os as _os
 import socket as _stdlib_socket
 from operator import index as _index
+from typing import Optional as _Optional
 
 from . import _stdlib
 from .hub import READ, WRITE, _get_hub_noargs, get_hub, retry_io
@@ -592,7 +593,7 @@ def cancel_wait(fileno, exc=None):
         hub.cancel_wait(fileno, exc)
 
 
-def wait(watcher, timeout: float | None = None, timeout_exc=_NOT_GIVEN) -> None:
+def wait(watcher, timeout: _Optional[float] = None, timeout_exc=_NOT_GIVEN) -> None:
     """Park until ``watcher`` (a ``get_hub().loop.io(fd, events)`` watcher) fires, as gevent's.
 
     After ``timeout`` seconds ``timeout_exc`` is raised instead (default
