@@ -38,7 +38,9 @@ How it cooperates with the hub
   only when it would block; **tp_read / tp_write** run the plain syscall in the
   hub's thread pool (for fds that cannot be polled or made non-blocking).
 * **fork_and_watch** forks and, in the parent, spawns a greenlet that reaps the
-  child with the cooperative :func:`waitpid` and then calls the callback.
+  child with the cooperative wait and then calls the callback; the status stays
+  available to a later ``waitpid(pid)`` or ``waitpid(-1)`` (for a minute), as in
+  gevent, and a ``waitpid`` that reaps the child first passes it to the callback.
 """
 
 from __future__ import annotations
@@ -233,13 +235,60 @@ def fork_and_watch(callback: Callable[[ChildStatus], Any] | None = None, loop: A
     if pid:
         from .greenlet import spawn
 
+        _watched[pid] = None
+
         def _reap():
-            # Parks in the cooperative waitpid until the child exits.
-            rpid, rstatus = waitpid(pid, 0)
+            try:
+                # Parks until the child exits (the plain wait: no status tables).
+                rpid, rstatus = _waitpid_parked(pid, 0)
+            except ChildProcessError:
+                # A waitpid() caller reaped it first and left us its status.
+                got = _watched.pop(pid, None)
+                if got is None:
+                    return             # reaped behind our back (the stdlib's os.wait)
+                rpid, rstatus = got
+            else:
+                _watched.pop(pid, None)
+                _keep_exit(pid, (rpid, rstatus))
             if callback is not None:
                 callback(ChildStatus(pid, rpid, rstatus))
         spawn(_reap)
     return pid
+
+
+# A child of fork_and_watch is reaped by its watcher greenlet, and a waitpid()
+# for it -- or for any child (-1) -- must still get its status, as in gevent.
+# So the watcher keeps each status it reaped here (a minute at most, for
+# programs that never ask), and waitpid() hands them out; when a waitpid()
+# caller reaps a watched child first, it leaves the status in _watched for the
+# watcher's callback.
+_watched: dict[int, Any] = {}                  # watched pid -> status a waitpid() took
+_exits: dict[int, tuple[float, Any]] = {}      # pid -> (when, status) nobody took yet
+_EXITS_KEPT = 60.0
+
+
+def _keep_exit(pid, status):
+    now = _hubmod.now()
+    for old in [p for p, (when, _) in _exits.items() if now - when > _EXITS_KEPT]:
+        del _exits[old]
+    _exits[pid] = (now, status)
+
+
+def _take_exit(pid):
+    if pid > 0:
+        entry = _exits.pop(pid, None)
+    elif pid == -1 and _exits:
+        entry = _exits.pop(next(iter(_exits)))
+    else:
+        entry = None
+    return None if entry is None else entry[1]
+
+
+def _reaped(result):
+    # A waitpid() caller reaped result[0]: if a watcher waits for it, tell it how.
+    if result[0] in _watched:
+        _watched[result[0]] = result
+    return result
 
 
 if _forkpty is not None:
@@ -278,14 +327,37 @@ if hasattr(_os, 'register_at_fork'):
 def waitpid(pid: int, options: int):
     """``os.waitpid`` that parks the calling greenlet instead of blocking the hub.
 
-    With ``WNOHANG`` in ``options`` it is the plain syscall.
+    With ``WNOHANG`` in ``options`` it is the plain syscall. The status of a
+    :func:`fork_and_watch` child that its watcher already reaped is returned
+    too (for its pid, or for -1), as gevent does.
     """
+    if _exits:
+        taken = _take_exit(pid)
+        if taken is not None:
+            return taken
+    try:
+        result = _waitpid_parked(pid, options, True)
+    except ChildProcessError:
+        # The watcher may have reaped it while we waited.
+        taken = _take_exit(pid)
+        if taken is None:
+            raise
+        return taken
+    if result[0]:
+        return _reaped(result)
+    return result
+
+
+def _waitpid_parked(pid, options, watched_exits=False):
     if options & _WNOHANG:
         return _waitpid(pid, options)
     def poll():
         # Also raises ChildProcessError for a pid that is not our child, before
         # anything waits.
         result = _waitpid(pid, options | _WNOHANG)
+        if not result[0] and watched_exits and _exits:
+            # Other children still run, but a watcher reaped one meanwhile.
+            return _take_exit(pid)
         return result if result[0] else None
 
     return wait_child(poll, pid if pid > 0 and options == 0 else None)

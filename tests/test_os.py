@@ -133,6 +133,41 @@ def test_waitpid_polling_path_for_any_child():
     assert int(nticks) >= 10
 
 
+def test_waitpid_gets_the_status_of_a_fork_and_watch_child_its_watcher_reaped():
+    # As in gevent: the watcher greenlet reaps the child and calls back, and a
+    # waitpid for that pid, or for any child, still returns its status.
+    proc = _run_script('''
+        import os, subprocess
+        import gevent_lite, gevent_lite.os as gos
+        seen = []
+        pid = gos.fork_and_watch(seen.append)
+        if not pid:
+            gevent_lite.sleep(0.2)
+            os._exit(3)
+        other = subprocess.Popen(['sleep', '2'])     # -1 must not wait for this one
+        rpid, status = gos.waitpid(-1, 0)
+        gevent_lite.sleep(0.05)
+        print(rpid == pid, os.WEXITSTATUS(status), [s.pid == pid for s in seen])
+        pid2 = gos.fork_and_watch(seen.append)
+        if not pid2:
+            os._exit(4)
+        for _ in range(300):                         # bounded: the watcher reaps it
+            if len(seen) == 2:
+                break
+            gevent_lite.sleep(0.01)
+        rpid2, status2 = gos.waitpid(pid2, 0)        # already reaped by the watcher
+        print(rpid2 == pid2, os.WEXITSTATUS(status2), seen[1].rstatus == status2)
+        try:
+            gos.waitpid(pid2, os.WNOHANG)            # handed out once only
+        except ChildProcessError:
+            print('once')
+        other.kill()
+        other.wait()
+    ''')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split('\n')[:3] == ['True 3 [True]', 'True 4 True', 'once']
+
+
 def test_waitpid_wnohang_returns_at_once_and_errors_like_stdlib():
     proc = subprocess.Popen(['sleep', '0.2'])
     assert gos.waitpid(proc.pid, os.WNOHANG) == (0, 0)
