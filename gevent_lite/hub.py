@@ -378,6 +378,22 @@ def _adopt_timeout(timeout):
     return timeout
 
 
+def _deadline(timeout):
+    """The end of a wait that may park more than once, for :func:`_remaining`: None
+    (never), a hub time, or a Timeout object as is (it keeps its own deadline)."""
+    if timeout is None or isinstance(timeout, BaseException):
+        return timeout
+    return now() + timeout
+
+
+def _remaining(deadline):
+    """What is left of a :func:`_deadline`, as the next park's timeout (0 once past)."""
+    if deadline is None or isinstance(deadline, BaseException):
+        return deadline
+    left = deadline - now()
+    return left if left > 0 else 0
+
+
 class _ParkTimeout(BaseException):
     """Internal: a ParkingLot wait ran out of time."""
 
@@ -1887,11 +1903,12 @@ _abandoned: list[Hub] = []
 _fork_hooks: list[Callable[[], Any]] = []
 
 
-def _check_timeout(seconds):
+def _check_timeout(seconds, negative_ok=True):
     """Validate a timeout argument: None, a real non-NaN number, or a Timeout object.
 
     gevent lets a blocking call take a :class:`~gevent_lite.timeout.Timeout` as its
-    ``timeout=``; it is passed through as is (see :func:`_adopt_timeout`).
+    ``timeout=``; it is passed through as is (see :func:`_adopt_timeout`). With
+    ``negative_ok=False`` a negative number is a ``ValueError``, as in stdlib ``queue``.
     """
     if seconds is None:
         return None
@@ -1904,4 +1921,6 @@ def _check_timeout(seconds):
             raise TypeError('timeout must be a number or None, not %r' % (seconds,)) from None
     if math.isnan(seconds):
         raise ValueError('timeout must not be NaN')
+    if seconds < 0 and not negative_ok:
+        raise ValueError("'timeout' must be a non-negative number")
     return seconds

@@ -46,7 +46,7 @@ from queue import Empty, Full
 
 from greenlet import getcurrent
 
-from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub, now, sleep
+from .hub import TIMED_OUT, ParkingLot, _check_timeout, _deadline, _remaining, get_hub, sleep
 
 try:
     from queue import ShutDown  # type: ignore[attr-defined]  # 3.13+: the class stdlib code catches
@@ -68,26 +68,6 @@ __all__ = __implements__ + __imports__ + __extensions__
 
 _SHUTDOWN = object()       # handed to parked getters/putters by shutdown()
 _UNBOUNDED = sys.maxsize   # _cap of a queue without maxsize
-
-
-def _deadline(timeout):
-    if timeout is None or isinstance(timeout, BaseException):
-        return timeout       # (a Timeout object keeps its own deadline)
-    return now() + timeout
-
-
-def _remaining(deadline):
-    if deadline is None or isinstance(deadline, BaseException):
-        return deadline
-    left = deadline - now()
-    return max(0, left)
-
-
-def _norm_timeout(timeout):
-    timeout = _check_timeout(timeout)
-    if timeout is not None and not isinstance(timeout, BaseException) and timeout < 0:
-        raise ValueError("'timeout' must be a non-negative number")
-    return timeout
 
 
 class SimpleQueue:
@@ -282,7 +262,7 @@ class SimpleQueue:
         if not (self._getters or len(self.queue) < self._cap):
             if not block:
                 raise Full
-            timeout = _norm_timeout(timeout)
+            timeout = _check_timeout(timeout, negative_ok=False)
             # Park until get() reserves a slot for us (or shutdown/timeout).
             # While we are parked, gets take the slow path, which wakes us.
             self._fast_get = False
@@ -351,7 +331,7 @@ class SimpleQueue:
             raise ShutDown
         if not block:
             raise Empty
-        timeout = _norm_timeout(timeout)
+        timeout = _check_timeout(timeout, negative_ok=False)
         # Park until put() hands us an item (or shutdown/timeout). While we are
         # parked, puts take the slow path, which hands items over.
         self._limit = -_UNBOUNDED
@@ -385,7 +365,7 @@ class SimpleQueue:
             raise ShutDown
         if not block:
             raise Empty
-        deadline = _deadline(_norm_timeout(timeout))
+        deadline = _deadline(_check_timeout(timeout, negative_ok=False))
         while not self.queue:
             if self.is_shutdown:
                 raise ShutDown
@@ -512,7 +492,7 @@ class Queue(SimpleQueue):
         """Wait until every item put was marked done; False if ``timeout`` passed first."""
         if self.unfinished_tasks <= 0:
             return True
-        timeout = _norm_timeout(timeout)
+        timeout = _check_timeout(timeout, negative_ok=False)
         lot = self._joiners
         if lot is None:
             lot = self._joiners = ParkingLot()
@@ -675,7 +655,7 @@ class Channel:
             return
         if not block:
             raise Full
-        deadline = _deadline(_norm_timeout(timeout))
+        deadline = _deadline(_check_timeout(timeout, negative_ok=False))
         while True:
             # Park until a getter arrives and wakes us; it then waits for the item.
             if self._putters.park(_remaining(deadline)) is TIMED_OUT:
@@ -715,7 +695,7 @@ class Channel:
         elif not block:
             raise Empty
         # Park until a putter hands us an item.
-        value = self._getters.park(_norm_timeout(timeout))
+        value = self._getters.park(_check_timeout(timeout, negative_ok=False))
         if value is TIMED_OUT:
             raise Empty
         return value

@@ -70,9 +70,7 @@ class SimpleQueue:
         """
         if block and timeout is not None:
             # Checked before looking at the items, as the C class does.
-            timeout = _check_timeout(timeout)
-            if timeout < 0:
-                raise ValueError("'timeout' must be a non-negative number")
+            timeout = _check_timeout(timeout, negative_ok=False)
         items = self._items
         if items:
             return items.popleft()

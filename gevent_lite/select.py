@@ -34,8 +34,7 @@ import select as _stdlib_select
 from operator import index as _index
 
 from . import _stdlib
-from .hub import READ, WRITE, BlockingSwitchOutError, _get_hub_noargs, get_hub
-from .hub import now as _now
+from .hub import READ, WRITE, BlockingSwitchOutError, _deadline, _get_hub_noargs, _remaining, get_hub
 from .hub import sleep as _sleep
 from .socket import socket as _GreenSocket
 
@@ -89,10 +88,9 @@ def _park_until_ready(check, is_ready, wanted, timeout, keep=()):
     ``wanted`` (``(fd, events)`` pairs) until one is ready or ``timeout`` passed,
     then return ``check()`` (spurious wake-ups park again, within the deadline)."""
     hub = get_hub()
-    deadline = None if timeout is None else _now() + timeout
+    deadline = _deadline(timeout)
     while True:
-        remaining = None if deadline is None else max(deadline - _now(), 0.0)
-        woken = hub.wait_fds(wanted, remaining, keep)
+        woken = hub.wait_fds(wanted, _remaining(deadline), keep)
         result = check()
         if is_ready(result) or not woken:
             return result

@@ -41,7 +41,7 @@ from typing import Any
 from . import hub as _hubmod
 from .config import config
 from .event import AsyncResult
-from .hub import TIMED_OUT, ParkingLot, _check_timeout, get_hub
+from .hub import TIMED_OUT, ParkingLot, _check_timeout, _deadline, _remaining, get_hub
 
 __all__ = ['ThreadPool', 'ThreadPoolExecutor', 'ThreadResult', 'DEFAULT_SIZE']
 
@@ -292,15 +292,9 @@ class ThreadPool:
 
         Returns True when the pool is idle, False if ``timeout`` passed first.
         """
-        timeout = _check_timeout(timeout)
-        if timeout is None:
-            while self._outstanding:
-                self._empty.park()
-            return True
-        deadline = _hubmod.now() + timeout
+        deadline = _deadline(_check_timeout(timeout))
         while self._outstanding:
-            left = deadline - _hubmod.now()
-            if left <= 0 or self._empty.park(left) is TIMED_OUT:
+            if self._empty.park(_remaining(deadline)) is TIMED_OUT:
                 return not self._outstanding
         return True
 

@@ -91,10 +91,31 @@ def test_put_nonblocking_and_timeout_raise_full():
 
 
 def test_negative_timeout_is_rejected_like_stdlib():
-    with pytest.raises(ValueError):
-        Queue().get(timeout=-1)
+    full = Queue(1)
+    full.put(1)
+    unfinished = JoinableQueue()
+    unfinished.put(1)
+    waits = [(Queue().get, ()), (Queue().peek, ()), (full.put, (2,)), (Channel().get, ()),
+             (Channel().put, ('item',)), (unfinished.join, ())]
+    for wait, args in waits:
+        with pytest.raises(ValueError, match='non-negative'):
+            wait(*args, timeout=-1)
     with pytest.raises(TypeError):
         Queue().get(timeout='x')
+
+
+def test_a_timeout_object_as_timeout_raises_itself_from_every_blocking_wait():
+    q = Queue(1)
+    q.put(1)
+    waits = [(q.put, (2,)), (Queue().get, ()), (Queue().peek, ()), (Channel().get, ()),
+             (Channel().put, ('item',))]
+    for wait, args in waits:
+        timeout = gevent.Timeout(0.02)
+        start = time.monotonic()
+        with pytest.raises(gevent.Timeout) as caught:
+            wait(*args, timeout=timeout)
+        assert caught.value is timeout and not timeout.pending, wait
+        assert time.monotonic() - start < 2
 
 
 def test_getters_served_in_arrival_order():
