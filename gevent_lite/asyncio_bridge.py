@@ -189,18 +189,7 @@ def await_(awaitable: Awaitable[Any]) -> Any:
     loop._nwaiting += 1
     loop._wake()                  # a background loop parked idle now keeps the hub alive
     try:
-        waiter.get()
-    except BaseException:
-        # Killed or timed out while waiting: cancel what we wait for, and give it
-        # the chance to finish (its finally blocks, its cleanup) before we go on.
-        if not fut.done():
-            fut.cancel()
-            loop._wake()
-            try:
-                waiter.get()      # parks again on the same ticket, until ``done``
-            except BaseException:
-                pass              # interrupted again: stop waiting
-        raise
+        _park_cancelling(waiter, _cancel_here, fut, loop)
     finally:
         loop._nwaiting -= 1
         if loop._daemon and not loop._nwaiting:
@@ -224,18 +213,43 @@ def _await_foreign(fut, loop):
     loop.call_soon_threadsafe(fut.add_done_callback, done)
     hub.ref()
     try:
-        try:
-            waiter.get()
-        except BaseException:
-            loop.call_soon_threadsafe(fut.cancel)
-            try:
-                waiter.get()      # until it is done, as in await_
-            except BaseException:
-                pass
-            raise
+        _park_cancelling(waiter, _cancel_foreign, fut, loop)
     finally:
         hub.unref()
     return fut.result()
+
+
+def _park_cancelling(waiter, cancel, fut, loop):
+    """Park on ``waiter`` until ``fut`` is done (its done callback wakes the waiter).
+
+    Killed or timed out meanwhile: ``cancel(fut, loop)`` it and give it the chance to
+    finish (its finally blocks, its cleanup) before the interruption goes on; a second
+    interruption stops the waiting.
+    """
+    try:
+        waiter.get()
+    except BaseException:
+        if cancel(fut, loop):
+            try:
+                waiter.get()      # parks again on the same ticket, until done
+            except BaseException:
+                pass
+        raise
+
+
+def _cancel_here(fut, loop):
+    # A future of a HubEventLoop on this hub: cancel it now, if there is still time.
+    if fut.done():
+        return False
+    fut.cancel()
+    loop._wake()
+    return True
+
+
+def _cancel_foreign(fut, loop):
+    # Another thread's loop (or a stdlib loop): only through call_soon_threadsafe.
+    loop.call_soon_threadsafe(fut.cancel)
+    return True
 
 
 def _isawaitable(obj):

@@ -375,15 +375,20 @@ class IMapUnordered:
     def __iter__(self):
         return self
 
-    def _next_result(self):
-        """Return the next (index, greenlet) from the queue, or None at the end."""
+    def _receive(self):
+        """The next (index, greenlet) from the queue; at the end stop and raise
+        StopIteration; raise what the feeder raised (index -1)."""
         while True:
             if self._fed_all and self._received >= self._spawned and not self._results.qsize():
-                return None
+                self._stop()
+                raise StopIteration
             item = self._results.get()
-            if item is None:
-                continue
-            return item
+            if item is not None:
+                break
+        if item[0] == -1:
+            self._fail(item[1])
+        self._received += 1
+        return item
 
     def __next__(self):
         if self._done:
@@ -391,25 +396,12 @@ class IMapUnordered:
         if self._ordered:
             buffer = self._buffer
             while self._next_index not in buffer:
-                item = self._next_result()
-                if item is None:
-                    self._stop()
-                    raise StopIteration
-                if item[0] == -1:
-                    self._fail(item[1])
-                self._received += 1
+                item = self._receive()
                 buffer[item[0]] = item[1]
             greenlet = buffer.pop(self._next_index)
             self._next_index += 1
         else:
-            item = self._next_result()
-            if item is None:
-                self._stop()
-                raise StopIteration
-            if item[0] == -1:
-                self._fail(item[1])
-            self._received += 1
-            greenlet = item[1]
+            greenlet = self._receive()[1]
         if self._slots is not None:
             self._slots.release()
         if greenlet.exception is not None:

@@ -737,18 +737,20 @@ def test_a_ready_fd_wakes_the_parked_loop_through_the_hubs_poll():
         b.close()
 
 
-def test_many_asyncio_and_green_connections_are_served_at_once_in_one_thread():
+def test_asyncio_and_green_servers_serve_asyncio_and_green_clients_at_once_in_one_thread():
     from gevent_lite import socket as gsocket
     from gevent_lite.server import StreamServer
     n = 40
     threads_before = threading.active_count()
 
     def green_echo(sock, addr):
-        while True:
-            data = sock.recv(100)
-            if not data:
-                break
-            sock.sendall(b'g:' + data)
+        with sock:
+            while True:
+                data = sock.recv(100)
+                if not data:
+                    break
+                gevent_lite.sleep(0.2)      # slow replies: only overlap makes it quick
+                sock.sendall(b'g:' + data)
 
     green = StreamServer(('127.0.0.1', 0), green_echo)
     green.start()
@@ -758,6 +760,7 @@ def test_many_asyncio_and_green_connections_are_served_at_once_in_one_thread():
             data = await reader.read(100)
             if not data:
                 break
+            await asyncio.sleep(0.2)
             writer.write(b'a:' + data)
             await writer.drain()
         writer.close()
@@ -773,34 +776,32 @@ def test_many_asyncio_and_green_connections_are_served_at_once_in_one_thread():
         return out
 
     def green_client(port, i):
-        c = gsocket.create_connection(('127.0.0.1', port))
-        try:
+        with gsocket.create_connection(('127.0.0.1', port)) as c:
             out = []
             for k in range(3):
                 c.sendall(b'%d.%d' % (i, k))
                 out.append(c.recv(100))
             return out
-        finally:
-            c.close()
 
     async def main():
         server = await asyncio.start_server(aio_echo, '127.0.0.1', 0)
         aport = server.sockets[0].getsockname()[1]
         gport = green.server_port
+        t0 = time.monotonic()
         # Green clients of both servers run while asyncio clients of both run.
         greens = [gevent_lite.spawn(green_client, port, i)
                   for i in range(n) for port in (aport, gport)]
         aios = await asyncio.gather(*[aio_client(port, i)
                                       for i in range(n) for port in (aport, gport)])
-        gouts = [ab.as_future(g) for g in greens]
-        gouts = await asyncio.gather(*gouts)
+        gouts = await asyncio.gather(*[ab.as_future(g) for g in greens])
+        elapsed = time.monotonic() - t0
         server.close()
         await server.wait_closed()
-        return aios, gouts
+        return aios, gouts, elapsed
 
     loop = ab.new_event_loop()
     try:
-        aios, gouts = loop.run_until_complete(asyncio.wait_for(main(), 60))
+        aios, gouts, elapsed = loop.run_until_complete(asyncio.wait_for(main(), 60))
     finally:
         loop.close()
         green.stop()
@@ -808,6 +809,8 @@ def test_many_asyncio_and_green_connections_are_served_at_once_in_one_thread():
         for j, out in enumerate(outs):
             i, prefix = j // 2, (b'a:', b'g:')[j % 2]
             assert out == [prefix + b'%d.%d' % (i, k) for k in range(3)]
+    # 160 clients, 3 replies of 0.2 s each: 0.6 s at once, 96 s one after another.
+    assert elapsed < 15, elapsed
     assert threading.active_count() == threads_before    # one thread did it all
 
 
@@ -972,69 +975,6 @@ def test_patch_all_leaves_a_policy_the_program_installed():
 
 
 # -- real servers and clients, both kinds, in one thread -----------------------------------
-
-def test_asyncio_echo_server_and_green_stream_server_serve_clients_at_once():
-    from gevent_lite.server import StreamServer
-    from gevent_lite import socket as gsocket
-
-    def green_echo(sock, addr):
-        with sock:
-            while True:
-                data = sock.recv(1024)
-                if not data:
-                    break
-                gevent_lite.sleep(0.2)      # a slow reply: overlap shows concurrency
-                sock.sendall(b'green:' + data)
-
-    green = StreamServer(('127.0.0.1', 0), green_echo)
-    green.start()
-
-    async def asyncio_echo(reader, writer):
-        while True:
-            data = await reader.read(1024)
-            if not data:
-                break
-            await asyncio.sleep(0.2)
-            writer.write(b'aio:' + data)
-            await writer.drain()
-        writer.close()
-
-    def green_client(port, n):
-        with gsocket.create_connection(('127.0.0.1', port)) as s:
-            s.sendall(b'%d' % n)
-            return s.recv(100)
-
-    async def aio_client(port, n):
-        reader, writer = await asyncio.open_connection('127.0.0.1', port)
-        writer.write(b'%d' % n)
-        data = await reader.read(100)
-        writer.close()
-        return data
-
-    async def main():
-        server = await asyncio.start_server(asyncio_echo, '127.0.0.1', 0)
-        aio_port = server.sockets[0].getsockname()[1]
-        green_port = green.server_port
-        t0 = time.monotonic()
-        # Greenlet clients of both servers, coroutine clients of both servers.
-        greenlets = [gevent_lite.spawn(green_client, port, i)
-                     for i in range(5) for port in (aio_port, green_port)]
-        coros = [aio_client(port, i) for i in range(5) for port in (aio_port, green_port)]
-        from_coros = await asyncio.gather(*coros)
-        from_greenlets = await asyncio.gather(*(ab.as_future(g) for g in greenlets))
-        elapsed = time.monotonic() - t0
-        server.close()
-        await server.wait_closed()
-        return from_coros, from_greenlets, elapsed
-
-    try:
-        from_coros, from_greenlets, elapsed = ab.run(main())
-    finally:
-        green.stop()
-    expected = [b'%s:%d' % (kind, i) for i in range(5) for kind in (b'aio', b'green')]
-    assert from_coros == expected and from_greenlets == expected
-    assert elapsed < 1.5, elapsed       # 20 replies of 0.2 s each, one after another: 4 s
-
 
 def test_tls_both_ways_asyncio_server_with_green_clients_and_green_server_with_asyncio_clients(cert):
     import ssl as stdlib_ssl

@@ -25,6 +25,7 @@ class Client:
     def __init__(self, port):
         self.sock = socket.create_connection(('127.0.0.1', port), timeout=10)
         self.buf = b''
+        self.banner = self.read_until(PROMPT)    # what the console says before its first prompt
 
     def read_until(self, marker, timeout=10):
         deadline = time.monotonic() + timeout
@@ -60,7 +61,7 @@ def server():
 def test_statements_expressions_and_multiline_blocks(server):
     def session():
         c = Client(server.server_port)
-        banner = c.read_until(PROMPT)
+        banner = c.banner
         out = [banner, c.run('1+1'), c.run('x = 21'), c.run('x * 2'), c.run('print("hi", shared)')]
         c.send('for i in range(3):')
         c.read_until(b'... ')
@@ -84,8 +85,6 @@ def test_statements_expressions_and_multiline_blocks(server):
 def test_each_connection_has_its_own_namespace_and_output(server):
     def sessions():
         a, b = Client(server.server_port), Client(server.server_port)
-        a.read_until(PROMPT)
-        b.read_until(PROMPT)
         a.run('secret = "only-a"')
         out_b = b.run('secret')
         out_a = a.run('print(secret)')
@@ -101,7 +100,6 @@ def test_each_connection_has_its_own_namespace_and_output(server):
 def test_output_of_greenlets_spawned_by_a_session_goes_to_that_client(server):
     def session():
         c = Client(server.server_port)
-        c.read_until(PROMPT)
         c.run('import gevent_lite')
         out = c.run('gevent_lite.spawn(print, "from-child").join()')
         c.close()
@@ -112,7 +110,6 @@ def test_output_of_greenlets_spawned_by_a_session_goes_to_that_client(server):
 def test_disconnect_mid_statement_leaves_the_server_serving(server, capsys):
     def first():
         c = Client(server.server_port)
-        c.read_until(PROMPT)
         c.send('import gevent_lite; gevent_lite.sleep(0.3); print("late output")')
         time.sleep(0.05)
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\x01\x00\x00\x00\x00\x00\x00\x00')
@@ -122,7 +119,6 @@ def test_disconnect_mid_statement_leaves_the_server_serving(server, capsys):
 
     def second():
         c = Client(server.server_port)
-        c.read_until(PROMPT)
         out = c.run('6*7')
         c.close()
         return out
@@ -136,13 +132,11 @@ def test_exit_ends_only_the_session_and_keeps_process_stdin(server):
 
     def session():
         c = Client(server.server_port)
-        c.read_until(PROMPT)
         c.send('exit()')
         c.sock.settimeout(5)
         rest = c.sock.recv(100)
         c.close()
         c2 = Client(server.server_port)
-        c2.read_until(PROMPT)
         out = c2.run('"still here"')
         c2.close()
         return rest, out
@@ -157,7 +151,6 @@ def test_stdout_is_only_swapped_while_a_statement_runs(server):
 
     def session():
         c = Client(server.server_port)
-        c.read_until(PROMPT)
         out = c.run('import sys; type(sys.stdout).__name__')
         c.close()
         return out
@@ -188,7 +181,6 @@ def test_command_line_serves_a_console():
         assert 'listening on 127.0.0.1:' in line, proc.stderr.read() if proc.poll() is not None else line
         port = int(line.rsplit(':', 1)[1])
         c = Client(port)
-        c.read_until(PROMPT)
         assert c.run('import os; os.getpid()').strip() == str(proc.pid)
         c.close()
     finally:
@@ -201,7 +193,6 @@ def test_command_line_serves_a_console():
 def test_input_reads_the_sessions_next_line_not_the_process_stdin(server):
     def session():
         c = Client(server.server_port)
-        c.read_until(PROMPT)
         c.send('name = input("who? ")')
         prompt = c.read_until(b'who? ')
         c.send('bob')
@@ -222,7 +213,6 @@ def test_input_reads_the_sessions_next_line_not_the_process_stdin(server):
 def test_help_is_interactive_in_the_session_and_pages_to_it(server):
     def session():
         c = Client(server.server_port)
-        c.read_until(PROMPT)
         c.send('help()')
         intro = c.read_until(b'help> ')
         c.send('len')
@@ -241,8 +231,6 @@ def test_help_is_interactive_in_the_session_and_pages_to_it(server):
 def test_a_session_waiting_in_input_does_not_block_other_sessions(server):
     def sessions():
         a, b = Client(server.server_port), Client(server.server_port)
-        a.read_until(PROMPT)
-        b.read_until(PROMPT)
         a.send('value = input()')
         time.sleep(0.2)                      # a is parked in input() now
         out_b = b.run('6 * 7')
@@ -267,7 +255,6 @@ def test_input_in_a_subprocess_never_touches_its_real_stdin():
         assert 'listening on 127.0.0.1:' in line, line
         port = int(line.rsplit(':', 1)[1])
         c = Client(port)
-        c.read_until(PROMPT)
         c.send('x = input("? ")')
         c.read_until(b'? ')
         c.send('from-the-session')
@@ -284,7 +271,6 @@ def test_over_long_line_ends_the_session_quickly_and_server_keeps_serving(server
 
     def session():
         c = Client(server.server_port)
-        c.read_until(PROMPT)
         t0 = time.monotonic()
         try:
             c.sock.sendall(b'a' * (MAX_LINE * 4))      # no newline at all
@@ -303,7 +289,6 @@ def test_over_long_line_ends_the_session_quickly_and_server_keeps_serving(server
         elapsed = time.monotonic() - t0
         c.close()
         c2 = Client(server.server_port)
-        c2.read_until(PROMPT)
         out = c2.run('6*7')
         c2.close()
         return rest, elapsed, out
@@ -316,7 +301,6 @@ def test_over_long_line_ends_the_session_quickly_and_server_keeps_serving(server
 def test_long_line_under_the_cap_is_read_in_linear_time(server):
     def session():
         c = Client(server.server_port)
-        c.read_until(PROMPT)
         t0 = time.monotonic()
         c.sock.sendall(b'x = "' + b'a' * 900000 + b'"\r\n')
         c.read_until(PROMPT)
@@ -332,7 +316,6 @@ def test_long_line_under_the_cap_is_read_in_linear_time(server):
 def test_session_builtins_is_the_module_so_locals_stays_readable(server):
     def session():
         c = Client(server.server_port)
-        c.read_until(PROMPT)
         out = c.run('locals()["__builtins__"]'), c.run('len(repr(locals()))')
         c.close()
         return out
