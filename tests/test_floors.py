@@ -24,7 +24,7 @@ FLOORS = {
     2: ('greenlet', 'timeout', 'scopes', 'taskgroup', 'event', 'lock', 'queue', 'pool', 'local'),
     # 3 the green standard library (asyncio's event loop on the hub included)
     3: ('socket', 'ssl', 'select', 'selectors', 'time', 'os', 'signal', 'subprocess', 'fileobject',
-        'thread', 'threading', '_threading_compat', 'preempt', 'queue_stdlib', 'threadpool',
+        'thread', 'threading', '_threading_compat', 'preempt', 'queue_stdlib', 'contextvars', 'threadpool',
         'resolver', '_asyncio_loop'),
     # 4 monkey-patching
     4: ('monkey',),
