@@ -25,7 +25,7 @@ from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
 
 from greenlet import getcurrent
 
-from .hub import TIMED_OUT, Linkable, ParkingLot, _check_timeout, get_hub
+from .hub import TIMED_OUT, Linkable, ParkingLot, _check_timeout, _get_hub_noargs, get_hub, sleep
 
 __all__ = ['BoundedSemaphore', 'DummySemaphore', 'Lock', 'RLock', 'Semaphore']
 
@@ -212,6 +212,14 @@ class DummySemaphore:
         pass
 
 
+def _yield_after_failed_try():
+    # Not from the hub itself (a thread's repr, printed by the hub, tries its
+    # tstate lock), where nothing may park.
+    hub = _get_hub_noargs()
+    if hub is None or getcurrent() is not hub:
+        sleep(0)
+
+
 class Lock(Semaphore):
     """A non-reentrant lock (``threading.Lock``-shaped) for greenlets.
 
@@ -234,16 +242,26 @@ class Lock(Semaphore):
             len(self._acquirers), id(self))
 
     def acquire(self, blocking=True, timeout=None) -> bool:
-        """Take the lock; True on success, False if non-blocking or timed out."""
+        """Take the lock; True on success, False if non-blocking or timed out.
+
+        A non-blocking attempt that fails lets the other greenlets run once (a
+        ``sleep(0)``), as gevent's thread lock does: code written for threads
+        spins on ``while not lock.acquire(False)``, and the holder must get to run.
+        """
         if timeout is None:
             # Semaphore.acquire with nothing to check (the default arguments).
             if self.counter > 0:
                 self.counter -= 1
                 return True
             if not blocking:
+                _yield_after_failed_try()
                 return False
             return self._acquirers.park(None) is not TIMED_OUT
-        return Semaphore.acquire(self, blocking, _lock_timeout(blocking, timeout))
+        if Semaphore.acquire(self, blocking, _lock_timeout(blocking, timeout)):
+            return True
+        if not blocking:
+            _yield_after_failed_try()
+        return False
 
     def release(self):
         if self.counter >= 1:
@@ -256,6 +274,12 @@ class Lock(Semaphore):
         self.release()
 
     def locked(self) -> bool:
+        return self.counter <= 0
+
+    def _is_owned(self) -> bool:
+        # threading.Condition's question. Without this method it asks it with a
+        # non-blocking acquire(), which, failing, would yield (see acquire) on
+        # every wait() and notify(): the same answer, "held", without the try.
         return self.counter <= 0
 
     def _at_fork_reinit(self):

@@ -616,13 +616,16 @@ def _repair_logging():
 # The patchers
 
 def _prepare():
-    """Import what must keep real threads/sockets, and make this thread's hub, before patching."""
+    """Import what must keep real threads/sockets before patching.
+
+    The hub is not made here (gevent's rule): it is made on first use, so a
+    program that patches, then forks or starts threads, has made no hub yet.
+    """
     from . import (  # noqa: F401  (threadpool captures the C thread functions)
         hub,
         resolver,
         threadpool,
     )
-    hub.get_hub()
     _install_repatching_finder()
 
 

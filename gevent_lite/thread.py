@@ -341,10 +341,16 @@ def interrupt_main(signum=None):
     if signum is None:
         signum = _signal.SIGINT
     handler = _signal.getsignal(signum)
-    hub = _get_hub_noargs()
-    if hub is None or _original_get_ident() != _threading.main_thread().ident:
+    if _original_get_ident() != _threading.main_thread().ident:
         return _original_interrupt(signum)
-    main = hub.parent
+    hub = _get_hub_noargs()
+    if hub is not None:
+        main = hub.parent
+    else:
+        # No hub yet (patching does not make one): the main greenlet is the root.
+        main = getcurrent()
+        while main.parent is not None:
+            main = main.parent
     if signum != _signal.SIGINT or handler is not _signal.default_int_handler:
         if callable(handler) and getcurrent() is main:
             # A Python handler, and we are the main thread: CPython would run it at
@@ -360,6 +366,8 @@ def interrupt_main(signum=None):
     # main greenlet before anything else the hub has queued (such as waking it from
     # the wait it is in), so the interrupt lands where it waits now -- not after it
     # has run on and possibly finished.
+    if hub is None:
+        hub = get_hub()
     hub.run_callback_first(main.throw, KeyboardInterrupt)
 
 

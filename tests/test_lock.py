@@ -382,3 +382,55 @@ def test_rlock_is_built_on_the_green_lock_as_gevent_code_expects():
     r.release()
     with pytest.raises(ValueError):
         r.acquire(False, 1)
+
+
+def test_failed_nonblocking_lock_acquire_lets_the_holder_run_so_a_spin_loop_ends():
+    # gevent#1464: code written for threads spins on acquire(False); each failed try
+    # yields once, so the greenlet holding the lock gets to release it.
+    lock = Lock()
+    lock.acquire()
+    spins = []
+
+    def holder():
+        gevent.sleep(0)
+        lock.release()
+
+    def spinner():
+        while not lock.acquire(False):
+            spins.append(1)
+            if len(spins) > 10000:
+                raise AssertionError('the spin loop never let the holder run')
+        return True
+
+    h = gevent.spawn(holder)
+    s = gevent.spawn(spinner)
+    assert s.get(timeout=5) is True
+    h.join(timeout=5)
+    assert 1 <= len(spins) < 100
+    lock.release()
+    # The same with a timeout argument (threading passes timeout=-1).
+    lock.acquire()
+    h = gevent.spawn(holder)
+    n = 0
+    while not lock.acquire(False, -1):
+        n += 1
+        assert n < 100
+    assert n >= 1
+    lock.release()
+
+
+def test_lock_answers_conditions_is_owned_without_a_failed_try():
+    # threading.Condition(Lock()) asks _is_owned() on every wait/notify; the answer
+    # ("held") must not cost the yield of a failed non-blocking acquire.
+    import threading
+    lock = Lock()
+    cond = threading.Condition(lock)
+    assert not cond._is_owned()
+    with cond:
+        assert cond._is_owned()
+        switches = []
+        g = gevent.spawn(switches.append, 'ran')
+        cond.notify()
+        assert switches == []      # notify() did not yield to g
+    g.join()
+    assert switches == ['ran']

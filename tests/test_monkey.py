@@ -584,3 +584,27 @@ def test_a_program_run_with_dash_m_is_repaired_whatever_its_package_is_called(tm
     first, warned = res.stdout.splitlines()
     assert first == 'True'
     assert '__main__.DefaultSelector' in warned
+
+
+def test_patch_all_makes_no_hub_and_threading_spin_locks_end():
+    out = check('''
+        from gevent_lite import monkey, hub
+        monkey.patch_all()
+        assert hub._get_hub_noargs() is None, 'patch_all() made a hub'
+        import threading
+        lock = threading.Lock()
+        lock.acquire()
+        started = []
+        def background():
+            started.append(True)
+            while not lock.acquire(False):
+                pass
+        t = threading.Thread(target=background)
+        t.start()
+        assert started == [True]
+        t.join(0)
+        lock.release()
+        t.join()
+        print('ok')
+    ''')
+    assert 'ok' in out
