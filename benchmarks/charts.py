@@ -28,14 +28,15 @@ import re
 import sys
 import textwrap
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)       # run.py beside us, also when this file is loaded by path
+from run import IMPL_TITLES, format_value, impl_key  # noqa: E402
+
 __all__ = ['bar_charts', 'echo_line_chart', 'main']
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(os.path.dirname(HERE), 'docs', 'images')
 
-IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'gevent_nodelay', 'eventlet', 'asyncio', 'uvloop', 'uvicorn',
-              'waitress', 'threads')
-IMPL_TITLES = {'lite': 'gevent_lite', 'greenlet': 'raw greenlet', 'gevent_nodelay': 'gevent NODELAY'}
 # One colour per implementation, the same in every panel; gevent_lite stands out.
 COLORS = {
     'lite': '#d62728', 'lite_monitor': '#ff9896', 'greenlet': '#7f7f7f', 'gevent': '#1f77b4',
@@ -43,25 +44,6 @@ COLORS = {
     'uvloop': '#17becf', 'uvicorn': '#bcbd22', 'waitress': '#8c564b', 'threads': '#e377c2',
 }
 _ECHO_CASE = re.compile(r'^echo_(\d+)x64$')
-
-
-def _order(impl):
-    return (IMPL_ORDER.index(impl) if impl in IMPL_ORDER else len(IMPL_ORDER), impl)
-
-
-def _fmt(v):
-    a = abs(v)
-    if a >= 1e6:
-        return '%.2fM' % (v / 1e6)
-    if a >= 1e4:
-        return '%.0fk' % (v / 1e3)
-    if a >= 1e3:
-        return '%.1fk' % (v / 1e3)
-    if a >= 10:
-        return '%.0f' % v
-    if a >= 1:
-        return '%.2f' % v
-    return '%.3f' % v
 
 
 def _pyplot():
@@ -92,7 +74,7 @@ def bar_charts(data, path, columns=3):
     rows = (len(cases) + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.3 * rows), squeeze=False)
     for ax, case in zip(axes.flat, cases):
-        impls = sorted(case['results'], key=_order)
+        impls = sorted(case['results'], key=impl_key)
         good = [i for i in impls if not case['results'][i]['errors'] and 'median' in case['results'][i]]
         failed = [i for i in impls if i not in good]
         med = [case['results'][i]['median'] for i in good]
@@ -102,7 +84,7 @@ def bar_charts(data, path, columns=3):
         ax.bar(xs, med, color=[COLORS.get(i, '#cccccc') for i in good], yerr=[lo, hi], capsize=3,
                error_kw={'elinewidth': 0.8, 'ecolor': '#333333'})
         for x, m in zip(xs, med):
-            ax.annotate(_fmt(m), (x, m), xytext=(0, 2), textcoords='offset points', ha='center',
+            ax.annotate(format_value(m, short=True), (x, m), xytext=(0, 2), textcoords='offset points', ha='center',
                         va='bottom', fontsize=7)
         ax.set_xticks(list(xs))
         ax.set_xticklabels([IMPL_TITLES.get(i, i).replace('_', '_\n', 1) if len(i) > 9 else
@@ -117,7 +99,7 @@ def bar_charts(data, path, columns=3):
         ax.set_title(title + ('\n' + '; '.join(extra) if extra else ''), fontsize=8.5)
         ax.set_ylabel('%s (%s)' % (case['unit'], better), fontsize=7.5)
         ax.tick_params(axis='y', labelsize=7)
-        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: _fmt(v) if v else '0'))
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: format_value(v, short=True) if v else '0'))
         ax.margins(y=0.15)
         ax.spines[['top', 'right']].set_visible(False)
     for ax in list(axes.flat)[len(cases):]:
@@ -142,7 +124,7 @@ def echo_line_chart(data, path):
     if not points:
         raise ValueError('the JSON holds no echo_<C>x64 case: run the echo cases first')
     fig, ax = plt.subplots(figsize=(7.5, 4.4))
-    for impl in sorted(points, key=_order):
+    for impl in sorted(points, key=impl_key):
         pts = sorted(points[impl])
         xs = [p[0] for p in pts]
         ax.plot(xs, [p[1] for p in pts], marker='o', color=COLORS.get(impl, '#cccccc'),
@@ -155,7 +137,7 @@ def echo_line_chart(data, path):
     ax.set_xticklabels([str(x) for x in xs])
     ax.minorticks_off()
     ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: _fmt(v) if v else '0'))
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: format_value(v, short=True) if v else '0'))
     ax.set_xlabel('concurrent connections (64-byte ping-pong each)')
     ax.set_ylabel('requests/s (higher is better)')
     ax.set_title('TCP echo server: requests/s against connections\n' + _subtitle(data.get('meta', {})),

@@ -13,26 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)      # run.py beside us, also when this file is loaded by path
+from run import IMPL_TITLES, format_value, impl_key  # noqa: E402
+
 __all__ = ['main', 'render']
-
-IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'gevent_nodelay', 'eventlet', 'asyncio', 'uvloop', 'uvicorn',
-              'waitress', 'threads')
-IMPL_TITLES = {'lite': 'gevent_lite', 'greenlet': 'raw greenlet'}
-
-
-def _fmt(v):
-    a = abs(v)
-    if a >= 1e6:
-        return '%.2fM' % (v / 1e6)
-    if a >= 1e4:
-        return '%.0fk' % (v / 1e3)
-    if a >= 1e3:
-        return '%.1fk' % (v / 1e3)
-    if a >= 10:
-        return '%.1f' % v
-    return '%.3f' % v
 
 
 def _cell(impl, row):
@@ -40,7 +29,7 @@ def _cell(impl, row):
         return '–'
     if row.get('errors'):
         return 'ERROR'
-    text = _fmt(row['median'])
+    text = format_value(row['median'])
     if impl != 'gevent' and row.get('ratio') is not None:
         text += ' (%.2f×)' % row['ratio']
     return text
@@ -52,7 +41,7 @@ def _table(data):
         for impl in case['results']:
             if impl not in impls:
                 impls.append(impl)
-    impls.sort(key=lambda i: (IMPL_ORDER.index(i) if i in IMPL_ORDER else len(IMPL_ORDER), i))
+    impls.sort(key=impl_key)
     header = ['case', 'unit'] + [IMPL_TITLES.get(i, i) for i in impls] + ['target']
     rows = []
     for case in data['cases']:

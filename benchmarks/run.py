@@ -47,6 +47,8 @@ __all__ = [
     'Measurement',
     'discover',
     'format_table',
+    'format_value',
+    'impl_key',
     'load_module',
     'main',
     'measure',
@@ -64,6 +66,8 @@ RESULT_TAG = '@@BENCH '
 #: Display and interleaving order; unknown implementation names sort after these.
 IMPL_ORDER = ('greenlet', 'lite', 'gevent', 'gevent_nodelay', 'eventlet', 'asyncio', 'uvloop', 'uvicorn',
               'waitress', 'threads')
+#: How tables and charts name an implementation (others by their own name).
+IMPL_TITLES = {'lite': 'gevent_lite', 'greenlet': 'raw greenlet', 'gevent_nodelay': 'gevent NODELAY'}
 
 #: The implementation the ratio column divides by.
 BASELINE = 'gevent'
@@ -262,7 +266,8 @@ def discover(paths=None):
     return cases
 
 
-def _impl_key(impl):
+def impl_key(impl):
+    """Sort key of an implementation name: IMPL_ORDER, then unknown names by name."""
     return (IMPL_ORDER.index(impl) if impl in IMPL_ORDER else len(IMPL_ORDER), impl)
 
 
@@ -388,7 +393,7 @@ def summarize(case, measurements, baseline=BASELINE):
     for m in measurements:
         by_impl.setdefault(m.impl, []).append(m)
     out = {}
-    for impl in sorted(by_impl, key=_impl_key):
+    for impl in sorted(by_impl, key=impl_key):
         ms = by_impl[impl]
         values = [m.value for m in ms if m.ok]
         errors = [m.error for m in ms if not m.ok]
@@ -414,7 +419,7 @@ def run_cases(cases, impls=None, rounds=3, quick=False, timeout=None, python=Non
     """
     results = []
     for case in cases:
-        chosen = sorted((i for i in case.impls if impls is None or i in impls), key=_impl_key)
+        chosen = sorted((i for i in case.impls if impls is None or i in impls), key=impl_key)
         if not chosen:
             continue
         n = case.quick_n if quick else case.n
@@ -431,7 +436,7 @@ def run_cases(cases, impls=None, rounds=3, quick=False, timeout=None, python=Non
                 m = measure(case, impl, n, timeout=timeout, python=python)
                 ms.append(m)
                 if log is not None:
-                    log('  round %d %-8s %s\n' % (r + 1, impl, _fmt(m.value) if m.ok else 'ERROR ' + m.error))
+                    log('  round %d %-8s %s\n' % (r + 1, impl, format_value(m.value) if m.ok else 'ERROR ' + m.error))
         entry = {
             'name': case.name, 'description': case.description, 'unit': case.unit,
             'higher_is_better': case.higher_is_better, 'target': case.target, 'n': n,
@@ -471,7 +476,11 @@ def _meta(rounds, quick, python):
     }
 
 
-def _fmt(v):
+def format_value(v, short=False):
+    """A measurement for people (tables, logs, charts): k/M suffixes, '-' for None.
+
+    ``short`` (chart labels and axes): whole numbers from 10, two decimals from 1.
+    """
     if v is None:
         return '-'
     a = abs(v)
@@ -482,7 +491,9 @@ def _fmt(v):
     if a >= 1e3:
         return '%.1fk' % (v / 1e3)
     if a >= 10:
-        return '%.1f' % v
+        return '%.0f' % v if short else '%.1f' % v
+    if a >= 1 and short:
+        return '%.2f' % v
     return '%.3f' % v
 
 
@@ -525,7 +536,7 @@ def format_table(entry):
             continue
         ratio = '%.2fx' % row['ratio'] if row['ratio'] is not None else '-'
         lines.append('  %-15s %10s   %-21s %9s' % (
-            impl, _fmt(row['median']), '%s - %s' % (_fmt(row['min']), _fmt(row['max'])), ratio))
+            impl, format_value(row['median']), '%s - %s' % (format_value(row['min']), format_value(row['max'])), ratio))
     return '\n'.join(lines)
 
 
@@ -559,7 +570,7 @@ def main(argv=None):
     cases = discover(args.bench_dir)
     if args.list:
         for c in cases:
-            print('%-16s %-50s impls: %s' % (c.name, c.description, ','.join(sorted(c.impls, key=_impl_key))))
+            print('%-16s %-50s impls: %s' % (c.name, c.description, ','.join(sorted(c.impls, key=impl_key))))
         return 0
     wanted = _split(args.cases)
     if wanted:

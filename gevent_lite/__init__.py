@@ -24,6 +24,7 @@ __version__ = '0.1.0'
 __lite_version__ = __version__
 
 from .config import config as _config
+from . import hub as _hub_module
 from .hub import new_hub_hooks as _new_hub_hooks
 
 
@@ -32,8 +33,7 @@ def _monitor_new_hub(hub):
     # or an assignment in the program) is read as each hub is made, so it applies to
     # every hub created after it is set. The monitor module is imported only then.
     if _config.monitor_thread:
-        from .monitor import start_periodic_monitoring_thread
-        start_periodic_monitoring_thread(hub)
+        hub.start_periodic_monitoring_thread()
 
 
 _new_hub_hooks.append(_monitor_new_hub)
@@ -56,10 +56,9 @@ def _monitor_on_config_change(name, value):
     # ``config.monitor_thread = True`` in a running program starts the monitor for
     # the current thread's hub at once (later hubs start theirs as they are made).
     if name == 'monitor_thread' and value:
-        hub = _hub_module._get_hub_noargs()
-        if hub is not None and getattr(hub, 'periodic_monitoring_thread', None) is None:
-            from .monitor import start_periodic_monitoring_thread
-            start_periodic_monitoring_thread(hub)
+        hub = _hub_module.get_hub_if_exists()
+        if hub is not None and hub.periodic_monitoring_thread is None:
+            hub.start_periodic_monitoring_thread()
 
 
 from .config import on_change as _config_on_change  # noqa: E402
@@ -122,18 +121,15 @@ def _lazy_threadpool_factory(hub):
     return _default_factory(hub)
 
 
-from . import hub as _hub_module  # noqa: E402
-
 if _hub_module._default_threadpool_factory is None:
     _hub_module._default_threadpool_factory = _lazy_threadpool_factory
 
 
 def _lazy_start_monitor(hub, stream):
-    # Hub.start_periodic_monitoring_thread's hook, importing the monitor (a tool,
-    # floors above the hub) on first use; importing it replaces this hook.
+    # Hub.start_periodic_monitoring_thread's hook (the one way the monitor plugs in):
+    # the monitor, a tool floors above the hub, is imported on first use.
     from .monitor import start_periodic_monitoring_thread
     return start_periodic_monitoring_thread(hub, stream)
 
 
-if _hub_module._start_monitor is _hub_module._start_monitor_unset:
-    _hub_module._start_monitor = _lazy_start_monitor
+_hub_module._start_monitor = _lazy_start_monitor

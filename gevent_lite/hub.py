@@ -1532,13 +1532,10 @@ def _default_timeout_exc():
 _default_threadpool_factory: Callable[[Hub], Any] | None = None
 
 
-def _start_monitor_unset(hub: Hub, stream: Any) -> Any:
-    raise RuntimeError('import gevent_lite.monitor to monitor the hub')
-
-
-#: Hub.start_periodic_monitoring_thread's hook: the package sets one that imports
-#: gevent_lite.monitor on first use, and importing the monitor sets its own.
-_start_monitor: Callable[[Hub, Any], Any] = _start_monitor_unset
+def _start_monitor(hub: Hub, stream: Any) -> Any:
+    """Hub.start_periodic_monitoring_thread's hook. The package replaces it at import
+    with one that imports gevent_lite.monitor on first use (the hub never imports it)."""
+    raise RuntimeError('gevent_lite.monitor is not plugged in')
 
 _state = _thread._local()
 

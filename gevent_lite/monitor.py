@@ -434,6 +434,3 @@ def start_periodic_monitoring_thread(hub=None, stream=None):
     hub.periodic_monitoring_thread = monitor
     return monitor.start()
 
-
-# The hub's hook for Hub.start_periodic_monitoring_thread (the hub never imports us).
-_hub_module._start_monitor = start_periodic_monitoring_thread

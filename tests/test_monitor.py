@@ -226,13 +226,14 @@ def test_started_event_is_sent(watch):
                for e in got)
 
 
-def test_monitor_never_keeps_the_interpreter_alive_and_survives_patching():
+def test_monitor_started_through_the_hub_plugs_in_on_demand_and_never_keeps_the_interpreter_alive():
     code = textwrap.dedent('''
         import time, sys
         real_sleep = time.sleep
         import gevent_lite
-        from gevent_lite import monitor
-        m = monitor.start_periodic_monitoring_thread()
+        assert 'gevent_lite.monitor' not in sys.modules     # imported on first use only
+        m = gevent_lite.get_hub().start_periodic_monitoring_thread()
+        assert type(m).__module__ == 'gevent_lite.monitor'
         def blocker():
             real_sleep(0.3)
         gevent_lite.spawn(blocker).join()
