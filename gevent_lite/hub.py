@@ -496,12 +496,14 @@ class Linkable:
             del self._links[:]
 
     def linkcount(self) -> int:
-        """How many link callbacks are registered."""
-        return len(self._links)
+        """How many link callbacks are registered plus how many greenlets wait here
+        (gevent counts a waiter as a link: it is one there)."""
+        lot = self._lot
+        return len(self._links) + (len(lot) if lot else 0)
 
     def has_links(self) -> int:
-        """How many link callbacks are registered (true if any), as gevent's."""
-        return len(self._links)
+        """:meth:`linkcount`: true if any link or waiter, as gevent's."""
+        return self.linkcount()
 
     def statistics(self) -> dict[str, Any]:
         """``{'waiting': parked greenlets, 'links': link callbacks}`` (for debugging)."""

@@ -97,6 +97,10 @@ class Semaphore(Linkable):
         """True if ``acquire()`` would have to wait."""
         return self.counter <= 0
 
+    def linkcount(self) -> int:
+        """Link callbacks plus greenlets waiting (in ``acquire()`` or ``wait()``), as gevent's."""
+        return Linkable.linkcount(self) + len(self._acquirers)
+
     # -- acquiring and releasing -----------------------------------------------------------
 
     def acquire(self, blocking=True, timeout=None) -> bool:

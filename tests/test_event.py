@@ -347,3 +347,16 @@ def test_result_made_by_main_thread_is_waited_on_by_a_worker_threads_hub_and_set
         setter(obj)
         th.join(5)
         assert not th.is_alive() and result == [expect], (make, result)
+
+
+def test_linkcount_counts_waiting_greenlets_as_well_as_link_callbacks():
+    # gevent's rule: a greenlet in wait() is one of the object's links.
+    ev = Event()
+    ev.rawlink(lambda _: None)
+    gs = [gevent.spawn(ev.wait) for _ in range(2)]
+    gevent.sleep(0)
+    assert ev.linkcount() == 3 and ev.has_links()
+    ev.set()
+    gevent.joinall(gs, timeout=5)
+    gevent.sleep(0)
+    assert ev.linkcount() == 0 and not ev.has_links()

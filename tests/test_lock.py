@@ -434,3 +434,16 @@ def test_lock_answers_conditions_is_owned_without_a_failed_try():
         assert switches == []      # notify() did not yield to g
     g.join()
     assert switches == ['ran']
+
+
+def test_semaphore_linkcount_counts_greenlets_waiting_to_acquire():
+    s = Semaphore(1)
+    s.acquire()
+    s.rawlink(lambda _: None)
+    gs = [gevent.spawn(s.acquire) for _ in range(2)]
+    gevent.sleep(0)
+    assert s.linkcount() == 3
+    s.release()
+    s.release()
+    gevent.joinall(gs, timeout=5)
+    assert s.linkcount() == 1      # the rawlink: the semaphore was never free
