@@ -67,6 +67,7 @@ else:
 __all__ = __implements__ + __imports__ + __extensions__
 
 _SHUTDOWN = object()       # handed to parked getters/putters by shutdown()
+_IN_QUEUE = object()       # handed to a parked getter: "your item is in the queue; _get it"
 _UNBOUNDED = sys.maxsize   # _cap of a queue without maxsize
 
 
@@ -120,15 +121,20 @@ class SimpleQueue:
 
     # put() and get() inline the body of the _put/_get hook of the class that
     # defines them (``queue.append(item)``, ``queue.popleft()``): a method call
-    # less per item. For a subclass that overrides one of those hooks, these
-    # flags keep the fast path closed, so every put/get takes the slow path,
-    # which calls the hooks (also when an overriding put() calls super().put()).
+    # less per item. For a subclass that overrides either hook, these flags
+    # keep both fast paths closed, so every put/get takes the slow path, which
+    # calls the hooks (also when an overriding put() calls super().put()), and
+    # an item for a parked getter goes through both hooks instead of being
+    # handed over directly (see _IN_QUEUE).
     _inlined_put_ok = _inlined_get_ok = True
+    # Items already in the queue that put() promised to woken getters (hooked
+    # subclasses only); newcomers leave them alone.
+    _promised = 0
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls._inlined_put_ok = cls._inlines_own_hook('put', '_put')
-        cls._inlined_get_ok = cls._inlines_own_hook('get', '_get')
+        inlined = cls._inlines_own_hook('put', '_put') and cls._inlines_own_hook('get', '_get')
+        cls._inlined_put_ok = cls._inlined_get_ok = inlined
 
     @classmethod
     def _inlines_own_hook(cls, method, hook):
@@ -276,11 +282,15 @@ class SimpleQueue:
                 raise ShutDown
             # A slot was reserved for us: take it back and use it.
             self._cap += 1
-        if self._getters and self._getters.unpark(item):
+        if self._getters and self._inlined_put_ok and self._getters.unpark(item):
             pass   # a getter is parked (so the queue is empty): give it the item
         else:
             self._put(item)
-            if self._peekers is not None:
+            if self._getters and not self._inlined_put_ok and self._getters.unpark(_IN_QUEUE):
+                # A hooked subclass: the item went in through _put; the woken
+                # getter takes it out through _get (their errors are theirs).
+                self._promised += 1
+            elif self._peekers is not None:
                 self._wake_peekers()
         self._added()
         self._refresh_gates()
@@ -318,7 +328,7 @@ class SimpleQueue:
     def _get_slow(self, block, timeout):
         # A get from an empty queue, or with putters parked (or from any queue
         # if _get is overridden).
-        if self.queue:
+        if len(self.queue) > self._promised:
             item = self._get()
             if self._putters:
                 self._wake_putter()
@@ -343,12 +353,24 @@ class SimpleQueue:
             raise Empty
         if value is _SHUTDOWN:
             raise ShutDown
+        if value is _IN_QUEUE:
+            # put() kept an item in the queue for us (a hooked subclass).
+            self._promised -= 1
+            item = self._get()
+            if self._putters:
+                self._wake_putter()
+            return item
         return value
 
     def _unclaimed_item(self, item):
         # A getter was handed ``item`` but died before it ran, and no other getter
         # waits: the item goes back to where the next get() will find it.
         if item is _SHUTDOWN:
+            return
+        if item is _IN_QUEUE:
+            self._promised -= 1          # it never left the queue: free for anyone now
+            if self._peekers is not None:
+                self._wake_peekers()
             return
         self._put_back(item)
         if self._peekers is not None:

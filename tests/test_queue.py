@@ -669,3 +669,50 @@ def test_public_names_split_as_gevent_splits_them():
         assert getattr(green, name) is getattr(stdlib_queue, name)
     for name in green.__extensions__:
         assert not hasattr(stdlib_queue, name)
+
+
+class _Upper(Queue):
+    """A subclass with stdlib-style hooks: items go in upper-cased, come out tagged."""
+
+    fail_next_get = False
+
+    def _put(self, item):
+        self.queue.append(item.upper())
+
+    def _get(self):
+        if self.fail_next_get:
+            self.fail_next_get = False
+            raise LookupError('hook failed')
+        return 'got ' + self.queue.popleft()
+
+
+def test_subclass_hooks_apply_also_when_a_getter_is_already_waiting():
+    q = _Upper()
+    waiting = gevent.spawn(q.get, timeout=5)
+    gevent.sleep(0)                       # the getter parks on the empty queue
+    q.put('abc')
+    assert waiting.get(timeout=5) == 'got ABC'     # through _put and _get, not handed over raw
+    q.put('x')
+    assert q.get() == 'got X'
+
+
+def test_subclass_get_hook_error_reaches_the_waiting_getter_and_the_item_stays():
+    q = _Upper()
+    q.fail_next_get = True
+    waiting = gevent.spawn(q.get, timeout=5)
+    gevent.sleep(0)
+    q.put('kept')
+    waiting.join(5)
+    assert isinstance(waiting.exception, LookupError)
+    assert q.qsize() == 1 and q.get_nowait() == 'got KEPT'
+
+
+def test_item_promised_to_a_woken_getter_is_not_taken_by_a_newcomer():
+    q = _Upper()
+    first = gevent.spawn(q.get, timeout=5)
+    gevent.sleep(0)
+    q.put('one')
+    with pytest.raises(Empty):
+        q.get_nowait()                    # promised to `first`, which has not run yet
+    assert first.get(timeout=5) == 'got ONE'
+    assert q.qsize() == 0
