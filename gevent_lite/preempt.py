@@ -457,9 +457,16 @@ def preemptions(hub: Any = None) -> list:
 def _on_new_hub(hub):
     # A new hub (after destroy(), or in a thread patch_thread ran in) keeps the
     # preemption its thread had, and config.preempt_greenlets applies to every hub.
+    #
+    # The watcher starts on the new hub's first turn, not now: a fork's child
+    # makes its new hub inside os.fork() (reinit), and a thread started there
+    # would be in the child before the child's own code runs -- CPython's
+    # test_clear_threads_states_after_fork sees two entries in
+    # sys._current_frames(). Any wait (starting a thread is one) gives the hub
+    # that turn before anything could need preempting.
     threads = hub.thread_ident in _thread_idents
     if threads or config.preempt_greenlets:
-        enable(hub, threads=threads)
+        hub.run_callback(enable, hub, threads)
 
 
 def _after_fork():

@@ -255,3 +255,38 @@ def test_an_idle_hub_is_looked_at_about_once_per_idle_check_interval():
         print('ok', looks)
     ''')
     assert out.startswith('ok')
+
+
+@needs_preemption
+def test_a_forked_child_has_one_thread_at_first_and_is_still_preempted_after_its_first_wait():
+    # Right after fork the child has only the forking thread (sys._current_frames(),
+    # as CPython's test_clear_threads_states_after_fork checks): the child's watcher
+    # starts on its hub's first turn, and from then on a spinning thread is preempted.
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import os, sys, threading, time
+        from gevent_lite import preempt
+        assert preempt.is_enabled()
+        time.sleep(0.05)                 # the parent's watcher runs
+        for _ in range(5):
+            pid = os.fork()
+            if pid == 0:
+                if len(sys._current_frames()) != 1:
+                    os._exit(52)
+                flags = {'a': False, 'b': False}
+                def other():
+                    while not flags['b']:
+                        pass
+                    flags['a'] = True
+                t = threading.Thread(target=other); t.start()
+                time.sleep(0.01)
+                flags['b'] = True
+                while not flags['a']:
+                    pass
+                t.join()
+                os._exit(51 if preempt.statistics()['preemptions'] >= 1 else 53)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 51, os.waitstatus_to_exitcode(status)
+        print('ok')
+    ''')
+    assert out.startswith('ok')
