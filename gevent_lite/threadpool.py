@@ -299,25 +299,34 @@ class ThreadPool:
         return True
 
     def kill(self):
-        """Stop every worker once its current task ends; fail the tasks not yet started.
+        """Stop the workers once the tasks already submitted have run, as gevent's
+        ``kill()`` (which sets the size to 0) does: queued tasks still run and
+        deliver their results. Later ``spawn`` calls raise ``RuntimeError``.
 
-        Results of tasks already running are still delivered. Later ``spawn`` calls
-        raise ``RuntimeError``.
+        With no worker thread to run them (``maxsize`` 0), queued tasks fail with
+        ``RuntimeError``.
         """
+        self._stop(cancel_queued=self.size == 0)
+
+    def _stop(self, cancel_queued):
+        # cancel_queued: fail the tasks not yet started (ThreadPoolExecutor's
+        # shutdown(cancel_futures=True)) instead of letting the workers run them.
         self._killed = True
         cancelled = []
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except _queue.Empty:
-                break
-            if item is _STOP:
-                with self._lock:
-                    self._nstopping -= 1
-            else:
-                with self._lock:
-                    self._nqueued -= 1
-                cancelled.append(item)
+        if cancel_queued:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except _queue.Empty:
+                    break
+                if item is _STOP:
+                    with self._lock:
+                        self._nstopping -= 1
+                else:
+                    with self._lock:
+                        self._nqueued -= 1
+                    cancelled.append(item)
+        # One stop sentinel per worker, behind the queued tasks (the queue is FIFO).
         n = self.size
         if n > 0:
             with self._lock:
@@ -530,7 +539,7 @@ class ThreadPoolExecutor(_futures.Executor):
         """
         self._shutdown = True
         if cancel_futures:
-            self._pool.kill()
+            self._pool._stop(cancel_queued=True)
         if wait:
             self._stop_when_idle()
         else:

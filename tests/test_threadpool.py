@@ -242,18 +242,27 @@ def test_spawn_from_another_os_thread_is_delivered():
     pool.kill()
 
 
-def test_kill_fails_queued_tasks_and_refuses_new_ones():
+def test_kill_lets_queued_tasks_run_then_refuses_new_ones():
+    # gevent's kill() sets the size to 0: the workers finish what was submitted.
     pool = ThreadPool(1)
     first = pool.spawn(_real_sleep, 0.2)
-    queued = [pool.spawn(lambda: 'never') for _ in range(3)]
+    queued = [pool.spawn(lambda i=i: i) for i in range(3)]
     gevent_lite.sleep(0.05)
     pool.kill()
     first.get(timeout=5)                 # a running task still delivers
+    assert [r.get(timeout=5) for r in queued] == [0, 1, 2]
+    with pytest.raises(RuntimeError):
+        pool.spawn(lambda: None)
+    assert len(pool) == 0
+
+
+def test_kill_fails_queued_tasks_when_no_worker_can_run_them():
+    pool = ThreadPool(0)                 # maxsize 0: tasks wait in the queue
+    queued = [pool.spawn(lambda: 'never') for _ in range(2)]
+    pool.kill()
     for r in queued:
         with pytest.raises(RuntimeError, match='killed'):
             r.get(timeout=5)
-    with pytest.raises(RuntimeError):
-        pool.spawn(lambda: None)
     assert len(pool) == 0
 
 
