@@ -7,7 +7,9 @@ when ``accept`` says ``EAGAIN`` it parks in ``hub.wait_fd(listener, READ)`` unti
 the next connection arrives. Every accepted connection gets its own greenlet
 running ``handle(socket, address)``, spawned through ``spawn``: a new
 :class:`~gevent_lite.greenlet.Greenlet` by default, or a ``Pool`` (an int ``n``
-means a pool of ``n``). When the pool is full the accept greenlet parks until a
+means a pool of ``n``). ``spawn=None`` is gevent's "no greenlet": ``handle`` runs
+in the hub itself, right after the accept, and must not block (a blocking call
+there raises ``BlockingSwitchOutError``, which the hub prints). When the pool is full the accept greenlet parks until a
 slot frees, so at most ``n`` connections are served at once and the rest wait in
 the kernel's backlog.
 
@@ -144,9 +146,12 @@ class BaseServer:
             raise TypeError("'handle' must be provided (an argument or a subclass method)")
 
     def set_spawn(self, spawn):
-        if spawn == 'default' or spawn is None:
+        if spawn == 'default':
             self.pool = None
             self._spawn = self._spawn_greenlet
+        elif spawn is None:
+            self.pool = None
+            self._spawn = self._spawn_in_hub
         elif isinstance(spawn, int) and not isinstance(spawn, bool):
             if spawn < 1:
                 raise ValueError('spawn pool size must be >= 1, got %r' % (spawn,))
@@ -168,6 +173,12 @@ class BaseServer:
         self._track(g)
         g.start()
         return g
+
+    def _spawn_in_hub(self, func, *args):
+        # gevent's spawn=None: no greenlet per item; the handler runs in the hub
+        # itself (a callback), so it must not block: a blocking call raises
+        # BlockingSwitchOutError there, which the hub reports.
+        get_hub().run_callback(func, *args)
 
     def _spawn_pool(self, func, *args):
         g = self.pool.spawn(func, *args)

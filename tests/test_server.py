@@ -85,6 +85,38 @@ def test_handler_exception_is_printed_and_server_keeps_serving(capsys):
     assert 'ValueError: handler failed' in err
 
 
+def test_spawn_none_runs_the_handler_in_the_hub_where_it_must_not_block(capsys):
+    # gevent's spawn=None: no greenlet per connection; the handler runs in the
+    # hub, so a handler that would block gets BlockingSwitchOutError (printed)
+    # and its connection is closed, while a non-blocking one serves normally.
+    from gevent_lite.hub import BlockingSwitchOutError, get_hub
+    where = []
+
+    def handle(sock, address):
+        where.append(gevent.getcurrent() is get_hub())
+        sock.sendall(b'hello')               # a fresh socket has room: no wait
+        if address and where[-1] and len(where) == 2:
+            gevent.sleep(0.01)               # blocking in the hub: refused
+
+    server = StreamServer(('127.0.0.1', 0), handle, spawn=None)
+    server.start()
+    try:
+        c = gsocket.create_connection(('127.0.0.1', server.server_port))
+        assert c.recv(10) == b'hello'
+        c.close()
+        c = gsocket.create_connection(('127.0.0.1', server.server_port))
+        assert c.recv(10) == b'hello'
+        c.settimeout(5)
+        assert c.recv(10) == b''             # the failed handler's connection was closed
+        c.close()
+    finally:
+        server.stop()
+    assert where == [True, True]
+    err = capsys.readouterr().err
+    assert BlockingSwitchOutError.__name__ in err
+    assert 'Impossible to call blocking function in the event loop callback' in err
+
+
 def test_connection_is_closed_when_handler_returns_and_nodelay_is_set():
     seen = []
 
