@@ -1710,7 +1710,7 @@ class _Gatherer:
         self.done = deque()
         self.need = 1
         self.lot = ParkingLot()
-        self.deadline = None if timeout is None else now() + timeout
+        self.deadline = _deadline(timeout)
 
     def __call__(self, obj):       # the link callback, run by the hub
         done = self.done
@@ -1722,14 +1722,12 @@ class _Gatherer:
         """Park until ``need`` objects are ready or the deadline passed."""
         self.need = need
         while len(self.done) < need:
-            timeout = None
-            if self.deadline is not None:
-                timeout = self.deadline - now()
-                if timeout <= 0:
-                    # Out of time, but objects that were already ready have their
-                    # link calls queued on the hub: sleep(0) lets them run first.
-                    sleep(0)
-                    return
+            timeout = _remaining(self.deadline)
+            if timeout == 0:
+                # Out of time, but objects that were already ready have their
+                # link calls queued on the hub: sleep(0) lets them run first.
+                sleep(0)
+                return
             if self.lot.park(timeout) is TIMED_OUT:
                 return
 

@@ -103,12 +103,8 @@ def _run_watcher(watcher):
     try:
         watcher.handle()
     except BaseException as exc:
-        hub = get_hub()
-        main = hub.parent
-        if main is None or main.dead:
+        if not _raise_in_main(exc, print_for=watcher):
             raise
-        hub.print_exception(watcher, type(exc), exc, exc.__traceback__)
-        hub.run_callback(main.throw, exc)
 
 
 def _run_handler(handler, signum, frame):
@@ -125,11 +121,21 @@ def _run_handler(handler, signum, frame):
     try:
         handler(signum, frame)
     except BaseException as exc:
-        hub = get_hub()
-        main = hub.parent
-        if main is None or main.dead:
+        if not _raise_in_main(exc):
             raise
-        hub.run_callback(main.throw, exc)
+
+
+def _raise_in_main(exc, print_for=None):
+    """Throw ``exc`` into the main greenlet from the hub (printed first, as the error
+    of ``print_for``, when given); False if there is no main greenlet to take it."""
+    hub = get_hub()
+    main = hub.parent
+    if main is None or main.dead:
+        return False
+    if print_for is not None:
+        hub.print_exception(print_for, type(exc), exc, exc.__traceback__)
+    hub.run_callback(main.throw, exc)
+    return True
 
 
 _PACKAGE_DIR = _os.path.dirname(_os.path.abspath(__file__)) + _os.sep
