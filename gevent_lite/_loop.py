@@ -238,16 +238,13 @@ class io(_Watcher):
             self.callback = None
             raise ValueError(str(e)) from None
         if self._ref:
-            hub._nfd_waiters += 1
+            hub.ref()
 
     def _disarm(self):
         hub = self.hub
         hub.unwatch_fd(self.fd, self.events, self._slot)
         if self._ref:
-            hub._nfd_waiters -= 1
-
-    def _reref(self, value):
-        self.hub._nfd_waiters += 1 if value else -1
+            hub.unref()
 
 
 class callback:

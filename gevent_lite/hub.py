@@ -885,7 +885,7 @@ class Hub(greenlet):
         return self._virtual
 
     def ref(self):
-        """Keep the loop alive for work another thread will hand back."""
+        """Keep the loop alive for work another thread will hand back (or a ref'd loop watcher)."""
         self._keepalive += 1
 
     def unref(self):
