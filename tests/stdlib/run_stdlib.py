@@ -48,6 +48,8 @@ MODULES = {
     'test_time': (120, True), 'test_sched': (120, True), 'test_os': (300, True),
     'test_fcntl': (120, True), 'test_pty': (120, True), 'test_fork1': (120, True),
     'test_wait3': (120, True), 'test_wait4': (120, True),
+    'test_importlib.test_threaded_import': (120, True), 'test_robotparser': (120, True),
+    'test_nntplib': (120, True), 'test_sys': (180, True), 'test_faulthandler': (300, False),
 }
 
 # The child: load test.<module> with unittest, run it, print one JSON line of results.
