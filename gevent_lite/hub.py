@@ -937,7 +937,7 @@ class Hub(greenlet):
         # Park (Waiter.get() inlined: this is the hot path of every socket).
         waiter.greenlet = current
         try:
-            return self.switch()
+            ready = self.switch()
         finally:
             waiter.greenlet = None
             self._nfd_waiters -= 1
@@ -947,6 +947,13 @@ class Hub(greenlet):
                 watch.reader = None
             if watch.writer is waiter:
                 watch.writer = None
+        if ready is None:
+            # Only the loop resumes us normally, always with the ready events: this
+            # was somebody's stray greenlet.switch(). Say so, as gevent does,
+            # rather than let the caller read from an fd that is not ready.
+            raise InvalidSwitchError('Invalid switch into %r: got None (expected the ready events of fd %d)'
+                                     % (current, fd))
+        return ready
 
     def _widen(self, fd, watch, events):
         """Have the poller report ``events`` of ``fd`` too; False if ``fd`` is a
@@ -1629,14 +1636,23 @@ def sleep(seconds: float = 0, ref: bool = True) -> None:
         raise _blocking_in_hub()
     timer = hub.call_later(seconds, current.switch, ref=ref)
     try:
-        hub.switch()
+        woken_by = hub.switch()
     finally:
         if timer.callback is not None:     # resumed early: the timer must not fire
             timer.cancel()
+    # The timer's switch() passes no value, which greenlet delivers as the empty
+    # tuple (a singleton in CPython): anything else came from somebody else.
+    if woken_by is not _NOTHING:
+        # A stray greenlet.switch() into a sleeping greenlet: gevent raises too.
+        raise InvalidSwitchError('Invalid switch into %r: got %r (expected the end of sleep(%r))'
+                                 % (current, woken_by, seconds))
 
 
 def _noop(*args):
     pass
+
+
+_NOTHING = ()      # what greenlet.switch() with no arguments delivers
 
 
 def idle(priority: int = 0) -> None:

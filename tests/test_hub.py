@@ -855,3 +855,39 @@ def test_cancel_wait_tells_a_standing_fd_watcher_and_a_regular_file_is_refused(t
         with pytest.raises(PermissionError):
             hub.watch_fd(f.fileno(), hubmod.READ, _Recorder())
         assert hub.fd_info(f.fileno()) is None
+
+
+def test_a_stray_switch_with_a_value_into_sleep_or_an_fd_wait_raises_invalid_switch():
+    # gevent's rule: only what a greenlet waits for may resume it; a stray
+    # greenlet.switch(value) raises InvalidSwitchError (an AssertionError) there
+    # instead of returning early as if the wait were over.
+    import socket
+    from gevent_lite.hub import InvalidSwitchError
+
+    def catch(wait, *args):
+        try:
+            wait(*args)
+        except InvalidSwitchError as exc:
+            return exc
+        return 'returned'
+
+    g = gevent_lite.spawn(catch, gevent_lite.sleep, 5)
+    gevent_lite.sleep(0)
+    gevent_lite.spawn(g.switch, None)
+    t0 = time.monotonic()
+    result = g.get(timeout=3)
+    assert isinstance(result, AssertionError) and 'Invalid switch' in str(result), result
+    assert time.monotonic() - t0 < 2
+    a, b = socket.socketpair()
+    try:
+        g = gevent_lite.spawn(catch, gevent_lite.wait_read, a.fileno())
+        gevent_lite.sleep(0)
+        get_hub().run_callback(g.switch, None)
+        result = g.get(timeout=3)
+        assert isinstance(result, AssertionError) and 'Invalid switch' in str(result), result
+        # the fd wait left nothing registered: the next wait works normally
+        b.send(b'x')
+        assert gevent_lite.wait_read(a.fileno(), timeout=2)
+    finally:
+        a.close()
+        b.close()
