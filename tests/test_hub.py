@@ -580,6 +580,170 @@ def test_greenlets_looping_on_sleep_0_do_not_starve_io_or_timers():
         b.close()
 
 
+def _ping_pong_pair(limit, stop, on_spin=None):
+    """Two greenlets taking turns with sleep(0) (the pair that hands off to each
+    other) until ``stop`` is set or each made ``limit`` sleeps; returns them and
+    the list of their sleep counts. ``on_spin(total)`` is called before each sleep."""
+    spins = [0, 0]
+
+    def spinner(i):
+        for _ in range(limit):
+            if stop:
+                return
+            spins[i] += 1
+            if on_spin is not None:
+                on_spin(spins[0] + spins[1])
+            gevent_lite.sleep(0)
+
+    return [gevent_lite.spawn(spinner, i) for i in (0, 1)], spins
+
+
+def test_a_sleep_0_ping_pong_pair_wakes_a_ready_socket_within_a_bounded_number_of_sleeps():
+    # One of the pair sends the data once they are well into handing off to each
+    # other, so the reader is woken by the loop's next poll: the pair may hand
+    # off only a bounded number of times before one of them goes back to the
+    # loop. Unbounded hand-offs would run all 200,000 sleeps first.
+    a, b = socket.socketpair()
+    stop = []
+    sent_at = []
+    woke_at = []
+
+    def send_once(total):
+        if total == 100 and not sent_at:
+            b.send(b'ping')
+            sent_at.append(total)
+
+    def reader():
+        hubmod.wait_read(a.fileno())
+        woke_at.append(sum(spins))
+        stop.append(True)
+        return a.recv(10)
+
+    try:
+        r = gevent_lite.spawn(reader)
+        gevent_lite.sleep(0)                  # the reader parks on the fd
+        pair, spins = _ping_pong_pair(100_000, stop, send_once)
+        assert r.get(timeout=10) == b'ping'
+        gevent_lite.joinall(pair, timeout=10)
+        assert sent_at and woke_at and woke_at[0] - sent_at[0] < 1000, (sent_at, woke_at)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_sleep_0_ping_pong_pair_does_not_delay_a_timer_a_thread_or_a_socket():
+    a, b = socket.socketpair()
+    stop = []
+    delays = {}
+    t0 = time.monotonic()
+
+    def timer_sleeper():
+        gevent_lite.sleep(0.05)
+        delays['timer'] = time.monotonic() - t0 - 0.05
+
+    def reader():
+        hubmod.wait_read(a.fileno())
+        delays['socket'] = time.monotonic() - sent[0]
+
+    def from_thread():
+        time.sleep(0.05)
+        sent.append(time.monotonic())
+        b.send(b'x')
+        t1 = time.monotonic()
+        hub.run_callback_threadsafe(lambda: delays.__setitem__('thread', time.monotonic() - t1))
+
+    sent = []
+    hub = get_hub()
+    try:
+        sleepers = [gevent_lite.spawn(timer_sleeper), gevent_lite.spawn(reader)]
+        gevent_lite.sleep(0)
+        pair, spins = _ping_pong_pair(2_000_000, stop)
+        th = threading.Thread(target=from_thread)
+        th.start()
+        # The main greenlet waits too; the pair is all that is ready until the
+        # timer, the socket and the thread's callback come in.
+        gevent_lite.joinall(sleepers, timeout=10)
+        deadline = time.monotonic() + 10
+        while 'thread' not in delays and time.monotonic() < deadline:
+            gevent_lite.sleep(0.01)
+        stop.append(True)
+        gevent_lite.joinall(pair, timeout=10)
+        th.join(10)
+        assert sorted(delays) == ['socket', 'thread', 'timer'], delays
+        # Each one came in while the pair was still spinning, not after it stopped.
+        assert all(0 < s < 2_000_000 for s in spins), spins
+        assert max(delays.values()) < 1.0, delays
+    finally:
+        stop.append(True)
+        a.close()
+        b.close()
+
+
+def test_sleep_0_hand_offs_keep_round_robin_order_among_many_sleepers():
+    log = []
+
+    def worker(i):
+        for _ in range(5):
+            log.append(i)
+            gevent_lite.sleep(0)
+
+    gs = [gevent_lite.spawn(worker, i) for i in range(4)]
+    gevent_lite.joinall(gs, timeout=5)
+    assert log == [0, 1, 2, 3] * 5
+
+
+def test_a_timeout_and_a_kill_reach_greenlets_handing_off_sleep_0_to_each_other():
+    # Timeout: its timer must get its turn although the loop's only ready work
+    # is the pair; then the pair's entries must be defused (no stale resume).
+    stop = []
+    pair, spins = _ping_pong_pair(5_000_000, stop)
+    caught = []
+
+    def bounded():
+        try:
+            with gevent_lite.Timeout(0.05):
+                while True:
+                    gevent_lite.sleep(0)
+        except gevent_lite.Timeout:
+            caught.append(time.monotonic())
+
+    t0 = time.monotonic()
+    g = gevent_lite.spawn(bounded)
+    g.join(timeout=10)
+    assert caught and caught[0] - t0 < 1.0
+    # Kill one of the pair while it is parked: the other goes on alone, and the
+    # killed one's entry resumes nobody.
+    pair[0].kill(timeout=5)
+    assert pair[0].dead and pair[1].dead is False
+    before = spins[1]
+    gevent_lite.sleep(0.01)
+    assert spins[1] > before
+    stop.append(True)
+    pair[1].join(timeout=5)
+    assert pair[1].successful()
+
+
+def test_an_error_after_a_handed_off_sleep_0_is_reported_and_the_other_sleeper_goes_on(capsys):
+    log = []
+
+    def fails():
+        gevent_lite.sleep(0)
+        gevent_lite.sleep(0)
+        raise ValueError('after the hand-off')
+
+    def steady():
+        for i in range(5):
+            log.append(i)
+            gevent_lite.sleep(0)
+
+    bad, good = gevent_lite.spawn(fails), gevent_lite.spawn(steady)
+    gevent_lite.joinall([bad, good], timeout=5)
+    assert bad.parent is get_hub()
+    assert isinstance(bad.exception, ValueError)
+    assert good.successful() and log == [0, 1, 2, 3, 4]
+    assert 'after the hand-off' in capsys.readouterr().err
+
+
 def test_monitor_thread_set_in_the_program_applies_to_hubs_made_afterwards():
     import subprocess
     import sys
