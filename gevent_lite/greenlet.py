@@ -370,6 +370,26 @@ class Greenlet(greenlet, Linkable):
             # Through join(), as gevent's: a subclass that overrides join() sees it.
             self.join(timeout)
 
+    def throw(self, *args: Any) -> Any:
+        """Raise an exception in the greenlet now (``greenlet.throw``'s arguments).
+
+        As gevent's: a Greenlet that has not started yet never runs -- it ends at
+        once with that exception, as with :meth:`kill` -- instead of being started
+        just to raise, which would hand control to the hub for good.
+        """
+        if self._start_state in (_NEW, _SCHEDULED) and not _dead_greenlet_dead(self):
+            typ = args[0] if args else GreenletExit
+            val = args[1] if len(args) > 1 else None
+            if isinstance(val, BaseException):
+                exc = val
+            elif val is not None:
+                exc = typ(val)
+            else:
+                exc = typ
+            self.kill(exc, block=False)
+            return None
+        return greenlet.throw(self, *args)
+
     def _throw_if_alive(self, exception):
         # Runs in the hub. Throwing into a dead greenlet would raise in its parent
         # (the hub itself), so check first.

@@ -691,3 +691,23 @@ def test_hub_and_greenlets_have_a_small_minimal_ident():
     assert hub.minimal_ident == hub.minimal_ident
     assert g.minimal_ident >= 0
     g.join()
+
+
+def test_throw_into_a_greenlet_that_has_not_started_ends_it_without_running_it():
+    # gevent: throw() before the start behaves as kill(): the function never runs,
+    # and control stays with the caller (no trip into the hub for good).
+    ran = []
+    g = gevent_lite.spawn(ran.append, 1)
+    g2 = gevent_lite.Greenlet(ran.append, 2)
+    g.throw(gevent_lite.GreenletExit)
+    g2.throw(ValueError, ValueError('boom'))
+    gevent_lite.joinall([g, g2], timeout=5)
+    assert ran == []
+    assert isinstance(g.value, gevent_lite.GreenletExit) and g.exception is None
+    assert isinstance(g2.exception, ValueError) and str(g2.exception) == 'boom'
+    # a started one is thrown into as greenlet.throw does
+    h = gevent_lite.spawn(gevent_lite.sleep, 5)
+    gevent_lite.sleep(0)
+    gevent_lite.get_hub().run_callback(h.throw, gevent_lite.GreenletExit)
+    h.join(timeout=5)
+    assert h.dead and isinstance(h.value, gevent_lite.GreenletExit)
