@@ -6,7 +6,8 @@
 
 Two PNG files (matplotlib, from the ``bench`` extra):
 
-* ``bench_cases.png``: one small bar chart per case, one bar per implementation
+* ``bench_cases.png``: one small bar chart per case (the echo cases without a
+  target are only points of the line chart), one bar per implementation
   (the median; the whisker spans the rounds' min - max), gevent_lite in its own
   colour, every implementation in the same colour in every panel, the case's
   target in the panel's title;
@@ -33,7 +34,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)       # run.py beside us, also when this file is loaded by path
 from run import IMPL_TITLES, format_value, impl_key  # noqa: E402
 
-__all__ = ['bar_charts', 'echo_line_chart', 'main']
+__all__ = ['bar_cases', 'bar_charts', 'echo_line_chart', 'main']
 
 DEFAULT_OUT = os.path.join(os.path.dirname(HERE), 'docs', 'images')
 
@@ -65,10 +66,17 @@ def _subtitle(meta):
         meta.get('commit'), (meta.get('date') or '')[:10])
 
 
+def bar_cases(data):
+    """The cases of ``data`` that get a bar panel: all with results, except the echo
+    cases without a target, which are only the line chart's extra connection counts."""
+    return [c for c in data['cases'] if c['results']
+            and (c.get('target') or not _ECHO_CASE.match(c['name']))]
+
+
 def bar_charts(data, path, columns=3):
     """One bar panel per case of ``data`` (the dict run.py writes); write a PNG to ``path``."""
     plt = _pyplot()
-    cases = [c for c in data['cases'] if c['results']]
+    cases = bar_cases(data)
     if not cases:
         raise ValueError('the JSON holds no case results')
     rows = (len(cases) + columns - 1) // columns

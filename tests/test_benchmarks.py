@@ -426,6 +426,23 @@ def test_charts_command_draws_bars_and_the_connections_line_from_run_json(tmp_pa
         assert first == (tmp_path / 'b' / name).read_bytes()
 
 
+def test_echo_cases_give_the_line_chart_six_connection_counts_and_only_targeted_ones_get_bars():
+    echo = {c.name: c for c in run.discover() if c.name.startswith('echo_') and c.name.endswith('x64')}
+    conns = sorted(int(name[5:-3]) for name in echo)
+    assert conns == [50, 200, 500, 1000, 2000, 5000]
+    for name, case in echo.items():
+        targeted = name in ('echo_50x64', 'echo_1000x64', 'echo_5000x64')
+        assert (case.target == '>= uvloop') is targeted
+        # The extra points run one round in --quick (the quick run stays short).
+        assert (case.quick_rounds is None) is targeted
+    data = _chart_data()
+    data['cases'].append({'name': 'echo_200x64', 'description': 'echo 200', 'unit': 'req/s',
+                          'higher_is_better': True, 'target': '',
+                          'results': {'lite': data['cases'][1]['results']['lite']}})
+    assert [c['name'] for c in charts.bar_cases(data)] == ['spawn', 'echo_50x64', 'echo_1000x64',
+                                                            'echo_5000x64']
+
+
 def test_line_chart_without_echo_cases_is_a_clear_error(tmp_path):
     pytest.importorskip('matplotlib')
     data = _chart_data()
