@@ -354,8 +354,11 @@ class SimpleQueue:
         if value is _SHUTDOWN:
             raise ShutDown
         if value is _IN_QUEUE:
-            # put() kept an item in the queue for us (a hooked subclass).
+            # put() kept an item in the queue for us (a hooked subclass), unless
+            # shutdown(immediate=True) emptied the queue before we ran.
             self._promised -= 1
+            if self.is_shutdown and not len(self.queue):
+                raise ShutDown
             item = self._get()
             if self._putters:
                 self._wake_putter()

@@ -716,3 +716,13 @@ def test_item_promised_to_a_woken_getter_is_not_taken_by_a_newcomer():
         q.get_nowait()                    # promised to `first`, which has not run yet
     assert first.get(timeout=5) == 'got ONE'
     assert q.qsize() == 0
+
+
+def test_getter_promised_an_item_that_an_immediate_shutdown_dropped_gets_shutdown():
+    q = _Upper()
+    waiting = gevent.spawn(q.get, timeout=5)
+    gevent.sleep(0)
+    q.put('dropped')
+    q.shutdown(immediate=True)            # before the woken getter runs
+    waiting.join(5)
+    assert isinstance(waiting.exception, ShutDown)
