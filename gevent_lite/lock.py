@@ -30,7 +30,7 @@ from .hub import TIMED_OUT, Linkable, ParkingLot, _check_timeout, _get_hub_noarg
 __all__ = ['BoundedSemaphore', 'DummySemaphore', 'Lock', 'RLock', 'Semaphore']
 
 
-def _norm_timeout(blocking, timeout):
+def _norm_timeout(timeout):
     """threading's conventions: -1 means forever; any other negative means 'do not wait'."""
     if timeout is None:
         return None
@@ -112,7 +112,7 @@ class Semaphore(Linkable):
             return True
         if not blocking:
             return False
-        timeout = _norm_timeout(blocking, timeout)
+        timeout = _norm_timeout(timeout)
         if timeout == 0:
             return False
         # Park until release() hands us a permit; the lot cleans up on timeout/kill.
@@ -148,7 +148,7 @@ class Semaphore(Linkable):
         """Wait until a permit is free (without taking it); return the counter."""
         if self.counter > 0:
             return self.counter
-        self._wait_ready(_norm_timeout(True, timeout))
+        self._wait_ready(_norm_timeout(timeout))
         return self.counter
 
     def ready(self) -> bool:
