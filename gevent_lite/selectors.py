@@ -15,6 +15,8 @@ selectors are not re-exported (they would block the hub). Everything else
 (``BaseSelector``, ``SelectorKey``, ``EVENT_READ``, ...) is the stdlib's.
 """
 
+import errno as _errno
+import os as _os
 import selectors as _stdlib_selectors
 
 from . import _stdlib
@@ -42,6 +44,28 @@ class PollSelector(_stdlib_selectors._PollLikeSelector):
     _selector_cls = _green_select.poll
     _EVENT_READ = _green_select.POLLIN  # type: ignore[attr-defined]  # (re-exported at import)
     _EVENT_WRITE = _green_select.POLLOUT  # type: ignore[attr-defined]
+
+    def register(self, fileobj, events, data=None):
+        """As the stdlib's; an fd that is not open is refused here, as epoll refuses it.
+
+        ``poll`` itself would accept it and only report it later; the stdlib's
+        ``DefaultSelector`` on Linux (epoll) raises ``OSError(EBADF)`` at once and
+        gevent's selector ``ValueError('Invalid file ...')``: the error raised is both.
+        """
+        key = super().register(fileobj, events, data)
+        try:
+            _os.fstat(key.fd)
+        except OSError:
+            super().unregister(fileobj)
+            raise _InvalidFile(_errno.EBADF, 'Invalid file descriptor %d: it is not open'
+                               % key.fd) from None
+        return key
+
+
+class _InvalidFile(OSError, ValueError):
+    """``register()`` of a closed fd: the ``OSError(EBADF)`` of the stdlib's epoll
+    and kqueue selectors, and the ``ValueError`` of gevent's (as ``io.UnsupportedOperation``
+    is both an ``OSError`` and a ``ValueError``)."""
 
 
 # GeventSelector is gevent's spelling of the cooperative default.

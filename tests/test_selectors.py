@@ -1,6 +1,7 @@
 """gevent_lite.selectors: a DefaultSelector that parks only the greenlet; socketserver on it."""
 
 import os
+import socket
 import selectors as stdselectors
 import socketserver
 import subprocess
@@ -237,3 +238,28 @@ def test_after_patch_all_selectors_epollselector_is_green_and_select_epoll_is_go
 def test_gevent_selector_is_gevents_name_of_the_cooperative_default():
     assert gselectors.GeventSelector is gselectors.DefaultSelector is gselectors.GreenSelector
     assert 'GeventSelector' in gselectors.__all__
+
+
+def test_registering_an_fd_that_is_not_open_fails_at_once_with_ebadf():
+    # As the stdlib's DefaultSelector (epoll) on Linux: OSError(EBADF) from
+    # register(), and the key is gone; gevent's selector raises ValueError, and
+    # the error is that too.
+    import errno
+    a, b = socket.socketpair()
+    fd = a.fileno()
+    a.close()
+    b.close()
+    sel = gselectors.DefaultSelector()
+    with pytest.raises(OSError) as info:
+        sel.register(fd, gselectors.EVENT_READ)
+    assert info.value.errno == errno.EBADF and isinstance(info.value, ValueError)
+    assert 'Invalid file descriptor' in str(info.value)
+    with pytest.raises(KeyError):
+        sel.get_key(fd)
+    r, w = socket.socketpair()           # the selector is still usable
+    sel.register(r, gselectors.EVENT_READ)
+    w.send(b'x')
+    assert [key.fileobj for key, _ in sel.select(timeout=5)] == [r]
+    sel.close()
+    r.close()
+    w.close()
