@@ -1587,8 +1587,6 @@ def get_hub_if_exists() -> Hub | None:
     return getattr(_state, 'hub', None)
 
 
-_get_hub_noargs = get_hub_if_exists    # the name the library's modules (and gevent's tests) use
-
 
 def set_hub(hub):
     _state.hub = hub

@@ -25,7 +25,7 @@ from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
 
 from greenlet import getcurrent
 
-from .hub import TIMED_OUT, Linkable, ParkingLot, _check_timeout, _get_hub_noargs, get_hub, sleep
+from .hub import TIMED_OUT, Linkable, ParkingLot, _check_timeout, get_hub, get_hub_if_exists, sleep
 
 __all__ = ['BoundedSemaphore', 'DummySemaphore', 'Lock', 'RLock', 'Semaphore']
 
@@ -219,7 +219,7 @@ class DummySemaphore:
 def _yield_after_failed_try():
     # Not from the hub itself (a thread's repr, printed by the hub, tries its
     # tstate lock), where nothing may park.
-    hub = _get_hub_noargs()
+    hub = get_hub_if_exists()
     if hub is None or getcurrent() is not hub:
         sleep(0)
 

@@ -54,7 +54,7 @@ from greenlet import getcurrent as _getcurrent
 
 from . import hub as _hubmod
 from ._stdlib import reexport
-from .hub import READ, WRITE, _get_hub_noargs, get_hub, retry_io, sleep
+from .hub import READ, WRITE, get_hub, get_hub_if_exists, retry_io, sleep
 
 _fork = _os.fork
 _forkpty: Any = getattr(_os, 'forkpty', None)
@@ -100,7 +100,7 @@ def _hub_to_park_in(fd, wrong_mode):
     could run meanwhile) get the plain syscall. The fd's blocking mode is never
     changed: another process or thread may share it.
     """
-    hub = _get_hub_noargs()
+    hub = get_hub_if_exists()
     if hub is None or _getcurrent() is hub or _poll is None or _fcntl is None:
         return None
     try:

@@ -473,7 +473,7 @@ def _after_fork():
     # The child has none of the parent's watcher threads; the forking thread's new
     # hub gets one (reinit runs this after making it). Events armed at the fork are
     # turned off; an arm lock a parent thread held then would never be released.
-    hub = _hubmod._get_hub_noargs()
+    hub = _hubmod.get_hub_if_exists()
     for ident, watcher in list(_watchers.items()):
         if hub is not None and watcher.hub is hub:
             continue

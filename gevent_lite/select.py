@@ -34,7 +34,7 @@ import select as _stdlib_select
 from operator import index as _index
 
 from . import _stdlib
-from .hub import READ, WRITE, BlockingSwitchOutError, _deadline, _get_hub_noargs, _remaining, get_hub
+from .hub import READ, WRITE, BlockingSwitchOutError, _deadline, _remaining, get_hub, get_hub_if_exists
 from .hub import sleep as _sleep
 from .socket import socket as _GreenSocket
 
@@ -311,7 +311,7 @@ if _original_epoll is not None:
             ep = self._ep
             if not ep.closed:
                 # A greenlet parked on this epoll fd gets EBADF instead of hanging.
-                hub = _get_hub_noargs()
+                hub = get_hub_if_exists()
                 if hub is not None:
                     hub.cancel_wait(ep.fileno())
             ep.close()

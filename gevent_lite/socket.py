@@ -24,7 +24,7 @@ from operator import index as _index
 from typing import Optional as _Optional
 
 from . import _stdlib
-from .hub import READ, WRITE, _get_hub_noargs, get_hub, retry_io
+from .hub import READ, WRITE, get_hub, get_hub_if_exists, retry_io
 from .hub import ConcurrentObjectUseError
 from .hub import wait_read, wait_readwrite, wait_write  # noqa: F401 (in __extensions__)
 from .hub import now as _now
@@ -395,7 +395,7 @@ class socket(_stdsocket):
     def _drop_waiters(self):
         fd = _fileno(self)
         if fd >= 0:
-            hub = _get_hub_noargs()
+            hub = get_hub_if_exists()
             if hub is not None:
                 hub.cancel_wait(fd)
 
@@ -588,7 +588,7 @@ if hasattr(_stdlib_socket, 'fromshare'):  # pragma: no cover - Windows
 
 def cancel_wait(fileno, exc=None):
     """Wake greenlets parked on ``fileno`` with ``exc`` (default ``OSError(EBADF)``)."""
-    hub = _get_hub_noargs()
+    hub = get_hub_if_exists()
     if hub is not None:
         hub.cancel_wait(fileno, exc)
 

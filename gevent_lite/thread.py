@@ -35,7 +35,7 @@ from greenlet import greenlet as _greenlet
 
 from .event import Event
 from . import hub as _hubmod
-from .hub import _check_timeout, _get_hub_noargs, get_hub
+from .hub import _check_timeout, get_hub, get_hub_if_exists
 from .local import local as _local  # noqa: F401  (re-exported: _thread._local)
 from .lock import Lock, RLock  # noqa: F401  (RLock is re-exported: _thread.RLock)
 
@@ -343,7 +343,7 @@ def interrupt_main(signum=None):
     handler = _signal.getsignal(signum)
     if _original_get_ident() != _threading.main_thread().ident:
         return _original_interrupt(signum)
-    hub = _get_hub_noargs()
+    hub = get_hub_if_exists()
     if hub is not None:
         main = hub.parent
     else:

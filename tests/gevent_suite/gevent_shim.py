@@ -77,7 +77,7 @@ def install(real_gevent_dir):
     import gevent.hub as hub
 
     def get_hub_if_exists():
-        return hub._get_hub_noargs()
+        return hub.get_hub_if_exists()
 
     def get_hub_class():
         return hub.Hub
