@@ -1,38 +1,22 @@
 """The hub: one event loop per OS thread, and the one way to park a greenlet.
 
-Public names: :func:`get_hub`, :class:`Hub`, :class:`Waiter`, :class:`ParkingLot`,
-:func:`sleep`, :func:`idle`, :func:`wait`, :func:`iwait`, :func:`reinit`,
-:func:`wait_read`, :func:`wait_write`, :func:`wait_readwrite`, :func:`getcurrent`,
-:func:`now` (the hub's clock, which a ``gevent_lite.testing.VirtualClock`` can replace),
-and the errors :class:`LoopExit`, :class:`BlockingSwitchOutError`,
-:class:`ConcurrentObjectUseError`, :class:`InvalidSwitchError` (also importable
-from :mod:`gevent_lite.exceptions`, as gevent spells it).
+Public names: :func:`get_hub`, :func:`get_hub_if_exists`, :class:`Hub`, the parking
+primitive (:class:`Waiter`, :class:`ParkingLot`) and the base of everything
+``wait()`` accepts (:class:`Linkable`), :func:`sleep`, :func:`idle`, :func:`wait`,
+:func:`iwait`, :func:`reinit`, :func:`wait_read`, :func:`wait_write`,
+:func:`wait_readwrite`, :func:`retry_io`, :func:`getcurrent`, :func:`now` (the hub's
+clock, which a ``gevent_lite.testing.VirtualClock`` can replace), and the errors
+:class:`LoopExit`, :class:`BlockingSwitchOutError`, :class:`ConcurrentObjectUseError`,
+:class:`InvalidSwitchError` (also importable from :mod:`gevent_lite.exceptions`, as
+gevent spells it).
 
-How everything cooperates with the hub
---------------------------------------
-The hub is a greenlet; every greenlet the library spawns is its child. A greenlet
-that has to wait creates a :class:`Waiter` (a one-shot parking ticket), registers
-it with whatever will wake it (a timer, an fd, a :class:`ParkingLot`, a link) and
-calls ``waiter.get()``, which switches to the hub. Only the hub switches back,
-always through the ticket: ``waiter.switch(value)`` when the hub itself notices
-the event (timers, I/O), or ``hub.run_callback(waiter.switch, value)`` when
-another greenlet causes it. A ticket wakes its greenlet at most once and only
-while that greenlet is still parked on it, so a late wake-up (a timer that fired
-just as the fd became readable, a kill that raced with a value) can never resume
-a greenlet somewhere it did not expect.
-
-The loop (:meth:`Hub.run`) does, per iteration:
-
-1. run the callbacks that were ready when the iteration began (FIFO; callbacks
-   added meanwhile wait for the next iteration, so I/O is never starved);
-2. poll for I/O -- without blocking if callbacks are pending, else until the
-   next timer is due -- and switch into the greenlets whose fds are ready;
-3. run the timers that are due.
-
-Only this module knows the poller. Everything else asks the hub to wait for
-"fd readable", "fd writable", "time passed" or "someone woke me". The design --
-kept fd registrations, the parking primitive, how a wake-up travels, the fast
-paths -- is written down once, in docs/internals.rst.
+How everything cooperates with the hub: the hub is a greenlet, every greenlet the
+library spawns is its child, and a greenlet that has to wait parks on a ticket
+(:class:`Waiter`, or a :class:`ParkingLot` of them) that only the hub switches back
+through. Only this module knows the poller: everything else asks the hub to wait
+for "fd readable", "fd writable", "time passed" or "someone woke me". The design --
+the loop, kept fd registrations, the parking primitive, how a wake-up travels, the
+fast paths -- is written down once, in docs/internals.rst.
 """
 
 from __future__ import annotations
