@@ -552,28 +552,36 @@ def _join_in_turn(greenlets, timeout):
     of 10,000 greenlets parks once, not 10,000 times (see docs/performance.rst).
     """
     dead = _dead_greenlet_dead       # C: the common answer without a Python call
+    parked = False
     if timeout is None:
         for g in greenlets:
             if not dead(g) and not g.ready():
+                parked = True
                 g._wait_done(None)
         done = greenlets
     else:
         deadline = _now() + _check_timeout(timeout)
         for g in greenlets:
             if not dead(g) and not g.ready():
+                parked = True
                 left = deadline - _now()
                 if left <= 0 or not g._wait_done(left):
                     break
         done = [g for g in greenlets if dead(g) or g.ready()]
-    # A finished greenlet's link callbacks run from the hub a moment after its death. The
-    # gatherer of wait() was one of those links, so joinall() used to return after the
-    # links linked before it had run, and callers count on it (Pool.kill() joins until
-    # the pool's own death links have removed every member). Keep that: yield once to
-    # the hub, which runs the link notifications already queued before us.
-    for g in done:
-        if g._links:
-            sleep(0)
-            break
+    # What the greenlets did before they died may have queued hub callbacks (link
+    # notifications: of a finished greenlet, of a lock it released) that are still
+    # behind the wake-up that resumed us: we were woken by an earlier death and found
+    # the later ones already over. gevent's joinall returns after those ran (it is
+    # itself resumed from the last death's notification), and callers count on it
+    # (Pool.kill() joins until the pool's own death links have removed every
+    # member). So yield once to the hub, which runs what is queued before us.
+    if parked:
+        sleep(0)
+    else:
+        for g in done:
+            if g._links:
+                sleep(0)
+                break
     return done
 
 

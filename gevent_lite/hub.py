@@ -351,6 +351,82 @@ class ParkingLot(deque):
         if not self.unpark(value) and self.on_unclaimed is not None:
             self.on_unclaimed(value)
 
+    # -- across OS threads ----------------------------------------------------------------
+    # A lock or semaphore may be released by another OS thread than the one that
+    # waits for it (code written for threads does that). The two methods below are
+    # the lot's thread-aware entry points; the owner uses them only on its slow
+    # paths (somebody is waiting, or the waiter has no hub of its own), so the
+    # single-thread hand-off above keeps its speed.
+
+    def unpark_threadsafe(self, value: Any = True) -> bool:
+        """:meth:`unpark`, callable from any OS thread: a greenlet parked in another
+        thread's hub is resumed through that hub's thread-safe queue (which wakes
+        its loop); an OS thread parked with :meth:`park_thread` is released."""
+        me = _get_thread_ident()
+        popleft = self._popleft
+        while self:
+            waiter = popleft()
+            hub = waiter.hub
+            if hub is None or hub.thread_ident == me:
+                if waiter.wake(value):
+                    return True
+            elif waiter.value is _UNSET:
+                waiter.value = value
+                hub.run_callback_threadsafe(waiter._resume)
+                return True
+        return False
+
+    def park_thread(self, timeout: float | None = None) -> bool:
+        """Block the calling OS thread (not a greenlet: it has no hub that could run
+        anything else) until another thread unparks it; False on timeout.
+
+        Its ticket waits in the same queue, in turn, and is released with a
+        native lock by :meth:`unpark` or :meth:`unpark_threadsafe`.
+        """
+        ticket = _ThreadTicket()
+        self._append(ticket)
+        if ticket.lock.acquire(True, -1 if timeout is None else max(timeout, 0.0)):
+            return True
+        try:
+            self.remove(ticket)
+        except ValueError:
+            # Popped by an unpark that is waking us right now: take what it hands over.
+            ticket.lock.acquire()
+            return True
+        return False
+
+
+class _ThreadTicket:
+    """A :class:`ParkingLot` ticket for an OS thread without a hub (see
+    :meth:`ParkingLot.park_thread`): woken by releasing a native lock."""
+
+    __slots__ = ('lock', 'value')
+    hub = None          # no hub: unpark_threadsafe calls wake() from any thread
+    greenlet = None     # (ParkingLot.cancel looks for greenlets; there is none)
+
+    def __init__(self):
+        self.lock = _native_allocate_lock()
+        self.lock.acquire()
+        self.value = _UNSET
+
+    def wake(self, value=None):
+        if self.value is not _UNSET:
+            return False
+        self.value = value
+        self.lock.release()
+        return True
+
+
+#: The interpreter's own lock and thread count, captured before any patching.
+_native_allocate_lock = _thread.allocate_lock
+_native_thread_count = _thread._count
+
+
+def other_os_threads() -> bool:
+    """True if OS threads other than the main one were started (``_thread._count()``):
+    only then can a lock this thread waits for be released by somebody else."""
+    return _native_thread_count() > 0
+
 
 def _adopt_timeout(timeout):
     """A Timeout object given as ``timeout=`` (gevent allows it): start it unless it

@@ -25,7 +25,8 @@ from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
 
 from greenlet import getcurrent
 
-from .hub import TIMED_OUT, Linkable, ParkingLot, _check_timeout, get_hub, get_hub_if_exists, sleep
+from .hub import (TIMED_OUT, Linkable, LoopExit, ParkingLot, _check_timeout, get_hub, get_hub_if_exists,
+                  other_os_threads, sleep)
 
 __all__ = ['BoundedSemaphore', 'DummySemaphore', 'Lock', 'RLock', 'Semaphore']
 
@@ -115,13 +116,33 @@ class Semaphore(Linkable):
         timeout = _norm_timeout(timeout)
         if timeout == 0:
             return False
-        # Park until release() hands us a permit; the lot cleans up on timeout/kill.
-        return self._acquirers.park(timeout) is not TIMED_OUT
+        return self._park(timeout)
+
+    def _park(self, timeout):
+        """Wait for release() to hand us a permit; True if it did, False on timeout."""
+        if get_hub_if_exists() is None and other_os_threads():
+            # An OS thread with no hub (code written for threads, sharing the lock
+            # with another thread): nothing in this thread could release it, and a
+            # hub made here would only find nothing to run. Block the thread.
+            return self._acquirers.park_thread(timeout)
+        try:
+            # Park until release() hands us a permit; the lot cleans up on timeout/kill.
+            return self._acquirers.park(timeout) is not TIMED_OUT
+        except LoopExit:
+            # This thread's hub has nothing left that could release us; another OS
+            # thread still may (without any other thread: a deadlock, LoopExit says so).
+            if timeout is not None or getcurrent() is not get_hub().parent or not other_os_threads():
+                raise
+            return self._acquirers.park_thread(None)
 
     def release(self) -> int:
-        """Give a permit back: to the first waiter if any, else to the counter."""
+        """Give a permit back: to the first waiter if any, else to the counter.
+
+        Callable from any OS thread: a waiter in another thread is woken through
+        its own hub (or, without one, its native lock).
+        """
         acquirers = self._acquirers
-        if acquirers and acquirers.unpark(True):
+        if acquirers and acquirers.unpark_threadsafe(True):
             return self.counter          # handed over: the counter stays as it is
         self.counter += 1
         if self._lot or self._links:
@@ -260,7 +281,7 @@ class Lock(Semaphore):
             if not blocking:
                 _yield_after_failed_try()
                 return False
-            return self._acquirers.park(None) is not TIMED_OUT
+            return self._park(None)
         if Semaphore.acquire(self, blocking, _lock_timeout(blocking, timeout)):
             return True
         if not blocking:

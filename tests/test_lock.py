@@ -447,3 +447,79 @@ def test_semaphore_linkcount_counts_greenlets_waiting_to_acquire():
     s.release()
     gevent.joinall(gs, timeout=5)
     assert s.linkcount() == 1      # the rawlink: the semaphore was never free
+
+
+def test_semaphore_held_by_one_os_thread_is_acquired_by_another_when_released():
+    # Code written for threads shares locks between OS threads: a thread without a
+    # hub that must wait blocks natively until another thread's release wakes it.
+    import threading
+    from gevent_lite.monkey import get_original
+    NativeThread = get_original('threading', 'Thread')
+    for make in (Semaphore, BoundedSemaphore, Lock, RLock):
+        sem = make() if make in (Lock, RLock) else make(1)
+        sem.acquire()
+        got = []
+        started = threading.Event()
+
+        def other():
+            started.set()
+            got.append(sem.acquire())
+            sem.release()
+
+        t = NativeThread(target=other, daemon=True)
+        t.start()
+        assert started.wait(5)
+        time.sleep(0.1)
+        assert got == []                 # still waiting, not failed with LoopExit
+        sem.release()
+        t.join(5)
+        assert got == [True], make
+
+
+def test_native_thread_release_wakes_greenlets_waiting_in_the_hub_promptly():
+    import threading
+    from gevent_lite.monkey import get_original
+    NativeThread = get_original('threading', 'Thread')
+    sem = BoundedSemaphore(1)
+    holder_has_it = threading.Event()
+    release_now = threading.Event()
+
+    def holder():
+        sem.acquire()                    # free: taken at once, no hub made here
+        holder_has_it.set()
+        release_now.wait(5)
+        sem.release()
+
+    t = NativeThread(target=holder, daemon=True)
+    t.start()
+    assert holder_has_it.wait(5)
+    resumed = []
+
+    def waiter(i):
+        with sem:
+            resumed.append(i)
+
+    gs = [gevent.spawn(waiter, i) for i in range(3)]
+    gevent.sleep(0.05)
+    assert sem.linkcount() == 3
+    t0 = time.monotonic()
+    release_now.set()
+    gevent.joinall(gs, timeout=5)
+    assert resumed == [0, 1, 2]
+    assert time.monotonic() - t0 < 2    # woken through the hub's thread-safe queue
+    t.join(5)
+
+
+def test_a_lock_deadlock_in_a_single_thread_still_raises_loop_exit():
+    import subprocess
+    import sys
+    code = ('import gevent_lite\n'
+            'from gevent_lite.lock import Lock\n'
+            'from gevent_lite.hub import LoopExit\n'
+            'l = Lock(); l.acquire()\n'
+            'try:\n'
+            '    l.acquire()\n'
+            'except LoopExit:\n'
+            '    print("LoopExit")\n')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert res.stdout.strip() == 'LoopExit', res.stdout + res.stderr
