@@ -461,7 +461,7 @@ def test_semaphore_held_by_one_os_thread_is_acquired_by_another_when_released():
         got = []
         started = threading.Event()
 
-        def other():
+        def other(sem=sem, got=got, started=started):
             started.set()
             got.append(sem.acquire())
             sem.release()
