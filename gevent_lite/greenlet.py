@@ -45,9 +45,10 @@ def _call_spawn_callbacks(greenlet):
     for callback in list(_spawn_callbacks):
         callback(greenlet)
 _dead_greenlet_dead = greenlet.dead.__get__
+_greenlet_active = greenlet.__bool__
 
 # Start states
-_NEW, _SCHEDULED, _RUNNING, _KILLED_BEFORE_START = 0, 1, 2, 3
+_NEW, _SCHEDULED, _KILLED_BEFORE_START = 0, 1, 2
 
 
 class Greenlet(greenlet, Linkable):
@@ -192,7 +193,14 @@ class Greenlet(greenlet, Linkable):
                 _spawn_callbacks = None
 
     def __bool__(self):
-        return self._start_state in (_SCHEDULED, _RUNNING) and not _dead_greenlet_dead(self)
+        return self._start_state == _SCHEDULED and not _dead_greenlet_dead(self)
+
+    def _not_started(self):
+        # Never switched into, not finished and not killed: the greenlet itself
+        # knows whether it was started (its C bool: active), so run() stores no
+        # "running" state on every spawn.
+        return (self._start_state != _KILLED_BEFORE_START and not _greenlet_active(self)
+                and not _dead_greenlet_dead(self))
 
     def ready(self) -> bool:
         """True when the greenlet has finished (returned, raised or was killed)."""
@@ -253,12 +261,16 @@ class Greenlet(greenlet, Linkable):
         return g
 
     def run(self):
-        # Called by greenlet on the first switch into us.
+        # Called by greenlet on the first switch into us. (No "running" state is
+        # stored: started and not dead is greenlet's own bool, see _not_started.)
         if self._start_state == _KILLED_BEFORE_START:
             return
-        self._start_state = _RUNNING
+        args = self.args
+        kwargs = self.kwargs
         try:
-            self.value = self._run(*self.args, **self.kwargs)
+            # Without keywords, call without ``**``: unpacking the shared empty
+            # mapping (not a dict) would build a new dict on every spawn.
+            self.value = self._run(*args, **kwargs) if kwargs else self._run(*args)
         except GreenletExit as ex:
             self._report_result(ex)
         except:  # noqa: E722 -- the result of a greenlet may be any exception
@@ -272,10 +284,10 @@ class Greenlet(greenlet, Linkable):
             # be big), as gevent does. Plain stores, no deletions: those would
             # make CPython materialize the instance dict (measurably slower spawns).
             self._run = _finished_run
-            if self.args:
+            if args:
                 self.args = ()
-            if self.kwargs:
-                self.kwargs.clear()
+            if kwargs:
+                kwargs.clear()
 
     def _forget_run(self):
         # Killed before it started, it will never run: release the function and its
@@ -348,7 +360,7 @@ class Greenlet(greenlet, Linkable):
 
         Killing a greenlet that has not started yet means it never runs.
         """
-        if self._start_state in (_NEW, _SCHEDULED) and not _dead_greenlet_dead(self):
+        if self._not_started():
             # Not running yet: it will never start.
             if self._start_timer is not None:
                 self._start_timer.cancel()
@@ -377,7 +389,7 @@ class Greenlet(greenlet, Linkable):
         once with that exception, as with :meth:`kill` -- instead of being started
         just to raise, which would hand control to the hub for good.
         """
-        if self._start_state in (_NEW, _SCHEDULED) and not _dead_greenlet_dead(self):
+        if self._not_started():
             typ = args[0] if args else GreenletExit
             val = args[1] if len(args) > 1 else None
             if isinstance(val, BaseException):
@@ -457,7 +469,9 @@ def spawn(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Greenlet:
 
 
 _new_greenlet = greenlet.__new__
-_init_greenlet = greenlet.__init__
+# greenlet.__init__(g, None, hub) only sets the parent: its setter does that
+# without parsing an argument list.
+_set_parent = greenlet.parent.__set__
 
 
 def _setup(g, run, args, kwargs):
@@ -466,7 +480,7 @@ def _setup(g, run, args, kwargs):
         hub = _state.hub             # get_hub(), inlined: every spawn comes through here
     except AttributeError:
         hub = get_hub()
-    _init_greenlet(g, None, hub)
+    _set_parent(g, hub)
     if run is not None:
         if not callable(run):
             raise TypeError('The run argument or self._run must be callable')
@@ -574,14 +588,15 @@ def _join_in_turn(greenlets, timeout):
     # the later ones already over. gevent's joinall returns after those ran (it is
     # itself resumed from the last death's notification), and callers count on it
     # (Pool.kill() joins until the pool's own death links have removed every
-    # member). So yield once to the hub, which runs what is queued before us.
+    # member). So yield once to the hub, which runs what is queued before us. Not
+    # parked, such callbacks can only be in the hub's ready queue: with nothing
+    # ready, nothing is pending (one test instead of a look at every greenlet).
     if parked:
         sleep(0)
     else:
-        for g in done:
-            if g._links:
-                sleep(0)
-                break
+        hub = getattr(_state, 'hub', None)
+        if hub is not None and hub._ready:
+            sleep(0)
     return done
 
 

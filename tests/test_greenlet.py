@@ -711,3 +711,38 @@ def test_throw_into_a_greenlet_that_has_not_started_ends_it_without_running_it()
     gevent_lite.get_hub().run_callback(h.throw, gevent_lite.GreenletExit)
     h.join(timeout=5)
     assert h.dead and isinstance(h.value, gevent_lite.GreenletExit)
+
+
+def test_a_started_greenlet_parked_in_its_run_is_killed_by_a_throw_not_as_not_started():
+    # run() keeps no "running" state: kill() and throw() ask the greenlet itself
+    # whether it was switched into.
+    from gevent_lite.event import Event
+    ev, log = Event(), []
+
+    def parked():
+        try:
+            ev.wait()
+        finally:
+            log.append('cleaned up')
+
+    g = gevent_lite.Greenlet(parked)
+    assert not g and not g.started
+    g.start()
+    assert g and g.started                 # scheduled counts as started (gevent)
+    gevent_lite.sleep(0)                   # now it runs, parked in ev.wait()
+    assert g and not g.dead
+    g.kill(timeout=5)
+    assert g.dead and not g and log == ['cleaned up']
+    assert isinstance(g.value, gevent_lite.GreenletExit)
+    h = gevent_lite.spawn(parked)
+    gevent_lite.sleep(0)
+    h.kill(ValueError('in the wait'), timeout=5)
+    assert h.dead and isinstance(h.exception, ValueError) and log[-1] == 'cleaned up'
+
+
+def test_spawn_passes_positional_and_keyword_arguments_and_releases_them_after_the_run():
+    g = gevent_lite.spawn(lambda *a, **k: (a, k), 1, 2, b=3)
+    assert g.get(timeout=5) == ((1, 2), {'b': 3})
+    assert g.args == () and dict(g.kwargs) == {}
+    plain = gevent_lite.spawn(lambda *a, **k: (a, k), 4)
+    assert plain.get(timeout=5) == ((4,), {})
