@@ -780,6 +780,9 @@ class _Flag(Linkable):
         self.up = True
         self._check_and_notify()
 
+    def wait(self, timeout=None):
+        return self._wait_ready(timeout)     # the base's wait, as a subclass exposes it
+
 
 def test_linkable_calls_links_once_each_in_order_and_an_error_does_not_stop_the_rest(capsys):
     flag = _Flag()
@@ -814,9 +817,9 @@ def test_linkable_calls_links_once_each_in_order_and_an_error_does_not_stop_the_
 
 def test_linkable_wait_times_out_leaving_no_waiter_and_wakes_every_waiter_when_ready():
     flag = _Flag()
-    assert flag._wait_ready(0.01) is False
+    assert flag.wait(0.01) is False
     assert flag.statistics() == {'waiting': 0, 'links': 0}
-    waiters = [gevent_lite.spawn(flag._wait_ready, 5) for _ in range(3)]
+    waiters = [gevent_lite.spawn(flag.wait, 5) for _ in range(3)]
     gevent_lite.sleep(0.01)
     assert flag.statistics()['waiting'] == 3
     flag.raise_()
@@ -828,7 +831,7 @@ def test_linkable_wait_times_out_leaving_no_waiter_and_wakes_every_waiter_when_r
 def test_linkable_woken_from_another_os_thread():
     flag = _Flag()
     threading.Timer(0.02, flag.raise_).start()
-    assert flag._wait_ready(5) is True
+    assert flag.wait(5) is True
 
 
 def test_wait_with_timeout_zero_still_collects_objects_that_are_already_ready():
