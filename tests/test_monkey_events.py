@@ -4,12 +4,9 @@ Patching is process-global, so every test runs in a fresh interpreter whose
 subscriber is installed before anything is patched.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import _helpers as helpers
 
 PROLOGUE = '''
 import socket, time
@@ -24,11 +21,7 @@ events.subscribers.append(record)
 
 
 def check(code, timeout=60):
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    res = subprocess.run([sys.executable, '-c', PROLOGUE + textwrap.dedent(code)],
-                         capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res.stdout
+    return helpers.check_python(PROLOGUE + textwrap.dedent(code), timeout=timeout)
 
 
 def test_patch_all_sends_will_all_module_pairs_builtins_and_did_all_in_order():
@@ -199,9 +192,7 @@ def test_patching_warnings_point_at_the_programs_patch_call(tmp_path):
         monkey.patch_ssl()
         ev.set(); t.join(60); assert not t.is_alive()
     '''))
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=60, env=env, cwd=str(tmp_path))
+    res = helpers.run_python(args=[str(script)], cwd=str(tmp_path))
     assert res.returncode == 0, res.stderr
     lines = [line for line in res.stderr.splitlines() if 'MonkeyPatchWarning' in line]
     assert any('ssl was imported before patching' in line for line in lines), res.stderr

@@ -16,10 +16,6 @@ from gevent_lite.hub import get_hub
 pytestmark = pytest.mark.skipif(not hasattr(os, 'fork'), reason='POSIX only')
 
 
-def _run_script(code, timeout=30):
-    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=timeout)
-
 
 def test_reexports_everything_else_of_os():
     for name in ('getpid', 'path', 'environ', 'pipe', 'WNOHANG', 'kill', 'pread', 'readv'):
@@ -113,7 +109,7 @@ def test_waitpid_reports_signal_death():
 
 def test_waitpid_polling_path_for_any_child():
     # waitpid(-1) reaps any child, so run it where no other test's children live.
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import subprocess, time
         import gevent_lite, gevent_lite.os as gos
         child = subprocess.Popen(['sleep', '0.3'])
@@ -136,7 +132,7 @@ def test_waitpid_polling_path_for_any_child():
 def test_waitpid_gets_the_status_of_a_fork_and_watch_child_its_watcher_reaped():
     # As in gevent: the watcher greenlet reaps the child and calls back, and a
     # waitpid for that pid, or for any child, still returns its status.
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import os, subprocess
         import gevent_lite, gevent_lite.os as gos
         seen = []
@@ -271,7 +267,7 @@ def test_fork_child_gets_fresh_hub_and_never_runs_parent_greenlets(tmp_path):
 
 
 def test_plain_os_fork_also_reinits_the_hub():
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import os
         import gevent_lite, gevent_lite.os
         from gevent_lite.hub import get_hub
@@ -291,7 +287,7 @@ def test_plain_os_fork_also_reinits_the_hub():
 
 @pytest.mark.skipif(not hasattr(os, 'forkpty'), reason='no forkpty')
 def test_forkpty_child_gets_fresh_hub():
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import os
         import gevent_lite, gevent_lite.os as gos
         from gevent_lite.hub import get_hub
@@ -331,7 +327,7 @@ def test_waitpid_wnohang_checks_synchronously():
 
 
 def test_parent_thread_pool_is_refused_in_forked_child():
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import os
         import gevent_lite.os as gos
         from gevent_lite.hub import get_hub
@@ -502,7 +498,7 @@ def test_green_read_and_write_leave_regular_files_and_nonblocking_fds_to_the_pla
 def test_queue_listener_on_a_multiprocessing_queue_delivers_and_stops_under_patch_all():
     # CPython's test_logging QueueListenerTest with multiprocessing.Queue: the
     # listener thread's get() reads the queue's pipe with os.read.
-    res = _run_script('''
+    res = helpers.run_python('''
         from gevent_lite import monkey; monkey.patch_all()
         import logging, logging.handlers, multiprocessing, time
         q = multiprocessing.Queue()
@@ -647,7 +643,7 @@ def test_fork_from_a_start_new_thread_green_thread_reports_through_a_pipe_as_the
     # threading._after_fork (3.13) builds a _MainThread for a forking thread it has
     # no Thread object for and asserts that its handle's ident is get_ident(): with
     # the OS thread's ident it printed "Exception ignored ... AssertionError".
-    res = _run_script('''
+    res = helpers.run_python('''
         from gevent_lite import monkey; monkey.patch_all()
         import os, sys, threading, _thread
         r, w = os.pipe()
@@ -673,7 +669,7 @@ def test_forked_child_exits_without_waiting_for_the_parents_green_threads():
     # The parent's non-daemon green thread is a frozen copy in the child: the
     # child's exit (3.13's threading._shutdown joins every non-daemon thread) must
     # not wait for it, nor report it as a thread that can never finish.
-    res = _run_script('''
+    res = helpers.run_python('''
         from gevent_lite import monkey; monkey.patch_all()
         import os, threading, time
         ev = threading.Event()

@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+import _helpers as helpers
+
 import gevent_lite
 import gevent_lite.signal as gsignal
 from gevent_lite.event import Event
@@ -241,13 +243,9 @@ def test_exception_from_handler_during_a_wait_surfaces_in_the_main_greenlet():
     assert time.monotonic() - t0 >= 0.04
 
 
-def _run_script(code):
-    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=30)
-
 
 def test_sys_exit_in_handler_reaches_the_main_greenlet():
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import os, signal, sys
         import gevent_lite, gevent_lite.signal as gs
         import threading
@@ -268,7 +266,7 @@ def test_sys_exit_in_handler_reaches_the_main_greenlet():
 def test_default_sigint_while_hub_polls_reaches_main_and_hub_survives():
     # SIGINT's default handler raises KeyboardInterrupt on top of whatever runs;
     # when that is the hub (blocked in the poller) the hub must not die with it.
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import os, signal, threading, time
         import gevent_lite
         # Started in the background by a shell, we may inherit SIGINT ignored.
@@ -315,7 +313,7 @@ def test_signal_handler_with_ref_keeps_the_hub_waiting_for_the_signal():
 def test_patched_signal_functions_report_the_signal_module_and_still_work():
     # pydoc lists a module's functions by their __module__ (CPython's
     # test_signal.test_functions_module_attr checks it under patching).
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import importlib, inspect, os, signal, sys
         from gevent_lite import monkey
         import gevent_lite, gevent_lite.signal as gs

@@ -2,7 +2,6 @@ import os
 import signal
 import subprocess as std_subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -195,14 +194,10 @@ def test_child_reaped_elsewhere_gives_returncode_like_stdlib():
     assert p.wait(timeout=5) == 0
 
 
-def _run_script(code):
-    return std_subprocess.run([PY, '-c', textwrap.dedent(code)],
-                              capture_output=True, text=True, timeout=30)
-
 
 def test_user_sigchld_handler_keeps_working_with_green_subprocess():
     # gevent#857/#622: the library must not take SIGCHLD away from the user.
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import signal
         import gevent_lite, gevent_lite.signal as gs
         import gevent_lite.subprocess as gsp
@@ -220,7 +215,7 @@ def test_user_sigchld_handler_keeps_working_with_green_subprocess():
 def test_subprocess_in_forked_child_works():
     # gevent#857: a subprocess started inside a forked child of a process that
     # already used subprocess hung.
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import os
         import gevent_lite, gevent_lite.os as gos, gevent_lite.subprocess as gsp
         gsp.call(['true'])
@@ -299,7 +294,7 @@ def test_unbuffered_pipes_and_no_stale_fd_registrations():
 
 
 def test_patched_stdlib_subprocess_waitpid_and_signal_cooperate():
-    proc = _run_script('''
+    proc = helpers.run_python('''
         from gevent_lite import monkey
         monkey.patch_all()
         import os, signal, subprocess, threading, time

@@ -275,14 +275,10 @@ def test_hub_threadpool_property_uses_registered_factory():
     assert pool.apply(lambda: 'ok') == 'ok'
 
 
-def _run_script(code, timeout=20):
-    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=timeout)
-
 
 def test_interpreter_exit_does_not_wait_for_a_sleeping_task():
     start = time.monotonic()
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import time
         from gevent_lite.hub import get_hub
         import gevent_lite.threadpool
@@ -298,7 +294,7 @@ def test_interpreter_exit_does_not_wait_for_a_sleeping_task():
 
 def test_workers_stay_real_threads_after_thread_module_is_patched():
     # Simulates monkey-patching after import: the captured originals are used.
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import time, _thread, _queue, threading
         from gevent_lite.threadpool import ThreadPool
         def broken(*a, **k):
@@ -321,7 +317,7 @@ def test_workers_stay_real_threads_after_thread_module_is_patched():
 def test_pool_tasks_may_use_green_primitives_after_patch_all():
     # A worker thread that touches a patched primitive gets its own hub; hub
     # creation must not depend on names that patching removes (select.epoll).
-    proc = _run_script('''
+    proc = helpers.run_python('''
         from gevent_lite import monkey
         monkey.patch_all()
         import time, socket
@@ -338,7 +334,7 @@ def test_pool_tasks_may_use_green_primitives_after_patch_all():
 
 
 def test_hub_threadpool_works_right_after_importing_the_package():
-    proc = _run_script('''
+    proc = helpers.run_python('''
         import gevent_lite
         print(gevent_lite.get_hub().threadpool.apply(lambda: 'pooled'))
     ''')
