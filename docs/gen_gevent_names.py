@@ -33,8 +33,8 @@ _STDLIB = {'gevent.socket': 'socket', 'gevent.ssl': 'ssl', 'gevent.select': 'sel
            'gevent.signal': 'signal', 'gevent.thread': '_thread', 'gevent.threading': 'threading',
            'gevent.time': 'time'}
 
-_ZOPE = ('gevent uses zope.interface; gevent_lite has no interface declarations, its events '
-         'are plain classes (subscribers and isinstance checks work)')
+_ZOPE = ('a zope.interface interface, implemented by the event class, when zope.interface is '
+         'installed (gevent requires it, gevent_lite does not); a plain marker class otherwise')
 
 #: ``'module name'`` (or ``'module *'`` for every name of a module) -> why it is absent
 #: or different. A present name with a note is listed as "different".

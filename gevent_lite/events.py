@@ -19,7 +19,10 @@ them, in order, with an event object. gevent_lite sends:
 The names match ``gevent.events``. When ``zope.event`` is installed,
 :data:`subscribers` is ``zope.event.subscribers`` itself, as in gevent, so a
 plugin that subscribes through ``zope.event`` sees these events too (our
-:func:`notify` stays ours: it iterates a copy, which zope's does not). Events from the monitor arrive in the
+:func:`notify` stays ours: it iterates a copy, which zope's does not). gevent's
+``I*`` interfaces (``IEventLoopBlocked``, ...) are ``zope.interface`` interfaces
+that the event classes implement when ``zope.interface`` is installed (gevent
+requires it; gevent_lite does not), and plain marker classes otherwise. Events from the monitor arrive in the
 monitor's OS thread, not in the hub's: a subscriber that wants to act in the hub
 should hand over with ``hub.run_callback_threadsafe``. Exceptions raised by a
 subscriber propagate to whoever called :func:`notify` (the monitor prints them
@@ -38,6 +41,11 @@ __all__ = [
     'GeventWillPatchModuleEvent', 'GeventDidPatchModuleEvent',
     'GeventWillPatchAllEvent', 'GeventDidPatchBuiltinModulesEvent',
     'GeventDidPatchAllEvent',
+    'IPeriodicMonitorThread', 'IPeriodicMonitorThreadStartedEvent', 'IEventLoopBlocked',
+    'IMemoryUsageThresholdExceeded', 'IMemoryUsageUnderThreshold',
+    'IGeventPatchEvent', 'IGeventWillPatchEvent', 'IGeventDidPatchEvent',
+    'IGeventWillPatchModuleEvent', 'IGeventDidPatchModuleEvent', 'IGeventWillPatchAllEvent',
+    'IGeventDidPatchBuiltinModulesEvent', 'IGeventDidPatchAllEvent',
 ]
 
 #: Callables ``f(event)``; append to subscribe, remove to unsubscribe.
@@ -274,3 +282,74 @@ class GeventDidPatchAllEvent(_PatchAllFields, GeventDidPatchEvent):
     def __init__(self, patch_all_arguments, patch_all_kwargs=None):
         GeventDidPatchEvent.__init__(self, None, None)
         self._set_arguments(patch_all_arguments, patch_all_kwargs)
+
+
+# -- gevent's interfaces -----------------------------------------------------------------
+
+try:
+    _zi: Any = __import__('zope.interface', fromlist=['Interface'])
+except ImportError:  # pragma: no cover - zope.interface comes with the test extra
+    _zi = None
+
+
+def _interface(name, doc, bases=(), **attributes):
+    # A zope.interface interface (what gevent's are), or without zope.interface a
+    # marker class of the same name, so the names exist either way.
+    if _zi is None:
+        return type(name, bases or (object,), {'__doc__': doc, '__module__': __name__})
+    attrs = {key: _zi.Attribute(text) for key, text in attributes.items()}
+    return _zi.interface.InterfaceClass(name, bases or (_zi.Interface,), attrs, doc, __name__)
+
+
+IPeriodicMonitorThread = _interface(
+    'IPeriodicMonitorThread', 'The monitor thread of a hub (see gevent_lite.monitor).')
+IPeriodicMonitorThreadStartedEvent = _interface(
+    'IPeriodicMonitorThreadStartedEvent', 'A monitor thread was started.',
+    monitor='The monitor thread.')
+IEventLoopBlocked = _interface(
+    'IEventLoopBlocked', 'A greenlet kept the hub from running too long.',
+    greenlet='The greenlet that blocked.', blocking_time='How long, in seconds.',
+    info='Report lines, with its stack.', hub='The hub that was blocked.')
+IMemoryUsageThresholdExceeded = _interface(
+    'IMemoryUsageThresholdExceeded', 'Resident memory went above the threshold.',
+    mem_usage='Bytes in use.', max_allowed='The threshold.', memory_info='psutil memory info, or None.')
+IMemoryUsageUnderThreshold = _interface(
+    'IMemoryUsageUnderThreshold', 'Resident memory went back under the threshold.',
+    mem_usage='Bytes in use.', max_allowed='The threshold.',
+    max_memory_usage='The highest usage seen while over.', memory_info='psutil memory info, or None.')
+IGeventPatchEvent = _interface(
+    'IGeventPatchEvent', 'Something is patched.', source='Our module.', target='The stdlib module.')
+IGeventWillPatchEvent = _interface(
+    'IGeventWillPatchEvent', 'Something is about to be patched.', (IGeventPatchEvent,))
+IGeventDidPatchEvent = _interface(
+    'IGeventDidPatchEvent', 'Something was patched.', (IGeventPatchEvent,))
+IGeventWillPatchModuleEvent = _interface(
+    'IGeventWillPatchModuleEvent', 'A stdlib module is about to be patched.', (IGeventWillPatchEvent,),
+    module_name='Its name.', target_item_names='The names that will be copied.')
+IGeventDidPatchModuleEvent = _interface(
+    'IGeventDidPatchModuleEvent', 'A stdlib module was patched.', (IGeventDidPatchEvent,),
+    module_name='Its name.')
+IGeventWillPatchAllEvent = _interface(
+    'IGeventWillPatchAllEvent', 'patch_all() is starting.', (IGeventWillPatchEvent,),
+    patch_all_arguments='Option -> value.', patch_all_kwargs='Extra keyword arguments.')
+IGeventDidPatchBuiltinModulesEvent = _interface(
+    'IGeventDidPatchBuiltinModulesEvent', 'The stdlib modules are patched.', (IGeventDidPatchEvent,),
+    patch_all_arguments='Option -> value.', patch_all_kwargs='Extra keyword arguments.')
+IGeventDidPatchAllEvent = _interface(
+    'IGeventDidPatchAllEvent', 'patch_all() finished.', (IGeventDidPatchEvent,))
+
+if _zi is not None:
+    for _cls, _iface in ((PeriodicMonitorThreadStartedEvent, IPeriodicMonitorThreadStartedEvent),
+                         (EventLoopBlocked, IEventLoopBlocked),
+                         (MemoryUsageThresholdExceeded, IMemoryUsageThresholdExceeded),
+                         (MemoryUsageUnderThreshold, IMemoryUsageUnderThreshold),
+                         (GeventPatchEvent, IGeventPatchEvent),
+                         (GeventWillPatchEvent, IGeventWillPatchEvent),
+                         (GeventDidPatchEvent, IGeventDidPatchEvent),
+                         (GeventWillPatchModuleEvent, IGeventWillPatchModuleEvent),
+                         (GeventDidPatchModuleEvent, IGeventDidPatchModuleEvent),
+                         (GeventWillPatchAllEvent, IGeventWillPatchAllEvent),
+                         (GeventDidPatchBuiltinModulesEvent, IGeventDidPatchBuiltinModulesEvent),
+                         (GeventDidPatchAllEvent, IGeventDidPatchAllEvent)):
+        _zi.classImplements(_cls, _iface)
+    del _cls, _iface

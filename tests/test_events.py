@@ -99,3 +99,20 @@ def test_subscribers_is_zope_events_list_when_zope_event_is_installed(subscribed
     finally:
         zope_event.subscribers.remove(seen.append)
     assert seen == [ev]
+
+
+def test_gevents_interfaces_are_declared_and_implemented_with_zope_interface():
+    verify = pytest.importorskip('zope.interface.verify')
+    verify.verifyClass(events.IEventLoopBlocked, events.EventLoopBlocked)
+    verify.verifyObject(events.IMemoryUsageThresholdExceeded, events.MemoryUsageThresholdExceeded(0, 0, 0))
+    verify.verifyObject(events.IMemoryUsageUnderThreshold, events.MemoryUsageUnderThreshold(0, 0, 0, 0))
+    ev = events.GeventDidPatchModuleEvent('socket', None, None)
+    assert events.IGeventDidPatchModuleEvent.providedBy(ev)
+    assert events.IGeventPatchEvent.providedBy(ev)         # through the interface bases
+    assert not events.IGeventWillPatchEvent.providedBy(ev)
+
+
+def test_interfaces_are_marker_classes_without_zope_interface(monkeypatch):
+    monkeypatch.setattr(events, '_zi', None)
+    marker = events._interface('IThing', 'A thing.', size='Its size.')
+    assert isinstance(marker, type) and marker.__name__ == 'IThing' and marker.__doc__ == 'A thing.'
