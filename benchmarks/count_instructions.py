@@ -17,7 +17,15 @@ A unit is: ``sleep0`` one ``sleep(0)`` in each of two greenlets; ``spawn`` one
 spawn+join of a no-op greenlet (for ``--impl greenlet``: one raw greenlet
 created, switched into and finished, the floor under any library's spawn);
 ``event`` one set/wait/clear round trip between two greenlets; ``queue`` one
-item through ``Queue(100)``; ``timers`` one timed ``sleep`` (10 per greenlet).
+item through ``Queue(100)``; ``timers`` one timed ``sleep`` (10 per greenlet);
+``wsgi1`` one hello-world request on a keep-alive connection to the WSGI server
+(``pywsgi``; for gevent with ``TCP_NODELAY``, as ``bench_wsgi.py``'s
+``gevent_nodelay``), from one client connection that pauses 2 ms before each
+request, so the server finds no next request waiting and parks in the poller
+for every request, as it mostly does under ``wrk``; ``wsgi50`` the same from 50 connections at once, as ``wrk -c50``
+loads it (the poller then reports several connections per wait, and the count moves
+more from run to run). The load comes from a client process valgrind does not
+trace, so only the server's instructions are counted.
 """
 
 import argparse
@@ -29,13 +37,92 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CASES = ('sleep0', 'spawn', 'event', 'queue', 'timers')
+CASES = ('sleep0', 'spawn', 'event', 'queue', 'timers', 'wsgi1', 'wsgi50')
 IMPLS = ('lite', 'gevent', 'eventlet', 'greenlet')
 
+# The HTTP load of the wsgi cases: CONNS keep-alive connections, N hello-world
+# requests in all (one outstanding per connection, as wrk sends them), every
+# response checked; then every connection is closed. Run as a separate process.
+WSGI_CLIENT = r'''
+import selectors, socket, sys, time
+port, conns, n, pause = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+req = b'GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n' % port
+sel = selectors.DefaultSelector()
+sent = got = 0
+for _ in range(min(conns, n)):
+    s = socket.create_connection(('127.0.0.1', port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sel.register(s, selectors.EVENT_READ, bytearray())
+    s.sendall(req)
+    sent += 1
+while got < n:
+    for key, _ in sel.select(60) or sys.exit('no response for 60 s'):
+        buf = key.data
+        data = key.fileobj.recv(65536)
+        if not data:
+            sys.exit('server closed a connection after %d responses' % got)
+        buf += data
+        while True:
+            end = buf.find(b'Hello, World!')
+            if end < 0:
+                break
+            if not buf.startswith(b'HTTP/1.1 200 '):
+                sys.exit('bad response %r' % bytes(buf[:200]))
+            del buf[:end + 13]
+            got += 1
+            if sent < n:
+                if pause:
+                    time.sleep(pause)
+                key.fileobj.sendall(req)
+                sent += 1
+for key in list(sel.get_map().values()):
+    key.fileobj.close()
+'''
+
 # The workload, run in the measured interpreter: python -c WORKLOAD IMPL CASE N
+# (the wsgi cases get the client's source as a fourth argument)
 WORKLOAD = r'''
 import sys
 impl, case, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if case in ('wsgi1', 'wsgi50'):
+    # The server under measurement; the client is a child process (valgrind does
+    # not trace it). The run ends when the client has closed every connection.
+    import socket, subprocess
+    conns = 1 if case == 'wsgi1' else 50
+    if impl == 'lite':
+        from gevent_lite.event import Event
+        from gevent_lite.pywsgi import WSGIServer
+    elif impl == 'gevent':
+        from gevent.event import Event
+        from gevent.pywsgi import WSGIServer
+    else:
+        raise SystemExit('the wsgi cases are for lite and gevent only')
+    closed = [0]
+    all_closed = Event()
+    served = [0]
+    class Server(WSGIServer):
+        def handle(self, sock, address):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)   # gevent_nodelay
+            try:
+                WSGIServer.handle(self, sock, address)
+            finally:
+                closed[0] += 1
+                if closed[0] == min(conns, n):
+                    all_closed.set()
+    def app(environ, start_response):
+        served[0] += 1
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'Hello, World!']
+    srv = Server(('127.0.0.1', 0), app, log=None)
+    srv.start()
+    client = subprocess.Popen([sys.executable, '-c', sys.argv[4], str(srv.server_port), str(conns), str(n),
+                               '0.002' if conns == 1 else '0'])
+    all_closed.wait()
+    srv.stop()
+    if client.wait() != 0:
+        raise SystemExit('the client failed')
+    assert served[0] == n, (case, served[0], n)
+    raise SystemExit(0)
 if impl == 'greenlet':
     # Raw greenlet: only the spawn case, as its physical limit (create, switch in, finish).
     from greenlet import greenlet
@@ -124,12 +211,17 @@ assert done == n, (case, done, n)
 '''
 
 
+def workload_extra(case):
+    """The arguments after ``IMPL CASE N`` that ``case``'s workload needs."""
+    return [WSGI_CLIENT] if case.startswith('wsgi') else []
+
+
 def count(impl, case, n, python=sys.executable):
     """Instructions callgrind counted for one run of ``case`` at size ``n``."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     proc = subprocess.run(
         ['valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null',
-         python, '-c', WORKLOAD, impl, case, str(n)],
+         python, '-c', WORKLOAD, impl, case, str(n)] + workload_extra(case),
         capture_output=True, text=True, env=env, timeout=900)
     if proc.returncode != 0:
         raise RuntimeError('%s %s n=%d failed:\n%s' % (impl, case, n, proc.stderr[-2000:]))

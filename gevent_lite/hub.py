@@ -667,6 +667,76 @@ class Timer:
         return '<Timer when=%.3f %s>' % (self.when, self.callback if self.callback else 'cancelled')
 
 
+class FdDeadline:
+    """A time limit for the waits one greenlet makes on one fd, kept by one lazily re-armed Timer.
+
+    For a connection that waits on its socket over and over (a keep-alive HTTP
+    connection waits for every request head and every slow body read), a
+    ``wait_fd(..., timeout)`` per wait allocates a :class:`Timer`, pushes it on
+    the heap and cancels it again, request after request. Here a wait only
+    stores its deadline (hub time, see :func:`now`) and parks with no timer of
+    its own; one Timer per fd, armed by the first wait, does the timing. When it
+    comes due it looks at the wait in progress: nobody waits (the greenlet is
+    busy between waits), so it lapses and the next wait arms it again; the
+    deadline moved later (later waits), so it re-arms for it -- at most once per
+    timeout period, not once per wait; or the deadline passed, so the fd's
+    waiters are woken with ``exc`` through :meth:`Hub.cancel_wait` (which also
+    forgets the fd: a timed-out wait ends the connection, whose owner closes it).
+
+    Call :meth:`close` when the fd is done with, so the Timer does not keep the
+    owner alive until it comes due.
+    """
+
+    __slots__ = ('_hub', '_fd', '_exc', '_when', '_timer', '_due')
+
+    def __init__(self, fd: int, exc: BaseException, hub: Hub | None = None) -> None:
+        self._hub = hub if hub is not None else get_hub()
+        self._fd = fd
+        self._exc = exc
+        self._when: float | None = None   # the deadline of the wait in progress (None: nobody waits)
+        self._timer: Timer | None = None
+        self._due = 0.0                     # when the armed timer comes due
+
+    def wait(self, events: int, when: float | None) -> int:
+        """Park until the fd is ready for ``events`` (as :meth:`Hub.wait_fd`), or
+        until hub time ``when`` (None: no limit), when ``exc`` is raised."""
+        hub = self._hub
+        if when is not None:
+            timer = self._timer
+            if timer is None or self._due > when:
+                # No timer yet (or it lapsed), or this deadline is earlier than the one
+                # the timer was armed for: arm for this one.
+                if timer is not None:
+                    timer.cancel()
+                self._timer = hub.call_later(when - hub._clock(), self._fire)
+                self._due = when
+            self._when = when
+        try:
+            return hub.wait_fd(self._fd, events)
+        finally:
+            self._when = None
+
+    def _fire(self):
+        self._timer = None
+        when = self._when
+        if when is None:
+            return                     # nobody waits now; the next wait re-arms
+        hub = self._hub
+        left = when - hub._clock()
+        if left > 0:
+            self._timer = hub.call_later(left, self._fire)
+            self._due = when
+        else:
+            hub.cancel_wait(self._fd, self._exc)
+
+    def close(self) -> None:
+        """Cancel the Timer (the fd is closed or handed over)."""
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.cancel()
+
+
 class FdWatcher:
     """A standing occupant of an fd's reader/writer slot, for :meth:`Hub.watch_fd`.
 

@@ -61,7 +61,7 @@ from typing import Any, Callable, Optional
 import _socket
 
 from . import socket as _gsocket
-from .hub import now as _now, READ, WRITE, retry_io
+from .hub import FdDeadline, get_hub, now as _now, READ, WRITE
 from .server import StreamServer
 from .timeout import Timeout
 
@@ -305,6 +305,8 @@ class Input:
                 handler._sendall(b'HTTP/1.1 100 Continue\r\n\r\n')
         timeout = handler.request_timeout
         total = handler.body_timeout
+        t_now = _now()
+        when = None if timeout is None else t_now + timeout
         by_deadline = False
         if total is not None:
             # The per-wait timeout alone lets a client that sends a byte just before
@@ -312,15 +314,14 @@ class Input:
             # a deadline, counted from the first wait.
             deadline = self._deadline
             if deadline is None:
-                deadline = self._deadline = _now() + total
-            left = deadline - _now()
-            if left <= 0 or timeout is None or left < timeout:
-                timeout = left if left > 0 else 0.0
+                deadline = self._deadline = t_now + total
+            if when is None or deadline < when:
+                when = deadline
                 by_deadline = True
         try:
-            if by_deadline and timeout <= 0:
+            if by_deadline and when <= t_now:
                 raise _ClientGone('request body deadline passed')
-            data = handler._recv(timeout)
+            data = handler._recv(when)
         except _ClientGone:
             if not by_deadline:
                 raise
@@ -630,7 +631,11 @@ class WSGIHandler:
         self.client_address = address
         self.server = server
         self._raw = type(sock) is _gsocket.socket
-        self._fd = sock.fileno()
+        self._fd = fd = sock.fileno()
+        self._hub = hub = get_hub()
+        # Every wait on a plain socket goes through one FdDeadline: a wait stores its
+        # deadline, and one timer per connection (not one per wait) enforces it.
+        self._waits = FdDeadline(fd, _ClientGone('timed out'), hub) if self._raw else None
         self._rbuf = b''
         self._rpos = 0          # unread bytes: self._rbuf[self._rpos:]
         self._linger = False    # request bytes may be unread when we close: linger
@@ -665,27 +670,38 @@ class WSGIHandler:
 
     # -- socket I/O (park through hub.wait_fd) --------------------------------------------
 
-    def _recv(self, timeout):
-        """One ``recv``: bytes, or b'' at EOF. Parks until readable or ``timeout``."""
+    def _recv(self, when):
+        """One ``recv``: bytes, or b'' at EOF. Parks until readable; raises
+        :class:`_ClientGone` at hub time ``when`` (None: no limit)."""
         sock = self.socket
-        if self._raw:
+        waits = self._waits
+        if waits is None:
+            # TLS (or another socket class): its own timeout does the waiting.
+            if when is None:
+                sock.settimeout(None)
+            else:
+                left = when - _now()
+                if left <= 0:
+                    raise _ClientGone('read timed out')
+                sock.settimeout(left)
+            try:
+                return sock.recv(65536)
+            except _socket.timeout:
+                raise _ClientGone('read timed out') from None
+            except ConnectionError:
+                return b''
+        try:
+            # Try first: on a busy server the next request is usually there already.
             try:
                 return _raw_recv(sock, 65536)
             except BlockingIOError:
                 pass
-            except ConnectionError:
-                return b''
-            try:
-                # Park until the client sends something (or the timeout passes).
-                return retry_io(self._fd, READ, _raw_recv, (sock, 65536), timeout,
-                                _ClientGone('read timed out'))
-            except ConnectionError:
-                return b''
-        sock.settimeout(timeout)
-        try:
-            return sock.recv(65536)
-        except _socket.timeout:
-            raise _ClientGone('read timed out') from None
+            while True:
+                waits.wait(READ, when)     # parks until readable (or _ClientGone at `when`)
+                try:
+                    return _raw_recv(sock, 65536)
+                except BlockingIOError:
+                    pass                   # a spurious wake-up: park again
         except ConnectionError:
             return b''
 
@@ -719,9 +735,13 @@ class WSGIHandler:
             try:
                 sent += _raw_send(sock, view[sent:])
             except BlockingIOError:
-                # The client does not read fast enough: park until it does.
-                sent += retry_io(self._fd, WRITE, _raw_send, (sock, view[sent:]),
-                                 self.request_timeout, _ClientGone('write timed out'))
+                self._wait_writable()
+
+    def _wait_writable(self):
+        # The client does not read fast enough: park until it does, each wait
+        # bounded by request_timeout.
+        timeout = self.request_timeout
+        self._waits.wait(WRITE, None if timeout is None else self._hub._clock() + timeout)
 
     # -- the connection loop, in gevent's call order ------------------------------------------
     #
@@ -769,6 +789,8 @@ class WSGIHandler:
             server._idle.discard(self)
             if self._linger and self._raw:
                 self._lingering_close()
+            if self._waits is not None:
+                self._waits.close()
             try:
                 self.socket.close()
             except OSError:
@@ -783,10 +805,8 @@ class WSGIHandler:
         try:
             self.socket.shutdown(_socket.SHUT_WR)
             deadline = _now() + LINGER_TIMEOUT
-            while True:
-                left = deadline - _now()
-                if left <= 0 or not self._recv(left):
-                    break
+            while self._recv(deadline):
+                pass
         except (_ClientGone, OSError):
             pass
 
@@ -805,28 +825,25 @@ class WSGIHandler:
                 buf = buf[pos:]
                 pos = 0
             timeout = self.request_timeout
-            deadline = None if timeout is None else _now() + timeout
+            # The whole head is due by one deadline (slowloris), from here.
+            deadline = None if timeout is None else self._hub._clock() + timeout
             idle = self.server._idle
-            waited = False
             while i < 0:
                 if len(buf) > MAX_REQUEST_LINE and buf.find(b'\r\n', 0, MAX_REQUEST_LINE) < 0:
                     raise _BadRequest(414, 'request line too long')
                 if len(buf) > MAX_HEADER_BYTES:
                     raise _BadRequest(431, 'request header block too large')
-                if b'\n\n' in buf:
+                # find(), not 'in', on bytes here and below: CPython's bytes 'in'
+                # first tries its operand as an int and builds (then drops) a
+                # TypeError with a formatted message, a cost many times the search.
+                if buf.find(b'\n\n') >= 0:
                     raise _BadRequest(400, 'line ends without CR')
-                if deadline is not None and waited:
-                    # (On the first pass all of request_timeout is left: no clock read.)
-                    timeout = deadline - _now()
-                    if timeout <= 0:
-                        raise _ClientGone('request head timed out')
-                waited = True
                 if not buf:
                     idle.add(self)        # stop() may close us while we wait here
                     self._rbuf = b''      # the previous request's bytes need not wait with us
                     self._rpos = 0
                 try:
-                    data = self._recv(timeout)
+                    data = self._recv(deadline)
                 finally:
                     idle.discard(self)
                 if not data:
@@ -1034,7 +1051,7 @@ class WSGIHandler:
             path, _, query = target.partition(b'?')
             path = path.partition(b'#')[0]
             query = query.partition(b'#')[0]
-        env['PATH_INFO'] = (_unquote(path) if b'%' in path else path).decode('latin-1')
+        env['PATH_INFO'] = (_unquote(path) if path.find(b'%') >= 0 else path).decode('latin-1')
         env['QUERY_STRING'] = query.decode('latin-1')
         content_length = None
         te = None
@@ -1419,9 +1436,8 @@ class WSGIHandler:
             try:
                 sent = _raw_sendmsg(sock, bufs[i:i + 512])     # IOV_MAX is 1024 on Linux
             except BlockingIOError:
-                # The client does not read fast enough: park until it does.
-                sent = retry_io(self._fd, WRITE, _raw_sendmsg, (sock, bufs[i:i + 512]),
-                                self.request_timeout, _ClientGone('write timed out'))
+                self._wait_writable()
+                continue
             while sent:
                 size = bufs[i].nbytes
                 if sent >= size:

@@ -330,7 +330,8 @@ def test_instruction_count_workload_does_its_work_for_gevent_lite(case):
     # The workload asserts that it did n units; run it plainly (no valgrind) here.
     import subprocess
     env = dict(os.environ, PYTHONPATH=os.path.dirname(BENCH_DIR))
-    proc = subprocess.run([sys.executable, '-c', count_instructions.WORKLOAD, 'lite', case, '200'],
+    proc = subprocess.run([sys.executable, '-c', count_instructions.WORKLOAD, 'lite', case, '200']
+                          + count_instructions.workload_extra(case),
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
 

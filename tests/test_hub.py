@@ -10,8 +10,8 @@ import pytest
 import gevent_lite
 from gevent_lite import hub as hubmod
 from gevent_lite.hub import (
-    BlockingSwitchOutError, ConcurrentObjectUseError, Linkable, LoopExit, ParkingLot, Waiter,
-    get_hub, TIMED_OUT,
+    BlockingSwitchOutError, ConcurrentObjectUseError, FdDeadline, Linkable, LoopExit, ParkingLot,
+    Waiter, get_hub, TIMED_OUT,
 )
 
 
@@ -101,6 +101,74 @@ def test_wait_read_times_out_with_socket_timeout():
         with pytest.raises(ValueError):
             gevent_lite.wait_read(a.fileno(), timeout=0.05, timeout_exc=ValueError('custom'))
     finally:
+        a.close()
+        b.close()
+
+
+def test_fd_deadline_arms_one_timer_for_many_waits_not_one_per_wait():
+    hub = get_hub()
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    deadline = FdDeadline(a.fileno(), socket.timeout('conn timed out'))
+    try:
+        def writer():
+            for _ in range(200):
+                gevent_lite.sleep(0)
+                b.send(b'x')
+
+        gevent_lite.spawn(writer)
+        before = hub.statistics()
+        for _ in range(200):
+            # Each wait pushes its deadline later; the one timer is not touched.
+            assert deadline.wait(hubmod.READ, hubmod.now() + 30) == hubmod.READ
+            assert a.recv(1) == b'x'
+        after = hub.statistics()
+        grown = (after['timers'] + after['cancelled_timers']) - (before['timers'] + before['cancelled_timers'])
+        assert grown == 1, (before, after)
+        deadline.close()
+        assert hub.statistics()['timers'] == before['timers']
+    finally:
+        deadline.close()
+        a.close()
+        b.close()
+
+
+def test_fd_deadline_wakes_a_wait_whose_deadline_passed_even_after_later_ones_moved_it():
+    hub = get_hub()
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    deadline = FdDeadline(a.fileno(), socket.timeout('conn timed out'))
+    try:
+        def later():
+            gevent_lite.sleep(0.1)
+            b.send(b'x')
+
+        gevent_lite.spawn(later)
+        # The timer is armed for 0.2 s; this wait is woken by data before that.
+        assert deadline.wait(hubmod.READ, hubmod.now() + 0.2) == hubmod.READ
+        a.recv(1)
+        gevent_lite.sleep(0.15)          # the timer comes due while nobody waits: it lapses
+        # A later deadline: armed again; an earlier one: re-armed earlier, and honoured.
+        fds = hub.statistics()['fds']
+        start = time.monotonic()
+        with pytest.raises(socket.timeout, match='conn timed out'):
+            deadline.wait(hubmod.READ, hubmod.now() + 0.2)
+        assert 0.1 < time.monotonic() - start < 2
+        assert hub.statistics()['fds'] == fds - 1      # the timed-out fd is forgotten
+        start = time.monotonic()
+        with pytest.raises(socket.timeout):
+            deadline.wait(hubmod.READ, hubmod.now() + 1.0)   # not early: the wait's own deadline
+        assert 0.8 < time.monotonic() - start < 5
+        # A timer armed far ahead, then a wait with an earlier deadline: re-armed for it.
+        gevent_lite.spawn(lambda: b.send(b'y'))
+        assert deadline.wait(hubmod.READ, hubmod.now() + 60) == hubmod.READ
+        a.recv(1)
+        start = time.monotonic()
+        with pytest.raises(socket.timeout):
+            deadline.wait(hubmod.READ, hubmod.now() + 0.2)
+        assert time.monotonic() - start < 5
+    finally:
+        deadline.close()
         a.close()
         b.close()
 
