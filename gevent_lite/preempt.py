@@ -402,7 +402,14 @@ def enable(hub: Any = None, threads: bool = True) -> bool:
     if slice_seconds <= 0 or _claim_tool_id() is None:
         return False
     if hub is None:
-        hub = _hubmod.get_hub()
+        hub = _hubmod.get_hub_if_exists()
+        if hub is None:
+            # No hub yet (patch_thread makes none, as gevent's patching does):
+            # remember the thread; the hook for new hubs (_on_new_hub) starts
+            # the watcher when this thread's hub is made.
+            if threads:
+                _thread_idents.add(_get_ident())
+            return True
     if threads:
         _thread_idents.add(hub.thread_ident)
     current = _watchers.get(hub.thread_ident)
@@ -431,7 +438,11 @@ def is_enabled(hub: Any = None) -> bool:
     """Whether a watcher preempts in ``hub``'s thread (default: this thread)."""
     ident = hub.thread_ident if hub is not None else _get_ident()
     watcher = _watchers.get(ident)
-    return watcher is not None and not watcher.stopped
+    if watcher is not None:
+        return not watcher.stopped
+    # Enabled for a thread whose hub is not made yet (or not run yet): its
+    # watcher starts with that hub (_on_new_hub).
+    return SUPPORTED and ident in _thread_idents
 
 
 def statistics(hub: Any = None) -> dict:
