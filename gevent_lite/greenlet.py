@@ -104,6 +104,12 @@ class Greenlet(greenlet, Linkable):
             if d is not None:
                 break
             parent = node.spawning_greenlet() if isinstance(node, Greenlet) else None
+            if parent is not None and not isinstance(parent, Greenlet):
+                # A raw greenlet from spawn_raw carries its tree's locals itself.
+                d = getattr(parent, 'spawn_tree_locals', None)
+                if d is not None:
+                    node.__dict__['_tree_locals'] = d
+                    break
             if parent is None or not isinstance(parent, Greenlet):
                 d = node.__dict__['_tree_locals'] = {}
                 break
@@ -526,6 +532,13 @@ def spawn_raw(function: Callable[..., Any], *args: Any, **kwargs: Any) -> greenl
         args = ()
     g = greenlet(function, hub)
     g.gr_context = copy_context()
+    # The spawn tree, as for a Greenlet (and as gevent records it on raw ones): a
+    # weak reference to the spawner, and the tree's locals -- the spawner's, or a
+    # new dict when the spawner has none (the main greenlet, the hub).
+    spawner = getcurrent()
+    g.spawning_greenlet = _weakref(spawner)
+    tree = spawner.spawn_tree_locals if isinstance(spawner, Greenlet) else getattr(spawner, 'spawn_tree_locals', None)
+    g.spawn_tree_locals = tree if tree is not None else {}
     hub._ready.append((g.switch, args))
     return g
 

@@ -746,3 +746,25 @@ def test_spawn_passes_positional_and_keyword_arguments_and_releases_them_after_t
     assert g.args == () and dict(g.kwargs) == {}
     plain = gevent_lite.spawn(lambda *a, **k: (a, k), 4)
     assert plain.get(timeout=5) == ((4,), {})
+
+
+def test_spawn_raw_records_the_spawner_and_the_spawn_trees_locals_as_gevent():
+    seen = {}
+
+    def raw_body():
+        child = gevent_lite.Greenlet(lambda: None)
+        seen['child_locals'] = child.spawn_tree_locals
+        seen['mine'] = gevent_lite.getcurrent().spawn_tree_locals
+
+    raw = gevent_lite.spawn_raw(raw_body)
+    assert raw.spawning_greenlet() is gevent_lite.getcurrent()
+    assert isinstance(raw.spawn_tree_locals, dict)
+    gevent_lite.sleep(0)
+    assert seen['child_locals'] is seen['mine'] is raw.spawn_tree_locals
+
+    def parent():
+        gevent_lite.getcurrent().spawn_tree_locals['k'] = 1
+        r = gevent_lite.spawn_raw(lambda: None)
+        return r.spawn_tree_locals
+
+    assert gevent_lite.spawn(parent).get(timeout=5) == {'k': 1}
