@@ -53,6 +53,7 @@ import sys as _sys
 from typing import Any, Callable
 
 from ._stdlib import reexport
+from .fileobject import FileObject  # noqa: F401  (gevent.subprocess.FileObject, as in gevent)
 from .greenlet import Greenlet, joinall
 from .hub import READ, WRITE, Linkable, get_hub, retry_io
 from .os import wait_child
@@ -179,6 +180,19 @@ class Popen(_StdPopen, Linkable):
             self.kill()
             self.wait()
             raise
+
+    def _get_handles(self, stdin, stdout, stderr):
+        handles = super()._get_handles(stdin, stdout, stderr)
+        # The child's ends (p2cread, c2pwrite, errwrite). One the caller passed in
+        # may be non-blocking (a green FileObject or socket): the child's programs
+        # expect blocking stdio ('grep: Resource temporarily unavailable'), so it
+        # is made blocking, as gevent does in its child. The flag belongs to the
+        # open file, which the caller's object shares: hand a child an fd you no
+        # longer read or write cooperatively yourself.
+        for fd in (handles[0], handles[3], handles[5]):
+            if isinstance(fd, int) and fd >= 0 and not _os.get_blocking(fd):
+                _os.set_blocking(fd, True)
+        return handles
 
     # -- waiting for exit ----------------------------------------------------------------
 

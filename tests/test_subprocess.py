@@ -436,3 +436,25 @@ def test_timeout_expired_reports_the_timeout_the_caller_gave():
         with pytest.raises(gsub.TimeoutExpired) as info:
             call()
         assert info.value.timeout == 0.2
+
+
+def test_a_non_blocking_fd_handed_to_a_child_as_stdin_is_made_blocking_for_it():
+    # gevent#134: a green FileObject's fd is non-blocking; the child's programs
+    # expect blocking stdio (grep would fail with EAGAIN at once).
+    from gevent_lite.fileobject import FileObject
+    r, w = os.pipe()
+    stdin = FileObject(r)
+    assert not os.get_blocking(r)
+    try:
+        with gsp.Popen(['grep', 'text'], stdin=stdin, stdout=gsp.PIPE) as p:
+            gevent_lite.sleep(0.2)
+            assert p.poll() is None           # still reading, not failed with EAGAIN
+            os.write(w, b'some text\n')
+            os.close(w)
+            w = None
+            assert p.stdout.read() == b'some text\n'
+            assert p.wait(timeout=10) == 0
+    finally:
+        stdin.close()
+        if w is not None:
+            os.close(w)
