@@ -661,10 +661,8 @@ class WSGIHandler:
         self._plain_environ = (type(server).get_environ is WSGIServer.get_environ
                                and server.environ_class is dict)
         self._logs = server.log is not None or type(self).log_request is not WSGIHandler.log_request
-        if server.request_timeout is not _DEFAULT:
-            self.request_timeout = server.request_timeout
-        if server.body_timeout is not _DEFAULT:
-            self.body_timeout = server.body_timeout
+        self.request_timeout = _timeout_setting(server, type(self), 'request_timeout')
+        self.body_timeout = _timeout_setting(server, type(self), 'body_timeout')
         self.close_connection = False
         self.headers_sent = False
 
@@ -769,14 +767,8 @@ class WSGIHandler:
                     continue
                 # (status, complete response bytes): a request refused before the
                 # application ran. Send it, log it, close.
-                self.status, body = result
-                self.close_connection = True
-                self._linger = True      # the rest of a bad request may still be on its way
-                self.response_length = len(body)
-                try:
-                    self._sendall(body)
-                except (OSError, _ClientGone):
-                    pass
+                status, body = result
+                self._send_whole(status, body)
                 self.time_finish = time.time()
                 self.log_request()
                 break
@@ -1473,8 +1465,9 @@ class WSGIHandler:
             env = self.environ
             if env is not None and not isinstance(env, self.server.secure_environ_class):
                 env = self.server.secure_environ_class(env)
+            _httpdate()     # refreshes _date_cache[2] (it holds the last second a response went out)
             self.server.error_log.write('%s: error serving %r from %s; environ %r\n' % (
-                _date_cache[2] or time.ctime(), self.requestline, self.client_address, env))
+                _date_cache[2], self.requestline, self.client_address, env))
         except Exception:
             pass
         del tb
@@ -1483,12 +1476,18 @@ class WSGIHandler:
             self._send_error(500, 'Internal Server Error')
 
     def _send_error(self, code, message):
+        self.code = code
+        self._send_whole(str(code), _error_bytes(code, message, self.server_version))
+
+    def _send_whole(self, status, body):
+        """Send a complete error response (``status``: ``'400'``, str or bytes, as
+        gevent's ``handle_one_request`` returns it) and close after it."""
+        if type(status) is bytes:
+            status = status.decode('latin-1')
         self.close_connection = True
         self._linger = True      # the rest of a bad request may still be on its way
-        self.code = code
-        self.status = str(code).encode('latin-1')
-        self._orig_status = str(code)
-        body = _error_bytes(code, message, self.server_version)
+        self._orig_status = status
+        self.status = status.encode('latin-1')
         self.headers_sent = True
         self.response_length = len(body)
         try:
@@ -1563,29 +1562,37 @@ class _ConnectionReader:
         return data
 
     def readline(self, size=-1):
+        """One line (up to and including ``\\n``), at most ``size`` bytes; shorter at EOF."""
         handler = self._handler
         limit = sys.maxsize if size is None or size < 0 else size
-        start = 0
+        searched = 0           # unread bytes already searched: each byte is searched once
         while True:
             buf, pos = handler._rbuf, handler._rpos
-            i = buf.find(b'\n', pos + start, pos + limit)
+            avail = len(buf) - pos
+            i = buf.find(b'\n', pos + searched, pos + limit)
             if i >= 0:
-                end = i + 1
+                n = i + 1 - pos
                 break
-            if len(buf) - pos >= limit:
-                end = pos + limit
+            if avail >= limit:
+                n = limit
                 break
-            start = len(buf) - pos
+            searched = avail
             if not self._more():
-                end = len(handler._rbuf)
+                n = len(handler._rbuf) - handler._rpos
                 break
-        buf, pos = handler._rbuf, handler._rpos
-        data = buf[pos:end]
-        handler._rpos = pos + len(data)
-        return data
+        pos = handler._rpos
+        handler._rpos = pos + n
+        return handler._rbuf[pos:pos + n]
 
     def close(self):
         self.closed = True
+
+
+def _timeout_setting(server, handler_class, name):
+    """The server's ``request_timeout``/``body_timeout`` argument, or the handler
+    class's attribute when the server was not given one."""
+    value = getattr(server, name)
+    return getattr(handler_class, name) if value is _DEFAULT else value
 
 
 def _error_bytes(code, message, server_version):
@@ -1719,9 +1726,7 @@ class WSGIServer(StreamServer):
         # hold its greenlet, its fd and a pool slot for good. The whole handshake
         # gets request_timeout; running out raises socket.timeout (an OSError), on
         # which the connection's greenlet closes the socket without an answer.
-        timeout = self.request_timeout
-        if timeout is _DEFAULT:
-            timeout = self.handler_class.request_timeout
+        timeout = _timeout_setting(self, self.handler_class, 'request_timeout')
         if timeout is None:
             return StreamServer.wrap_socket(self, sock)
         with Timeout(timeout, _socket.timeout('TLS handshake timed out')):

@@ -1622,6 +1622,59 @@ def test_handler_subclass_can_take_over_the_connection_after_101_like_gevent_web
                                b'Server: S\r\n\r\necho:first\necho:second\n')
 
 
+def test_rfile_readline_after_101_joins_lines_split_across_sends_and_honours_size():
+    # After an upgrade the handler reads the raw connection through self.rfile: a
+    # line that arrives in pieces is returned whole, size caps a line, EOF ends one.
+    class Upgrading(WSGIHandler):
+        def run_application(self):
+            self.start_response('101 Switching Protocols', [('Upgrade', 'lines'), ('Connection', 'Upgrade')])
+            self.provided_content_length = False
+            self.close_connection = True
+            self.provided_date = True
+            self.write('')
+            while True:
+                line = self.rfile.readline(8)
+                self.socket.sendall(b'[' + line + b']')
+                if not line:
+                    break
+
+    def client(port):
+        s = socket.create_connection(('127.0.0.1', port), timeout=5)
+        try:
+            s.sendall(b'GET / HTTP/1.1\r\nHost: h\r\nUpgrade: lines\r\nConnection: Upgrade\r\n\r\nfi')
+            for piece in (b'rs', b't\nsecond-long-line\n', b'tail'):
+                time.sleep(0.05)
+                s.sendall(piece)
+            time.sleep(0.05)
+            s.shutdown(socket.SHUT_WR)
+            out = b''
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return out
+                out += chunk
+        finally:
+            s.close()
+
+    with Serve(hello, handler_class=Upgrading) as s:
+        out = in_thread(lambda: client(s.port))
+    assert out.split(b'\r\n\r\n', 1)[1] == b'[first\n][second-l][ong-line][\n][tail][]'
+
+
+def test_error_report_carries_the_current_time_not_the_last_response_time():
+    errors = io.StringIO()
+
+    def failing(environ, start_response):
+        raise RuntimeError('boom')
+
+    import gevent_lite.pywsgi as pywsgi
+    pywsgi._date_cache[:] = [1, 'stale', '01/Jan/1970 00:00:01']     # as if the last response was long ago
+    with Serve(failing, error_log=errors) as s:
+        out = in_thread(lambda: raw(s.port, b'GET / HTTP/1.1\r\nHost: h\r\n\r\n'))
+    assert status_of(out) == 500
+    assert '1970' not in errors.getvalue() and time.strftime('%Y') in errors.getvalue()
+
+
 def test_handler_subclass_overriding_write_sees_every_body_part():
     parts = []
 
