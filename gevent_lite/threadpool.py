@@ -35,6 +35,8 @@ import _queue
 import _thread
 import concurrent.futures as _futures
 import os
+import sys
+import threading
 from collections import deque
 from typing import Any
 
@@ -63,6 +65,33 @@ _SimpleQueue = _queue.SimpleQueue
 _thread_local = _thread._local      # patch_thread makes _thread._local greenlet-local
 
 _STOP = object()        # work-queue sentinel: one worker exits
+
+# threading.setprofile()/settrace() hooks (profilers, coverage): Python applies them
+# to threads that threading starts; ours are started by _thread, so each task is
+# run under them explicitly (gevent#1670). Public getters since 3.10; before, the
+# feature is off.
+_threading_getprofile = getattr(threading, 'getprofile', lambda: None)
+_threading_gettrace = getattr(threading, 'gettrace', lambda: None)
+
+
+def _run_task(func, args, kwargs):
+    # In the worker thread. The setters are called only when there is a hook to
+    # set or to clear: each one is an audited event (gevent#2206), and an audit
+    # hook that rejects it makes the task fail with its error, as any error would.
+    profile = _threading_getprofile()
+    trace = _threading_gettrace()
+    if profile is not None:
+        sys.setprofile(profile)
+    if trace is not None:
+        sys.settrace(trace)
+    try:
+        return func(*args, **kwargs)
+    finally:
+        # Also what the task set itself: the next task starts clean.
+        if sys.getprofile() is not None:
+            sys.setprofile(None)
+        if sys.gettrace() is not None:
+            sys.settrace(None)
 
 
 class ThreadPool:
@@ -389,7 +418,7 @@ class ThreadPool:
                 func, args, kwargs, result = item
                 del item
                 try:
-                    value = func(*args, **kwargs)
+                    value = _run_task(func, args, kwargs)
                     ok = True
                 except BaseException as exc:  # noqa: BLE001 -- handed to the waiter
                     value, ok = exc, False

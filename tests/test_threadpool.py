@@ -598,3 +598,53 @@ def test_executor_futures_are_linkable_so_wait_and_iwait_take_them():
         assert len(done) == 3 and all(f.done() for f in futures)
     finally:
         executor.shutdown()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 10), reason='threading.getprofile/gettrace are 3.10+')
+def test_tasks_run_under_threadings_profile_and_trace_hooks_and_leave_none_behind():
+    # gevent#1670: profilers and coverage install their hooks with threading.setprofile /
+    # settrace, which Python applies to threads threading starts; pool tasks get them too.
+    calls = []
+
+    def hook(frame, event, arg):
+        calls.append(event)
+        return None
+
+    pool = ThreadPool(1)
+    old_profile, old_trace = threading.getprofile(), threading.gettrace()
+    try:
+        threading.setprofile(hook)
+        threading.settrace(hook)
+        seen = pool.apply(lambda: (sys.getprofile(), sys.gettrace()))
+        assert seen == (hook, hook)
+        assert calls
+    finally:
+        threading.setprofile(old_profile)
+        threading.settrace(old_trace)
+
+    def sets_its_own():
+        sys.setprofile(hook)
+    pool.apply(sets_its_own)
+    assert pool.apply(lambda: (sys.getprofile(), sys.gettrace())) == (None, None)
+    pool.kill()
+
+
+def test_a_task_whose_hook_setup_is_rejected_by_an_audit_hook_fails_instead_of_hanging():
+    code = textwrap.dedent('''
+        import sys, threading
+        threading.setprofile(lambda *args: None)
+        from gevent_lite.threadpool import ThreadPool
+        def audit(event, args):
+            if event == 'sys.setprofile':
+                raise RuntimeError('rejected')
+        sys.addaudithook(audit)
+        pool = ThreadPool(2)
+        try:
+            pool.apply(len, ('x',))
+        except RuntimeError as e:
+            print('failed:', e)
+    ''')
+    if sys.version_info < (3, 10):
+        pytest.skip('threading.getprofile is 3.10+')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert 'failed: rejected' in res.stdout, res.stdout + res.stderr
