@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from functools import partial
 from weakref import ref as _weakref
 from itertools import count as _count
 from contextvars import copy_context
-from types import MappingProxyType
+from types import MappingProxyType, MethodType as _MethodType
 
 from greenlet import greenlet, getcurrent, GreenletExit
 
@@ -33,6 +33,11 @@ __all__ = [
 ]
 
 _ident_counter = _count()
+
+
+def _run(self):
+    """What a Greenlet made without a function runs (subclasses override ``_run``)."""
+    return None
 
 
 def _finished_run(*args, **kwargs):
@@ -51,7 +56,17 @@ _greenlet_active = greenlet.__bool__
 _NEW, _SCHEDULED, _KILLED_BEFORE_START = 0, 1, 2
 
 
-class Greenlet(greenlet, Linkable):
+class _Spawned(greenlet):
+    # What every spawn sets, in slots: a plain Greenlet then needs no instance dict
+    # at all (one allocation fewer per spawn, and one object fewer for the garbage
+    # collector to visit), and slot stores are cheaper than dict insertions. Slots
+    # hold no class defaults, so _setup() sets each one. ``_run`` is a slot here and
+    # a method only in subclasses that define one: their method shadows the slot,
+    # and their instances keep ``_run`` in the instance dict, as any attribute.
+    __slots__ = ('_run', '_start_state', 'spawning_greenlet', 'value')
+
+
+class Greenlet(_Spawned, Linkable):
     """A greenlet that runs ``run(*args, **kwargs)`` in the hub and keeps its result.
 
     Create it and call :meth:`start` (or use :meth:`spawn`). Subclasses may
@@ -59,13 +74,12 @@ class Greenlet(greenlet, Linkable):
     """
 
     # Defaults live on the class so that spawning sets only what differs: spawn is
-    # a hot path and each instance attribute costs a dict insertion.
-    value = None
+    # a hot path and each instance attribute costs a dict insertion. (What every
+    # spawn sets lives in _Spawned's slots instead.)
     _exc_info = None
     _links = ()          # type: ignore[assignment]  # Linkable state: a list from the first rawlink,
     _lot = None          # a ParkingLot from the first join,
     _notify_scheduled = False
-    _start_state = _NEW
     _start_timer = None
     _name = None
     _ident = None
@@ -78,22 +92,20 @@ class Greenlet(greenlet, Linkable):
     # instance attribute to store per spawn, and one reference fewer from every
     # young greenlet to the hub for the garbage collector to visit.
     hub: Hub = greenlet.parent
+    if TYPE_CHECKING:
+        value: Any
+        _start_state: int
+        #: A weak reference to the greenlet that spawned this one, as gevent's:
+        #: ``g.spawning_greenlet()`` is the spawner while it is alive, else None.
+        spawning_greenlet: Callable[[], Any]
 
     def __init__(self, run: Callable[..., Any] | None = None, *args: Any, **kwargs: Any) -> None:
         _setup(self, run, args, kwargs)
-
-    def _run(self):
-        """Override in subclasses; called with ``args`` and ``kwargs``."""
-        return None
 
     #: Set to True to record where each greenlet was spawned (``spawning_stack``);
     #: off by default because extracting a stack costs more than the spawn itself.
     capture_spawning_stack = False
     spawning_stack: traceback.StackSummary | None = None
-
-    #: A weak reference to the greenlet that spawned this one, as gevent's:
-    #: ``g.spawning_greenlet()`` is the spawner while it is alive, else None.
-    spawning_greenlet: Callable[[], Any] = staticmethod(lambda: None)
 
     @property
     def spawn_tree_locals(self):
@@ -487,12 +499,20 @@ def _setup(g, run, args, kwargs):
     except AttributeError:
         hub = get_hub()
     _set_parent(g, hub)
+    g.value = None
+    g._start_state = _NEW
     if run is not None:
         if not callable(run):
             raise TypeError('The run argument or self._run must be callable')
         g._run = run
-    elif not callable(g._run):
-        raise TypeError('The run argument or self._run must be callable')
+    else:
+        try:
+            run = g._run              # a subclass's own _run (or one set before __init__)
+        except AttributeError:
+            # A plain Greenlet without a function runs the no-op (the slot has no default).
+            run = g._run = _MethodType(_run, g)
+        if not callable(run):
+            raise TypeError('The run argument or self._run must be callable')
     if args:
         g.args = args
     if kwargs:

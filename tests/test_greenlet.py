@@ -768,3 +768,36 @@ def test_spawn_raw_records_the_spawner_and_the_spawn_trees_locals_as_gevent():
         return r.spawn_tree_locals
 
     assert gevent_lite.spawn(parent).get(timeout=5) == {'k': 1}
+
+
+def test_a_plain_spawn_keeps_its_state_in_slots_and_users_still_get_an_instance_dict():
+    g = gevent_lite.spawn(lambda: 42)
+    gevent_lite.sleep(0)                    # it runs (a join would make it a wait queue)
+    assert g.dead and g.get() == 42
+    assert g.__dict__ == {}                 # nothing per spawn went into a dict
+    g.note = 'mine'                         # gevent code sets its own attributes
+    assert g.note == 'mine' and g.__dict__ == {'note': 'mine'}
+
+    class Sub(Greenlet):
+        def __init__(self, base):
+            Greenlet.__init__(self)
+            self.base = base
+
+        def _run(self):
+            return self.base + 1
+
+    s = Sub(1)
+    assert '_run' in repr(s)
+    s.start()
+    assert s.get(timeout=5) == 2
+    # _run set on the instance, before the start, replaces the method or the function.
+    t = Sub(5)
+    t._run = lambda: 'replaced'
+    t.start()
+    assert t.get(timeout=5) == 'replaced'
+    plain = Greenlet()
+    assert repr(plain).endswith(': _run>')
+    plain.start()
+    assert plain.get(timeout=5) is None and plain.successful()
+    with pytest.raises(TypeError, match='must be callable'):
+        Greenlet(42)
