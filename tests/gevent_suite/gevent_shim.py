@@ -76,8 +76,7 @@ def install(real_gevent_dir):
     sys.meta_path.insert(0, _RealGeventFiles(real_gevent_dir))
     import gevent.hub as hub
 
-    def get_hub_if_exists():
-        return hub.get_hub_if_exists()
+    get_hub_if_exists = hub.get_hub_if_exists
 
     def get_hub_class():
         return hub.Hub
