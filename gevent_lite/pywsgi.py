@@ -91,6 +91,7 @@ LINGER_TIMEOUT = 2.0
 _JOIN_LIMIT = 1 << 16
 
 _DEFAULT = object()
+_UNSET = object()
 #: Errors that mean the connection is gone (closed by stop(), client reset or hung up).
 _GONE_ERRNOS = (errno.EBADF, errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN)
 
@@ -656,6 +657,9 @@ class WSGIHandler:
         # A subclass that overrides write() sees every body part through it, as
         # with gevent; otherwise a list body takes the one-send path.
         self._own_write = type(self).write is WSGIHandler.write
+        # The plain handler (no subclass hooks to call) answers a one-part body
+        # without the finalize_headers() -> _head_bytes() -> _frame() calls.
+        self._plain = type(self) is WSGIHandler
         # Logging costs a clock read and a call per request: skipped when there is
         # no access log and no subclass's log_request to call.
         self._plain_environ = (type(server).get_environ is WSGIServer.get_environ
@@ -668,9 +672,10 @@ class WSGIHandler:
 
     # -- socket I/O (park through hub.wait_fd) --------------------------------------------
 
-    def _recv(self, when):
+    def _recv(self, when, tried=False):
         """One ``recv``: bytes, or b'' at EOF. Parks until readable; raises
-        :class:`_ClientGone` at hub time ``when`` (None: no limit)."""
+        :class:`_ClientGone` at hub time ``when`` (None: no limit). ``tried``: the
+        caller's own non-blocking ``recv`` just found nothing, so wait first."""
         sock = self.socket
         waits = self._waits
         if waits is None:
@@ -689,11 +694,12 @@ class WSGIHandler:
             except ConnectionError:
                 return b''
         try:
-            # Try first: on a busy server the next request is usually there already.
-            try:
-                return _raw_recv(sock, 65536)
-            except BlockingIOError:
-                pass
+            if not tried:
+                # Try first: on a busy server the next request is usually there already.
+                try:
+                    return _raw_recv(sock, 65536)
+                except BlockingIOError:
+                    pass
             while True:
                 waits.wait(READ, when)     # parks until readable (or _ClientGone at `when`)
                 try:
@@ -807,20 +813,24 @@ class WSGIHandler:
         None if the client closed (or went idle past the timeout) between requests."""
         buf = self._rbuf
         pos = self._rpos
-        # RFC 9112 2.2: empty lines (CRLF) before a request line are ignored; a
-        # lone CR or LF is not an empty line and makes the request line invalid.
-        while buf.startswith(b'\r\n', pos):
-            pos += 2
-        i = buf.find(b'\r\n\r\n', pos)
-        if i < 0:
-            if pos:
-                buf = buf[pos:]
-                pos = 0
-            timeout = self.request_timeout
-            # The whole head is due by one deadline (slowloris), from here.
-            deadline = None if timeout is None else self._hub._clock() + timeout
-            idle = self.server._idle
-            while i < 0:
+        if pos < len(buf):
+            # Pipelined bytes. RFC 9112 2.2: empty lines (CRLF) before a request line
+            # are ignored; a lone CR or LF is not an empty line and makes the request
+            # line invalid.
+            while buf.startswith(b'\r\n', pos):
+                pos += 2
+            i = buf.find(b'\r\n\r\n', pos)
+            if i >= 0:
+                return self._head_found(buf, pos, i)
+            buf = buf[pos:]
+        else:
+            # Nothing buffered: the usual case between keep-alive requests.
+            buf = b''
+        sock = self.socket
+        raw = self._waits is not None
+        deadline = _UNSET
+        while True:
+            if buf:
                 if len(buf) > MAX_REQUEST_LINE and buf.find(b'\r\n', 0, MAX_REQUEST_LINE) < 0:
                     raise _BadRequest(414, 'request line too long')
                 if len(buf) > MAX_HEADER_BYTES:
@@ -830,27 +840,51 @@ class WSGIHandler:
                 # TypeError with a formatted message, a cost many times the search.
                 if buf.find(b'\n\n') >= 0:
                     raise _BadRequest(400, 'line ends without CR')
+            data = None
+            if raw:
+                # The non-blocking attempt, inline: on a busy server the next
+                # request is usually there already, and then nothing below runs.
+                try:
+                    data = _raw_recv(sock, 65536)
+                except BlockingIOError:
+                    pass
+                except ConnectionError:
+                    data = b''
+            if data is None:
+                if deadline is _UNSET:
+                    # The whole head is due by one deadline (slowloris), from the
+                    # first wait for it.
+                    timeout = self.request_timeout
+                    deadline = None if timeout is None else self._hub._clock() + timeout
+                idle = self.server._idle
                 if not buf:
                     idle.add(self)        # stop() may close us while we wait here
                     self._rbuf = b''      # the previous request's bytes need not wait with us
                     self._rpos = 0
                 try:
-                    data = self._recv(deadline)
+                    data = self._recv(deadline, raw)
                 finally:
                     idle.discard(self)
-                if not data:
-                    if buf:
-                        raise _ClientGone('client closed mid-request')
-                    self._rbuf = b''
-                    self._rpos = 0
-                    return None
-                buf += data
-                if buf.startswith(b'\r\n'):
-                    skip = 2
-                    while buf.startswith(b'\r\n', skip):
-                        skip += 2
-                    buf = buf[skip:]
-                i = buf.find(b'\r\n\r\n', max(0, len(buf) - len(data) - 3))
+            if not data:
+                if buf:
+                    raise _ClientGone('client closed mid-request')
+                self._rbuf = b''
+                self._rpos = 0
+                return None
+            start = len(buf) - 3
+            buf += data
+            if buf.startswith(b'\r\n'):
+                skip = 2
+                while buf.startswith(b'\r\n', skip):
+                    skip += 2
+                buf = buf[skip:]
+                start = 0
+            i = buf.find(b'\r\n\r\n', start if start > 0 else 0)
+            if i >= 0:
+                return self._head_found(buf, 0, i)
+
+    def _head_found(self, buf, pos, i):
+        """The head is ``buf[pos:i]``: check its size, keep the rest, return it."""
         if i - pos > MAX_REQUEST_LINE and buf.find(b'\r\n', pos, pos + MAX_REQUEST_LINE) < 0:
             raise _BadRequest(414, 'request line too long')
         if i - pos > MAX_HEADER_BYTES:
@@ -1397,6 +1431,29 @@ class WSGIHandler:
             total += len(part)
         self.headers_sent = True
         self._known_length = total
+        if self._plain and len(body_list) == 1 and total <= _JOIN_LIMIT:
+            # The hello-world path when finalize_headers() would only add Date,
+            # Server and Content-Length: a 2xx-5xx response with a body, no
+            # framing or Date/Server header from the application, no request
+            # body left unread, the connection staying open on HTTP/1.1.
+            # (response_headers is not extended: only subclasses read it.)
+            code = self.code
+            inp = self._input
+            if (code >= 200 and code != 204 and code != 304 and self.provided_content_length is None
+                    and self.provided_date is None and not self._has_server
+                    and (inp is None or inp._done) and not self.close_connection
+                    and not self._keepalive_10 and self.command != 'HEAD'
+                    and not self.server._stopping):
+                out = ['HTTP/1.1 ', self._orig_status, '\r\n']
+                for name, value in self.response_headers:
+                    out += (name, ': ', value, '\r\n')
+                out += ('Date: ', _httpdate(), '\r\nServer: ', self.server_version,
+                        '\r\nContent-Length: ', str(total), '\r\n\r\n')
+                self._body_left = 0
+                self.response_length = total
+                # (start_response() let only str names and values through.)
+                self._sendall(''.join(out).encode('latin-1') + body_list[0])
+                return
         head = self._head_bytes()
         if len(body_list) == 1 and total <= _JOIN_LIMIT:
             # The hello-world path: one buffer, one send.
