@@ -327,6 +327,20 @@ class ParkingLot(deque):
                 return True
         return False
 
+    def unpark_now(self, value: Any = True) -> bool:
+        """:meth:`unpark`, but switch into the woken greenlet at once instead of
+        queueing its resume. Hub only (a link callback): the greenlet runs before
+        the rest of the hub's queue, and the hub resumes here when it parks again."""
+        popleft = self._popleft
+        while self:
+            waiter = popleft()
+            if waiter.greenlet is not None and waiter.value is _UNSET:
+                waiter.switch(value)
+                return True
+            if waiter.wake(value):
+                return True
+        return False
+
     def unpark_all(self, value: Any = True) -> int:
         """Wake every parked greenlet with ``value``; returns how many were woken."""
         n = 0
@@ -1892,7 +1906,10 @@ class _Gatherer:
         done = self.done
         done.append(obj)
         if len(done) >= self.need:
-            self.lot.unpark(None)
+            # Straight into the waiter, as gevent's iwait does: it gets this object
+            # before the links of objects that became ready with it have run (they
+            # stay linked until then, and a with-block's exit unlinks them).
+            self.lot.unpark_now(None)
 
     def collect(self, need):
         """Park until ``need`` objects are ready or the deadline passed."""

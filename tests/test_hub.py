@@ -1126,3 +1126,19 @@ def test_a_stray_switch_with_a_value_into_sleep_or_an_fd_wait_raises_invalid_swi
     finally:
         a.close()
         b.close()
+
+
+def test_iwait_hands_over_each_ready_object_before_the_links_of_the_others_run():
+    # gevent's order: the waiter gets the first ready object straight from its
+    # link; the other objects that became ready with it are still linked until
+    # their own notification runs (and a with-block's exit unlinks them).
+    from gevent_lite.lock import Semaphore
+    sem1, sem2 = Semaphore(), Semaphore()
+    with gevent_lite.iwait((sem1, sem2)) as it:
+        assert next(it) is sem1
+        assert sem2.linkcount() == 1
+        assert next(it) is sem2
+    assert sem1.linkcount() == 0 and sem2.linkcount() == 0
+    with gevent_lite.iwait((sem1, sem2)) as it:
+        assert next(it) is sem1
+    assert sem2.linkcount() == 0       # unlinked on the way out
