@@ -22,8 +22,8 @@ ever. The two cooperative file objects handle these two cases:
 
 :data:`FileObject` is :class:`FileObjectPosix` by default, as in gevent; set
 ``config.fileobject`` (``GEVENT_LITE_FILEOBJECT`` / gevent's ``GEVENT_FILE``) to
-``thread`` or ``block`` to change it. ``monkey.patch_sys`` uses these classes
-for ``sys.stdin``/``stdout``/``stderr``.
+``thread`` or ``block`` to change it. (``monkey.patch_sys`` does not use them: its
+``sys.stdin`` runs each read in the pool of the hub of the thread that reads.)
 """
 
 import io
