@@ -25,13 +25,14 @@ __all__ = ['local']
 class _LocalImpl:
     """The per-local state: ``dicts`` maps ``id(greenlet)`` to (weakref(greenlet), dict)."""
 
-    __slots__ = ('__weakref__', 'args', 'dicts', 'kwargs', 'wrself')
+    __slots__ = ('__weakref__', 'args', 'dicts', 'kwargs', 'wrself', 'wrlocal')
 
     def __init__(self, args, kwargs):
         self.dicts = {}
         self.args = args
         self.kwargs = kwargs
         self.wrself = ref(self)
+        self.wrlocal = None
 
     def create_dict(self, greenlet):
         key = id(greenlet)
@@ -45,6 +46,12 @@ class _LocalImpl:
                 entry = impl.dicts.get(key)
                 if entry is not None and entry[0]() is None:
                     del impl.dicts[key]
+                    # The local's __dict__ still points at the dict of the greenlet
+                    # that touched it last: let go of it too, or that greenlet's
+                    # values outlive it until another greenlet touches the local.
+                    owner = impl.wrlocal() if impl.wrlocal is not None else None
+                    if owner is not None and object.__getattribute__(owner, '__dict__') is entry[1]:
+                        object.__setattr__(owner, '__dict__', {})
 
         d = {}
         self.dicts[key] = (ref(greenlet, greenlet_freed), d)
@@ -74,13 +81,14 @@ def _current_dict(self):
 class local:
     """An object whose attributes are private to each greenlet."""
 
-    __slots__ = ('__dict__', '_local__impl')
+    __slots__ = ('__dict__', '__weakref__', '_local__impl')
 
     def __new__(cls, *args, **kwargs):
         if (args or kwargs) and cls.__init__ is object.__init__:
             raise TypeError('Initialization arguments are not supported')
         self = object.__new__(cls)
         impl = _LocalImpl(args, kwargs)
+        impl.wrlocal = ref(self)
         object.__setattr__(self, '_local__impl', impl)
         # The creating greenlet's dict; __init__ is run for it by the normal call.
         d = impl.create_dict(getcurrent())

@@ -171,3 +171,28 @@ def test_copy_calls_the_class_so_slot_attributes_set_by_init_exist_on_the_copy()
     assert b.obj is shared and b.path == '123'
     b.path = '321'
     assert a.path == '123'
+
+
+def test_values_of_a_finished_greenlet_are_freed_even_if_it_touched_the_local_last():
+    # gevent#387: the local must not keep the dict of the last greenlet that used it.
+    deleted = []
+
+    class Sentinel:
+        def __del__(self):
+            deleted.append(1)
+
+    class MyLocal(local):
+        def __init__(self):
+            self.sentinel = Sentinel()
+
+    my_local = MyLocal()
+    my_local.sentinel = None              # the creator's own value: not counted
+    gc.collect()
+    del deleted[:]
+    gs = [gevent.spawn(getattr, my_local, 'sentinel') for _ in range(5)]
+    gevent.joinall(gs, timeout=5)
+    del gs
+    gevent.sleep(0)
+    gc.collect()
+    assert len(deleted) == 5
+    assert my_local.sentinel is None      # the creator's value is still its own
