@@ -558,11 +558,20 @@ _seen_hosts: set[bytes] = set()
 _seen_statuses: dict[str, tuple[int, bytes]] = {}   # valid status -> (code, as bytes)
 _seen_names: set[str] = set()
 _seen_values: set[str] = set()         # response header values (short ones only)
+# Whole response headers (name, value) that passed validation and are not one the
+# server handles itself (Content-Length, Date, ...): one set lookup per header.
+_seen_headers: set[tuple[str, str]] = set()
 # Request header lines that matched _HEADER_LINE -> their parsed (lower name, value,
-# name): browsers and clients repeat the same lines on every request. Exact bytes
-# only, short lines only, bounded: a line not found here is matched in full.
-_header_lines: dict[bytes, tuple[bytes, bytes, bytes]] = {}
+# name, environ key ('' = dropped), value as str): browsers and clients repeat the
+# same lines on every request. Exact bytes only, short lines only, bounded: a line
+# not found here is matched in full.
+_header_lines: dict[bytes, tuple[bytes, bytes, bytes, str, str]] = {}
 _header_keys: dict[Any, Any] = {}      # b'content-type' -> 'CONTENT_TYPE' etc., bounded
+# Request lines and targets seen before (exact bytes, short ones, bounded), as
+# parsed: clients repeat the same requests, and a dict lookup costs less than the
+# split, the checks and the decoding. Only lines and targets that passed are kept.
+_request_lines: dict[bytes, tuple[str, bytes, bool]] = {}
+_targets: dict[bytes, tuple[str, str, Optional[str]]] = {}
 
 
 def _environ_key(name):
@@ -624,7 +633,7 @@ class WSGIHandler:
     request_version = None         #: ``'HTTP/1.1'`` or ``'HTTP/1.0'``
     content_length = None          #: the request's Content-Length, as an int, if any
     wsgi_input = None              #: this request's :class:`Input`
-    time_start = 0                 #: ``time.time()`` when the request started
+    time_start = 0                 #: ``time.time()`` when the request started (if logged or subclassed)
     time_finish = 0                #: ``time.time()`` when its response ended
 
     def __init__(self, sock, address, server, rfile=None):
@@ -920,24 +929,10 @@ class WSGIHandler:
         self.requestline = raw_requestline
         # The bytes read_requestline() decoded, unless a subclass passed another line.
         line = self._line if raw_requestline is self._line_text else raw_requestline.encode('latin-1')
-        parts = line.split(b' ')
-        if len(parts) != 3:
-            raise _BadRequest(400, 'malformed request line %r' % (line[:100],))
-        method, target, version = parts
-        if method not in _COMMON_METHODS and not _TOKEN.match(method):
-            raise _BadRequest(400, 'invalid method %r' % (method[:40],))
-        if version == b'HTTP/1.1':
-            http10 = False
-        else:
-            m = _VERSION.match(version)
-            if m is None:
-                raise _BadRequest(400, 'invalid HTTP version %r' % (version[:40],))
-            if m.group(1) != b'1':
-                raise _BadRequest(505, 'HTTP version %r not supported' % (version,))
-            # RFC 9112 2.6: a higher 1.x minor version is served as HTTP/1.1.
-            http10 = m.group(2) == b'0'
-        if not target or _BAD_TARGET.search(target):
-            raise _BadRequest(400, 'invalid request target')
+        parsed = _request_lines.get(line)
+        if parsed is None:
+            parsed = _parse_request_line(line)
+        command, target, http10 = parsed
         lines = self._head.split(b'\r\n')
         if len(lines) > MAX_HEADERS + 1:
             raise _BadRequest(431, 'too many headers')
@@ -953,13 +948,17 @@ class WSGIHandler:
                         raise _BadRequest(400, 'obsolete line folding in headers is not accepted')
                     raise _BadRequest(400, 'malformed header line %r' % (hline[:100],))
                 name, value = hm.groups()
-                entry = (name.lower(), value, name)
+                lname = name.lower()
+                key = _header_keys.get(lname)
+                if key is None:
+                    key = _environ_key(lname)
+                entry = (lname, value, name, key, value.decode('latin-1'))
                 if len(hline) <= 256 and len(seen) < 1024:
                     seen[hline] = entry
             headers.append(entry)
         self._header_list = headers
         self._headers = None
-        self.command = method.decode('latin-1')
+        self.command = command
         self._target = target
         self._path = None
         self.request_version = 'HTTP/1.0' if http10 else 'HTTP/1.1'
@@ -984,8 +983,8 @@ class WSGIHandler:
         if msg is None:
             import http.client
             msg = http.client.HTTPMessage()
-            for _, value, name in self._header_list:
-                msg[name.decode('latin-1')] = value.decode('latin-1')
+            for _, _, name, _, text in self._header_list:
+                msg[name.decode('latin-1')] = text
             self._headers = msg
         return msg
 
@@ -1023,7 +1022,10 @@ class WSGIHandler:
             requestline = self.read_requestline()
             if not requestline:
                 return None
-            self.time_start = time.time()     # from the whole head, not the idle wait before it
+            if self._logs or not self._plain:
+                # From the whole head, not the idle wait before it. Only the access
+                # log and subclasses read it: no clock read per request without them.
+                self.time_start = time.time()
             if not self.read_request(requestline):
                 raise _BadRequest(400, 'invalid request')
             self.environ = self.get_environ()
@@ -1064,21 +1066,11 @@ class WSGIHandler:
         env['REMOTE_ADDR'] = remote_addr
         if remote_port is not None:
             env['REMOTE_PORT'] = remote_port
-        # Target: origin-form (/path?q), absolute-form (http://h/path?q) or '*'.
         target = self._target
-        authority = None
-        if target[:1] != b'/':
-            if target == b'*':
-                path = b'*'
-                query = b''
-            else:
-                authority, target = _split_absolute(target)
-        if target[:1] == b'/':
-            path, _, query = target.partition(b'?')
-            path = path.partition(b'#')[0]
-            query = query.partition(b'#')[0]
-        env['PATH_INFO'] = (_unquote(path) if path.find(b'%') >= 0 else path).decode('latin-1')
-        env['QUERY_STRING'] = query.decode('latin-1')
+        split = _targets.get(target)
+        if split is None:
+            split = _split_target(target)
+        env['PATH_INFO'], env['QUERY_STRING'], authority = split
         content_length = None
         te = None
         connection = b''
@@ -1086,7 +1078,7 @@ class WSGIHandler:
         upgrade = False
         hosts = 0
         special = _FRAMING_HEADERS
-        for name, value, _ in self._header_list:
+        for name, value, _, key, text in self._header_list:
             if name not in special:
                 pass        # most headers: straight to the environ below, one set lookup
             elif name == b'host':
@@ -1116,12 +1108,8 @@ class WSGIHandler:
                 expect = value.lower()
             elif name == b'upgrade':
                 upgrade = True
-            key = _header_keys.get(name)
-            if key is None:
-                key = _environ_key(name)
             if not key:
                 continue
-            text = value.decode('latin-1')
             old = env.get(key)
             if old is None or key == 'CONTENT_LENGTH':
                 env[key] = text
@@ -1145,15 +1133,15 @@ class WSGIHandler:
         if content_length is not None:
             env['CONTENT_LENGTH'] = str(content_length)
         self.content_length = content_length
-        tokens = [t.strip() for t in connection.split(b',')] if connection else ()
-        if http11:
-            self.close_connection = b'close' in tokens
+        if connection:
+            tokens = [t.strip() for t in connection.split(b',')]
+            close = b'close' in tokens if http11 else b'keep-alive' not in tokens
         else:
-            self.close_connection = b'keep-alive' not in tokens
-        self._keepalive_10 = not http11 and not self.close_connection
-        want_continue = http11 and expect == b'100-continue'
+            close = not http11
+        self.close_connection = close
+        self._keepalive_10 = not http11 and not close
         if content_length or chunked:
-            inp = Input(self, content_length, chunked, want_continue)
+            inp = Input(self, content_length, chunked, http11 and expect == b'100-continue')
         else:
             inp = _NO_BODY      # no body: one shared, already finished Input
         self._input = inp
@@ -1278,7 +1266,13 @@ class WSGIHandler:
         provided_date = provided_cl = None
         has_server = drop = False
         special = _SPECIAL_RESPONSE_HEADERS
+        seen_headers = _seen_headers
         for item in headers:
+            try:
+                if item in seen_headers:
+                    continue        # an ordinary header (name, value) validated before
+            except TypeError:
+                pass                # unhashable: not a valid header, reported below
             if type(item) is not tuple or len(item) != 2:
                 raise TypeError('response header %r is not a (name, value) tuple' % (item,))
             name, value = item
@@ -1295,6 +1289,8 @@ class WSGIHandler:
             kind = special.get(name)
             if kind is None:
                 if name.islower() or name.lower() not in special:
+                    if len(value) <= 256 and len(seen_headers) < 1024:
+                        seen_headers.add(item)
                     continue
                 kind = special[name.lower()]
             if kind == 1:
@@ -1643,6 +1639,55 @@ class _ConnectionReader:
 
     def close(self):
         self.closed = True
+
+
+def _parse_request_line(line):
+    """Validate a request line: ``(command str, target bytes, is HTTP/1.0)``, kept in
+    ``_request_lines`` when short; raises :class:`_BadRequest`."""
+    parts = line.split(b' ')
+    if len(parts) != 3:
+        raise _BadRequest(400, 'malformed request line %r' % (line[:100],))
+    method, target, version = parts
+    if method not in _COMMON_METHODS and not _TOKEN.match(method):
+        raise _BadRequest(400, 'invalid method %r' % (method[:40],))
+    if version == b'HTTP/1.1':
+        http10 = False
+    else:
+        m = _VERSION.match(version)
+        if m is None:
+            raise _BadRequest(400, 'invalid HTTP version %r' % (version[:40],))
+        if m.group(1) != b'1':
+            raise _BadRequest(505, 'HTTP version %r not supported' % (version,))
+        # RFC 9112 2.6: a higher 1.x minor version is served as HTTP/1.1.
+        http10 = m.group(2) == b'0'
+    if not target or _BAD_TARGET.search(target):
+        raise _BadRequest(400, 'invalid request target')
+    parsed = (method.decode('latin-1'), target, http10)
+    if len(line) <= 256 and len(_request_lines) < 1024:
+        _request_lines[line] = parsed
+    return parsed
+
+
+def _split_target(target):
+    """``(PATH_INFO, QUERY_STRING, authority or None)`` of a valid request target
+    (origin-form ``/p?q``, absolute-form ``http://h/p?q`` or ``*``), kept in
+    ``_targets`` when short; raises :class:`_BadRequest`."""
+    authority = None
+    if target == b'*':
+        path = b'*'
+        query = b''
+    else:
+        rest = target
+        if target[:1] != b'/':
+            authority, rest = _split_absolute(target)
+        path, _, query = rest.partition(b'?')
+        path = path.partition(b'#')[0]
+        query = query.partition(b'#')[0]
+    split = ((_unquote(path) if path.find(b'%') >= 0 else path).decode('latin-1'),
+             query.decode('latin-1'), authority)
+    if len(target) <= 256 and len(_targets) < 1024:
+        _targets[target] = split
+    return split
 
 
 def _timeout_setting(server, handler_class, name):
