@@ -390,15 +390,19 @@ class ParkingLot(deque):
                 return True
         return False
 
-    def park_thread(self, timeout: float | None = None) -> bool:
+    def park_thread(self, timeout: float | None = None, queued: Callable[[], Any] | None = None) -> bool:
         """Block the calling OS thread (not a greenlet: it has no hub that could run
         anything else) until another thread unparks it; False on timeout.
 
         Its ticket waits in the same queue, in turn, and is released with a
-        native lock by :meth:`unpark` or :meth:`unpark_threadsafe`.
+        native lock by :meth:`unpark` or :meth:`unpark_threadsafe`. ``queued``, if
+        given, is called once the ticket is in the queue, before the thread blocks
+        (the owner re-checks there what another thread may have changed meanwhile).
         """
         ticket = _ThreadTicket()
         self._append(ticket)
+        if queued is not None:
+            queued()
         if ticket.lock.acquire(True, -1 if timeout is None else max(timeout, 0.0)):
             return True
         try:

@@ -120,11 +120,15 @@ class Semaphore(Linkable):
 
     def _park(self, timeout):
         """Wait for release() to hand us a permit; True if it did, False on timeout."""
-        if get_hub_if_exists() is None and other_os_threads():
+        hub = get_hub_if_exists()
+        if hub is None and other_os_threads():
             # An OS thread with no hub (code written for threads, sharing the lock
             # with another thread): nothing in this thread could release it, and a
             # hub made here would only find nothing to run. Block the thread.
-            return self._acquirers.park_thread(timeout)
+            return self._acquirers.park_thread(timeout, self._settle)
+        if hub is not None and other_os_threads():
+            # Runs once we are parked (in the queue): see _settle.
+            hub.run_callback(self._settle)
         try:
             # Park until release() hands us a permit; the lot cleans up on timeout/kill.
             return self._acquirers.park(timeout) is not TIMED_OUT
@@ -133,7 +137,21 @@ class Semaphore(Linkable):
             # thread still may (without any other thread: a deadlock, LoopExit says so).
             if timeout is not None or getcurrent() is not get_hub().parent or not other_os_threads():
                 raise
-            return self._acquirers.park_thread(None)
+            return self._acquirers.park_thread(None, self._settle)
+
+    def _settle(self):
+        # A release() in another OS thread can run between our acquire()'s look at
+        # the counter and our ticket's arrival in the queue: it finds nobody waiting
+        # and raises the counter, and we would park with a permit free (for good if
+        # that was the last release). Once queued, we hand such a permit to the
+        # first waiter, as that release() would have: a free permit and a waiter
+        # never coexist.
+        acquirers = self._acquirers
+        while self.counter > 0 and acquirers:
+            self.counter -= 1
+            if not acquirers.unpark_threadsafe(True):
+                self.counter += 1
+                break
 
     def release(self) -> int:
         """Give a permit back: to the first waiter if any, else to the counter.

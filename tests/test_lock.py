@@ -523,3 +523,97 @@ def test_a_lock_deadlock_in_a_single_thread_still_raises_loop_exit():
             '    print("LoopExit")\n')
     res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
     assert res.stdout.strip() == 'LoopExit', res.stdout + res.stderr
+
+
+def _release_between_look_and_queue(function_name, release):
+    # A profile hook for the waiting thread: when acquire() has looked at the
+    # counter (0) and calls ``function_name`` to queue itself, run ``release`` (in
+    # another OS thread) and let the waiter go on only once it has released.
+    import sys
+    fired = []
+
+    def hook(frame, event, arg):
+        if event == 'call' and frame.f_code.co_name == function_name and not fired:
+            fired.append(True)
+            sys.setprofile(None)
+            release()
+    return hook, fired
+
+
+def test_release_by_another_thread_before_a_threads_waiter_is_queued_is_not_lost():
+    # The race: a thread without a hub finds the lock held, and before its ticket
+    # is in the queue the holder (another OS thread) releases, finds nobody waiting
+    # and frees the permit. The waiter must get it, not sleep on a free lock.
+    import sys
+    import threading
+    from gevent_lite.monkey import get_original
+    NativeThread = get_original('threading', 'Thread')
+    for make in (Lock, Semaphore):
+        sem = make() if make is Lock else make(1)
+        sem.acquire()
+        in_queue_call = threading.Event()
+        released = threading.Event()
+        got = []
+
+        def release_from_main(in_queue_call=in_queue_call, released=released):
+            in_queue_call.set()
+            assert released.wait(5)
+
+        hook, fired = _release_between_look_and_queue('park_thread', release_from_main)
+
+        def waiter(hook=hook, sem=sem, got=got):
+            sys.setprofile(hook)
+            try:
+                got.append(sem.acquire())
+            finally:
+                sys.setprofile(None)
+
+        t = NativeThread(target=waiter, daemon=True)
+        t.start()
+        assert in_queue_call.wait(5)
+        sem.release()                    # nobody is queued yet: the counter goes up
+        released.set()
+        t.join(5)
+        assert fired and got == [True], (make, sem)
+        sem.release()
+        assert not sem.locked() and sem.statistics()['waiting'] == 0
+
+
+def test_release_by_another_thread_before_a_greenlets_waiter_is_queued_is_not_lost():
+    # The same race for a greenlet parking in its hub: the permit freed by another
+    # OS thread just before the greenlet queued itself reaches it.
+    import sys
+    import threading
+    from gevent_lite.monkey import get_original
+    NativeThread = get_original('threading', 'Thread')
+    lock = Lock()
+    lock.acquire()
+    do_release = threading.Event()
+    released = threading.Event()
+
+    def other_thread():                  # holds no hub; releases when told to
+        assert do_release.wait(10)
+        lock.release()
+        released.set()
+
+    t = NativeThread(target=other_thread, daemon=True)
+    t.start()
+
+    def release_in_other_thread():
+        do_release.set()
+        assert released.wait(5)
+
+    hook, fired = _release_between_look_and_queue('park', release_in_other_thread)
+    got = []
+
+    def waiter():
+        sys.setprofile(hook)
+        try:
+            got.append(lock.acquire())
+        finally:
+            sys.setprofile(None)
+
+    g = gevent.spawn(waiter)
+    gevent.joinall([g], timeout=5)
+    t.join(5)
+    assert fired and got == [True], lock
