@@ -329,12 +329,15 @@ class ParkingLot(deque):
 
     def unpark_now(self, value: Any = True) -> bool:
         """:meth:`unpark`, but switch into the woken greenlet at once instead of
-        queueing its resume. Hub only (a link callback): the greenlet runs before
-        the rest of the hub's queue, and the hub resumes here when it parks again."""
+        queueing its resume, when called from the hub (a link callback): the greenlet
+        runs before the rest of the hub's queue, and the hub resumes here when it
+        parks again. From any other greenlet it is :meth:`unpark`: a switch from
+        there would leave the caller with nobody to resume it."""
         popleft = self._popleft
+        current = getcurrent()
         while self:
             waiter = popleft()
-            if waiter.greenlet is not None and waiter.value is _UNSET:
+            if waiter.greenlet is not None and waiter.value is _UNSET and current is waiter.hub:
                 waiter.switch(value)
                 return True
             if waiter.wake(value):

@@ -1142,3 +1142,41 @@ def test_iwait_hands_over_each_ready_object_before_the_links_of_the_others_run()
     with gevent_lite.iwait((sem1, sem2)) as it:
         assert next(it) is sem1
     assert sem2.linkcount() == 0       # unlinked on the way out
+
+
+def test_wait_on_an_object_whose_link_is_called_from_a_greenlet_leaves_that_greenlet_running():
+    # wait()/iwait() take any object with rawlink(); one that calls its links from
+    # an ordinary greenlet (not from the hub) wakes the waiter, and the calling
+    # greenlet goes on instead of being switched away from for good.
+    class Flag:
+        def __init__(self):
+            self.links = []
+            self.is_set = False
+
+        def rawlink(self, callback):
+            self.links.append(callback)
+
+        def unlink(self, callback):
+            if callback in self.links:
+                self.links.remove(callback)
+
+        def ready(self):
+            return self.is_set
+
+        def set(self):
+            self.is_set = True
+            for link in list(self.links):
+                link(self)
+
+    flag = Flag()
+    after_set = []
+
+    def setter():
+        gevent_lite.sleep(0.01)
+        flag.set()
+        after_set.append('went on')
+
+    g = gevent_lite.spawn(setter)
+    assert gevent_lite.wait([flag], timeout=5) == [flag]
+    g.join(timeout=5)
+    assert after_set == ['went on'] and g.dead
