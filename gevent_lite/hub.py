@@ -364,6 +364,16 @@ class ParkingLot(deque):
                 return True
         return False
 
+    def unpark_greenlet(self, greenlet: Any, value: Any = True) -> bool:
+        """Wake ``greenlet`` with ``value`` if it is parked here and not woken yet
+        (out of turn: for a lot whose waiters are told apart, e.g. by what each
+        offers). False if it is not parked here."""
+        for waiter in self:
+            if waiter.greenlet is greenlet and waiter.value is _UNSET:
+                self.remove(waiter)
+                return waiter.wake(value)
+        return False
+
     def _hand_on(self, value):
         if not self.unpark(value) and self.on_unclaimed is not None:
             self.on_unclaimed(value)

@@ -615,18 +615,26 @@ class Channel:
 
     It holds no items (``qsize()`` is 0, ``full()`` and ``empty()`` are both True).
     ``balance`` is the number of parked getters minus parked putters.
+
+    A parked putter leaves its item on offer (``_offers``, in arrival order) and
+    waits for a getter to take it: a getter takes the first offer and wakes that
+    putter, without waiting for it to run -- so ``get_nowait()`` works from a hub
+    callback too, as gevent's does.
     """
 
     def __class_getitem__(cls, item: Any) -> Any:
         return _GenericAlias(cls, item)
 
-    __slots__ = ('__weakref__', '_getters', '_orphans', '_putters')
+    __slots__ = ('__weakref__', '_getters', '_offers', '_orphans', '_putters')
 
     def __init__(self, maxsize=1):
         if maxsize != 1:
             raise ValueError('Channels have a maxsize of 1')
         self._getters = ParkingLot(self._unclaimed_item)
-        self._putters = ParkingLot()
+        # Broadcast: a putter woken (its item taken) and killed before it ran must
+        # not pass that wake-up on to a putter whose item nobody took.
+        self._putters = ParkingLot(broadcast=True)
+        self._offers = deque()           # [putter greenlet, item], oldest first
         # Items handed to getters that died before running, with no other getter
         # waiting: the next get() takes them first.
         self._orphans = deque()
@@ -680,15 +688,18 @@ class Channel:
             return
         if not block:
             raise Full
-        deadline = _deadline(_check_timeout(timeout, negative_ok=False))
-        while True:
-            # Park until a getter arrives and wakes us; it then waits for the item.
-            if self._putters.park(_remaining(deadline)) is TIMED_OUT:
+        offer = [getcurrent(), item]
+        self._offers.append(offer)
+        try:
+            # Park until a getter takes the item and wakes us.
+            if self._putters.park(_check_timeout(timeout, negative_ok=False)) is TIMED_OUT:
                 raise Full
-            if self._getters and self._getters.unpark(item):
-                self._let_getter_run()
-                return
-            # The getter that woke us gave up (timeout/kill) before we ran: wait again.
+        finally:
+            if offer[0] is not None:     # not taken (timeout, kill): withdraw it
+                try:
+                    self._offers.remove(offer)
+                except ValueError:
+                    pass
 
     @staticmethod
     def _let_getter_run():
@@ -708,25 +719,22 @@ class Channel:
         """
         if self._orphans:
             return self._orphans.popleft()
-        if self._putters and self._putters.unpark(True):
-            # A putter was woken; it hands its item to the first parked getter.
-            if not block:
-                # Wait only for that hand-over: the putter runs in the next loop
-                # iteration; the check is queued behind it (two hops) and gives up
-                # if we are still parked then (the putter died meanwhile).
-                hub = get_hub()
-                hub.run_callback(hub.run_callback, self._expire_nowait, getcurrent())
-                timeout = None
-        elif not block:
+        offers = self._offers
+        while offers:
+            offer = offers.popleft()
+            putter, item = offer
+            offer[0] = None              # taken: the putter must not withdraw it
+            if self._putters.unpark_greenlet(putter, True):
+                return item
+            # That putter is no longer parked (it is being killed or timed out
+            # right now): its item stays with it; try the next offer.
+        if not block:
             raise Empty
         # Park until a putter hands us an item.
         value = self._getters.park(_check_timeout(timeout, negative_ok=False))
         if value is TIMED_OUT:
             raise Empty
         return value
-
-    def _expire_nowait(self, greenlet):
-        self._getters.cancel(greenlet, Empty)   # a no-op if it was handed an item meanwhile
 
     def get_nowait(self):
         return self.get(False)

@@ -726,3 +726,33 @@ def test_getter_promised_an_item_that_an_immediate_shutdown_dropped_gets_shutdow
     q.shutdown(immediate=True)            # before the woken getter runs
     waiting.join(5)
     assert isinstance(waiting.exception, ShutDown)
+
+
+def test_channel_get_nowait_from_a_hub_callback_takes_a_parked_putters_item():
+    # gevent: get_nowait() works in the hub; it takes the item of the putter that
+    # waits longest and wakes it, without having to wait for it to run.
+    ch = Channel()
+    result = []
+    putters = [gevent.spawn(ch.put, i) for i in (5, 6)]
+    gevent.sleep(0.01)
+    gevent.get_hub().run_callback(lambda: result.append(ch.get_nowait()))
+    gevent.sleep(0.01)
+    assert result == [5]
+    assert putters[0].dead and not putters[1].dead
+    assert ch.get(timeout=1) == 6
+    gevent.joinall(putters, timeout=5)
+
+
+def test_channel_putter_that_times_out_or_is_killed_withdraws_its_item():
+    ch = Channel()
+    with pytest.raises(Full):
+        ch.put('late', timeout=0.05)
+    killed = gevent.spawn(ch.put, 'killed')
+    gevent.sleep(0.01)
+    killed.kill()
+    waiting = gevent.spawn(ch.put, 'kept')
+    gevent.sleep(0.01)
+    assert ch.get(timeout=1) == 'kept'
+    with pytest.raises(Empty):
+        ch.get_nowait()
+    waiting.join(timeout=5)
