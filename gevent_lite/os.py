@@ -318,6 +318,10 @@ def tp_write(fd: int, buf: Any) -> int:
 def _after_fork_in_child():
     # Registered with os.register_at_fork: runs in the child of every fork.
     _hubmod.reinit()
+    # The parent's children are not the child's: neither their kept statuses
+    # nor their watchers (which stay suspended with the parent's greenlets).
+    _exits.clear()
+    _watched.clear()
 
 
 if hasattr(_os, 'register_at_fork'):

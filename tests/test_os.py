@@ -164,6 +164,34 @@ def test_waitpid_gets_the_status_of_a_fork_and_watch_child_its_watcher_reaped():
     assert proc.stdout.split('\n')[:3] == ['True 3 [True]', 'True 4 True', 'once']
 
 
+def test_a_forked_child_does_not_get_the_statuses_its_parents_watchers_kept():
+    # The statuses fork_and_watch's watchers keep for waitpid() are the parent's:
+    # a child forked afterwards has no children, and its waitpid(-1) says so
+    # instead of returning its parent's child's status.
+    out = helpers.check_python('''
+        import os
+        import gevent_lite, gevent_lite.os as gos
+        seen = []
+        pid = gos.fork_and_watch(seen.append)
+        if not pid:
+            os._exit(3)
+        for _ in range(500):                         # bounded: the watcher reaps it
+            if seen:
+                break
+            gevent_lite.sleep(0.01)
+        child = os.fork()
+        if not child:
+            try:
+                gos.waitpid(-1, 0)
+            except ChildProcessError:
+                os._exit(0)
+            os._exit(1)                              # got the parent's child's status
+        print(len(seen), os.WEXITSTATUS(os.waitpid(child, 0)[1]))
+        print(gos.waitpid(pid, 0) == (pid, seen[0].rstatus))   # the parent still has it
+    ''')
+    assert out.split() == ['1', '0', 'True']
+
+
 def test_waitpid_wnohang_returns_at_once_and_errors_like_stdlib():
     proc = subprocess.Popen(['sleep', '0.2'])
     assert gos.waitpid(proc.pid, os.WNOHANG) == (0, 0)
