@@ -428,6 +428,7 @@ def disable(hub: Any = None) -> None:
     """Stop preempting in ``hub``'s thread (default: this thread), also for its later hubs."""
     ident = hub.thread_ident if hub is not None else _get_ident()
     _thread_idents.discard(ident)
+    _starting.pop(ident, None)
     watcher = _watchers.pop(ident, None)
     if watcher is not None:
         watcher.stop()
@@ -477,7 +478,19 @@ def _on_new_hub(hub):
     # that turn before anything could need preempting.
     threads = hub.thread_ident in _thread_idents
     if threads or config.preempt_greenlets:
-        hub.run_callback(enable, hub, threads)
+        _starting[hub.thread_ident] = hub
+        hub.run_callback(_start_on_first_turn, hub, threads)
+
+
+#: Thread ident -> the new hub whose watcher starts on its first turn (a
+#: disable() before that turn takes the entry out, and the watcher never starts).
+_starting: dict = {}
+
+
+def _start_on_first_turn(hub, threads):
+    if _starting.get(hub.thread_ident) is hub:
+        del _starting[hub.thread_ident]
+        enable(hub, threads)
 
 
 def _after_fork():
@@ -492,6 +505,7 @@ def _after_fork():
         watcher._arm_lock = _allocate_lock()
         watcher._disarm()
         del _watchers[ident]
+    _starting.clear()
     if hub is not None:
         _thread_idents.intersection_update({hub.thread_ident})
         _on_new_hub(hub)

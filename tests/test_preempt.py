@@ -258,6 +258,24 @@ def test_an_idle_hub_is_looked_at_about_once_per_idle_check_interval():
 
 
 @needs_preemption
+def test_disable_before_a_new_hubs_first_turn_keeps_its_watcher_from_starting():
+    # A new hub's watcher starts on the hub's first turn; a disable() before that
+    # turn is the last word, not undone by the start that was due.
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import time
+        from gevent_lite import preempt, hub
+        hub.get_hub()                  # made now: its watcher is due on its first turn
+        preempt.disable()
+        time.sleep(0.05)               # the hub's first turns
+        assert not preempt.is_enabled(), preempt.statistics()
+        assert preempt.statistics() == {}
+        print('ok')
+    ''')
+    assert out.startswith('ok')
+
+
+@needs_preemption
 def test_a_forked_child_has_one_thread_at_first_and_is_still_preempted_after_its_first_wait():
     # Right after fork the child has only the forking thread (sys._current_frames(),
     # as CPython's test_clear_threads_states_after_fork checks): the child's watcher
