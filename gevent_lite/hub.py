@@ -942,8 +942,8 @@ class Hub(greenlet):
     # specializes slot reads, not reads from a greenlet's instance dict (which
     # holds the rest, and what other modules attach).
     __slots__ = ('_clock', '_fds', '_handoffs', '_idle_waiters', '_keepalive', '_ncancelled',
-                 '_nfd_waiters', '_nref_timers', '_poller', '_ready', '_seq', '_threadsafe',
-                 '_timers', '_virtual', '_wake_pending', 'thread_ident')
+                 '_nfd_waiters', '_nref_timers', '_poller', '_ready', '_seq', '_start_batch',
+                 '_threadsafe', '_timers', '_virtual', '_wake_pending', 'thread_ident')
 
     def __init__(self):
         root = getcurrent()
@@ -953,6 +953,7 @@ class Hub(greenlet):
         self.thread_ident = _get_thread_ident()
         self._ready = deque()            # (callable, args) run in FIFO order
         self._handoffs = _HANDOFFS       # sleep(0) hand-offs left before the loop runs again
+        self._start_batch = None         # the ready entry that starts greenlets (greenlet.spawn)
         # The hub's clock: every timer reads it (see now()). A virtual clock
         # (gevent_lite.testing) replaces it and sets _virtual while installed.
         self._clock = _monotonic

@@ -801,3 +801,35 @@ def test_a_plain_spawn_keeps_its_state_in_slots_and_users_still_get_an_instance_
     assert plain.get(timeout=5) is None and plain.successful()
     with pytest.raises(TypeError, match='must be callable'):
         Greenlet(42)
+
+
+def test_greenlets_spawned_in_a_row_start_in_order_with_callbacks_queued_between_them():
+    # Spawns in a row share one ready entry; a callback queued between two spawns
+    # still runs between their starts, and a greenlet killed before its start
+    # never runs while the rest of its batch does.
+    from gevent_lite.hub import get_hub
+    from gevent_lite.util import format_run_info
+    log = []
+    a = gevent_lite.spawn(log.append, 'a')
+    b = gevent_lite.spawn(log.append, 'b')
+    killed = gevent_lite.spawn(log.append, 'killed')
+    get_hub().run_callback(log.append, 'callback')
+    c = gevent_lite.spawn(log.append, 'c')
+    d = gevent_lite.spawn(log.append, 'd')
+    dump = '\n'.join(format_run_info())
+    assert '3 greenlet(s) to start' in dump and '2 greenlet(s) to start' in dump
+    killed.kill()
+    gevent_lite.joinall([a, b, killed, c, d], timeout=5)
+    assert log == ['a', 'b', 'callback', 'c', 'd']
+    assert killed.dead and all(g.successful() for g in (a, b, c, d))
+    # One spawned by a greenlet of a batch that is running starts in a later one.
+    order = []
+
+    def parent(i):
+        order.append(i)
+        if i == 0:
+            gevent_lite.spawn(order.append, 'child')
+
+    gevent_lite.joinall([gevent_lite.spawn(parent, i) for i in range(3)], timeout=5)
+    gevent_lite.sleep(0)
+    assert order == [0, 1, 2, 'child']
