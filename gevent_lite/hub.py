@@ -375,7 +375,9 @@ class ParkingLot(deque):
         return False
 
     def _hand_on(self, value):
-        if not self.unpark(value) and self.on_unclaimed is not None:
+        # The next waiter may be parked in another OS thread's hub (a lock shared
+        # between threads): wake it through that hub's thread-safe queue.
+        if not self.unpark_threadsafe(value) and self.on_unclaimed is not None:
             self.on_unclaimed(value)
 
     # -- across OS threads ----------------------------------------------------------------

@@ -617,3 +617,42 @@ def test_release_by_another_thread_before_a_greenlets_waiter_is_queued_is_not_lo
     gevent.joinall([g], timeout=5)
     t.join(5)
     assert fired and got == [True], lock
+
+
+def test_permit_of_a_killed_waiter_passes_promptly_to_a_waiter_in_another_threads_hub():
+    # A waiter handed the permit is killed before it runs; the permit goes on to
+    # the next waiter, which is parked in another OS thread's hub. That hub is
+    # woken (its loop would otherwise sleep until its next timer, 30 s away).
+    import threading
+    from gevent_lite.monkey import get_original
+    NativeThread = get_original('threading', 'Thread')
+    lock = Lock()
+    lock.acquire()
+    first = gevent.spawn(lock.acquire)
+    gevent.sleep(0.01)                   # first in the queue
+    got = []
+    queued = threading.Event()
+
+    def other_thread():
+        keepalive = gevent.spawn(gevent.sleep, 30)   # the hub's only timer
+        gevent.sleep(0)
+        queued.set()
+        t0 = time.monotonic()
+        got.append(lock.acquire(timeout=20))
+        got.append(time.monotonic() - t0)
+        lock.release()
+        keepalive.kill()
+
+    t = NativeThread(target=other_thread, daemon=True)
+    t.start()
+    assert queued.wait(5)
+    for _ in range(200):                 # bounded: until its waiter is queued second
+        if lock.statistics()['waiting'] == 2:
+            break
+        time.sleep(0.01)
+    assert lock.statistics()['waiting'] == 2
+    lock.release()                       # handed to `first`, which has not run yet
+    gevent.get_hub().run_callback_first(first.throw, gevent.GreenletExit)
+    first.join(timeout=5)
+    t.join(25)
+    assert got[0] is True and got[1] < 10, got
