@@ -1873,7 +1873,8 @@ def wait_readwrite(fileno: Any, timeout: float | None = None, timeout_exc: Any =
 
 def retry_io(fd: int, event: int, attempt: Callable[..., Any], args: tuple = (),
              timeout: float | None = None, timeout_exc: Any = None,
-             wants: dict[type, int] | None = None) -> Any:
+             wants: dict[type, int] | None = None,
+             fd_deadline: FdDeadline | None = None, when: float | None = None) -> Any:
     """The one "park while it would block, retry until the deadline" loop of green I/O.
 
     Call it after ``attempt(*args)`` was tried once and raised
@@ -1886,7 +1887,19 @@ def retry_io(fd: int, event: int, attempt: Callable[..., Any], args: tuple = (),
     ``timeout_exc`` is raised (default ``socket.timeout('timed out')``).
     ``wants`` maps other exception classes to the event to wait for next (TLS:
     ``SSLWantWriteError`` -> WRITE while reading).
+
+    ``fd_deadline`` (an :class:`FdDeadline` of ``fd``) with ``when`` (hub time,
+    None: no limit) replaces ``timeout``: the waits are timed by its one timer
+    and its exception is raised at ``when`` (a keep-alive connection's waits).
     """
+    if fd_deadline is not None:
+        fd_wait = fd_deadline.wait
+        while True:
+            fd_wait(event, when)            # parks until ready (or fd_deadline's exc at `when`)
+            try:
+                return attempt(*args)
+            except BlockingIOError:
+                pass                        # a spurious wake-up: park again
     try:
         hub = _state.hub
     except AttributeError:

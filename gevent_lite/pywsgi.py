@@ -61,7 +61,7 @@ from typing import Any, Callable, Optional
 import _socket
 
 from . import socket as _gsocket
-from .hub import FdDeadline, get_hub, now as _now, READ, WRITE
+from .hub import FdDeadline, get_hub, now as _now, READ, retry_io as _retry_io, WRITE
 from .server import StreamServer
 from .timeout import Timeout
 
@@ -709,12 +709,8 @@ class WSGIHandler:
                     return _raw_recv(sock, 65536)
                 except BlockingIOError:
                     pass
-            while True:
-                waits.wait(READ, when)     # parks until readable (or _ClientGone at `when`)
-                try:
-                    return _raw_recv(sock, 65536)
-                except BlockingIOError:
-                    pass                   # a spurious wake-up: park again
+            # Parks until readable (or _ClientGone at `when`), then reads.
+            return _retry_io(self._fd, READ, _raw_recv, (sock, 65536), fd_deadline=waits, when=when)
         except ConnectionError:
             return b''
 
@@ -748,13 +744,14 @@ class WSGIHandler:
             try:
                 sent += _raw_send(sock, view[sent:])
             except BlockingIOError:
-                self._wait_writable()
+                sent += self._send_when_writable(_raw_send, (sock, view[sent:]))
 
-    def _wait_writable(self):
-        # The client does not read fast enough: park until it does, each wait
-        # bounded by request_timeout.
+    def _send_when_writable(self, send, args):
+        # The client does not read fast enough: park until it does (each wait
+        # bounded by request_timeout), then send.
         timeout = self.request_timeout
-        self._waits.wait(WRITE, None if timeout is None else self._hub._clock() + timeout)
+        return _retry_io(self._fd, WRITE, send, args, fd_deadline=self._waits,
+                         when=None if timeout is None else self._hub._clock() + timeout)
 
     # -- the connection loop, in gevent's call order ------------------------------------------
     #
@@ -1481,8 +1478,7 @@ class WSGIHandler:
             try:
                 sent = _raw_sendmsg(sock, bufs[i:i + 512])     # IOV_MAX is 1024 on Linux
             except BlockingIOError:
-                self._wait_writable()
-                continue
+                sent = self._send_when_writable(_raw_sendmsg, (sock, bufs[i:i + 512]))
             while sent:
                 size = bufs[i].nbytes
                 if sent >= size:
