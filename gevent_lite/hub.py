@@ -454,11 +454,25 @@ class _ThreadTicket:
 _native_allocate_lock = _thread.allocate_lock
 _native_thread_count = _thread._count
 
+#: Idents of the OS threads gevent_lite runs for itself and that never run the
+#: program's code (preemption watchers): they release no lock, so
+#: :func:`other_os_threads` leaves them out. Their starter adds them; a forked
+#: child clears the set (none of those threads is in the child).
+_helper_threads: set[int] = set()
+
 
 def other_os_threads() -> bool:
-    """True if OS threads other than the main one were started (``_thread._count()``):
-    only then can a lock this thread waits for be released by somebody else."""
-    return _native_thread_count() > 0
+    """True if an OS thread other than the calling one runs Python code (gevent_lite's
+    own helper threads left out): only then can a lock this thread waits for be
+    released by somebody else."""
+    if not _native_thread_count():
+        return False            # no thread was ever started: the main thread is alone
+    # _thread._count() is no answer after a fork: the child keeps the parent's
+    # count, though only the forking thread lives on. The interpreter's list of
+    # thread states is (a fork's child drops the others); this is a slow path.
+    me = _get_thread_ident()
+    helpers = _helper_threads
+    return any(ident != me and ident not in helpers for ident in sys._current_frames())
 
 
 def _adopt_timeout(timeout):

@@ -25,8 +25,8 @@ from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
 
 from greenlet import getcurrent
 
-from .hub import (TIMED_OUT, Linkable, LoopExit, ParkingLot, _check_timeout, get_hub, get_hub_if_exists,
-                  other_os_threads, sleep)
+from .hub import (TIMED_OUT, Linkable, LoopExit, ParkingLot, _check_timeout, _native_thread_count, get_hub,
+                  get_hub_if_exists, other_os_threads, sleep)
 
 __all__ = ['BoundedSemaphore', 'DummySemaphore', 'Lock', 'RLock', 'Semaphore']
 
@@ -126,7 +126,8 @@ class Semaphore(Linkable):
             # with another thread): nothing in this thread could release it, and a
             # hub made here would only find nothing to run. Block the thread.
             return self._acquirers.park_thread(timeout, self._settle)
-        if hub is not None and other_os_threads():
+        if hub is not None and _native_thread_count():
+            # Another thread may release (the cheap test: any thread was started).
             # Runs once we are parked (in the queue): see _settle.
             hub.run_callback(self._settle)
         try:

@@ -232,6 +232,7 @@ class _Watcher:
             self._disarm()
             if _watchers.get(self.thread_ident) is self:
                 del _watchers[self.thread_ident]
+            _hubmod._helper_threads.discard(_get_ident())
 
     def _arm(self, frame):
         # The hub has not had control for a slice: enable back-edge events for the
@@ -420,7 +421,8 @@ def enable(hub: Any = None, threads: bool = True) -> bool:
     if current is not None:
         current.stop()
     watcher = _watchers[hub.thread_ident] = _Watcher(hub, slice_seconds, threads)
-    _start_new_thread(watcher._run, ())
+    # A helper thread: it never releases a program's lock (see hub.other_os_threads).
+    _hubmod._helper_threads.add(_start_new_thread(watcher._run, ()))
     return True
 
 
@@ -506,6 +508,7 @@ def _after_fork():
         watcher._disarm()
         del _watchers[ident]
     _starting.clear()
+    _hubmod._helper_threads.clear()     # the parent's watcher threads are not here
     if hub is not None:
         _thread_idents.intersection_update({hub.thread_ident})
         _on_new_hub(hub)

@@ -656,3 +656,36 @@ def test_permit_of_a_killed_waiter_passes_promptly_to_a_waiter_in_another_thread
     first.join(timeout=5)
     t.join(25)
     assert got[0] is True and got[1] < 10, got
+
+
+def test_a_lock_deadlock_in_a_forked_child_raises_loop_exit_though_the_parent_had_threads():
+    # The child of a process with threads has only the forking thread (the
+    # interpreter's thread count is the parent's): nobody else could release the
+    # lock, so the deadlock is a LoopExit, not a wait for ever.
+    import subprocess
+    import sys
+    code = ('import os, threading, time\n'
+            'from gevent_lite.lock import Lock\n'
+            'from gevent_lite.hub import LoopExit\n'
+            'stop = threading.Event()\n'
+            't = threading.Thread(target=stop.wait); t.start()\n'
+            'pid = os.fork()\n'
+            'if pid == 0:\n'
+            '    l = Lock(); l.acquire()\n'
+            '    try:\n'
+            '        l.acquire()\n'
+            '    except LoopExit:\n'
+            '        os._exit(7)\n'
+            '    os._exit(1)\n'
+            'for _ in range(200):\n'
+            '    done, status = os.waitpid(pid, os.WNOHANG)\n'
+            '    if done:\n'
+            '        break\n'
+            '    time.sleep(0.05)\n'
+            'else:\n'
+            '    os.kill(pid, 9); os.waitpid(pid, 0); status = None\n'
+            'stop.set(); t.join()\n'
+            'print("hung" if status is None else os.WEXITSTATUS(status))\n')
+    res = subprocess.run([sys.executable, '-W', 'ignore', '-c', code], capture_output=True, text=True,
+                         timeout=60)
+    assert res.stdout.strip() == '7', res.stdout + res.stderr

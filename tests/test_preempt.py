@@ -276,6 +276,27 @@ def test_disable_before_a_new_hubs_first_turn_keeps_its_watcher_from_starting():
 
 
 @needs_preemption
+def test_a_lock_deadlock_is_a_loop_exit_though_a_preemption_watcher_thread_runs():
+    # The watcher is an OS thread of gevent_lite's own: it releases no lock, so
+    # a deadlock of the main greenlet is still reported, not waited out for ever.
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import threading, time
+        from gevent_lite import preempt
+        from gevent_lite.hub import LoopExit
+        time.sleep(0.05)               # the watcher thread runs
+        assert preempt.statistics(), 'no watcher'
+        lock = threading.Lock()
+        lock.acquire()
+        try:
+            lock.acquire()
+        except LoopExit:
+            print('ok')
+    ''', timeout=60)
+    assert out.startswith('ok')
+
+
+@needs_preemption
 def test_a_forked_child_has_one_thread_at_first_and_is_still_preempted_after_its_first_wait():
     # Right after fork the child has only the forking thread (sys._current_frames(),
     # as CPython's test_clear_threads_states_after_fork checks): the child's watcher
