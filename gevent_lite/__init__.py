@@ -32,7 +32,15 @@ def _monitor_new_hub(hub):
     # config.monitor_thread (GEVENT_LITE_MONITOR_THREAD / GEVENT_MONITOR_THREAD_ENABLE,
     # or an assignment in the program) is read as each hub is made, so it applies to
     # every hub created after it is set. The monitor module is imported only then.
+    # As gevent's, the monitor starts when the hub first runs (its first callback),
+    # not when it is made: a thread that only asks for its hub (a thread-pool
+    # worker) and never switches has nothing to monitor.
     if _config.monitor_thread:
+        hub.run_callback(_start_monitor_if_enabled, hub)
+
+
+def _start_monitor_if_enabled(hub):
+    if _config.monitor_thread and hub.periodic_monitoring_thread is None:
         hub.start_periodic_monitoring_thread()
 
 

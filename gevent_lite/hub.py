@@ -1559,8 +1559,24 @@ class Hub(greenlet):
             return
         self.print_exception(context, type, value, tb)
 
+    @property
+    def exception_stream(self) -> Any:
+        """Where errors (and the monitor's blocking reports) are written: ``sys.stderr``
+        at the time of writing unless a stream is assigned (gevent's attribute);
+        ``del`` goes back to that."""
+        stream = self.__dict__.get('_exception_stream')
+        return stream if stream is not None else sys.stderr
+
+    @exception_stream.setter
+    def exception_stream(self, stream: Any) -> None:
+        self.__dict__['_exception_stream'] = stream
+
+    @exception_stream.deleter
+    def exception_stream(self) -> None:
+        self.__dict__.pop('_exception_stream', None)
+
     def print_exception(self, context, type, value, tb):
-        stderr = sys.stderr
+        stderr = self.exception_stream
         try:
             if issubclass(type, self.NOT_ERROR):
                 pass

@@ -102,6 +102,8 @@ class PeriodicMonitoringThread:
     where blocking reports go (default: ``sys.stderr`` at report time).
     """
 
+    _builtin = False    # True while __init__ adds the built-in checks
+
     #: Shortest sleep between two checks, so tiny periods cannot spin a core.
     min_sleep_time = 0.005
 
@@ -130,11 +132,15 @@ class PeriodicMonitoringThread:
         self._prev_trace = None
         self._trace = self._make_trace(state)
 
+        # The built-in checks first run a whole period after the start (a blocking
+        # check needs one period of history).
+        self._builtin = True
         self.add_monitoring_function(self.monitor_blocking, self.max_blocking_time)
         self._preemptions_seen = 0
         self.add_monitoring_function(self.monitor_preemptions, self.max_blocking_time)
         if config.max_memory_usage is not None:
             self.add_monitoring_function(self.monitor_memory_usage, config.memory_monitor_period)
+        self._builtin = False
 
     # -- the trace function, installed in the hub's thread ------------------------------
 
@@ -234,7 +240,8 @@ class PeriodicMonitoringThread:
         """Call ``function(hub)`` in the monitor thread every ``period`` seconds.
 
         A ``period`` of None removes ``function``. Exceptions are printed, and the
-        monitor goes on.
+        monitor goes on. As gevent's, a function added this way is first called at
+        the monitor's next check, then every ``period``.
         """
         if not callable(function):
             raise TypeError('function must be callable, not %r' % (function,))
@@ -244,7 +251,7 @@ class PeriodicMonitoringThread:
         if isinstance(period, bool) or not isinstance(period, (int, float)) or \
                 not period > 0 or period == float('inf'):
             raise ValueError('period must be a positive number of seconds, not %r' % (period,))
-        self._functions.append([function, period, _monotonic() + period])
+        self._functions.append([function, period, _monotonic() + (period if self._builtin else 0.0)])
 
     def _run(self):
         wait = self._wakeup.acquire
@@ -315,7 +322,7 @@ class PeriodicMonitoringThread:
         ``config.print_blocking_reports``; a failing stream never stops the monitor."""
         if not config.print_blocking_reports:
             return
-        stream = self.stream if self.stream is not None else sys.stderr
+        stream = self.stream if self.stream is not None else self.hub.exception_stream
         try:
             stream.write('\n'.join(lines) + '\n')
             stream.flush()

@@ -300,3 +300,58 @@ def test_reported_blocking_time_is_never_below_max_blocking_time():
         config.max_blocking_time = old
     assert len(times) >= 4, times
     assert min(times) >= 0.03, times
+
+
+def test_monitor_starts_when_a_hub_first_runs_and_reports_go_to_its_exception_stream():
+    # gevent's rules: with config.monitor_thread on, a hub gets its monitor when it
+    # first runs (a thread that only asks for its hub has none), a function added
+    # with add_monitoring_function is first called at the next check, and reports
+    # are written to hub.exception_stream.
+    code = textwrap.dedent('''
+        import io, threading, time
+        real_sleep = time.sleep
+        import gevent_lite
+        from gevent_lite.config import config
+        config.monitor_thread = True
+        config.max_blocking_time = 0.1
+        seen = {}
+        def worker():
+            hub = gevent_lite.get_hub()
+            seen['before'] = hub.periodic_monitoring_thread
+            hub.exception_stream = io.StringIO()
+            gevent_lite.sleep(0.01)
+            m = seen['monitor'] = hub.periodic_monitoring_thread
+            calls = []
+            m.add_monitoring_function(lambda h: calls.append(time.monotonic()), 5)
+            t0 = time.monotonic()
+            def blocker():
+                real_sleep(0.5)
+            gevent_lite.spawn(blocker).join()
+            seen['first_call_after'] = calls[0] - t0 if calls else None
+            seen['report'] = hub.exception_stream.getvalue()
+            m.kill()
+        t = threading.Thread(target=worker)
+        t.start(); t.join(20)
+        assert seen['before'] is None, seen
+        assert seen['monitor'] is not None
+        assert seen['first_call_after'] is not None and seen['first_call_after'] < 2, seen
+        assert 'appears to be blocked' in seen['report'] and 'in blocker' in seen['report']
+        gevent_lite.get_hub().exception_stream  # sys.stderr when not assigned
+        print('ok')
+    ''')
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == 'ok', proc.stdout + proc.stderr
+
+
+def test_hub_errors_are_printed_to_the_assigned_exception_stream():
+    hub = get_hub()
+    buf = io.StringIO()
+    hub.exception_stream = buf
+    try:
+        def fails():
+            raise ValueError('to the stream')
+        gevent_lite.spawn(fails).join()
+        assert 'to the stream' in buf.getvalue() and 'failed with ValueError' in buf.getvalue()
+    finally:
+        del hub.exception_stream
+    assert hub.exception_stream is sys.stderr
