@@ -207,6 +207,8 @@ class PeriodicMonitoringThread:
             raise RuntimeError('start the monitor from the thread of the hub it watches')
         self._install()
         self.thread_ident = _start_new_thread(self._run, ())
+        # A helper thread: it releases no lock of the program's (hub.other_os_threads).
+        _hub_module._helper_threads.add(self.thread_ident)
         _notify_safely(_events.PeriodicMonitorThreadStartedEvent(self), self)
         return self
 
@@ -279,6 +281,7 @@ class PeriodicMonitoringThread:
             pass
         finally:
             self._stopped = True
+            _hub_module._helper_threads.discard(_get_ident())
 
     # -- the checks ---------------------------------------------------------------------
 

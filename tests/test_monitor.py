@@ -355,3 +355,32 @@ def test_hub_errors_are_printed_to_the_assigned_exception_stream():
     finally:
         del hub.exception_stream
     assert hub.exception_stream is sys.stderr
+
+
+def test_a_lock_deadlock_is_a_loop_exit_though_the_monitor_thread_runs():
+    # The monitor is an OS thread of gevent_lite's own: it releases no lock of the
+    # program's, so a deadlock of the main greenlet is reported, not waited out.
+    code = textwrap.dedent('''
+        import faulthandler
+        faulthandler.dump_traceback_later(20, exit=True)
+        import gevent_lite
+        from gevent_lite.config import config
+        from gevent_lite.hub import LoopExit, get_hub
+        from gevent_lite.lock import Lock
+        config.monitor_thread = True
+        assert get_hub().periodic_monitoring_thread is not None
+        import sys, time
+        for _ in range(100):               # bounded: until the monitor thread runs
+            if len(sys._current_frames()) == 2:
+                break
+            time.sleep(0.01)
+        assert len(sys._current_frames()) == 2
+        lock = Lock()
+        lock.acquire()
+        try:
+            lock.acquire()
+        except LoopExit:
+            print('LoopExit')
+    ''')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == 'LoopExit', out.stdout + out.stderr
