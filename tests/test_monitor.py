@@ -368,6 +368,7 @@ def test_a_lock_deadlock_is_a_loop_exit_though_the_monitor_thread_runs():
         from gevent_lite.hub import LoopExit, get_hub
         from gevent_lite.lock import Lock
         config.monitor_thread = True
+        gevent_lite.sleep(0)               # the hub runs: its monitor starts
         assert get_hub().periodic_monitoring_thread is not None
         import sys, time
         for _ in range(100):               # bounded: until the monitor thread runs
