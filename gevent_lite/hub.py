@@ -454,11 +454,14 @@ class _ThreadTicket:
 _native_allocate_lock = _thread.allocate_lock
 _native_thread_count = _thread._count
 
-#: Idents of the OS threads gevent_lite runs for itself and that never run the
-#: program's code (preemption watchers): they release no lock, so
-#: :func:`other_os_threads` leaves them out. Their starter adds them; a forked
-#: child clears the set (none of those threads is in the child).
+#: Idents of the OS threads gevent_lite runs for itself (preemption watchers, the
+#: monitor, thread-pool workers): they release no lock of the program's while this
+#: thread's hub has nothing left to run (a pool task keeps its hub alive until it is
+#: delivered), so :func:`other_os_threads` leaves them out. Each is added when it
+#: starts and removed when it ends; a forked child clears the set.
 _helper_threads: set[int] = set()
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_helper_threads.clear)
 
 
 def other_os_threads() -> bool:

@@ -508,7 +508,6 @@ def _after_fork():
         watcher._disarm()
         del _watchers[ident]
     _starting.clear()
-    _hubmod._helper_threads.clear()     # the parent's watcher threads are not here
     if hub is not None:
         _thread_idents.intersection_update({hub.thread_ident})
         _on_new_hub(hub)

@@ -377,6 +377,9 @@ class ThreadPool:
         # through run_callback_threadsafe.
         me = _get_ident()
         self._workers.add(me)
+        # For hub.other_os_threads, a helper: waiting for work it releases no lock,
+        # and while it runs a task the task keeps the hub alive (no LoopExit then).
+        _hubmod._helper_threads.add(me)
         queue_get = self._queue.get
         lock = self._lock
         idle_timeout = self._idle_task_timeout
@@ -430,6 +433,7 @@ class ThreadPool:
                 del result, value
         finally:
             self._workers.discard(me)
+            _hubmod._helper_threads.discard(me)
             if not retired:
                 with lock:
                     self._nthreads -= 1

@@ -689,3 +689,22 @@ def test_a_lock_deadlock_in_a_forked_child_raises_loop_exit_though_the_parent_ha
     res = subprocess.run([sys.executable, '-W', 'ignore', '-c', code], capture_output=True, text=True,
                          timeout=60)
     assert res.stdout.strip() == '7', res.stdout + res.stderr
+
+
+def test_a_lock_deadlock_is_a_loop_exit_though_idle_thread_pool_workers_exist():
+    # Thread-pool workers waiting for work release nothing: with only them besides
+    # the main thread, a deadlock of the main greenlet is reported, not waited out.
+    import subprocess
+    import sys
+    code = ('import faulthandler; faulthandler.dump_traceback_later(20, exit=True)\n'
+            'import gevent_lite\n'
+            'from gevent_lite.hub import LoopExit, get_hub\n'
+            'from gevent_lite.lock import Lock\n'
+            'assert get_hub().threadpool.spawn(lambda: 7).get() == 7\n'
+            'l = Lock(); l.acquire()\n'
+            'try:\n'
+            '    l.acquire()\n'
+            'except LoopExit:\n'
+            '    print("LoopExit")\n')
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert res.stdout.strip() == 'LoopExit', res.stdout + res.stderr
