@@ -384,10 +384,13 @@ class ThreadPool:
         lock = self._lock
         idle_timeout = self._idle_task_timeout
         retired = False                  # counted out already, under the lock
+        idle_counted = False             # counted idle already, after the last task
         try:
             while True:
-                with lock:
-                    self._nidle += 1
+                if not idle_counted:
+                    with lock:
+                        self._nidle += 1
+                idle_counted = False
                 try:
                     # A real blocking get in a real thread: releases the GIL.
                     item = queue_get(True, idle_timeout)
@@ -426,9 +429,17 @@ class ThreadPool:
                 except BaseException as exc:  # noqa: BLE001 -- handed to the waiter
                     value, ok = exc, False
                 del func, args, kwargs
+                # Going back to get(): counted idle before the result wakes its caller,
+                # so the caller's next spawn() finds this worker instead of starting
+                # another thread (sequential apply() calls use one worker, as gevent's).
+                with lock:
+                    self._nidle += 1
+                idle_counted = True
                 try:
                     self.hub.run_callback_threadsafe(self._deliver, result, ok, value)
                 except BaseException:  # pragma: no cover - interpreter shutting down
+                    with lock:
+                        self._nidle -= 1
                     return
                 del result, value
         finally:

@@ -648,3 +648,17 @@ def test_a_task_whose_hook_setup_is_rejected_by_an_audit_hook_fails_instead_of_h
         pytest.skip('threading.getprofile is 3.10+')
     res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
     assert 'failed: rejected' in res.stdout, res.stdout + res.stderr
+
+
+def test_sequential_applies_reuse_one_worker_thread():
+    # Each result wakes its caller only once the worker counts as idle again, so the
+    # next apply() finds it instead of starting a thread more (gevent uses one too).
+    pool = ThreadPool(4)
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)          # hand the GIL over often: the race shows at once
+    try:
+        idents = {pool.apply(threading.get_ident) for _ in range(200)}
+    finally:
+        sys.setswitchinterval(old)
+    assert len(idents) == 1 and pool.size == 1
+    pool.kill()
