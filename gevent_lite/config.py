@@ -203,7 +203,8 @@ _SETTINGS = {
         _seconds_or_never, 0.01, None,
         'Seconds a green thread (started through the patched threading/_thread, or the '
         'main thread once patch_thread ran) may run without yielding before it is switched '
-        'out at its next loop back-edge (gevent_lite.preempt; Python 3.12+); -1: never.'),
+        'out at its next loop back-edge (gevent_lite.preempt; CPython 3.12+, before 3.12 in '
+        'the main thread only); -1: never.'),
     'preempt_greenlets': (
         _bool, False, None,
         'Preempt plain spawned greenlets too, after preempt_time_slice (default: only code '

@@ -21,7 +21,7 @@ waiting for I/O or a timer) it is idle, not blocked. A hub callback that blocks
 is reported too, naming the hub.
 
 What it reports. Each preemption of a green thread that overran its time
-slice (:mod:`gevent_lite.preempt`, Python 3.12+) is reported with when, which
+slice (:mod:`gevent_lite.preempt`) is reported with when, which
 greenlet, where and how long it had run (:meth:`PeriodicMonitoringThread.monitor_preemptions`).
 Once per blocking incident (until the next switch), it writes a report
 with the greenlet's repr and the stack of the blocking code

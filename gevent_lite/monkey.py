@@ -827,9 +827,9 @@ def patch_thread(threading=True, _threading_local=True, Event=True, logging=True
     ``wait()``'s exact stdlib behaviour. ``logging=True`` re-creates logging's locks;
     ``existing_locks=True`` replaces unlocked native locks held in module globals.
     Threads already running stay OS threads: a :class:`MonkeyPatchWarning` names them.
-    On Python 3.12+ the green threads and this thread's main greenlet are then
-    preempted when they run longer than ``config.preempt_time_slice`` without
-    yielding (:mod:`gevent_lite.preempt`).
+    The green threads and this thread's main greenlet are then preempted
+    (CPython 3.12+; before 3.12 only in the main thread) when they run longer
+    than ``config.preempt_time_slice`` without yielding (:mod:`gevent_lite.preempt`).
     """
     _prepare()
     import threading as threading_mod
@@ -868,7 +868,7 @@ def patch_thread(threading=True, _threading_local=True, Event=True, logging=True
     _repair_references()
     # Code written for threads may spin waiting for another thread: from now on the
     # green threads and this thread's main greenlet are preempted when they run too
-    # long without yielding (Python 3.12+; see gevent_lite.preempt).
+    # long without yielding (3.12+; before, in the main thread; see gevent_lite.preempt).
     from . import preempt
     preempt.enable(threads=True)
     _did_patch('_thread', green_thread)

@@ -4,9 +4,11 @@ Real threads may spin (``while not flag: pass``) waiting for another thread: the
 OS preempts them. A green thread that does the same never lets the thread it
 waits for run, and the program hangs. Go had the same problem and solved it in
 1.14 with asynchronous preemption of tight loops; this module does the same
-where the interpreter allows it (CPython 3.12+, ``sys.monitoring``).
+where the interpreter allows it: with ``sys.monitoring`` on CPython 3.12+, and
+with a signal in the main thread on CPython 3.9 - 3.11.
 
-Public names: :data:`SUPPORTED`, :func:`enable`, :func:`disable`,
+Public names: :data:`SUPPORTED`, :data:`ALL_THREADS`,
+:data:`SIGNAL`, :data:`UNAVAILABLE`, :func:`enable`, :func:`disable`,
 :func:`is_enabled`, :func:`statistics`, :func:`preemptions`.
 
 Who is preempted: the greenlets that stand in for threads -- those started
@@ -50,12 +52,43 @@ parking inside the callback would leave it up for every other greenlet (no
 events, and so no preemption, anywhere until we resumed). ``call_tracing``
 lowers it for the call and restores it when we are back.
 
-Python 3.9 - 3.11 have no ``sys.monitoring``; the only ways to get into a
-running loop from outside are a trace function (slows every line of every
-frame of the thread) or a signal handler (runs at any bytecode, even inside a C
-call's ``EINTR`` retry while it holds a lock, e.g. a buffered file's), neither
-safe nor free. There :data:`SUPPORTED` is False, :func:`enable` returns False
-and spinning green threads hang as before (documented in docs/monkey.rst).
+Python 3.9 - 3.11: the main thread's hub only, through a signal
+------------------------------------------------------------------
+There is no ``sys.monitoring`` there, and a trace function would slow every
+line. But CPython runs Python-level signal handlers in the main thread between
+two bytecodes of whatever greenlet is current, and a handler may switch
+greenlets. So in the main thread (only there: no other thread runs signal
+handlers) the watcher, instead of arming events, sends the main thread
+:data:`SIGNAL` (a real-time signal, ``signal.pthread_kill``), and
+:func:`_on_signal` parks the interrupted greenlet with ``sleep(0)`` -- only
+when that is safe:
+
+* the interrupted instruction is one that calls no C function that might be
+  half-way through its work (a loop back-edge, a jump, a load, arithmetic;
+  never a call, an iteration step, a ``with`` or an import). CPython also runs
+  handlers from inside C functions that wait (a lock's acquire, a buffered
+  file's write retrying after ``EINTR``) while they hold a lock; there the
+  interrupted frame is at its call instruction, and we leave it alone. On 3.11
+  handlers run between bytecodes only at back-edges, function entry and after
+  calls, so in practice this is "at the next back-edge", as on 3.12;
+* the greenlet may be preempted (the same rules as on 3.12), and no frame of
+  its stack is gevent_lite's own code or the stdlib ``threading``/``queue``
+  code gevent_lite builds on (their bookkeeping assumes no switch in the
+  middle), except the bottom frames every green thread starts in.
+
+Otherwise the handler does nothing and the watcher sends the signal again
+half a slice later while the overrun goes on. An exception thrown into the
+parked greenlet (a kill, a ``Timeout``) is raised from the handler, at the
+interrupted instruction.
+
+The handler is installed (with ``SA_RESTART``, so most system calls restart
+instead of failing with ``EINTR``; the others are retried by Python, PEP 475,
+and by the hub's poller) by :func:`enable` and removed by :func:`disable` and
+at exit. If something else already handles :data:`SIGNAL` it is never
+replaced: preemption stays off and :data:`UNAVAILABLE` says why; if something
+replaces ours later, the watcher stops sending. Nothing is sent while nothing
+overruns, so this costs nothing then either. Other threads' hubs are not
+preempted before 3.12: :func:`enable` returns False there.
 
 While a subinterpreter exists nothing is preempted: the watcher's look at
 another thread's frames (``sys._current_frames()``) is not safe then.
@@ -66,7 +99,10 @@ which greenlet, where, and how long it had run (:func:`preemptions`).
 
 from __future__ import annotations
 
+import atexit
+import dis
 import os
+import signal as _signal
 import sys
 import time as _time
 from collections import deque
@@ -78,13 +114,28 @@ from . import hub as _hubmod
 from ._stdlib import original as _original
 from .config import config
 
-__all__ = ['SUPPORTED', 'IDLE_CHECK_INTERVAL', 'enable', 'disable', 'is_enabled', 'statistics',
-           'preemptions']
+__all__ = ['SUPPORTED', 'ALL_THREADS', 'SIGNAL', 'UNAVAILABLE', 'IDLE_CHECK_INTERVAL', 'enable',
+           'disable', 'is_enabled', 'statistics', 'preemptions']
 
 _monitoring: Any = getattr(sys, 'monitoring', None)
+_CPYTHON = sys.implementation.name == 'cpython'
 
-#: True where preemption works: CPython 3.12+ (``sys.monitoring``).
-SUPPORTED = _monitoring is not None and sys.implementation.name == 'cpython'
+#: True where every thread's hub can be preempted: CPython 3.12+ (``sys.monitoring``).
+ALL_THREADS = _monitoring is not None and _CPYTHON
+
+#: The signal that preempts the main thread before 3.12 (a real-time signal few
+#: tools use); None where preemption does not use a signal.
+SIGNAL = None
+if not ALL_THREADS and _CPYTHON and hasattr(_signal, 'pthread_kill') and hasattr(_signal, 'SIGRTMAX'):
+    SIGNAL = _signal.SIGRTMAX - 5
+
+#: True where preemption works: CPython 3.12+ in every thread, CPython 3.9 - 3.11
+#: (with POSIX real-time signals) in the main thread only.
+SUPPORTED = ALL_THREADS or SIGNAL is not None
+
+#: Why :func:`enable` last returned False although preemption is supported here
+#: (e.g. another handler owns :data:`SIGNAL`), or None.
+UNAVAILABLE = None
 
 #: Longest pause between two looks of the watcher while the hub is idle, in seconds.
 IDLE_CHECK_INTERVAL = 0.1
@@ -98,6 +149,12 @@ _monotonic = _time.monotonic                 # real time, whatever clock the hub
 _sleep0 = _hubmod.sleep
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# Before 3.12 the preempting signal handler also stays out of the stdlib's
+# threading and queue (patched threading's locks and conditions run in them),
+# except the frames every green thread starts in.
+_STDLIB_DIR = os.path.dirname(os.__file__)
+_THREADING_FILES = frozenset(os.path.join(_STDLIB_DIR, name) for name in ('threading.py', 'queue.py'))
+_THREAD_ENTRIES = frozenset({'_bootstrap', '_bootstrap_inner', 'run'})
 # gevent_lite frames that may sit under preempted code: they only call into it
 # (a green thread's bootstrap, a Greenlet's run, ``python -m gevent_lite.monkey``).
 _ENTRY_FRAMES = frozenset({('thread.py', '_bootstrap'), ('greenlet.py', 'run'),
@@ -105,7 +162,7 @@ _ENTRY_FRAMES = frozenset({('thread.py', '_bootstrap'), ('greenlet.py', 'run'),
 
 _TOOL_NAME = 'gevent_lite.preempt'
 _tool_id = None
-if SUPPORTED:
+if ALL_THREADS:
     _JUMP = _monitoring.events.JUMP
     _LINE = _monitoring.events.LINE
     _DISABLE = _monitoring.DISABLE
@@ -118,6 +175,9 @@ _pending: dict[Any, Any] = {}
 
 #: OS thread ident -> its hub's watcher.
 _watchers: dict[Any, Any] = {}
+#: Guards the sending of SIGNAL against its handler being removed (a signal that
+#: arrived with no handler would kill the process).
+_signal_lock = _allocate_lock()
 #: OS threads whose green threads and main greenlet are preempted (patch_thread ran there).
 _thread_idents: set[Any] = set()
 
@@ -149,6 +209,10 @@ def _is_ours(code):
 
 def _is_entry(code):
     return (os.path.basename(code.co_filename), code.co_name) in _ENTRY_FRAMES
+
+
+def _is_threading_internals(code):
+    return code.co_filename in _THREADING_FILES and code.co_name not in _THREAD_ENTRIES
 
 
 def _idle_codes():
@@ -240,6 +304,9 @@ class _Watcher:
         # function on top), except our own code, which is never preempted. Still
         # overrunning at the next look (a long C call, or code that was armed and
         # has returned since): arm what runs then instead.
+        if SIGNAL is not None:
+            self._send_signal()
+            return
         codes = []
         while frame is not None:
             code = frame.f_code
@@ -260,6 +327,26 @@ class _Watcher:
                     continue
                 armed.append(code)
             self.armed = armed
+            self.arms += 1
+
+    def _send_signal(self):
+        # Before 3.12 (main thread only): the handler, _on_signal, runs in the
+        # overrunning greenlet at its next bytecode boundary and parks it if that
+        # is safe; if not, we send again at the next look. Under _signal_lock so
+        # that disable() never removes the handler while a signal is on its way
+        # (one that arrived with no handler installed would kill the process).
+        global UNAVAILABLE
+        with _signal_lock:
+            if self.stopped:
+                return
+            if _getsignal(SIGNAL) is not _on_signal:
+                # Someone installed another handler: it is theirs now; stop.
+                UNAVAILABLE = ('another handler replaced the preemption handler of signal %d: '
+                               'preemption stopped' % SIGNAL)
+                self.stopped = True
+                _thread_idents.discard(self.thread_ident)
+                return
+            _pthread_kill(self.thread_ident, SIGNAL)
             self.arms += 1
 
     def _disarm(self):
@@ -295,7 +382,8 @@ class _Watcher:
         f = frame
         while f is not None:
             code = f.f_code
-            if _is_ours(code) and not _is_entry(code):
+            if ((_is_ours(code) and not _is_entry(code))
+                    or (SIGNAL is not None and _is_threading_internals(code))):
                 # Called from inside gevent_lite (which assumes no switch between two
                 # blocking calls): not here. The watcher arms again if it goes on.
                 self._disarm()
@@ -311,6 +399,12 @@ class _Watcher:
             who = object.__repr__(g)
         self.records.append((_time.time(), who, '%s:%d in %s' % (
             frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name), ran))
+        if SIGNAL is not None:
+            # Park from the signal handler: everything ready runs, then we resume
+            # here. A kill or Timeout thrown in meanwhile leaves the handler and is
+            # raised at the interrupted instruction, as the handlers there expect.
+            _sleep0(0)
+            return
         # Park: everything ready runs, then we resume here (see the module
         # docstring for why through call_tracing).
         try:
@@ -327,7 +421,8 @@ class _Watcher:
                 _set_local_events(_tool_id, code, _get_local_events(_tool_id, code) | _LINE)
 
     def stop(self):
-        self.stopped = True
+        with _signal_lock:      # (no signal is sent after this)
+            self.stopped = True
         try:
             self._wakeup.release()
         except RuntimeError:
@@ -387,20 +482,124 @@ def _on_jump(code, offset, destination):
     return None
 
 
+# -- before 3.12: the main thread is preempted through a signal ------------------------
+
+_getsignal = _original('signal', 'getsignal')
+_setsignal = _original('signal', 'signal')
+_pthread_kill = getattr(_signal, 'pthread_kill', None)
+_at_exit_registered = False
+
+# Instructions after which the signal handler may park the interrupted greenlet:
+# none of them calls a C function that may be in the middle of its work (a call,
+# an iteration step, a ``with``, an import would), so no C-level lock is held.
+# 3.11 runs handlers between bytecodes only at back-edges, function entry and
+# after calls; 3.9 after most instructions (see _on_signal).
+_SAFE_OPCODES = frozenset(op for name, op in dis.opmap.items() if name in (
+    'JUMP_ABSOLUTE', 'JUMP_FORWARD', 'JUMP_BACKWARD', 'JUMP_IF_TRUE_OR_POP',
+    'JUMP_IF_FALSE_OR_POP', 'LOAD_GLOBAL', 'LOAD_DEREF', 'COMPARE_OP', 'IS_OP')
+    or name.startswith(('POP_JUMP_', 'BINARY_', 'INPLACE_', 'UNARY_')))
+_safe_offsets: dict[Any, Any] = {}      # code object -> offsets of its safe instructions
+
+
+def _safe_instruction_offsets(code):
+    offsets = set()
+    prefix = []                 # EXTENDED_ARGs before an instruction: f_lasti may be on them
+    for ins in dis.get_instructions(code):
+        if ins.opname == 'EXTENDED_ARG':
+            prefix.append(ins.offset)
+            continue
+        if ins.opcode in _SAFE_OPCODES:
+            offsets.add(ins.offset)
+            offsets.update(prefix)
+        prefix = []
+    return frozenset(offsets)
+
+
+def _at_safe_instruction(frame):
+    code = frame.f_code
+    offsets = _safe_offsets.get(code)
+    if offsets is None:
+        if len(_safe_offsets) >= 1000:
+            _safe_offsets.clear()
+        offsets = _safe_offsets[code] = _safe_instruction_offsets(code)
+    return frame.f_lasti in offsets
+
+
+def _on_signal(signum, frame):
+    """The handler of :data:`SIGNAL` (before 3.12): parks the interrupted greenlet if safe.
+
+    CPython runs it in the main thread, in the current greenlet, either between
+    two bytecodes or from inside a C function that checks for signals while it
+    waits (then the frame is at its call instruction, which is not a safe one).
+    """
+    watcher = _watchers.get(_get_ident())
+    if watcher is None or watcher.stopped or frame is None or not _at_safe_instruction(frame):
+        return              # the watcher sends again if the overrun goes on
+    watcher._at_back_edge(frame)
+
+
+def _install_signal_handler(hub):
+    # Called in the hub's thread; only the main thread runs signal handlers.
+    global UNAVAILABLE, _at_exit_registered
+    if hub is not None and hub.thread_ident != _get_ident():
+        UNAVAILABLE = 'enable() must be called in the thread of the hub it preempts'
+        return False
+    current = _getsignal(SIGNAL)
+    if current is not _on_signal and current is not _signal.SIG_DFL:
+        # SIG_IGN, a Python handler, or None (a handler set outside Python): never ours to replace.
+        UNAVAILABLE = ('signal %d (preempt.SIGNAL) already has a handler (%r): '
+                       'preemption stays off' % (SIGNAL, current))
+        return False
+    try:
+        _setsignal(SIGNAL, _on_signal)
+    except ValueError:
+        UNAVAILABLE = ('before Python 3.12 only the main thread is preempted '
+                       '(signal handlers run only there)')
+        return False
+    # SA_RESTART: most system calls the signal interrupts restart in the kernel
+    # instead of failing with EINTR (Python retries the others, PEP 475).
+    _signal.siginterrupt(SIGNAL, False)
+    if not _at_exit_registered:
+        _at_exit_registered = True
+        atexit.register(_remove_signal_handler)
+    UNAVAILABLE = None
+    return True
+
+
+def _remove_signal_handler():
+    # Stop the watchers first (under _signal_lock, so none is half-way through a
+    # send), then SIG_IGN, which discards a signal sent but not yet delivered, and
+    # only then the default action (for a real-time signal: terminate).
+    for watcher in list(_watchers.values()):
+        watcher.stop()
+    if _getsignal(SIGNAL) is _on_signal:
+        try:
+            _setsignal(SIGNAL, _signal.SIG_IGN)
+            _setsignal(SIGNAL, _signal.SIG_DFL)
+        except ValueError:   # pragma: no cover - not the main thread: leave it (it is harmless)
+            pass
+
+
 def enable(hub: Any = None, threads: bool = True) -> bool:
     """Start preempting in ``hub`` (default: this thread's hub); returns True if on.
 
     ``threads=True`` preempts the green threads and the main greenlet (what
     ``monkey.patch_thread`` asks for); plain greenlets are preempted when
     ``config.preempt_greenlets`` is set. Returns False where preemption is not
-    supported (Python < 3.12), when ``config.preempt_time_slice`` is ``-1``, or
-    when ``sys.monitoring`` tool ids 3 and 4 are both taken by other tools. Call
-    it from the hub's thread.
+    supported, when ``config.preempt_time_slice`` is ``-1``, when
+    ``sys.monitoring`` tool ids 3 and 4 are both taken by other tools, and before
+    3.12 outside the main thread or when :data:`SIGNAL` already has a handler
+    (:data:`UNAVAILABLE` says which). Call it from the hub's thread.
     """
     if not SUPPORTED:
         return False
     slice_seconds = config.preempt_time_slice
-    if slice_seconds <= 0 or _claim_tool_id() is None:
+    if slice_seconds <= 0:
+        return False
+    if ALL_THREADS:
+        if _claim_tool_id() is None:
+            return False
+    elif not _install_signal_handler(hub):
         return False
     if hub is None:
         hub = _hubmod.get_hub_if_exists()
@@ -435,6 +634,8 @@ def disable(hub: Any = None) -> None:
     if watcher is not None:
         watcher.stop()
         watcher._disarm()
+    if SIGNAL is not None and ident == _get_ident():
+        _remove_signal_handler()
 
 
 def is_enabled(hub: Any = None) -> bool:
@@ -499,6 +700,8 @@ def _after_fork():
     # The child has none of the parent's watcher threads; the forking thread's new
     # hub gets one (reinit runs this after making it). Events armed at the fork are
     # turned off; an arm lock a parent thread held then would never be released.
+    global _signal_lock
+    _signal_lock = _allocate_lock()
     hub = _hubmod.get_hub_if_exists()
     for ident, watcher in list(_watchers.items()):
         if hub is not None and watcher.hub is hub:

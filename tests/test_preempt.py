@@ -1,6 +1,7 @@
 """gevent_lite.preempt: green threads that overrun their time slice are switched out at a
-loop back-edge (Python 3.12+); plain greenlets and the hub are not. Each case runs in a
-fresh interpreter that patches first, with a watchdog that fails it instead of hanging."""
+loop back-edge (Python 3.12+: in every thread, with sys.monitoring; 3.9 - 3.11: in the main
+thread, through a signal); plain greenlets and the hub are not. Each case runs in a fresh
+interpreter that patches first, with a watchdog that fails it instead of hanging."""
 
 import sys
 import textwrap
@@ -8,8 +9,13 @@ import textwrap
 import pytest
 from _helpers import check_python
 
-SUPPORTED = sys.version_info >= (3, 12) and sys.implementation.name == 'cpython'
-needs_preemption = pytest.mark.skipif(not SUPPORTED, reason='preemption needs sys.monitoring (3.12+)')
+CPYTHON = sys.implementation.name == 'cpython'
+ALL_THREADS = sys.version_info >= (3, 12) and CPYTHON
+# Before 3.12 the main thread is preempted through a real-time signal (Linux has them).
+SIGNALS = not ALL_THREADS and CPYTHON and sys.platform.startswith('linux')
+needs_preemption = pytest.mark.skipif(not (ALL_THREADS or SIGNALS),
+                                      reason='preemption needs CPython 3.12+, or 3.9+ on Linux')
+needs_signals = pytest.mark.skipif(not SIGNALS, reason='the signal path is used before 3.12 only')
 
 # Prepended to every script: a real timer thread that exits with status 3 (and the
 # stacks) if the script hangs, so a regression fails fast instead of timing out.
@@ -149,11 +155,13 @@ def test_nothing_is_armed_while_nothing_overruns():
         for t in ts: t.start()
         for t in ts: t.join()
         stats = preempt.statistics()
+        # (before 3.12 'arms' counts the signals sent: none either)
         assert stats['arms'] == before['arms'] and stats['armed'] == 0, (before, stats)
         assert stats['preemptions'] == before['preemptions'], (before, stats)
         assert stats['checks'] > before['checks'], (before, stats)
-        for code in (worker.__code__,):
-            assert sys.monitoring.get_local_events(preempt._tool_id, code) == 0
+        if preempt.ALL_THREADS:
+            for code in (worker.__code__,):
+                assert sys.monitoring.get_local_events(preempt._tool_id, code) == 0
     ''')
 
 
@@ -209,16 +217,119 @@ def test_preemption_can_be_turned_off_with_a_negative_time_slice():
     ''', env_extra={'GEVENT_LITE_PREEMPT_TIME_SLICE': '-1'})
 
 
-@pytest.mark.skipif(SUPPORTED, reason='checks the documented behaviour before 3.12')
-def test_before_312_preemption_is_reported_unsupported_and_patching_still_works():
-    check('''
+@needs_signals
+def test_before_312_only_the_main_threads_hub_is_preempted():
+    out = check('''
         from gevent_lite import monkey; monkey.patch_all()
-        import threading
-        from gevent_lite import preempt
-        assert preempt.SUPPORTED is False
-        assert preempt.enable() is False and not preempt.is_enabled()
-        t = threading.Thread(target=lambda: None); t.start(); t.join()
+        import signal
+        from gevent_lite import preempt, hub
+        assert preempt.SUPPORTED and not preempt.ALL_THREADS
+        assert preempt.is_enabled() and signal.getsignal(preempt.SIGNAL) is preempt._on_signal
+        start = monkey.get_original('_thread', 'start_new_thread')
+        lock = monkey.get_original('_thread', 'allocate_lock')()
+        lock.acquire()
+        result = []
+        def in_a_real_thread():
+            try:
+                result.append((preempt.enable(hub.get_hub()), preempt.UNAVAILABLE,
+                               preempt.is_enabled()))
+            finally:
+                lock.release()
+        start(in_a_real_thread, ())
+        lock.acquire()
+        enabled, why, is_on = result[0]
+        assert enabled is False and is_on is False and 'main thread' in why, result
+        print('ok')
     ''')
+    assert out.startswith('ok')
+
+
+@needs_signals
+def test_before_312_a_handler_the_user_installed_for_the_signal_is_respected():
+    # Installed before patching: preemption stays off and says why; installed after:
+    # the watcher stops sending rather than calling the user's handler.
+    out = check('''
+        import signal, time
+        from gevent_lite import preempt
+        calls = []
+        def mine(signum, frame):
+            calls.append(signum)
+        signal.signal(preempt.SIGNAL, mine)
+        from gevent_lite import monkey; monkey.patch_all()
+        assert not preempt.is_enabled() and 'already has a handler' in preempt.UNAVAILABLE
+        assert signal.getsignal(preempt.SIGNAL) is mine
+        print('before ok')
+    ''')
+    assert out.startswith('before ok'), out
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import signal, threading, time
+        from gevent_lite import preempt
+        time.sleep(0.05)                  # the hub runs: its watcher is on
+        assert preempt.is_enabled() and preempt.statistics()['checks'] > 0
+        calls = []
+        def mine(signum, frame):
+            calls.append(signum)
+        signal.signal(preempt.SIGNAL, mine)
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:     # overruns: the watcher notices the new handler
+            pass
+        time.sleep(0.05)
+        assert calls == [], calls
+        assert 'replaced' in preempt.UNAVAILABLE, preempt.UNAVAILABLE
+        assert not preempt.is_enabled()
+        assert signal.getsignal(preempt.SIGNAL) is mine
+        print('after ok')
+    ''')
+    assert out.startswith('after ok'), out
+
+
+@needs_signals
+def test_before_312_native_blocking_calls_interrupted_by_the_signal_complete_normally():
+    # The main greenlet blocks the hub in native calls (unpatched sleep, a pipe read)
+    # for longer than a slice: the watcher keeps signalling; the calls are interrupted,
+    # retried and return what they would have, and nothing is preempted inside them.
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import os
+        from gevent_lite import preempt
+        native_sleep = monkey.get_original('time', 'sleep')
+        native_read = monkey.get_original('os', 'read')
+        start = monkey.get_original('_thread', 'start_new_thread')
+        monotonic = monkey.get_original('time', 'monotonic')
+        import time; time.sleep(0.02)     # the hub's first turn starts its watcher
+        before = preempt.statistics()
+        t0 = monotonic()
+        native_sleep(0.3)
+        slept = monotonic() - t0
+        r, w = os.pipe()
+        start(lambda: (native_sleep(0.3), os.write(w, b'data')), ())
+        got = native_read(r, 10)
+        stats = preempt.statistics()
+        assert 0.29 <= slept < 5, slept
+        assert got == b'data', got
+        assert stats['arms'] > before['arms'], (before, stats)       # signals were sent
+        assert stats['preemptions'] == before['preemptions'], (before, stats)
+        print('ok', stats)
+    ''')
+    assert out.startswith('ok'), out
+
+
+@needs_signals
+def test_before_312_disable_removes_the_signal_handler():
+    out = check('''
+        from gevent_lite import monkey; monkey.patch_all()
+        import signal
+        from gevent_lite import preempt
+        assert signal.getsignal(preempt.SIGNAL) is preempt._on_signal
+        preempt.disable()
+        assert signal.getsignal(preempt.SIGNAL) is signal.SIG_DFL
+        assert not preempt.is_enabled()
+        assert preempt.enable() is True and preempt.is_enabled()
+        assert signal.getsignal(preempt.SIGNAL) is preempt._on_signal
+        print('ok')
+    ''')
+    assert out.startswith('ok'), out
 
 
 @needs_preemption
