@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+import _helpers as helpers
 import gevent_lite as gevent
 from gevent_lite.lock import BoundedSemaphore, DummySemaphore, Lock, RLock, Semaphore
 from gevent_lite.timeout import Timeout
@@ -511,8 +512,6 @@ def test_native_thread_release_wakes_greenlets_waiting_in_the_hub_promptly():
 
 
 def test_a_lock_deadlock_in_a_single_thread_still_raises_loop_exit():
-    import subprocess
-    import sys
     code = ('import gevent_lite\n'
             'from gevent_lite.lock import Lock\n'
             'from gevent_lite.hub import LoopExit\n'
@@ -521,7 +520,7 @@ def test_a_lock_deadlock_in_a_single_thread_still_raises_loop_exit():
             '    l.acquire()\n'
             'except LoopExit:\n'
             '    print("LoopExit")\n')
-    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    res = helpers.run_python(code)
     assert res.stdout.strip() == 'LoopExit', res.stdout + res.stderr
 
 
@@ -662,8 +661,6 @@ def test_a_lock_deadlock_in_a_forked_child_raises_loop_exit_though_the_parent_ha
     # The child of a process with threads has only the forking thread (the
     # interpreter's thread count is the parent's): nobody else could release the
     # lock, so the deadlock is a LoopExit, not a wait for ever.
-    import subprocess
-    import sys
     code = ('import os, threading, time\n'
             'from gevent_lite.lock import Lock\n'
             'from gevent_lite.hub import LoopExit\n'
@@ -686,16 +683,13 @@ def test_a_lock_deadlock_in_a_forked_child_raises_loop_exit_though_the_parent_ha
             '    os.kill(pid, 9); os.waitpid(pid, 0); status = None\n'
             'stop.set(); t.join()\n'
             'print("hung" if status is None else os.WEXITSTATUS(status))\n')
-    res = subprocess.run([sys.executable, '-W', 'ignore', '-c', code], capture_output=True, text=True,
-                         timeout=60)
+    res = helpers.run_python(code, env={'PYTHONWARNINGS': 'ignore'})   # -W ignore
     assert res.stdout.strip() == '7', res.stdout + res.stderr
 
 
 def test_a_lock_deadlock_is_a_loop_exit_though_idle_thread_pool_workers_exist():
     # Thread-pool workers waiting for work release nothing: with only them besides
     # the main thread, a deadlock of the main greenlet is reported, not waited out.
-    import subprocess
-    import sys
     code = ('import faulthandler; faulthandler.dump_traceback_later(20, exit=True)\n'
             'import gevent_lite\n'
             'from gevent_lite.hub import LoopExit, get_hub\n'
@@ -706,5 +700,5 @@ def test_a_lock_deadlock_is_a_loop_exit_though_idle_thread_pool_workers_exist():
             '    l.acquire()\n'
             'except LoopExit:\n'
             '    print("LoopExit")\n')
-    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    res = helpers.run_python(code)
     assert res.stdout.strip() == 'LoopExit', res.stdout + res.stderr
