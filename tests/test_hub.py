@@ -1180,3 +1180,28 @@ def test_wait_on_an_object_whose_link_is_called_from_a_greenlet_leaves_that_gree
     assert gevent_lite.wait([flag], timeout=5) == [flag]
     g.join(timeout=5)
     assert after_set == ['went on'] and g.dead
+
+
+def test_set_clock_keeps_the_remaining_delay_of_pending_timers():
+    # A clock 1000 s ahead of the real one, installed while a 0.3 s sleep is
+    # pending: the sleep still ends after about 0.3 s (neither at once, as an
+    # unshifted heap would make it, nor 1000 s late), and timers made after the
+    # switch count on the new clock.
+    hub = gevent_lite.get_hub()
+    woke = []
+    g = gevent_lite.spawn(lambda: (gevent_lite.sleep(0.3), woke.append(time.monotonic())))
+    gevent_lite.sleep(0)                      # g is parked on its timer now
+    t0 = time.monotonic()
+    hub.set_clock(lambda: time.monotonic() + 1000.0)
+    try:
+        assert hub.virtual_clock is None
+        assert hubmod.now() - time.monotonic() > 999
+        g.join(timeout=5)
+        assert woke, 'the pending sleep never ended'
+        assert 0.2 <= woke[0] - t0 < 3.0, woke[0] - t0
+        t1 = time.monotonic()
+        gevent_lite.sleep(0.1)                # a timer made on the new clock
+        assert 0.05 <= time.monotonic() - t1 < 3.0
+    finally:
+        hub.set_clock(time.monotonic)
+    assert abs(hubmod.now() - time.monotonic()) < 1.0
